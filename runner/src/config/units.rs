@@ -1,0 +1,99 @@
+//! Human units in scenario files: durations (`250ms`, `5s`, `1m30s`, `2h`) and sizes (`512KiB`,
+//! `4MiB`, `1GiB`, plain bytes). Pure parsing; callers attach the file location to errors.
+
+use std::time::Duration;
+
+/// Parse a duration such as `100ms`, `5s`, `1m30s` or `2h`. A bare number is rejected because its
+/// unit would be a guess.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration; write e.g. `500ms`, `10s` or `2m`".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration; write e.g. `500ms`, `10s` or `2m`"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}` has a malformed number"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_len] {
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => {
+                return Err(format!(
+                    "`{text}` has no unit; write `{text}s` for seconds or `{text}ms` for milliseconds"
+                ));
+            }
+            other => {
+                return Err(format!("unknown unit `{other}` in `{text}`; use us, ms, s, m or h"));
+            }
+        };
+        rest = &rest[unit_len..];
+        total += Duration::from_secs_f64(number * seconds_per_unit);
+    }
+    Ok(total)
+}
+
+/// Parse a size such as `4MiB`, `512KiB`, `64kB` or `1048576` (bytes).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let number: f64 = text[..digits]
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. `4MiB` or `512KiB`"))?;
+    let multiplier = match text[digits..].trim() {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => {
+            return Err(format!("unknown size unit `{other}` in `{text}`; use B, KiB, MiB or GiB"));
+        }
+    };
+    Ok((number * multiplier) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_combine_units() {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+    }
+
+    #[test]
+    fn bare_numbers_and_unknown_units_are_explained() {
+        let error = parse_duration("30").unwrap_err();
+        assert!(error.contains("`30s`"), "{error}");
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("4MiB"), Ok(4 * 1024 * 1024));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_bytes("100"), Ok(100));
+        assert!(parse_bytes("4 parsecs").is_err());
+    }
+}

@@ -1,0 +1,354 @@
+//! One connection (one iteration of one virtual user): connect, instantiate the scenario, then a
+//! single `select!` loop over the socket, the scenario's next timer or reply deadline, and the run's
+//! stop signal. On stop it closes politely (Close frame, wait for the server's) and returns. Every
+//! failure — connect error, protocol error, scenario trap — is recorded with its reason and ends this
+//! connection only. The VU loop that repeats iterations lives in `vu`.
+
+use crate::bindings::{Message as GuestMessage, VolleyScenario};
+use crate::host::{ConnState, Outgoing};
+use crate::net::{WsStream, io_reason};
+use crate::plan::Plan;
+use crate::recorder::Recorder;
+use crate::stats::bump;
+use futures_util::{SinkExt, StreamExt};
+use std::time::{Duration, Instant};
+use tokio::time::sleep_until;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+use wasmtime::Store;
+
+/// How one iteration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Connected, ran and closed without a failure.
+    Completed,
+    /// Could not connect.
+    ConnectFailed,
+    /// Connected, then failed (protocol error, scenario trap, no close handshake).
+    Failed,
+    /// The run stopped before the connection was established.
+    Stopped,
+}
+
+/// Run iteration `iteration` of VU `vu`.
+pub async fn run_iteration(plan: &Plan, vu: u32, iteration: u32, stop: &CancellationToken) -> Outcome {
+    let counters = &plan.collector.counters;
+    let mut recorder = Recorder::new(vu, plan.collector.clone());
+    let url = match plan.url(vu, iteration) {
+        Ok(url) => url,
+        Err(reason) => {
+            recorder.failure(&format!("url: {reason}"));
+            return Outcome::ConnectFailed;
+        }
+    };
+    bump(&counters.attempted, 1);
+    let started = Instant::now();
+    let timeout = plan.load.connect_timeout;
+    let socket = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Outcome::Stopped,
+        result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
+            Ok(Ok(socket)) => socket,
+            Ok(Err(error)) => {
+                recorder.failure(&error.to_string());
+                return Outcome::ConnectFailed;
+            }
+            Err(_) => {
+                recorder.failure(&format!("connect: timed out after {}", crate::report::human_duration(timeout)));
+                return Outcome::ConnectFailed;
+            }
+        },
+    };
+    recorder.connect_time(started.elapsed());
+    bump(&counters.established, 1);
+    counters.opened();
+    let state = ConnState::new(plan.facts.clone(), vu, iteration, plan.memory, recorder);
+    let outcome = match plan.engine.instantiate(state) {
+        Ok((store, scenario)) => {
+            let mut connection = Connection {
+                socket,
+                store,
+                scenario,
+                stop: stop.clone(),
+                callback_ticks: plan.engine.limits().deadline_ticks(),
+                callback_time: plan.engine.limits().callback_time,
+                memory: plan.memory,
+                close_timeout: plan.load.close_timeout,
+                closing: None,
+                closed_by_server: false,
+            };
+            connection.run().await
+        }
+        Err(error) => {
+            let mut recorder = Recorder::new(vu, plan.collector.clone());
+            let message = format!("scenario: could not instantiate: {error:#}");
+            recorder.scenario_error(&message);
+            recorder.failure(&message);
+            Outcome::Failed
+        }
+    };
+    counters.closed();
+    outcome
+}
+
+/// The scenario callback being made, for calls and error messages.
+enum Callback {
+    Open,
+    Message(GuestMessage),
+    Timer(u32),
+    ReplyTimeout(String),
+    Close(u16, String),
+}
+
+impl Callback {
+    fn name(&self) -> &'static str {
+        match self {
+            Callback::Open => "on-open",
+            Callback::Message(_) => "on-message",
+            Callback::Timer(_) => "on-timer",
+            Callback::ReplyTimeout(_) => "on-reply-timeout",
+            Callback::Close(..) => "on-close",
+        }
+    }
+}
+
+/// Why the loop ended early.
+enum Failure {
+    /// The scenario trapped; the instance is unusable.
+    Scenario(String),
+    /// The socket failed.
+    Network(String),
+}
+
+/// One open connection and its scenario instance.
+struct Connection {
+    socket: WsStream,
+    store: Store<ConnState>,
+    scenario: VolleyScenario,
+    stop: CancellationToken,
+    callback_ticks: u64,
+    callback_time: Duration,
+    memory: usize,
+    close_timeout: Duration,
+    /// Set once a close started: the deadline for the server's Close frame.
+    closing: Option<Instant>,
+    closed_by_server: bool,
+}
+
+impl Connection {
+    async fn run(&mut self) -> Outcome {
+        let result = self.drive().await;
+        let counters_failed = match result {
+            Ok(()) => false,
+            Err(Failure::Scenario(message)) => {
+                let state = self.store.data_mut();
+                state.recorder.scenario_error(&message);
+                state.recorder.failure(&message);
+                let frame = CloseFrame {
+                    code: CloseCode::Error,
+                    reason: "scenario error".into(),
+                };
+                let _ = tokio::time::timeout(self.close_timeout, self.socket.close(Some(frame))).await;
+                true
+            }
+            Err(Failure::Network(reason)) => {
+                self.store.data_mut().recorder.failure(&reason);
+                true
+            }
+        };
+        if self.closed_by_server {
+            bump(&self.store.data().recorder.collector().counters.closed_by_server, 1);
+        }
+        if counters_failed { Outcome::Failed } else { Outcome::Completed }
+    }
+
+    async fn drive(&mut self) -> Result<(), Failure> {
+        self.call(Instant::now(), Callback::Open)?;
+        self.flush().await?;
+        loop {
+            let wake = self.store.data_mut().next_wake();
+            let closing = self.closing;
+            tokio::select! {
+                biased;
+                _ = self.stop.cancelled(), if closing.is_none() => {
+                    self.begin_close(1000, "run finished", true).await?;
+                }
+                frame = self.socket.next() => match frame {
+                    None => return self.ended_without_close(),
+                    Some(Ok(message)) => {
+                        if let Some(done) = self.on_frame(message).await? {
+                            return Ok(done);
+                        }
+                    }
+                    Some(Err(error)) => return self.socket_error(error),
+                },
+                _ = sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() && closing.is_none() => {
+                    self.fire_due(Instant::now())?;
+                    self.flush().await?;
+                }
+                _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
+                    return Err(Failure::Network(format!(
+                        "close: no Close frame from the server within {}",
+                        crate::report::human_duration(self.close_timeout)
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Handle one frame; `Some(())` when the connection is finished.
+    async fn on_frame(&mut self, message: Message) -> Result<Option<()>, Failure> {
+        let counters = &self.store.data().recorder.collector().counters;
+        let guest = match message {
+            Message::Text(text) => {
+                bump(&counters.messages_received, 1);
+                bump(&counters.bytes_received, text.len() as u64);
+                GuestMessage::Text(text.as_str().to_owned())
+            }
+            Message::Binary(data) => {
+                bump(&counters.messages_received, 1);
+                bump(&counters.bytes_received, data.len() as u64);
+                GuestMessage::Binary(data.to_vec())
+            }
+            Message::Close(frame) => {
+                if self.closing.is_none() {
+                    self.closed_by_server = true;
+                    let (code, reason) = frame
+                        .map(|frame| (u16::from(frame.code), frame.reason.as_str().to_owned()))
+                        .unwrap_or((1005, String::new()));
+                    self.store.data_mut().closing = true;
+                    self.call(Instant::now(), Callback::Close(code, reason))?;
+                    self.closing = Some(Instant::now() + self.close_timeout);
+                }
+                // tungstenite answers the Close itself; keep reading until the stream ends.
+                let _ = self.socket.flush().await;
+                return Ok(None);
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(None),
+        };
+        if self.closing.is_some() {
+            return Ok(None);
+        }
+        self.call(Instant::now(), Callback::Message(guest))?;
+        self.flush().await?;
+        Ok(None)
+    }
+
+    /// Fire every timer and reply deadline due by `now`, in order.
+    fn fire_due(&mut self, now: Instant) -> Result<(), Failure> {
+        loop {
+            let state = self.store.data_mut();
+            if let Some((key, deadline)) = state.take_expired_request(now) {
+                bump(&state.recorder.collector().counters.reply_timeouts, 1);
+                self.call(deadline, Callback::ReplyTimeout(key))?;
+                continue;
+            }
+            if let Some((id, due)) = state.take_due_timer(now) {
+                state.recorder.timer_lag(now.saturating_duration_since(due));
+                self.call(due, Callback::Timer(id))?;
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Make one scenario call with its CPU deadline; a trap becomes a readable message.
+    fn call(&mut self, due: Instant, callback: Callback) -> Result<(), Failure> {
+        self.store.data_mut().due = due;
+        self.store.set_epoch_deadline(self.callback_ticks);
+        let guest = self.scenario.volley_scenario_scenario();
+        let name = callback.name();
+        let result = match callback {
+            Callback::Open => guest.call_on_open(&mut self.store),
+            Callback::Message(message) => guest.call_on_message(&mut self.store, &message),
+            Callback::Timer(id) => guest.call_on_timer(&mut self.store, id),
+            Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(&mut self.store, &key),
+            Callback::Close(code, reason) => guest.call_on_close(&mut self.store, code, &reason),
+        };
+        result.map_err(|error| {
+            Failure::Scenario(crate::trap::describe(
+                &error,
+                name,
+                &self.store.data().stderr_text(),
+                self.callback_time,
+                self.memory,
+            ))
+        })
+    }
+
+    /// Send what the last callback queued, then start a close it asked for.
+    async fn flush(&mut self) -> Result<(), Failure> {
+        let outbox = std::mem::take(&mut self.store.data_mut().outbox);
+        if !outbox.is_empty() {
+            let counters = &self.store.data().recorder.collector().counters;
+            let mut sent = 0;
+            let mut bytes = 0;
+            for message in outbox {
+                let message = match message {
+                    Outgoing::Text(text) => {
+                        bytes += text.len();
+                        Message::text(text)
+                    }
+                    Outgoing::Binary(data) => {
+                        bytes += data.len();
+                        Message::binary(data)
+                    }
+                };
+                sent += 1;
+                if let Err(error) = self.socket.feed(message).await {
+                    return self.socket_error(error);
+                }
+            }
+            bump(&counters.messages_sent, sent);
+            bump(&counters.bytes_sent, bytes as u64);
+            if let Err(error) = self.socket.flush().await {
+                return self.socket_error(error);
+            }
+        }
+        if let Some((code, reason)) = self.store.data_mut().close_request.take() {
+            self.begin_close(code, &reason, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Start closing from our side: tell the scenario, send a Close frame, wait for the server's.
+    async fn begin_close(&mut self, code: u16, reason: &str, send_frame: bool) -> Result<(), Failure> {
+        if self.closing.is_some() {
+            return Ok(());
+        }
+        self.store.data_mut().closing = true;
+        self.closing = Some(Instant::now() + self.close_timeout);
+        self.call(Instant::now(), Callback::Close(code, reason.to_owned()))?;
+        if send_frame {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.to_owned().into(),
+            };
+            if let Err(error) = self.socket.send(Message::Close(Some(frame))).await {
+                return self.socket_error(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn ended_without_close(&mut self) -> Result<(), Failure> {
+        if self.closing.is_some() {
+            Ok(())
+        } else {
+            Err(Failure::Network("io: server closed the connection without a Close frame".into()))
+        }
+    }
+
+    fn socket_error(&mut self, error: WsError) -> Result<(), Failure> {
+        match error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed if self.closing.is_some() => Ok(()),
+            WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
+            WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
+            WsError::Capacity(error) => Err(Failure::Network(format!("protocol: {error}"))),
+            WsError::Protocol(error) => Err(Failure::Network(format!("protocol: {error}"))),
+            other => Err(Failure::Network(format!("protocol: {other}"))),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The wasmtime side of a run: one [`ScenarioEngine`] per run holds the engine (configured so that
+//! ~20k instances fit one process: no per-instance address-space reservation or guard mappings), the
+//! linker (WASI p2 with nothing granted, plus the Volley host imports), the pre-instantiated module and
+//! the epoch ticker that bounds each callback's CPU time. Instances are made per connection by
+//! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `conn`.
+
+use crate::bindings::{VolleyScenario, VolleyScenarioPre, WIT_PACKAGE};
+use crate::host::ConnState;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+/// How often the epoch advances; callback deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Why a scenario module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// The file is missing or unreadable.
+    #[error("scenario module {path}: {source}; build it with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in its crate) and check `module:` in the scenario file")]
+    Read {
+        /// The module path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a WebAssembly component.
+    #[error("scenario module {path} is not a WebAssembly component ({reason}); build it for the `wasm32-wasip2` target")]
+    NotAComponent {
+        /// The module path.
+        path: PathBuf,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// The component does not match the contract (imports or exports).
+    #[error("scenario module {path} does not fit this runner's interface {WIT_PACKAGE}: {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}")]
+    Interface {
+        /// The module path.
+        path: PathBuf,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// The engine could not be configured.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+/// Per-instance limits.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceLimits {
+    /// CPU time one callback may take.
+    pub callback_time: Duration,
+    /// Bytes of linear memory one instance may use.
+    pub memory: usize,
+}
+
+impl InstanceLimits {
+    /// The callback deadline in epoch ticks (at least 1).
+    pub fn deadline_ticks(&self) -> u64 {
+        (self.callback_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+}
+
+/// A loaded, linked scenario module ready to instantiate once per connection.
+pub struct ScenarioEngine {
+    engine: Engine,
+    pre: VolleyScenarioPre<ConnState>,
+    limits: InstanceLimits,
+    _ticker: EpochTicker,
+}
+
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    // Packed linear memories: no 4 GiB reservation and no guard pages per instance, so instances
+    // cost no extra memory mappings (the default needs ~4 per instance and hits vm.max_map_count
+    // at ~16k). Bounds checks become explicit; measured within noise.
+    config.memory_reservation(0);
+    config.memory_guard_size(0);
+    config.memory_reservation_for_growth(0);
+    config.guard_before_linear_memory(false);
+    config.memory_init_cow(false);
+    config.epoch_interruption(true);
+    config
+}
+
+impl ScenarioEngine {
+    /// Compile and link the module at `path`.
+    pub fn load(path: &Path, limits: InstanceLimits) -> Result<ScenarioEngine, ModuleError> {
+        let bytes = std::fs::read(path).map_err(|source| ModuleError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(path, &bytes, limits)
+    }
+
+    /// Compile and link module `bytes` (named `path` in errors).
+    pub fn from_bytes(path: &Path, bytes: &[u8], limits: InstanceLimits) -> Result<ScenarioEngine, ModuleError> {
+        let engine = Engine::new(&engine_config()).map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
+        let component = Component::new(&engine, bytes).map_err(|error| ModuleError::NotAComponent {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        })?;
+        let interface_error = |error: wasmtime::Error| ModuleError::Interface {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        };
+        let mut linker: Linker<ConnState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(interface_error)?;
+        VolleyScenario::add_to_linker::<ConnState, wasmtime::component::HasSelf<ConnState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(interface_error)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(interface_error)?;
+        let pre = VolleyScenarioPre::new(instance_pre).map_err(interface_error)?;
+        Ok(ScenarioEngine {
+            _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
+                ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
+            })?,
+            engine,
+            pre,
+            limits,
+        })
+    }
+
+    /// The per-instance limits.
+    pub fn limits(&self) -> InstanceLimits {
+        self.limits
+    }
+
+    /// A fresh store and instance for one connection. Fails only if instantiation traps (e.g. the
+    /// module's start-up code exceeds its limits).
+    pub fn instantiate(&self, state: ConnState) -> Result<(Store<ConnState>, VolleyScenario), wasmtime::Error> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        let instance = self.pre.instantiate(&mut store)?;
+        Ok((store, instance))
+    }
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("volley-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

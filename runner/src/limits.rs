@@ -1,0 +1,156 @@
+//! Operating-system limits checked before a run ramps up: open files (the soft limit is raised to
+//! the hard limit first), ephemeral ports towards one destination, and memory mappings. A run that
+//! cannot fit is refused up front with the numbers and the fix, instead of failing at connection
+//! 16,000. Errors that still happen mid-run are counted by reason in `net`/`conn`.
+
+use std::fs;
+
+/// File descriptors kept for the runner itself (listener, epoll, stdio, module files, threads).
+const RESERVED_FILES: u64 = 64;
+/// Memory mappings the runner uses before any connection (code, heap, thread stacks).
+const BASE_MAPPINGS: u64 = 2_000;
+/// Mappings per connection with packed linear memories (measured: none per instance; the
+/// allocator's arenas amortise to well under one).
+const MAPPINGS_PER_CONNECTION: u64 = 1;
+
+/// A limit the planned run does not fit in.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// Not enough file descriptors.
+    #[error("this run needs about {needed} open files ({connections} connections{server} + {RESERVED_FILES} for the runner) but the limit is {soft} (hard limit {hard}). Fix: lower load.connections, raise the hard limit (`ulimit -Hn` as root, LimitNOFILE= for a systemd unit, /etc/security/limits.conf){embedded_hint}")]
+    OpenFiles {
+        /// Descriptors the run needs.
+        needed: u64,
+        /// Planned connections.
+        connections: u64,
+        /// " × 2 for the embedded server" or "".
+        server: &'static str,
+        /// Extra hint for embedded targets.
+        embedded_hint: &'static str,
+        /// Soft limit after raising.
+        soft: u64,
+        /// Hard limit.
+        hard: u64,
+    },
+    /// Not enough ephemeral ports for one destination.
+    #[error("this run opens {connections} connections to one address but the ephemeral port range {low}-{high} allows {ports} per destination. Fix: lower load.connections, widen net.ipv4.ip_local_port_range, or split the run across machines")]
+    Ports {
+        /// Planned connections.
+        connections: u64,
+        /// Range start.
+        low: u64,
+        /// Range end.
+        high: u64,
+        /// Ports available.
+        ports: u64,
+    },
+    /// Not enough memory mappings.
+    #[error("this run needs about {needed} memory mappings but vm.max_map_count is {limit}. Fix: `sysctl -w vm.max_map_count={suggested}` or lower load.connections")]
+    Mappings {
+        /// Mappings needed.
+        needed: u64,
+        /// The setting.
+        limit: u64,
+        /// A value that fits.
+        suggested: u64,
+    },
+}
+
+/// The limits in force after [`preflight`].
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Preflight {
+    /// Open-file soft limit (after raising to the hard limit).
+    pub open_files: u64,
+    /// Ephemeral ports per destination, if known.
+    pub ephemeral_ports: Option<u64>,
+    /// `vm.max_map_count`, if known.
+    pub max_map_count: Option<u64>,
+}
+
+/// Raise the open-file soft limit to the hard limit; returns (soft, hard).
+pub fn raise_open_files() -> (u64, u64) {
+    match rlimit::Resource::NOFILE.get() {
+        Ok((soft, hard)) => {
+            if soft < hard && rlimit::Resource::NOFILE.set(hard, hard).is_ok() {
+                (hard, hard)
+            } else {
+                (soft, hard)
+            }
+        }
+        Err(_) => (1024, 1024),
+    }
+}
+
+fn read_number_list(path: &str) -> Option<Vec<u64>> {
+    let text = fs::read_to_string(path).ok()?;
+    text.split_whitespace().map(|part| part.parse().ok()).collect()
+}
+
+/// Check that `connections` fit; `embedded` when this process also serves them.
+pub fn preflight(connections: u64, embedded: bool) -> Result<Preflight, LimitError> {
+    let (soft, hard) = raise_open_files();
+    let per_connection = if embedded { 2 } else { 1 };
+    let needed = connections * per_connection + RESERVED_FILES;
+    if needed > soft {
+        return Err(LimitError::OpenFiles {
+            needed,
+            connections,
+            server: if embedded { " × 2 for the embedded server" } else { "" },
+            embedded_hint: if embedded {
+                ", or run the server in another process with `volley serve` and point --target at it"
+            } else {
+                ""
+            },
+            soft,
+            hard,
+        });
+    }
+    let ports = read_number_list("/proc/sys/net/ipv4/ip_local_port_range")
+        .filter(|range| range.len() == 2 && range[1] >= range[0])
+        .map(|range| (range[0], range[1]));
+    if let Some((low, high)) = ports {
+        let available = high - low + 1;
+        if connections > available {
+            return Err(LimitError::Ports {
+                connections,
+                low,
+                high,
+                ports: available,
+            });
+        }
+    }
+    let max_map_count = read_number_list("/proc/sys/vm/max_map_count").and_then(|list| list.first().copied());
+    if let Some(limit) = max_map_count {
+        let needed = BASE_MAPPINGS + connections * MAPPINGS_PER_CONNECTION;
+        if needed > limit {
+            return Err(LimitError::Mappings {
+                needed,
+                limit,
+                suggested: needed.next_power_of_two(),
+            });
+        }
+    }
+    Ok(Preflight {
+        open_files: soft,
+        ephemeral_ports: ports.map(|(low, high)| high - low + 1),
+        max_map_count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_beyond_the_open_file_limit_is_refused_with_numbers() {
+        let (soft, _) = raise_open_files();
+        let error = preflight(soft, true).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains(&format!("the limit is {soft}")), "{error}");
+        assert!(error.contains("volley serve"), "{error}");
+    }
+
+    #[test]
+    fn a_small_run_fits() {
+        assert!(preflight(10, true).is_ok());
+    }
+}

@@ -1,0 +1,128 @@
+//! The `volley` binary: parse flags, load the scenario, run it with Ctrl-C as the shutdown signal,
+//! print the summary, write `--out`, exit 0 (passed), 1 (a check, deadline, connection or scenario
+//! failed) or 2 (could not run). All logic lives in the library.
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command, FileArgs, Mode, RunArgs, ServeArgs};
+use std::process::ExitCode;
+use volley::config::{Overrides, Scenario, ServerMode};
+use volley::engine::{InstanceLimits, ScenarioEngine};
+use volley::{RunOptions, summary};
+
+const COULD_NOT_RUN: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Check(args) => check(args),
+            Command::Serve(args) => serve(args).await,
+        }
+    })
+}
+
+fn load(args: &FileArgs) -> Result<Scenario, ExitCode> {
+    let overrides = Overrides {
+        target: args.target.clone(),
+        sets: args.sets.clone(),
+    };
+    Scenario::load(&args.file, &overrides).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(COULD_NOT_RUN)
+    })
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let scenario = match load(&args.file) {
+        Ok(scenario) => scenario,
+        Err(code) => return code,
+    };
+    let shutdown = async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nvolley: interrupted; closing connections and writing the report…");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let options = RunOptions {
+        progress: !args.no_progress,
+    };
+    let report = match volley::run(&scenario, &options, shutdown).await {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    print!("{}", summary::render(&report));
+    if let Some(path) = &args.out {
+        if let Err(error) = std::fs::write(path, report.to_json()) {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    }
+    ExitCode::from(report.verdict.exit_code as u8)
+}
+
+fn check(args: FileArgs) -> ExitCode {
+    let scenario = match load(&args) {
+        Ok(scenario) => scenario,
+        Err(code) => return code,
+    };
+    let limits = InstanceLimits {
+        callback_time: scenario.limits.callback_time,
+        memory: scenario.limits.memory,
+    };
+    match ScenarioEngine::load(&scenario.module, limits) {
+        Ok(_) => {
+            println!(
+                "ok: {} ({}): module {} speaks {}; target {}; {} connections",
+                scenario.file.display(),
+                scenario.name,
+                scenario.module.display(),
+                volley::bindings::WIT_PACKAGE,
+                scenario.target.describe(),
+                scenario.load.connections
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(COULD_NOT_RUN)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let (soft, _) = volley::limits::raise_open_files();
+    let mode = match args.mode {
+        Mode::Echo => ServerMode::Echo,
+        Mode::Chat => ServerMode::Chat,
+    };
+    let server = match volley::server::EmbeddedServer::start(args.addr, mode).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("error: cannot listen on {}: {error}", args.addr);
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    println!(
+        "volley serve: listening on ws://{} ({}, open-file limit {soft}); Ctrl-C to stop",
+        server.address(),
+        mode.name()
+    );
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let _ = tokio::signal::ctrl_c().await;
+    server.stop(std::time::Duration::from_secs(2)).await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,356 @@
+//! The result of a run as plain data ([`Report`]), its JSON form (schema `volley.results/v1`,
+//! documented in docs/results.md) and the verdict (exit code). Built once from the collector at the
+//! end of a run; the terminal rendering lives in `summary`.
+
+use crate::stats::{METRIC_SCALE, Totals};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Identifies the JSON layout; bumped on any incompatible change.
+pub const SCHEMA: &str = "volley.results/v1";
+
+/// Everything a run measured, ready to render.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Which scenario ran, against what.
+    pub scenario: ScenarioInfo,
+    /// Run timing.
+    pub run: RunInfo,
+    /// Connection outcomes.
+    pub connections: ConnectionStats,
+    /// Data messages.
+    pub messages: MessageStats,
+    /// Checks by name, sorted.
+    pub checks: Vec<CheckStats>,
+    /// Request/reply round trips, µs, from when each send was due.
+    pub round_trips: Distribution,
+    /// Requests whose reply missed its deadline.
+    pub reply_timeouts: u64,
+    /// Lateness of timer callbacks, µs: the generator's own delay.
+    pub timer_lag: Distribution,
+    /// TCP connect + TLS + upgrade, µs.
+    pub connect_time: Distribution,
+    /// Custom metrics by name (values in the scenario's unit).
+    pub metrics: BTreeMap<String, Distribution>,
+    /// Scenario traps by message.
+    pub scenario_errors: BTreeMap<String, u64>,
+    /// Resource use of the runner process.
+    pub process: ProcessStats,
+    /// Pass/fail and why.
+    pub verdict: Verdict,
+}
+
+/// `scenario` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    /// `name:`.
+    pub name: String,
+    /// The file path as given.
+    pub file: String,
+    /// Target template as run (after `--target`).
+    pub target: String,
+    /// Module path.
+    pub module: String,
+    /// Seed used for the connections' random generators.
+    pub seed: u64,
+}
+
+/// `run` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// Unix time the run started, seconds.
+    pub started_at_unix_s: u64,
+    /// Wall time from start to the end of draining, seconds.
+    pub elapsed_s: f64,
+    /// Planned connections.
+    pub connections: u32,
+    /// Planned ramp, seconds.
+    pub ramp_up_s: f64,
+    /// Planned hold, seconds (null: until iterations are done).
+    pub duration_s: Option<f64>,
+    /// Iterations per VU (null: unlimited).
+    pub iterations: Option<u32>,
+    /// True when stopped early by Ctrl-C / SIGINT.
+    pub interrupted: bool,
+}
+
+/// `connections` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionStats {
+    /// Attempts started.
+    pub attempted: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// Failures of any kind (see `failed_by_reason`).
+    pub failed: u64,
+    /// Failures by reason.
+    pub failed_by_reason: BTreeMap<String, u64>,
+    /// Connections the server closed first.
+    pub closed_by_server: u64,
+    /// Most open at once.
+    pub peak_open: u64,
+}
+
+/// `messages` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageStats {
+    /// Data messages sent.
+    pub sent: u64,
+    /// Data messages received.
+    pub received: u64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+}
+
+/// One check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckStats {
+    /// Its name.
+    pub name: String,
+    /// Times it held.
+    pub passed: u64,
+    /// Times it failed.
+    pub failed: u64,
+}
+
+/// Summary of a histogram. Timings are in µs; metrics in their own unit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Distribution {
+    /// Values recorded.
+    pub count: u64,
+    /// Smallest.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Distribution {
+    /// Summarise `histogram`, dividing values by `scale`.
+    pub fn of(histogram: &Histogram<u64>, scale: f64) -> Distribution {
+        if histogram.is_empty() {
+            return Distribution { count: 0, min: 0.0, mean: 0.0, p50: 0.0, p90: 0.0, p99: 0.0, p999: 0.0, max: 0.0 };
+        }
+        let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / scale;
+        Distribution {
+            count: histogram.len(),
+            min: histogram.min() as f64 / scale,
+            mean: (histogram.mean() / scale * 1000.0).round() / 1000.0,
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: histogram.max() as f64 / scale,
+        }
+    }
+}
+
+/// `process` section.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ProcessStats {
+    /// Peak resident memory of the runner, KiB.
+    pub peak_rss_kib: u64,
+    /// User CPU time, seconds.
+    pub cpu_user_s: f64,
+    /// System CPU time, seconds.
+    pub cpu_system_s: f64,
+    /// Open-file limit in force.
+    pub open_files_limit: u64,
+}
+
+impl ProcessStats {
+    /// Read this process's figures.
+    pub fn read(open_files_limit: u64) -> ProcessStats {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes a full rusage into the pointer we pass; zeroed is a valid rusage.
+        #[allow(unsafe_code)] // the one libc call that reports our own CPU time and peak RSS
+        let usage = unsafe {
+            if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+                return ProcessStats { open_files_limit, ..ProcessStats::default() };
+            }
+            usage.assume_init()
+        };
+        let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+        ProcessStats {
+            peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            cpu_user_s: seconds(usage.ru_utime),
+            cpu_system_s: seconds(usage.ru_stime),
+            open_files_limit,
+        }
+    }
+}
+
+/// `verdict` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// True when every check passed and nothing failed.
+    pub passed: bool,
+    /// 0 passed, 1 failed.
+    pub exit_code: i32,
+    /// Why it failed, one line per cause.
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    /// Judge a report's figures.
+    pub fn judge(connections: &ConnectionStats, checks: &[CheckStats], reply_timeouts: u64, scenario_errors: &BTreeMap<String, u64>) -> Verdict {
+        let mut reasons = Vec::new();
+        for check in checks.iter().filter(|check| check.failed > 0) {
+            reasons.push(format!("check \"{}\" failed {} of {} times", check.name, check.failed, check.failed + check.passed));
+        }
+        if reply_timeouts > 0 {
+            reasons.push(format!("{reply_timeouts} replies missed their deadline"));
+        }
+        let scenario_failures: u64 = scenario_errors.values().sum();
+        if scenario_failures > 0 {
+            reasons.push(format!("{scenario_failures} connections failed in the scenario"));
+        }
+        if connections.failed > scenario_failures {
+            reasons.push(format!("{} connections failed", connections.failed - scenario_failures));
+        }
+        if connections.attempted == 0 {
+            reasons.push("no connection was attempted".into());
+        }
+        let passed = reasons.is_empty();
+        Verdict { passed, exit_code: if passed { 0 } else { 1 }, reasons }
+    }
+}
+
+/// Counter values read at the end of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CounterValues {
+    /// See [`crate::stats::Counters`].
+    pub attempted: u64,
+    /// Established.
+    pub established: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Closed by server.
+    pub closed_by_server: u64,
+    /// Peak open.
+    pub peak_open: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Messages received.
+    pub messages_received: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Reply timeouts.
+    pub reply_timeouts: u64,
+}
+
+impl Report {
+    /// Assemble the report.
+    pub fn build(scenario: ScenarioInfo, run: RunInfo, counters: CounterValues, totals: &Totals, process: ProcessStats) -> Report {
+        let connections = ConnectionStats {
+            attempted: counters.attempted,
+            established: counters.established,
+            failed: counters.failed,
+            failed_by_reason: totals.failures.clone(),
+            closed_by_server: counters.closed_by_server,
+            peak_open: counters.peak_open,
+        };
+        let checks: Vec<CheckStats> = totals
+            .checks
+            .iter()
+            .map(|(name, count)| CheckStats { name: name.clone(), passed: count.passed, failed: count.failed })
+            .collect();
+        let verdict = Verdict::judge(&connections, &checks, counters.reply_timeouts, &totals.scenario_errors);
+        Report {
+            schema: SCHEMA,
+            scenario,
+            run,
+            connections,
+            messages: MessageStats {
+                sent: counters.messages_sent,
+                received: counters.messages_received,
+                bytes_sent: counters.bytes_sent,
+                bytes_received: counters.bytes_received,
+            },
+            checks,
+            round_trips: Distribution::of(&totals.round_trips, 1.0),
+            reply_timeouts: counters.reply_timeouts,
+            timer_lag: Distribution::of(&totals.timer_lag, 1.0),
+            connect_time: Distribution::of(&totals.connect_time, 1.0),
+            metrics: totals.metrics.iter().map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE))).collect(),
+            scenario_errors: totals.scenario_errors.clone(),
+            process,
+            verdict,
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+    }
+}
+
+/// `1.5s`, `250ms`, `2m`, as a person writes it.
+pub fn human_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis == 0 {
+        format!("{}µs", duration.as_micros())
+    } else if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis % 60_000 == 0 {
+        format!("{}m", millis / 60_000)
+    } else if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+/// `4 MiB`, `512 KiB`, `100 B`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 { format!("{value} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_duration(Duration::from_millis(100)), "100ms");
+        assert_eq!(human_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(human_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(human_bytes(4 << 20), "4 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn a_failed_check_fails_the_verdict_by_name() {
+        let connections = ConnectionStats { attempted: 2, established: 2, failed: 0, failed_by_reason: BTreeMap::new(), closed_by_server: 0, peak_open: 2 };
+        let checks = vec![CheckStats { name: "echo".into(), passed: 3, failed: 1 }];
+        let verdict = Verdict::judge(&connections, &checks, 0, &BTreeMap::new());
+        assert_eq!(verdict.exit_code, 1);
+        assert_eq!(verdict.reasons, vec!["check \"echo\" failed 1 of 4 times"]);
+        let verdict = Verdict::judge(&connections, &[], 0, &BTreeMap::new());
+        assert!(verdict.passed);
+    }
+}

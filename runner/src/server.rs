@@ -1,0 +1,146 @@
+//! The embedded WebSocket server behind `embedded://echo`, `embedded://chat` and `volley serve`:
+//! echo sends every data message back; chat broadcasts every data message to all connections on the
+//! same path (the room), sender included. Meant for trials, examples, tests and benchmarks on
+//! loopback, not production.
+
+use crate::config::ServerMode;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+type Rooms = Arc<Mutex<HashMap<String, broadcast::Sender<Message>>>>;
+
+/// A running embedded server; dropping it does not stop it, call [`EmbeddedServer::stop`].
+pub struct EmbeddedServer {
+    address: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl EmbeddedServer {
+    /// Bind `address` (port 0 picks a free port) and serve in `mode` on the current runtime.
+    pub async fn start(address: SocketAddr, mode: ServerMode) -> std::io::Result<EmbeddedServer> {
+        let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(accept_loop(listener, mode, stop.clone()));
+        Ok(EmbeddedServer { address, stop, task })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Close every connection (Close 1001) and wait for them, at most `grace`.
+    pub async fn stop(self, grace: Duration) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(grace, self.task).await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, mode: ServerMode, stop: CancellationToken) {
+    let rooms: Rooms = Arc::default();
+    let tracker = TaskTracker::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    tracker.spawn(serve_connection(stream, mode, rooms.clone(), stop.clone()));
+                }
+                // EMFILE and friends: back off instead of spinning; the client sees the timeout.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn serve_connection(stream: TcpStream, mode: ServerMode, rooms: Rooms, stop: CancellationToken) {
+    let mut path = String::from("/");
+    let capture = |request: &Request, response: Response| {
+        path = request.uri().path().to_owned();
+        Ok(response)
+    };
+    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, capture).await else {
+        return;
+    };
+    let (mut sink, mut source) = socket.split();
+    let room = match mode {
+        ServerMode::Echo => None,
+        ServerMode::Chat => {
+            let sender = match rooms.lock() {
+                Ok(mut rooms) => rooms
+                    .entry(path.clone())
+                    .or_insert_with(|| broadcast::channel(1024).0)
+                    .clone(),
+                Err(_) => return,
+            };
+            let receiver = sender.subscribe();
+            Some((sender, receiver))
+        }
+    };
+    let (sender, mut receiver) = match room {
+        Some((sender, receiver)) => (Some(sender), Some(receiver)),
+        None => (None, None),
+    };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => {
+                let frame = CloseFrame { code: CloseCode::Away, reason: "server stopping".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            incoming = source.next() => match incoming {
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => match &sender {
+                    Some(sender) => {
+                        let _ = sender.send(message);
+                    }
+                    None => {
+                        if sink.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            broadcast = async {
+                match receiver.as_mut() {
+                    Some(receiver) => receiver.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match broadcast {
+                Ok(message) => {
+                    if sink.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    let _ = sink.flush().await;
+    let _ = sink.close().await;
+    if let (Some(sender), Ok(mut rooms)) = (sender, rooms.lock()) {
+        // Drop empty rooms: our receiver is still counted, so "only us" means empty.
+        if sender.receiver_count() <= 1 {
+            rooms.remove(&path);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Measurements as plain data: [`Totals`] (histograms, checks, metrics, failures by reason), the live
+//! atomic [`Counters`], and [`Collector`], the sharded sink connections flush their recorders into.
+//! Pure aggregation: recording lives in `recorder`, presentation in `report`.
+
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Custom metric values are kept with this many decimal places.
+pub const METRIC_SCALE: f64 = 1000.0;
+
+/// A histogram of microseconds (or scaled metric values), 3 significant digits, growing as needed.
+pub fn new_histogram() -> Histogram<u64> {
+    // 3 significant digits is always a valid precision; this cannot fail.
+    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"))
+}
+
+/// Pass/fail counts of one named check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckCount {
+    /// Times the check held.
+    pub passed: u64,
+    /// Times it did not.
+    pub failed: u64,
+}
+
+/// Everything a run measured that is not a plain counter.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    /// Round trips of completed requests, µs, from when the send was due.
+    pub round_trips: Histogram<u64>,
+    /// How late timer callbacks ran after they were due, µs.
+    pub timer_lag: Histogram<u64>,
+    /// TCP connect + TLS + WebSocket upgrade, µs.
+    pub connect_time: Histogram<u64>,
+    /// Checks by name.
+    pub checks: BTreeMap<String, CheckCount>,
+    /// Custom metrics by name, values × [`METRIC_SCALE`].
+    pub metrics: BTreeMap<String, Histogram<u64>>,
+    /// Failed connections by reason.
+    pub failures: BTreeMap<String, u64>,
+    /// Scenario traps (panics, CPU deadline, memory cap) by message.
+    pub scenario_errors: BTreeMap<String, u64>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals {
+            round_trips: new_histogram(),
+            timer_lag: new_histogram(),
+            connect_time: new_histogram(),
+            checks: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            scenario_errors: BTreeMap::new(),
+        }
+    }
+}
+
+fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    // Auto-resizing histograms of the same precision always merge.
+    let _ = into.add(from);
+}
+
+impl Totals {
+    /// Add `other` into `self`; exact for every count and histogram bucket.
+    pub fn merge(&mut self, other: &Totals) {
+        add_histogram(&mut self.round_trips, &other.round_trips);
+        add_histogram(&mut self.timer_lag, &other.timer_lag);
+        add_histogram(&mut self.connect_time, &other.connect_time);
+        for (name, count) in &other.checks {
+            let entry = self.checks.entry(name.clone()).or_default();
+            entry.passed += count.passed;
+            entry.failed += count.failed;
+        }
+        for (name, histogram) in &other.metrics {
+            add_histogram(
+                self.metrics.entry(name.clone()).or_insert_with(new_histogram),
+                histogram,
+            );
+        }
+        for (reason, count) in &other.failures {
+            *self.failures.entry(reason.clone()).or_default() += count;
+        }
+        for (message, count) in &other.scenario_errors {
+            *self.scenario_errors.entry(message.clone()).or_default() += count;
+        }
+    }
+}
+
+/// Raw samples a connection gathered since its last flush: small vectors instead of histograms,
+/// so an idle connection costs a few hundred bytes, not a histogram's kilobytes.
+#[derive(Debug, Default)]
+pub struct Samples {
+    /// Round trips, µs.
+    pub round_trips: Vec<u64>,
+    /// Timer lag, µs.
+    pub timer_lag: Vec<u64>,
+    /// Connect time, µs.
+    pub connect_time: Vec<u64>,
+    /// Custom metric values × [`METRIC_SCALE`], by name.
+    pub metrics: BTreeMap<String, Vec<u64>>,
+    /// Checks by name.
+    pub checks: BTreeMap<String, CheckCount>,
+    /// Failures by reason.
+    pub failures: BTreeMap<String, u64>,
+    /// Scenario traps by message.
+    pub scenario_errors: BTreeMap<String, u64>,
+}
+
+impl Samples {
+    /// Number of samples held.
+    pub fn len(&self) -> usize {
+        self.round_trips.len()
+            + self.timer_lag.len()
+            + self.connect_time.len()
+            + self.metrics.values().map(Vec::len).sum::<usize>()
+            + self.checks.len()
+            + self.failures.len()
+            + self.scenario_errors.len()
+    }
+
+    /// True when there is nothing to flush.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record everything into `totals` and clear (keeping vector capacity).
+    pub fn drain_into(&mut self, totals: &mut Totals) {
+        for value in self.round_trips.drain(..) {
+            let _ = totals.round_trips.record(value);
+        }
+        for value in self.timer_lag.drain(..) {
+            let _ = totals.timer_lag.record(value);
+        }
+        for value in self.connect_time.drain(..) {
+            let _ = totals.connect_time.record(value);
+        }
+        for (name, values) in std::mem::take(&mut self.metrics) {
+            let histogram = totals.metrics.entry(name).or_insert_with(new_histogram);
+            for value in values {
+                let _ = histogram.record(value);
+            }
+        }
+        for (name, count) in std::mem::take(&mut self.checks) {
+            let entry = totals.checks.entry(name).or_default();
+            entry.passed += count.passed;
+            entry.failed += count.failed;
+        }
+        for (reason, count) in std::mem::take(&mut self.failures) {
+            *totals.failures.entry(reason).or_default() += count;
+        }
+        for (message, count) in std::mem::take(&mut self.scenario_errors) {
+            *totals.scenario_errors.entry(message).or_default() += count;
+        }
+    }
+}
+
+/// Plain counters, updated live with relaxed atomics (read by the progress line and the report).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Connection attempts started.
+    pub attempted: AtomicU64,
+    /// Handshakes completed.
+    pub established: AtomicU64,
+    /// Connections that failed (connect error, protocol error, scenario trap).
+    pub failed: AtomicU64,
+    /// Connections open right now.
+    pub open: AtomicU64,
+    /// Most connections open at once.
+    pub peak_open: AtomicU64,
+    /// Connections the server closed (Close frame) before the scenario or the run did.
+    pub closed_by_server: AtomicU64,
+    /// Data messages sent.
+    pub messages_sent: AtomicU64,
+    /// Data messages received.
+    pub messages_received: AtomicU64,
+    /// Payload bytes sent.
+    pub bytes_sent: AtomicU64,
+    /// Payload bytes received.
+    pub bytes_received: AtomicU64,
+    /// Requests whose reply missed its deadline.
+    pub reply_timeouts: AtomicU64,
+    /// Round trips completed (mirrors the histogram count, for the live view).
+    pub round_trips: AtomicU64,
+}
+
+/// Increment a counter by `n`.
+pub fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Read a counter.
+pub fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+impl Counters {
+    /// A connection opened: count it and track the peak.
+    pub fn opened(&self) {
+        let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_open.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// A connection that was open has ended.
+    pub fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+const SHARDS: usize = 8;
+
+/// Where connections' recorders flush: a few mutex-protected [`Totals`], chosen by VU index so two
+/// connections rarely contend. Locks are taken per flush (every few hundred samples), never per sample.
+#[derive(Debug)]
+pub struct Collector {
+    shards: Vec<Mutex<Totals>>,
+    /// Live counters.
+    pub counters: Counters,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector {
+            shards: (0..SHARDS).map(|_| Mutex::new(Totals::default())).collect(),
+            counters: Counters::default(),
+        }
+    }
+}
+
+impl Collector {
+    /// Move `samples` into the shard for `vu`, leaving `samples` empty.
+    pub fn absorb(&self, vu: u32, samples: &mut Samples) {
+        let shard = &self.shards[vu as usize % SHARDS];
+        match shard.lock() {
+            Ok(mut guard) => samples.drain_into(&mut guard),
+            Err(poisoned) => samples.drain_into(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Everything flushed so far, merged.
+    pub fn snapshot(&self) -> Totals {
+        let mut all = Totals::default();
+        for shard in &self.shards {
+            match shard.lock() {
+                Ok(guard) => all.merge(&guard),
+                Err(poisoned) => all.merge(&poisoned.into_inner()),
+            }
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_is_exact() -> Result<(), hdrhistogram::RecordError> {
+        let mut a = Totals::default();
+        let mut b = Totals::default();
+        let mut both = Totals::default();
+        for value in 1..=1000u64 {
+            a.round_trips.record(value)?;
+            both.round_trips.record(value)?;
+        }
+        for value in 5000..=6000u64 {
+            b.round_trips.record(value * 7)?;
+            both.round_trips.record(value * 7)?;
+        }
+        a.checks.insert("x".into(), CheckCount { passed: 2, failed: 1 });
+        b.checks.insert("x".into(), CheckCount { passed: 3, failed: 0 });
+        a.merge(&b);
+        assert_eq!(a.round_trips, both.round_trips);
+        assert_eq!(a.round_trips.value_at_quantile(0.99), both.round_trips.value_at_quantile(0.99));
+        assert_eq!(a.checks["x"], CheckCount { passed: 5, failed: 1 });
+        Ok(())
+    }
+
+    #[test]
+    fn collector_sums_shards() {
+        let collector = Collector::default();
+        for vu in 0..20 {
+            let mut one = Samples::default();
+            one.failures.insert("connect: refused".into(), 1);
+            one.round_trips.push(u64::from(vu) + 1);
+            collector.absorb(vu, &mut one);
+            assert!(one.is_empty());
+        }
+        let totals = collector.snapshot();
+        assert_eq!(totals.failures["connect: refused"], 20);
+        assert_eq!(totals.round_trips.len(), 20);
+        assert_eq!(totals.round_trips.max(), 20);
+    }
+}

@@ -1,0 +1,63 @@
+//! Test fixture, not an example: a scenario that misbehaves on purpose so the end-to-end tests can
+//! prove one connection's fault stays in that connection. Odd VUs misbehave; even VUs send "hello",
+//! check the echo and close cleanly.
+//!
+//! Var `mode`: `panic` (panic on open), `loop` (endless loop on the echo), `bomb` (allocate until the
+//! memory cap), `fail-check` (record a failing check named "reply has the secret"), anything else:
+//! behave.
+
+use std::time::Duration;
+use volley_sdk::{Context, Message, Scenario};
+
+/// Per-connection state.
+pub struct Faulty {
+    misbehaves: bool,
+    mode: String,
+}
+
+impl Scenario for Faulty {
+    fn open(ctx: &mut Context) -> Self {
+        let mode = ctx.var("mode").unwrap_or_default();
+        let misbehaves = ctx.vu() % 2 == 1;
+        if misbehaves && mode == "panic" {
+            panic!("scenario gave up on purpose (vu {})", ctx.vu());
+        }
+        ctx.request_text("hello", "hello", Duration::from_secs(5));
+        Faulty { misbehaves, mode }
+    }
+
+    fn on_message(&mut self, ctx: &mut Context, message: Message) {
+        ctx.complete("hello");
+        ctx.check("echo says hello", message.as_text() == Some("hello"));
+        if self.misbehaves {
+            match self.mode.as_str() {
+                "loop" => endless(ctx),
+                "bomb" => bomb(),
+                "fail-check" => {
+                    ctx.check("reply has the secret", false);
+                }
+                _ => {}
+            }
+        }
+        ctx.close(1000, "done");
+    }
+}
+
+fn endless(ctx: &mut Context) {
+    let mut spins: u64 = 0;
+    loop {
+        spins = spins.wrapping_add(std::hint::black_box(1));
+        if spins == u64::MAX {
+            ctx.log(volley_sdk::LogLevel::Info, "unreachable");
+        }
+    }
+}
+
+fn bomb() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+    }
+}
+
+volley_sdk::export_scenario!(Faulty);

@@ -1,0 +1,48 @@
+//! Glue called by [`crate::export_scenario!`]: keeps the per-instance scenario state and turns each
+//! export call into a trait call with a [`Context`] on the real host. Not part of the public API.
+
+use crate::{Context, Message, Scenario};
+
+#[cfg(target_arch = "wasm32")]
+fn with_context<R>(f: impl FnOnce(&mut Context) -> R) -> R {
+    let mut host = crate::__bindings::WasmHost;
+    f(&mut Context::new(&mut host))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn with_context<R>(_f: impl FnOnce(&mut Context) -> R) -> R {
+    unreachable!("volley scenarios run natively only through volley_sdk::testing")
+}
+
+/// `on-open`: build the scenario state.
+pub fn on_open<S: Scenario>(state: &mut Option<S>) {
+    *state = Some(with_context(S::open));
+}
+
+/// `on-message`: forward to the state, if open.
+pub fn on_message<S: Scenario>(state: &mut Option<S>, message: Message) {
+    if let Some(scenario) = state {
+        with_context(|ctx| scenario.on_message(ctx, message));
+    }
+}
+
+/// `on-timer`.
+pub fn on_timer<S: Scenario>(state: &mut Option<S>, id: u32) {
+    if let Some(scenario) = state {
+        with_context(|ctx| scenario.on_timer(ctx, id));
+    }
+}
+
+/// `on-reply-timeout`.
+pub fn on_reply_timeout<S: Scenario>(state: &mut Option<S>, key: &str) {
+    if let Some(scenario) = state {
+        with_context(|ctx| scenario.on_reply_timeout(ctx, key));
+    }
+}
+
+/// `on-close`: the last call; the state is dropped afterwards.
+pub fn on_close<S: Scenario>(state: &mut Option<S>, code: u16, reason: &str) {
+    if let Some(mut scenario) = state.take() {
+        with_context(|ctx| scenario.on_close(ctx, code, reason));
+    }
+}

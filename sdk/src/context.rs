@@ -1,0 +1,158 @@
+//! [`Context`]: what a scenario can ask of the runner during a callback, and the [`Host`] trait
+//! behind it (the runner's imports inside WebAssembly, [`crate::testing::TestHost`] natively).
+
+use std::time::Duration;
+
+/// Severity of a [`Context::log`] line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Verbose detail.
+    Debug,
+    /// Normal information.
+    Info,
+    /// Something unexpected but survivable.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// The raw host interface, one method per WIT import. Scenario authors use [`Context`]; implement
+/// `Host` only to build a test double (or use [`crate::testing::TestHost`]).
+///
+/// ```
+/// use volley_sdk::{Context, Host};
+/// let mut host = volley_sdk::testing::TestHost::new();
+/// let mut ctx = Context::new(&mut host);
+/// ctx.send_text("hi");
+/// ```
+#[allow(missing_docs)] // each method mirrors the Context method of the same name
+pub trait Host {
+    fn send_text(&mut self, text: &str);
+    fn send_binary(&mut self, data: &[u8]);
+    fn request_text(&mut self, key: &str, text: &str, timeout_ms: u32);
+    fn request_binary(&mut self, key: &str, data: &[u8], timeout_ms: u32);
+    fn complete(&mut self, key: &str) -> Option<u64>;
+    fn close(&mut self, code: u16, reason: &str);
+    fn set_timer(&mut self, id: u32, delay_ms: u32);
+    fn cancel_timer(&mut self, id: u32);
+    fn check(&mut self, name: &str, ok: bool);
+    fn metric(&mut self, name: &str, value: f64);
+    fn var(&mut self, name: &str) -> Option<String>;
+    fn vu(&mut self) -> u32;
+    fn iteration(&mut self) -> u32;
+    fn now_us(&mut self) -> u64;
+    fn random_u64(&mut self) -> u64;
+    fn log(&mut self, level: LogLevel, text: &str);
+}
+
+/// The scenario's handle on its connection during one callback.
+///
+/// ```
+/// use volley_sdk::{Context, testing::TestHost};
+/// use std::time::Duration;
+/// let mut host = TestHost::new();
+/// let mut ctx = Context::new(&mut host);
+/// ctx.request_text("1", r#"{"seq":1}"#, Duration::from_secs(2));
+/// ctx.set_timer(7, Duration::from_millis(100));
+/// assert_eq!(host.sent_texts(), vec![r#"{"seq":1}"#]);
+/// ```
+pub struct Context<'host> {
+    host: &'host mut dyn Host,
+}
+
+fn millis(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+impl<'host> Context<'host> {
+    /// Wrap a host. The runtime does this for every callback; tests do it through
+    /// [`crate::testing::TestHost`].
+    pub fn new(host: &'host mut dyn Host) -> Self {
+        Context { host }
+    }
+
+    /// Send a text message.
+    pub fn send_text(&mut self, text: &str) {
+        self.host.send_text(text)
+    }
+
+    /// Send a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) {
+        self.host.send_binary(data)
+    }
+
+    /// Send a text message that expects a reply. Call [`Context::complete`] with the same `key` when
+    /// the reply arrives; the runner records the round trip from when this send was due. Without a
+    /// `complete` within `timeout` (millisecond resolution) the request counts as a reply timeout and
+    /// [`crate::Scenario::on_reply_timeout`] is called. Reusing a pending key restarts it.
+    pub fn request_text(&mut self, key: &str, text: &str, timeout: Duration) {
+        self.host.request_text(key, text, millis(timeout))
+    }
+
+    /// Binary twin of [`Context::request_text`].
+    pub fn request_binary(&mut self, key: &str, data: &[u8], timeout: Duration) {
+        self.host.request_binary(key, data, millis(timeout))
+    }
+
+    /// Mark request `key` answered; returns its round trip, or `None` if it was not pending.
+    pub fn complete(&mut self, key: &str) -> Option<Duration> {
+        self.host.complete(key).map(Duration::from_micros)
+    }
+
+    /// Close the connection politely (code 1000 is a normal closure).
+    pub fn close(&mut self, code: u16, reason: &str) {
+        self.host.close(code, reason)
+    }
+
+    /// Fire [`crate::Scenario::on_timer`] with `id` after `delay`, counted from when the current
+    /// callback was due: re-arming from `on_timer` gives a drift-free schedule. Millisecond resolution.
+    pub fn set_timer(&mut self, id: u32, delay: Duration) {
+        self.host.set_timer(id, millis(delay))
+    }
+
+    /// Cancel timer `id`, if set.
+    pub fn cancel_timer(&mut self, id: u32) {
+        self.host.cancel_timer(id)
+    }
+
+    /// Record a named check; returns `ok` so it can be used in conditions.
+    pub fn check(&mut self, name: &str, ok: bool) -> bool {
+        self.host.check(name, ok);
+        ok
+    }
+
+    /// Record a value of a custom metric (non-negative; three decimals kept).
+    pub fn metric(&mut self, name: &str, value: f64) {
+        self.host.metric(name, value)
+    }
+
+    /// A variable from the connection's data row or the file's `vars`.
+    pub fn var(&mut self, name: &str) -> Option<String> {
+        self.host.var(name)
+    }
+
+    /// This connection's virtual-user index (0-based).
+    pub fn vu(&mut self) -> u32 {
+        self.host.vu()
+    }
+
+    /// This virtual user's iteration (0-based).
+    pub fn iteration(&mut self) -> u32 {
+        self.host.iteration()
+    }
+
+    /// Time since the run started (monotonic, microsecond resolution).
+    pub fn now(&mut self) -> Duration {
+        Duration::from_micros(self.host.now_us())
+    }
+
+    /// A random number from the connection's seeded generator.
+    pub fn random_u64(&mut self) -> u64 {
+        self.host.random_u64()
+    }
+
+    /// Write a line to the runner's log.
+    pub fn log(&mut self, level: LogLevel, text: &str) {
+        self.host.log(level, text)
+    }
+}

@@ -1,0 +1,50 @@
+//! [`Scenario`]: the trait a scenario author implements.
+
+use crate::{Context, Message};
+
+/// The behaviour of one WebSocket connection. The runner creates one instance per connection
+/// (per iteration) with [`Scenario::open`] and calls the other methods as events arrive. Every method
+/// but `open` has a default that does nothing.
+///
+/// ```
+/// use volley_sdk::{Context, Message, Scenario};
+/// struct Greeter { greeted: bool }
+/// impl Scenario for Greeter {
+///     fn open(ctx: &mut Context) -> Self {
+///         ctx.send_text("hello");
+///         Greeter { greeted: false }
+///     }
+///     fn on_message(&mut self, ctx: &mut Context, message: Message) {
+///         self.greeted = true;
+///         ctx.check("greeting echoed", message.as_text() == Some("hello"));
+///         ctx.close(1000, "done");
+///     }
+/// }
+/// ```
+pub trait Scenario: Sized + 'static {
+    /// The WebSocket handshake completed: build the connection's state, usually sending a first
+    /// message or setting a timer.
+    fn open(ctx: &mut Context) -> Self;
+
+    /// A data message arrived from the server.
+    fn on_message(&mut self, ctx: &mut Context, message: Message) {
+        let _ = (ctx, message);
+    }
+
+    /// Timer `timer`, set with [`Context::set_timer`], fired.
+    fn on_timer(&mut self, ctx: &mut Context, timer: u32) {
+        let _ = (ctx, timer);
+    }
+
+    /// The request `key` (see [`Context::request_text`]) was not completed before its deadline. The
+    /// runner has already counted it as a reply timeout.
+    fn on_reply_timeout(&mut self, ctx: &mut Context, key: &str) {
+        let _ = (ctx, key);
+    }
+
+    /// The connection is closing with `code` and `reason`. Sends are ignored from here on; checks and
+    /// metrics still count.
+    fn on_close(&mut self, ctx: &mut Context, code: u16, reason: &str) {
+        let _ = (ctx, code, reason);
+    }
+}

@@ -1,0 +1,221 @@
+//! Native testing of scenario logic: [`TestHost`] records everything a scenario asks of the runner,
+//! so `cargo test` on the host checks a scenario without a runner, a socket or WebAssembly.
+
+use crate::{Context, Host, LogLevel, Message, Scenario};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One thing a scenario asked the host to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A message was sent; `request` holds the key when it expects a reply.
+    Send {
+        /// The message.
+        message: Message,
+        /// The request key, for `request_*` sends.
+        request: Option<String>,
+    },
+    /// `close(code, reason)`.
+    Close(u16, String),
+    /// `set_timer(id, delay)`.
+    SetTimer(u32, Duration),
+    /// `cancel_timer(id)`.
+    CancelTimer(u32),
+    /// `check(name, ok)`.
+    Check(String, bool),
+    /// `metric(name, value)`.
+    Metric(String, f64),
+    /// `log(level, text)`.
+    Log(LogLevel, String),
+}
+
+/// A recording host for native tests.
+///
+/// ```
+/// use volley_sdk::{Context, Message, Scenario, testing::TestHost};
+/// struct Echo;
+/// impl Scenario for Echo {
+///     fn open(ctx: &mut Context) -> Self { ctx.send_text("x"); Echo }
+///     fn on_message(&mut self, ctx: &mut Context, m: Message) { ctx.check("echo", m.as_text() == Some("x")); }
+/// }
+/// let mut host = TestHost::new();
+/// let mut echo: Echo = host.open();
+/// host.message(&mut echo, Message::Text("x".into()));
+/// assert_eq!(host.sent_texts(), vec!["x"]);
+/// assert_eq!(host.failed_checks(), Vec::<String>::new());
+/// ```
+#[derive(Debug, Default)]
+pub struct TestHost {
+    /// Everything the scenario did, in order.
+    pub actions: Vec<Action>,
+    /// Variables returned by `var`.
+    pub vars: BTreeMap<String, String>,
+    /// Value returned by `vu`.
+    pub vu: u32,
+    /// Value returned by `iteration`.
+    pub iteration: u32,
+    /// Value returned by `now`; tests advance it by hand.
+    pub now: Duration,
+    /// Pending request keys with the time they were sent.
+    pub pending: BTreeMap<String, Duration>,
+    rng: u64,
+}
+
+impl TestHost {
+    /// An empty host at time zero, VU 0, iteration 0.
+    pub fn new() -> Self {
+        TestHost {
+            rng: 0x9E37_79B9_7F4A_7C15,
+            ..TestHost::default()
+        }
+    }
+
+    /// Set a variable (builder style).
+    pub fn with_var(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Call [`Scenario::open`].
+    pub fn open<S: Scenario>(&mut self) -> S {
+        S::open(&mut Context::new(self))
+    }
+
+    /// Call [`Scenario::on_message`].
+    pub fn message<S: Scenario>(&mut self, scenario: &mut S, message: Message) {
+        scenario.on_message(&mut Context::new(self), message)
+    }
+
+    /// Call [`Scenario::on_timer`].
+    pub fn timer<S: Scenario>(&mut self, scenario: &mut S, id: u32) {
+        scenario.on_timer(&mut Context::new(self), id)
+    }
+
+    /// Call [`Scenario::on_reply_timeout`].
+    pub fn reply_timeout<S: Scenario>(&mut self, scenario: &mut S, key: &str) {
+        self.pending.remove(key);
+        scenario.on_reply_timeout(&mut Context::new(self), key)
+    }
+
+    /// Call [`Scenario::on_close`].
+    pub fn closed<S: Scenario>(&mut self, scenario: &mut S, code: u16, reason: &str) {
+        scenario.on_close(&mut Context::new(self), code, reason)
+    }
+
+    /// Texts sent so far, in order.
+    pub fn sent_texts(&self) -> Vec<&str> {
+        self.actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send {
+                    message: Message::Text(text),
+                    ..
+                } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Binary messages sent so far, in order.
+    pub fn sent_binaries(&self) -> Vec<&[u8]> {
+        self.actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send {
+                    message: Message::Binary(data),
+                    ..
+                } => Some(data.as_slice()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Names of checks recorded as failed, in order.
+    pub fn failed_checks(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Check(name, false) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Names of checks recorded as passed, in order.
+    pub fn passed_checks(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Check(name, true) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn send(&mut self, message: Message, request: Option<&str>) {
+        if let Some(key) = request {
+            self.pending.insert(key.to_owned(), self.now);
+        }
+        self.actions.push(Action::Send {
+            message,
+            request: request.map(str::to_owned),
+        });
+    }
+}
+
+impl Host for TestHost {
+    fn send_text(&mut self, text: &str) {
+        self.send(Message::Text(text.to_owned()), None)
+    }
+    fn send_binary(&mut self, data: &[u8]) {
+        self.send(Message::Binary(data.to_vec()), None)
+    }
+    fn request_text(&mut self, key: &str, text: &str, _timeout_ms: u32) {
+        self.send(Message::Text(text.to_owned()), Some(key))
+    }
+    fn request_binary(&mut self, key: &str, data: &[u8], _timeout_ms: u32) {
+        self.send(Message::Binary(data.to_vec()), Some(key))
+    }
+    fn complete(&mut self, key: &str) -> Option<u64> {
+        let sent = self.pending.remove(key)?;
+        Some(u64::try_from(self.now.saturating_sub(sent).as_micros()).unwrap_or(u64::MAX))
+    }
+    fn close(&mut self, code: u16, reason: &str) {
+        self.actions.push(Action::Close(code, reason.to_owned()))
+    }
+    fn set_timer(&mut self, id: u32, delay_ms: u32) {
+        let delay = Duration::from_millis(u64::from(delay_ms));
+        self.actions.push(Action::SetTimer(id, delay))
+    }
+    fn cancel_timer(&mut self, id: u32) {
+        self.actions.push(Action::CancelTimer(id))
+    }
+    fn check(&mut self, name: &str, ok: bool) {
+        self.actions.push(Action::Check(name.to_owned(), ok))
+    }
+    fn metric(&mut self, name: &str, value: f64) {
+        self.actions.push(Action::Metric(name.to_owned(), value))
+    }
+    fn var(&mut self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+    fn vu(&mut self) -> u32 {
+        self.vu
+    }
+    fn iteration(&mut self) -> u32 {
+        self.iteration
+    }
+    fn now_us(&mut self) -> u64 {
+        u64::try_from(self.now.as_micros()).unwrap_or(u64::MAX)
+    }
+    fn random_u64(&mut self) -> u64 {
+        // xorshift64*: deterministic so tests are repeatable.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn log(&mut self, level: LogLevel, text: &str) {
+        self.actions.push(Action::Log(level, text.to_owned()))
+    }
+}
