@@ -181,7 +181,18 @@ impl Scenario {
         let text = std::fs::read_to_string(file).map_err(|error| {
             ConfigError::at(file, None, format!("cannot read the scenario file: {error}"))
         })?;
-        Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())
+        let scenario = Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())?;
+        if !scenario.module.is_file() {
+            return Err(ConfigError::at(
+                file,
+                locate::locate(&text, &["module"]),
+                format!(
+                    "module `{}` not found; build the scenarios with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in the scenario's crate), and write `module:` relative to this file",
+                    scenario.module.display()
+                ),
+            ));
+        }
+        Ok(scenario)
     }
 
     /// Parse and validate `text` as if read from `file`; `env` answers `${NAME}`.

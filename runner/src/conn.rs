@@ -11,6 +11,7 @@ use crate::plan::Plan;
 use crate::recorder::Recorder;
 use crate::stats::bump;
 use futures_util::{SinkExt, StreamExt};
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -18,6 +19,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
+
+/// tokio's timers have 1 ms granularity and fire late, never early. The connection wakes up to
+/// this much before a due time and fires what is due within it, so scheduled sends are not
+/// systematically late; round trips count from the later of due time and actual send.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// How one iteration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,8 +190,8 @@ impl Connection {
                     }
                     Some(Err(error)) => return self.socket_error(error),
                 },
-                _ = sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() && closing.is_none() => {
-                    self.fire_due(Instant::now())?;
+                _ = sleep_until(wake.map_or_else(Instant::now, |at| at - TIMER_SLACK).into()), if wake.is_some() && closing.is_none() => {
+                    self.fire_due(Instant::now() + TIMER_SLACK)?;
                     self.flush().await?;
                 }
                 _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
@@ -236,17 +242,17 @@ impl Connection {
         Ok(None)
     }
 
-    /// Fire every timer and reply deadline due by `now`, in order.
-    fn fire_due(&mut self, now: Instant) -> Result<(), Failure> {
+    /// Fire every timer and reply deadline due by `horizon`, in order.
+    fn fire_due(&mut self, horizon: Instant) -> Result<(), Failure> {
         loop {
             let state = self.store.data_mut();
-            if let Some((key, deadline)) = state.take_expired_request(now) {
+            if let Some((key, deadline)) = state.take_expired_request(horizon) {
                 bump(&state.recorder.collector().counters.reply_timeouts, 1);
                 self.call(deadline, Callback::ReplyTimeout(key))?;
                 continue;
             }
-            if let Some((id, due)) = state.take_due_timer(now) {
-                state.recorder.timer_lag(now.saturating_duration_since(due));
+            if let Some((id, due)) = state.take_due_timer(horizon) {
+                state.recorder.timer_lag(Instant::now().saturating_duration_since(due));
                 self.call(due, Callback::Timer(id))?;
                 continue;
             }
@@ -256,16 +262,31 @@ impl Connection {
 
     /// Make one scenario call with its CPU deadline; a trap becomes a readable message.
     fn call(&mut self, due: Instant, callback: Callback) -> Result<(), Failure> {
-        self.store.data_mut().due = due;
+        let state = self.store.data_mut();
+        state.due = due;
+        state.send_base = due.max(Instant::now());
         self.store.set_epoch_deadline(self.callback_ticks);
         let guest = self.scenario.volley_scenario_scenario();
         let name = callback.name();
-        let result = match callback {
-            Callback::Open => guest.call_on_open(&mut self.store),
-            Callback::Message(message) => guest.call_on_message(&mut self.store, &message),
-            Callback::Timer(id) => guest.call_on_timer(&mut self.store, id),
-            Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(&mut self.store, &key),
-            Callback::Close(code, reason) => guest.call_on_close(&mut self.store, code, &reason),
+        let store = &mut self.store;
+        // A panic in a host function (a runner bug) must end this connection, not its VU task.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match callback {
+            Callback::Open => guest.call_on_open(&mut *store),
+            Callback::Message(message) => guest.call_on_message(&mut *store, &message),
+            Callback::Timer(id) => guest.call_on_timer(&mut *store, id),
+            Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(&mut *store, &key),
+            Callback::Close(code, reason) => guest.call_on_close(&mut *store, code, &reason),
+        }));
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                return Err(Failure::Scenario(format!("runner: internal error during {name}: {what}")));
+            }
         };
         result.map_err(|error| {
             Failure::Scenario(crate::trap::describe(

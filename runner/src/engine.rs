@@ -109,7 +109,7 @@ impl ScenarioEngine {
             reason: format!("{error:#}"),
         };
         let mut linker: Linker<ConnState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(interface_error)?;
+        crate::wasi::add_to_linker(&mut linker).map_err(interface_error)?;
         VolleyScenario::add_to_linker::<ConnState, wasmtime::component::HasSelf<ConnState>>(
             &mut linker,
             |state| state,

@@ -18,6 +18,8 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiVie
 
 /// How much of a scenario's stderr (where Rust panics print) is kept for the report.
 const STDERR_CAPTURE: usize = 4096;
+/// stdout of a scenario is discarded beyond this much.
+const STDOUT_CAPTURE: usize = 1024;
 
 /// A message the scenario asked to send.
 #[derive(Debug)]
@@ -70,8 +72,10 @@ pub struct ConnState {
     vu: u32,
     iteration: u32,
     rng: SmallRng,
-    /// When the current callback was due; sends, timers and round trips count from here.
+    /// When the current callback was due; timers set during it count from here.
     pub due: Instant,
+    /// When the current callback's sends count as sent: its due time, or now if it runs early.
+    pub send_base: Instant,
     /// Messages queued by the current callback.
     pub outbox: Vec<Outgoing>,
     /// A close the scenario asked for.
@@ -90,7 +94,11 @@ impl ConnState {
     /// State for VU `vu`, iteration `iteration`, with a memory cap of `memory` bytes.
     pub fn new(facts: Arc<RunFacts>, vu: u32, iteration: u32, memory: usize, recorder: Recorder) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        // stdout is kept small and never read: scenarios log through `ctx.log`.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(MemoryOutputPipe::new(STDOUT_CAPTURE))
+            .stderr(stderr.clone())
+            .build();
         let seed = facts.seed ^ (u64::from(vu) << 32) ^ u64::from(iteration);
         ConnState {
             wasi,
@@ -106,6 +114,7 @@ impl ConnState {
             iteration,
             rng: SmallRng::seed_from_u64(seed),
             due: Instant::now(),
+            send_base: Instant::now(),
             outbox: Vec::new(),
             close_request: None,
             closing: false,
@@ -115,6 +124,11 @@ impl ConnState {
             deadline_queue: BinaryHeap::new(),
             recorder,
         }
+    }
+
+    /// The WASI resource table (streams, pollables).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// What the scenario wrote to stderr (a panic message, usually), lossily decoded.
@@ -186,11 +200,11 @@ impl ConnState {
     }
 
     fn expect_reply(&mut self, key: String, timeout_ms: u32) {
-        let deadline = self.due + Duration::from_millis(u64::from(timeout_ms));
+        let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
         self.pending.insert(
             key.clone(),
             Pending {
-                sent_due: self.due,
+                sent_due: self.send_base,
                 deadline,
             },
         );

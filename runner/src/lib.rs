@@ -24,6 +24,7 @@ pub mod stats;
 pub mod summary;
 pub mod trap;
 pub mod vu;
+pub mod wasi;
 
 pub use config::{Overrides, Scenario};
 pub use report::Report;

@@ -194,7 +194,15 @@ async fn hold_and_drain(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut Jo
     let mut drain_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
-            joined = vus.join_next() => if joined.is_none() { return },
+            joined = vus.join_next() => match joined {
+                None => return,
+                Some(Err(error)) if error.is_panic() => {
+                    // A runner bug: count it where the user will see it instead of losing the VU.
+                    let mut recorder = crate::recorder::Recorder::new(0, plan.collector.clone());
+                    recorder.failure("runner: internal error (a virtual user's task panicked)");
+                }
+                Some(_) => {}
+            },
             _ = sleep_until(end.unwrap_or_else(Instant::now).into()), if end.is_some() && drain_deadline.is_none() => {
                 stop.cancel();
             }

@@ -17,14 +17,17 @@ pub fn describe(error: &wasmtime::Error, callback: &str, stderr: &str, callback_
             human_duration(callback_time)
         );
     }
-    let text = format!("{error:#}");
-    if text.contains("growing memory") || text.contains("memory growth") {
+    let grew_memory = error
+        .chain()
+        .any(|cause| cause.to_string().contains("growing memory") || cause.to_string().contains("memory growth"));
+    if grew_memory {
         return format!(
             "scenario: {callback} exceeded its {} memory cap; raise limits.memory if it is legitimate",
             human_bytes(memory as u64)
         );
     }
-    let first = text.lines().next().unwrap_or("trap");
+    let root = error.root_cause().to_string();
+    let first = root.lines().next().unwrap_or("trap");
     format!("scenario: {callback} trapped: {first}")
 }
 

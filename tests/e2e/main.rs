@@ -1,0 +1,13 @@
+//! End-to-end tests of the `volley` binary: real WebSocket servers on loopback (the embedded one,
+//! `volley serve` in another process), real scenario modules built from `scenarios/`, real signals.
+//! Fixtures are folders under `tests/cases/<name>/`. Timings are never asserted here; `just bench`
+//! prints them.
+
+mod support;
+
+mod config_errors;
+mod echo;
+mod interrupt;
+mod network;
+mod scale;
+mod scenario_faults;

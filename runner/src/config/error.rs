@@ -88,7 +88,7 @@ fn unknown_field(message: &str) -> Option<(String, String, Vec<String>)> {
     let rest = &message[start + 15..];
     let end = rest.find('`')?;
     let field = rest[..end].to_owned();
-    let expected = rest[end..]
+    let expected = rest[end + 1..]
         .split('`')
         .skip(1)
         .step_by(2)

@@ -3,8 +3,9 @@
 //! check the echo and close cleanly.
 //!
 //! Var `mode`: `panic` (panic on open), `loop` (endless loop on the echo), `bomb` (allocate until the
-//! memory cap), `fail-check` (record a failing check named "reply has the secret"), anything else:
-//! behave.
+//! memory cap), `fail-check` (record a failing check named "reply has the secret"), `sleep` (block
+//! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
+//! anything else: behave.
 
 use std::time::Duration;
 use volley_sdk::{Context, Message, Scenario};
@@ -33,6 +34,13 @@ impl Scenario for Faulty {
             match self.mode.as_str() {
                 "loop" => endless(ctx),
                 "bomb" => bomb(),
+                "sleep" => std::thread::sleep(Duration::from_secs(1)),
+                "print" => {
+                    for line in 0..10_000 {
+                        println!("stdout line {line}");
+                        eprintln!("stderr line {line}");
+                    }
+                }
                 "fail-check" => {
                     ctx.check("reply has the secret", false);
                 }

@@ -1,0 +1,67 @@
+//! The echo example end to end, with exact counts, and the shipped example files.
+
+use crate::support::{number, results, run_case};
+
+#[test]
+fn echo_counts_are_exact() {
+    let ran = run_case("echo-exact", &[]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(r["schema"], "volley.results/v1");
+    assert_eq!(number(r, "/connections/attempted"), 5);
+    assert_eq!(number(r, "/connections/established"), 5);
+    assert_eq!(number(r, "/connections/failed"), 0);
+    assert_eq!(number(r, "/messages/sent"), 100);
+    assert_eq!(number(r, "/messages/received"), 100);
+    assert_eq!(number(r, "/messages/bytes_sent"), number(r, "/messages/bytes_received"));
+    assert_eq!(number(r, "/round_trips/count"), 100);
+    assert_eq!(number(r, "/reply_timeouts"), 0);
+    assert_eq!(number(r, "/timer_lag/count"), 100);
+    assert_eq!(number(r, "/connect_time/count"), 5);
+    assert_eq!(r["checks"][0]["name"], "echo matches what was sent");
+    assert_eq!(number(r, "/checks/0/passed"), 100);
+    assert_eq!(number(r, "/checks/0/failed"), 0);
+    assert_eq!(r["verdict"]["passed"], true);
+    assert!(ran.stdout.contains("PASSED"), "{ran:?}");
+}
+
+#[test]
+fn shipped_examples_pass_against_the_embedded_servers() {
+    for (file, check) in [
+        ("scenarios/binary.yaml", "bytes echoed exactly"),
+        ("scenarios/chat.yaml", "heard another member"),
+    ] {
+        crate::support::build_scenarios();
+        let out = std::env::temp_dir().join(format!("volley-example-{}.json", std::process::id()));
+        let output = crate::support::volley()
+            .args(["run", file, "--no-progress", "--set", "load.connections=6", "--set", "vars.messages=5", "--out"])
+            .arg(&out)
+            .output();
+        let ran = match output {
+            Ok(output) => crate::support::collect(output, Some(&out)),
+            Err(error) => panic!("cannot start volley: {error}"),
+        };
+        assert_eq!(ran.code, 0, "{file}: {ran:?}");
+        let r = results(&ran);
+        let checks = r["checks"].as_array().cloned().unwrap_or_default();
+        assert!(
+            checks.iter().any(|c| c["name"] == check && c["passed"].as_u64().unwrap_or(0) > 0),
+            "{file}: no passing `{check}` in {r:#}"
+        );
+        assert_eq!(number(r, "/connections/failed"), 0, "{file}");
+    }
+}
+
+#[test]
+fn check_validates_file_and_module_without_connecting() {
+    crate::support::build_scenarios();
+    let ran = crate::support::collect(
+        match crate::support::volley().args(["check", "scenarios/echo.yaml"]).output() {
+            Ok(output) => output,
+            Err(error) => panic!("cannot start volley: {error}"),
+        },
+        None,
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("speaks volley:scenario@0.1.0"), "{ran:?}");
+}

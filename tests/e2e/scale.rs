@@ -1,0 +1,64 @@
+//! 10,000 concurrent connections held for 20 s against `volley serve` in a separate process.
+//! Slow (~40 s) and heavy, so opt-in: `just bench` runs it (`cargo test --release -- --ignored
+//! --nocapture hold_10k`) and prints connections held, resident KiB per connection and CPU µs per
+//! round trip. The assertion is behavioural (all connected, none failed); figures are printed.
+
+use crate::support::{build_scenarios, collect, number, results, volley};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+#[test]
+#[ignore = "heavy: 10k connections for 30 s; run by `just bench`"]
+fn hold_10k_connections_against_volley_serve() {
+    build_scenarios();
+    let mut server = match volley()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(server) => server,
+        Err(error) => panic!("cannot start volley serve: {error}"),
+    };
+    let mut line = String::new();
+    if let Some(stdout) = server.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let address = line
+        .split("ws://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned);
+    let Some(address) = address else {
+        let _ = server.kill();
+        panic!("volley serve did not print its address: {line:?}");
+    };
+    let out = std::env::temp_dir().join(format!("volley-hold-{}.json", std::process::id()));
+    let target = format!("ws://{address}");
+    let output = volley()
+        .args(["run", "tests/cases/hold-10k/scenario.yaml", "--no-progress", "--target", &target, "--out"])
+        .arg(&out)
+        .output();
+    let _ = server.kill();
+    let _ = server.wait();
+    let ran = match output {
+        Ok(output) => collect(output, Some(&out)),
+        Err(error) => panic!("cannot start volley run: {error}"),
+    };
+    let _ = std::fs::remove_file(&out);
+    let r = results(&ran);
+    let held = number(r, "/connections/peak_open");
+    let rss_kib = number(r, "/process/peak_rss_kib");
+    let round_trips = number(r, "/round_trips/count");
+    let cpu_s = r["process"]["cpu_user_s"].as_f64().unwrap_or(0.0) + r["process"]["cpu_system_s"].as_f64().unwrap_or(0.0);
+    println!("hold-10k: connections held        {held}");
+    println!("hold-10k: runner peak RSS         {rss_kib} KiB");
+    println!("hold-10k: resident per connection {:.1} KiB (peak RSS / connections held)", rss_kib as f64 / held.max(1) as f64);
+    println!("hold-10k: round trips             {round_trips}");
+    println!("hold-10k: CPU per round trip      {:.1} µs (runner user+system / round trips)", cpu_s * 1e6 / round_trips.max(1) as f64);
+    println!("hold-10k: round trip p50/p99/max  {}/{}/{} µs", r["round_trips"]["p50"], r["round_trips"]["p99"], r["round_trips"]["max"]);
+    println!("hold-10k: timer lag p99           {} µs", r["timer_lag"]["p99"]);
+    assert_eq!(held, 10_000, "{ran:?}");
+    assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
+    assert_eq!(ran.code, 0, "{ran:?}");
+}

@@ -1,0 +1,94 @@
+//! Hostile and broken scenarios fail only their own connections, with readable reasons, and the
+//! run's verdict says so (exit 1). The fixture module `scenarios/faulty` misbehaves on odd VUs.
+
+use crate::support::{number, results, run_case};
+use serde_json::Value;
+
+fn error_messages(results: &Value) -> Vec<String> {
+    results["scenario_errors"]
+        .as_object()
+        .map(|errors| errors.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn hello_checks(results: &Value) -> (u64, u64) {
+    let checks = results["checks"].as_array().cloned().unwrap_or_default();
+    let hello = checks.iter().find(|check| check["name"] == "echo says hello");
+    match hello {
+        Some(check) => (
+            check["passed"].as_u64().unwrap_or(0),
+            check["failed"].as_u64().unwrap_or(0),
+        ),
+        None => (0, 0),
+    }
+}
+
+#[test]
+fn a_failing_check_exits_1_and_is_named() {
+    let ran = run_case("fail-check", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stdout.contains("check \"reply has the secret\" failed 2 of 2 times"), "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 0);
+    assert_eq!(r["verdict"]["exit_code"], 1);
+}
+
+#[test]
+fn a_panicking_scenario_fails_only_its_own_connections() {
+    let ran = run_case("panic", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/established"), 4);
+    assert_eq!(number(r, "/connections/failed"), 2);
+    assert_eq!(hello_checks(r), (2, 0), "the even VUs still ran: {r:#}");
+    let messages = error_messages(r);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for vu in [1, 3] {
+        assert!(
+            messages.iter().any(|m| m.starts_with("scenario: panicked in on-open: scenario gave up on purpose (vu ")
+                && m.contains(&format!("(vu {vu})"))),
+            "{messages:?}"
+        );
+    }
+}
+
+#[test]
+fn an_endless_loop_is_interrupted_at_the_cpu_limit() {
+    let ran = run_case("endless-loop", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 2);
+    assert_eq!(hello_checks(r), (4, 0), "every VU got its echo before looping");
+    let message = "scenario: on-message ran past its 50ms CPU limit (endless loop?); raise limits.callback_time if it is legitimate";
+    assert_eq!(r["scenario_errors"][message], 2, "{r:#}");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_cap() {
+    let ran = run_case("memory-bomb", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 2);
+    let message = "scenario: on-message exceeded its 2 MiB memory cap; raise limits.memory if it is legitimate";
+    assert_eq!(r["scenario_errors"][message], 2, "{r:#}");
+}
+
+#[test]
+fn a_blocking_call_fails_its_connection_with_advice() {
+    let ran = run_case("blocking-sleep", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 2);
+    let messages = error_messages(r);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("scenarios cannot block") && messages[0].contains("set_timer"), "{messages:?}");
+}
+
+#[test]
+fn a_scenario_flooding_stdout_and_stderr_still_passes() {
+    let ran = run_case("noisy-output", &[]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 0);
+    assert_eq!(hello_checks(r), (4, 0));
+}

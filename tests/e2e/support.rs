@@ -1,0 +1,114 @@
+//! Shared helpers: build the scenario modules once, run the real `volley` binary from the
+//! repository root, and read its JSON results.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root (tests run the binary from here, so paths in messages are stable).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Build `scenarios/` for wasm32-wasip2 once per test process.
+pub fn build_scenarios() {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .args(["build", "--release", "--quiet"])
+            .current_dir(repo().join("scenarios"))
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .map_err(|error| format!("cannot run cargo: {error}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "building scenarios/ failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`):\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    if let Err(message) = result {
+        panic!("{message}");
+    }
+}
+
+/// What a `volley` process did.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub results: Option<Value>,
+}
+
+impl std::fmt::Debug for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// The `volley` binary under test.
+pub fn volley() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_volley"));
+    command.current_dir(repo());
+    command
+}
+
+/// Collect a finished process and its `--out` file.
+pub fn collect(output: Output, results: Option<&Path>) -> Ran {
+    let results = results
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| serde_json::from_str(&text).ok());
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        results,
+    }
+}
+
+/// `volley run tests/cases/<case>/scenario.yaml --out <tmp> --no-progress <extra…>`.
+pub fn run_case(case: &str, extra: &[&str]) -> Ran {
+    build_scenarios();
+    let out = tempfile::NamedTempFile::new().map_or_else(
+        |_| std::env::temp_dir().join(format!("volley-{case}.json")),
+        |file| file.into_temp_path().to_path_buf(),
+    );
+    let _ = std::fs::remove_file(&out);
+    let file = format!("tests/cases/{case}/scenario.yaml");
+    let output = volley()
+        .args(["run", &file, "--no-progress", "--out"])
+        .arg(&out)
+        .args(extra)
+        .output();
+    match output {
+        Ok(output) => {
+            let ran = collect(output, Some(&out));
+            let _ = std::fs::remove_file(&out);
+            ran
+        }
+        Err(error) => panic!("cannot start volley: {error}"),
+    }
+}
+
+/// A number at a JSON pointer, or a panic naming the pointer and the document.
+pub fn number(results: &Value, pointer: &str) -> u64 {
+    match results.pointer(pointer).and_then(Value::as_u64) {
+        Some(value) => value,
+        None => panic!("no number at {pointer} in {results:#}"),
+    }
+}
+
+/// The results of a run that must have written them.
+pub fn results(ran: &Ran) -> &Value {
+    match &ran.results {
+        Some(results) => results,
+        None => panic!("no results file written: {ran:?}"),
+    }
+}
