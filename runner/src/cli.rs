@@ -74,6 +74,8 @@ pub struct ServeArgs {
 fn parse_set(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
-        _ => Err(format!("`{text}` is not KEY=VALUE (e.g. load.connections=100)")),
+        _ => Err(format!(
+            "`{text}` is not KEY=VALUE (e.g. load.connections=100)"
+        )),
     }
 }

@@ -179,9 +179,14 @@ impl Scenario {
     /// Read, substitute, parse and validate a scenario file.
     pub fn load(file: &Path, overrides: &Overrides) -> Result<Scenario, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|error| {
-            ConfigError::at(file, None, format!("cannot read the scenario file: {error}"))
+            ConfigError::at(
+                file,
+                None,
+                format!("cannot read the scenario file: {error}"),
+            )
         })?;
-        let scenario = Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())?;
+        let scenario =
+            Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())?;
         if !scenario.module.is_file() {
             return Err(ConfigError::at(
                 file,
@@ -222,9 +227,8 @@ impl Scenario {
                     ConfigError::at(file, None, format!("--set {path}={new_value}: {message}"))
                 })?;
             }
-            serde_yaml_ng::from_value(value).map_err(|error| {
-                ConfigError::at(file, None, format!("after --set: {}", error))
-            })?
+            serde_yaml_ng::from_value(value)
+                .map_err(|error| ConfigError::at(file, None, format!("after --set: {}", error)))?
         };
         Validator { file, text: &text }.validate(raw, overrides)
     }
@@ -271,21 +275,29 @@ impl Validator<'_> {
         ConfigError::at(self.file, locate::locate(self.text, path), message)
     }
 
-    fn duration(&self, path: &[&str], value: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
+    fn duration(
+        &self,
+        path: &[&str],
+        value: Option<&str>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
         match value {
             None => Ok(default),
-            Some(text) => parse_duration(text).map_err(|message| {
-                self.error(path, format!("`{}`: {message}", path.join(".")))
-            }),
+            Some(text) => parse_duration(text)
+                .map_err(|message| self.error(path, format!("`{}`: {message}", path.join(".")))),
         }
     }
 
-    fn bytes(&self, path: &[&str], value: Option<&str>, default: u64) -> Result<usize, ConfigError> {
+    fn bytes(
+        &self,
+        path: &[&str],
+        value: Option<&str>,
+        default: u64,
+    ) -> Result<usize, ConfigError> {
         let bytes = match value {
             None => default,
-            Some(text) => parse_bytes(text).map_err(|message| {
-                self.error(path, format!("`{}`: {message}", path.join(".")))
-            })?,
+            Some(text) => parse_bytes(text)
+                .map_err(|message| self.error(path, format!("`{}`: {message}", path.join("."))))?,
         };
         usize::try_from(bytes).map_err(|_| self.error(path, "size too large for this machine"))
     }
@@ -306,7 +318,10 @@ impl Validator<'_> {
         let mut vars = BTreeMap::new();
         for (name, value) in &raw.vars {
             let text = scalar_text(value).ok_or_else(|| {
-                self.error(&["vars", name], format!("var `{name}` must be a string, number or boolean"))
+                self.error(
+                    &["vars", name],
+                    format!("var `{name}` must be a string, number or boolean"),
+                )
             })?;
             vars.insert(name.clone(), text);
         }
@@ -315,11 +330,39 @@ impl Validator<'_> {
             let mut converted = BTreeMap::new();
             for (name, value) in row {
                 let text = scalar_text(value).ok_or_else(|| {
-                    self.error(&["data"], format!("data field `{name}` must be a string, number or boolean"))
+                    self.error(
+                        &["data"],
+                        format!("data field `{name}` must be a string, number or boolean"),
+                    )
                 })?;
                 converted.insert(name.clone(), text);
             }
             data.push(converted);
+        }
+
+        let mut headers = Vec::new();
+        for (name, value) in &raw.headers {
+            let text = scalar_text(value).ok_or_else(|| {
+                self.error(
+                    &["headers", name],
+                    format!("header `{name}` must be a single value"),
+                )
+            })?;
+            if tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                .is_err()
+            {
+                return Err(self.error(
+                    &["headers", name],
+                    format!("`{name}` is not a valid HTTP header name"),
+                ));
+            }
+            if tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&text).is_err() {
+                return Err(self.error(
+                    &["headers", name],
+                    format!("the value of header `{name}` has characters HTTP does not allow"),
+                ));
+            }
+            headers.push((name.clone(), text));
         }
 
         let (target_text, from_flag) = match &overrides.target {
@@ -328,7 +371,11 @@ impl Validator<'_> {
         };
         let target = self.target(&target_text, &vars, &data).map_err(|message| {
             if from_flag {
-                ConfigError::at(self.file, None, format!("--target {target_text}: {message}"))
+                ConfigError::at(
+                    self.file,
+                    None,
+                    format!("--target {target_text}: {message}"),
+                )
             } else {
                 self.error(&["target"], format!("target `{target_text}`: {message}"))
             }
@@ -336,7 +383,10 @@ impl Validator<'_> {
 
         let load = &raw.load;
         let connections = NonZeroU32::new(load.connections).ok_or_else(|| {
-            self.error(&["load", "connections"], "`load.connections` must be at least 1")
+            self.error(
+                &["load", "connections"],
+                "`load.connections` must be at least 1",
+            )
         })?;
         let duration = match &load.duration {
             Some(text) => Some(self.duration(&["load", "duration"], Some(text), Duration::ZERO)?),
@@ -344,7 +394,10 @@ impl Validator<'_> {
         };
         let iterations = match load.iterations {
             Some(count) => Some(NonZeroU32::new(count).ok_or_else(|| {
-                self.error(&["load", "iterations"], "`load.iterations` must be at least 1 (or left out)")
+                self.error(
+                    &["load", "iterations"],
+                    "`load.iterations` must be at least 1 (or left out)",
+                )
             })?),
             None => None,
         };
@@ -356,23 +409,53 @@ impl Validator<'_> {
         }
         let load = Load {
             connections,
-            ramp_up: self.duration(&["load", "ramp_up"], load.ramp_up.as_deref(), Duration::ZERO)?,
+            ramp_up: self.duration(
+                &["load", "ramp_up"],
+                load.ramp_up.as_deref(),
+                Duration::ZERO,
+            )?,
             duration,
             iterations,
-            connect_timeout: self.duration(&["load", "connect_timeout"], load.connect_timeout.as_deref(), Duration::from_secs(10))?,
-            close_timeout: self.duration(&["load", "close_timeout"], load.close_timeout.as_deref(), Duration::from_secs(5))?,
-            retry_pause: self.duration(&["load", "retry_pause"], load.retry_pause.as_deref(), Duration::from_secs(1))?,
+            connect_timeout: self.duration(
+                &["load", "connect_timeout"],
+                load.connect_timeout.as_deref(),
+                Duration::from_secs(10),
+            )?,
+            close_timeout: self.duration(
+                &["load", "close_timeout"],
+                load.close_timeout.as_deref(),
+                Duration::from_secs(5),
+            )?,
+            retry_pause: self.duration(
+                &["load", "retry_pause"],
+                load.retry_pause.as_deref(),
+                Duration::from_secs(1),
+            )?,
         };
         let limits = Limits {
-            callback_time: self.duration(&["limits", "callback_time"], raw.limits.callback_time.as_deref(), Duration::from_millis(100))?,
+            callback_time: self.duration(
+                &["limits", "callback_time"],
+                raw.limits.callback_time.as_deref(),
+                Duration::from_millis(100),
+            )?,
             memory: self.bytes(&["limits", "memory"], raw.limits.memory.as_deref(), 4 << 20)?,
-            max_message_size: self.bytes(&["limits", "max_message_size"], raw.limits.max_message_size.as_deref(), 16 << 20)?,
+            max_message_size: self.bytes(
+                &["limits", "max_message_size"],
+                raw.limits.max_message_size.as_deref(),
+                16 << 20,
+            )?,
         };
         if limits.callback_time < Duration::from_millis(10) {
-            return Err(self.error(&["limits", "callback_time"], "`limits.callback_time` must be at least 10ms (the interruption tick)"));
+            return Err(self.error(
+                &["limits", "callback_time"],
+                "`limits.callback_time` must be at least 10ms (the interruption tick)",
+            ));
         }
         if limits.memory < 256 << 10 {
-            return Err(self.error(&["limits", "memory"], "`limits.memory` must be at least 256KiB (a scenario starts at 128KiB)"));
+            return Err(self.error(
+                &["limits", "memory"],
+                "`limits.memory` must be at least 256KiB (a scenario starts at 128KiB)",
+            ));
         }
 
         Ok(Scenario {
@@ -381,11 +464,12 @@ impl Validator<'_> {
             description: raw.description,
             target,
             module,
-            headers: raw.headers.into_iter().collect(),
+            headers,
             subprotocols: raw.subprotocols,
             vars,
             data,
-            seed: raw.seed.unwrap_or_else(rand::random),
+            // Below 2^53 so JSON readers that use doubles print it exactly.
+            seed: raw.seed.unwrap_or_else(|| rand::random::<u64>() >> 11),
             load,
             limits,
         })
@@ -403,7 +487,14 @@ impl Validator<'_> {
                 .or_else(|| vars.get(name))
                 .cloned()
         };
-        let sample = expand_template(text, &TemplateValues { vu: 0, iteration: 0, lookup: &lookup })?;
+        let sample = expand_template(
+            text,
+            &TemplateValues {
+                vu: 0,
+                iteration: 0,
+                lookup: &lookup,
+            },
+        )?;
         let url = Url::parse(&sample).map_err(|error| {
             format!("not a URL ({error}); write e.g. `ws://host:8080/path` or `embedded://echo`")
         })?;
@@ -426,7 +517,9 @@ impl Validator<'_> {
                     .map_or(String::new(), |start| after_scheme[start..].to_owned());
                 Ok(Target::Embedded { mode, path })
             }
-            other => Err(format!("unsupported scheme `{other}`; use ws://, wss:// or embedded://")),
+            other => Err(format!(
+                "unsupported scheme `{other}`; use ws://, wss:// or embedded://"
+            )),
         }
     }
 }
@@ -448,7 +541,9 @@ load:
 ";
 
     fn parse(text: &str) -> Result<Scenario, ConfigError> {
-        Scenario::from_text(Path::new("dir/s.yaml"), text, &Overrides::default(), |_| None)
+        Scenario::from_text(Path::new("dir/s.yaml"), text, &Overrides::default(), |_| {
+            None
+        })
     }
 
     #[test]
@@ -458,7 +553,9 @@ load:
         assert_eq!(scenario.load.connections.get(), 10);
         assert_eq!(scenario.load.ramp_up, Duration::from_secs(1));
         assert_eq!(scenario.vars.get("messages").map(String::as_str), Some("5"));
-        assert!(matches!(&scenario.target, Target::Remote(t) if t == "ws://127.0.0.1:9001/room-{vu}"));
+        assert!(
+            matches!(&scenario.target, Target::Remote(t) if t == "ws://127.0.0.1:9001/room-{vu}")
+        );
         assert_eq!(scenario.limits.memory, 4 << 20);
         Ok(())
     }
@@ -477,7 +574,10 @@ load:
     fn a_bad_duration_points_at_its_key() {
         let text = GOOD.replace("ramp_up: 1s", "ramp_up: 1");
         let error = parse(&text).unwrap_err().to_string();
-        assert!(error.starts_with("dir/s.yaml:9:3: `load.ramp_up`"), "{error}");
+        assert!(
+            error.starts_with("dir/s.yaml:9:3: `load.ramp_up`"),
+            "{error}"
+        );
         assert!(error.contains("`1s`"), "{error}");
     }
 
@@ -485,33 +585,75 @@ load:
     fn set_overrides_and_target_flag_apply() -> Result<(), ConfigError> {
         let overrides = Overrides {
             target: Some("embedded://chat/lobby".into()),
-            sets: vec![("load.connections".into(), "3".into()), ("vars.room".into(), "x".into())],
+            sets: vec![
+                ("load.connections".into(), "3".into()),
+                ("vars.room".into(), "x".into()),
+            ],
         };
         let scenario = Scenario::from_text(Path::new("s.yaml"), GOOD, &overrides, |_| None)?;
         assert_eq!(scenario.load.connections.get(), 3);
         assert_eq!(scenario.vars.get("room").map(String::as_str), Some("x"));
-        assert!(matches!(scenario.target, Target::Embedded { mode: ServerMode::Chat, ref path } if path == "/lobby"));
+        assert!(
+            matches!(scenario.target, Target::Embedded { mode: ServerMode::Chat, ref path } if path == "/lobby")
+        );
         Ok(())
     }
 
     #[test]
     fn unknown_placeholders_and_schemes_are_errors() {
-        let error = parse(&GOOD.replace("{vu}", "{user}")).unwrap_err().to_string();
-        assert!(error.contains("dir/s.yaml:3:1") && error.contains("{vu}"), "{error}");
-        let error = parse(&GOOD.replace("ws://", "http://")).unwrap_err().to_string();
+        let error = parse(&GOOD.replace("{vu}", "{user}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("dir/s.yaml:3:1") && error.contains("{vu}"),
+            "{error}"
+        );
+        let error = parse(&GOOD.replace("ws://", "http://"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("unsupported scheme `http`"), "{error}");
     }
 
     #[test]
     fn load_needs_duration_or_iterations() {
-        let error = parse(&GOOD.replace("  duration: 5s\n", "")).unwrap_err().to_string();
-        assert!(error.contains("dir/s.yaml:7:1") && error.contains("iterations"), "{error}");
+        let error = parse(&GOOD.replace("  duration: 5s\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("dir/s.yaml:7:1") && error.contains("iterations"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn bare_numbers_reach_the_validator_and_headers_are_checked() {
+        let text = GOOD.replace(
+            "  duration: 5s\n",
+            "  duration: 5\nlimits:\n  memory: 1048576\n",
+        );
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("dir/s.yaml:10:3") && error.contains("`5s`"),
+            "{error}"
+        );
+        let text = GOOD.replace("load:", "limits:\n  memory: 1048576\nload:");
+        assert_eq!(parse(&text).map(|s| s.limits.memory).ok(), Some(1 << 20));
+        let text = GOOD.replace("load:", "headers:\n  bad header: x\nload:");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("dir/s.yaml:8:3") && error.contains("not a valid HTTP header name"),
+            "{error}"
+        );
     }
 
     #[test]
     fn templates_expand() {
         let lookup = |name: &str| (name == "room").then(|| "lobby".to_owned());
-        let values = TemplateValues { vu: 7, iteration: 2, lookup: &lookup };
+        let values = TemplateValues {
+            vu: 7,
+            iteration: 2,
+            lookup: &lookup,
+        };
         assert_eq!(
             expand_template("ws://h/{var.room}/{vu}?i={iteration}", &values),
             Ok("ws://h/lobby/7?i=2".to_owned())

@@ -25,6 +25,9 @@ use wasmtime::Store;
 /// systematically late; round trips count from the later of due time and actual send.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
+/// Timer and deadline callbacks made per wake-up before yielding to the runtime.
+const MAX_CALLBACKS_PER_WAKE: usize = 64;
+
 /// How one iteration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -39,9 +42,15 @@ pub enum Outcome {
 }
 
 /// Run iteration `iteration` of VU `vu`.
-pub async fn run_iteration(plan: &Plan, vu: u32, iteration: u32, stop: &CancellationToken) -> Outcome {
+pub async fn run_iteration(
+    plan: &Plan,
+    vu: u32,
+    iteration: u32,
+    stop: &CancellationToken,
+) -> Outcome {
     let counters = &plan.collector.counters;
     let mut recorder = Recorder::new(vu, plan.collector.clone());
+    bump(&counters.attempted, 1);
     let url = match plan.url(vu, iteration) {
         Ok(url) => url,
         Err(reason) => {
@@ -49,7 +58,6 @@ pub async fn run_iteration(plan: &Plan, vu: u32, iteration: u32, stop: &Cancella
             return Outcome::ConnectFailed;
         }
     };
-    bump(&counters.attempted, 1);
     let started = Instant::now();
     let timeout = plan.load.connect_timeout;
     let socket = tokio::select! {
@@ -156,7 +164,8 @@ impl Connection {
                     code: CloseCode::Error,
                     reason: "scenario error".into(),
                 };
-                let _ = tokio::time::timeout(self.close_timeout, self.socket.close(Some(frame))).await;
+                let _ =
+                    tokio::time::timeout(self.close_timeout, self.socket.close(Some(frame))).await;
                 true
             }
             Err(Failure::Network(reason)) => {
@@ -165,9 +174,22 @@ impl Connection {
             }
         };
         if self.closed_by_server {
-            bump(&self.store.data().recorder.collector().counters.closed_by_server, 1);
+            bump(
+                &self
+                    .store
+                    .data()
+                    .recorder
+                    .collector()
+                    .counters
+                    .closed_by_server,
+                1,
+            );
         }
-        if counters_failed { Outcome::Failed } else { Outcome::Completed }
+        if counters_failed {
+            Outcome::Failed
+        } else {
+            Outcome::Completed
+        }
     }
 
     async fn drive(&mut self) -> Result<(), Failure> {
@@ -242,9 +264,11 @@ impl Connection {
         Ok(None)
     }
 
-    /// Fire every timer and reply deadline due by `horizon`, in order.
+    /// Fire the timers and reply deadlines due by `horizon`, in order — at most
+    /// [`MAX_CALLBACKS_PER_WAKE`], so a scenario re-arming a zero-delay timer yields to the runtime
+    /// (and to the stop signal) instead of spinning inside the runner.
     fn fire_due(&mut self, horizon: Instant) -> Result<(), Failure> {
-        loop {
+        for _ in 0..MAX_CALLBACKS_PER_WAKE {
             let state = self.store.data_mut();
             if let Some((key, deadline)) = state.take_expired_request(horizon) {
                 bump(&state.recorder.collector().counters.reply_timeouts, 1);
@@ -252,19 +276,24 @@ impl Connection {
                 continue;
             }
             if let Some((id, due)) = state.take_due_timer(horizon) {
-                state.recorder.timer_lag(Instant::now().saturating_duration_since(due));
+                state
+                    .recorder
+                    .timer_lag(Instant::now().saturating_duration_since(due));
                 self.call(due, Callback::Timer(id))?;
                 continue;
             }
             return Ok(());
         }
+        Ok(())
     }
 
     /// Make one scenario call with its CPU deadline; a trap becomes a readable message.
     fn call(&mut self, due: Instant, callback: Callback) -> Result<(), Failure> {
         let state = self.store.data_mut();
         state.due = due;
-        state.send_base = due.max(Instant::now());
+        // Late callback: count from when the send was due (the generator's delay is latency the
+        // user would have seen). Early callback (timer slack): count from the actual send.
+        state.send_base = due.min(Instant::now());
         self.store.set_epoch_deadline(self.callback_ticks);
         let guest = self.scenario.volley_scenario_scenario();
         let name = callback.name();
@@ -285,7 +314,9 @@ impl Connection {
                     .map(|text| (*text).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                return Err(Failure::Scenario(format!("runner: internal error during {name}: {what}")));
+                return Err(Failure::Scenario(format!(
+                    "runner: internal error during {name}: {what}"
+                )));
             }
         };
         result.map_err(|error| {
@@ -335,7 +366,12 @@ impl Connection {
     }
 
     /// Start closing from our side: tell the scenario, send a Close frame, wait for the server's.
-    async fn begin_close(&mut self, code: u16, reason: &str, send_frame: bool) -> Result<(), Failure> {
+    async fn begin_close(
+        &mut self,
+        code: u16,
+        reason: &str,
+        send_frame: bool,
+    ) -> Result<(), Failure> {
         if self.closing.is_some() {
             return Ok(());
         }
@@ -358,7 +394,9 @@ impl Connection {
         if self.closing.is_some() {
             Ok(())
         } else {
-            Err(Failure::Network("io: server closed the connection without a Close frame".into()))
+            Err(Failure::Network(
+                "io: server closed the connection without a Close frame".into(),
+            ))
         }
     }
 

@@ -21,7 +21,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     /// The file is missing or unreadable.
-    #[error("scenario module {path}: {source}; build it with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in its crate) and check `module:` in the scenario file")]
+    #[error(
+        "scenario module {path}: {source}; build it with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in its crate) and check `module:` in the scenario file"
+    )]
     Read {
         /// The module path.
         path: PathBuf,
@@ -29,7 +31,9 @@ pub enum ModuleError {
         source: std::io::Error,
     },
     /// The file is not a WebAssembly component.
-    #[error("scenario module {path} is not a WebAssembly component ({reason}); build it for the `wasm32-wasip2` target")]
+    #[error(
+        "scenario module {path} is not a WebAssembly component ({reason}); build it for the `wasm32-wasip2` target"
+    )]
     NotAComponent {
         /// The module path.
         path: PathBuf,
@@ -37,7 +41,9 @@ pub enum ModuleError {
         reason: String,
     },
     /// The component does not match the contract (imports or exports).
-    #[error("scenario module {path} does not fit this runner's interface {WIT_PACKAGE}: {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}")]
+    #[error(
+        "scenario module {path} does not fit this runner's interface {WIT_PACKAGE}: {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}"
+    )]
     Interface {
         /// The module path.
         path: PathBuf,
@@ -59,9 +65,14 @@ pub struct InstanceLimits {
 }
 
 impl InstanceLimits {
-    /// The callback deadline in epoch ticks (at least 1).
+    /// The callback deadline in epoch ticks: the next tick may come at any moment, so one more
+    /// than the limit divided by the tick guarantees at least `callback_time` of wall-clock time.
     pub fn deadline_ticks(&self) -> u64 {
-        (self.callback_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+        (self
+            .callback_time
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis())
+            + 1) as u64
     }
 }
 
@@ -98,12 +109,18 @@ impl ScenarioEngine {
     }
 
     /// Compile and link module `bytes` (named `path` in errors).
-    pub fn from_bytes(path: &Path, bytes: &[u8], limits: InstanceLimits) -> Result<ScenarioEngine, ModuleError> {
-        let engine = Engine::new(&engine_config()).map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
-        let component = Component::new(&engine, bytes).map_err(|error| ModuleError::NotAComponent {
-            path: path.to_owned(),
-            reason: format!("{error:#}"),
-        })?;
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+        limits: InstanceLimits,
+    ) -> Result<ScenarioEngine, ModuleError> {
+        let engine = Engine::new(&engine_config())
+            .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
+        let component =
+            Component::new(&engine, bytes).map_err(|error| ModuleError::NotAComponent {
+                path: path.to_owned(),
+                reason: format!("{error:#}"),
+            })?;
         let interface_error = |error: wasmtime::Error| ModuleError::Interface {
             path: path.to_owned(),
             reason: format!("{error:#}"),
@@ -115,7 +132,9 @@ impl ScenarioEngine {
             |state| state,
         )
         .map_err(interface_error)?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(interface_error)?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(interface_error)?;
         let pre = VolleyScenarioPre::new(instance_pre).map_err(interface_error)?;
         Ok(ScenarioEngine {
             _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
@@ -134,7 +153,10 @@ impl ScenarioEngine {
 
     /// A fresh store and instance for one connection. Fails only if instantiation traps (e.g. the
     /// module's start-up code exceeds its limits).
-    pub fn instantiate(&self, state: ConnState) -> Result<(Store<ConnState>, VolleyScenario), wasmtime::Error> {
+    pub fn instantiate(
+        &self,
+        state: ConnState,
+    ) -> Result<(Store<ConnState>, VolleyScenario), wasmtime::Error> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.limits.deadline_ticks());

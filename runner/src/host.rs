@@ -57,7 +57,8 @@ impl RunFacts {
             0 => None,
             rows => self.data.get(vu as usize % rows),
         };
-        row.and_then(|row| row.get(name)).or_else(|| self.vars.get(name))
+        row.and_then(|row| row.get(name))
+            .or_else(|| self.vars.get(name))
     }
 }
 
@@ -74,7 +75,7 @@ pub struct ConnState {
     rng: SmallRng,
     /// When the current callback was due; timers set during it count from here.
     pub due: Instant,
-    /// When the current callback's sends count as sent: its due time, or now if it runs early.
+    /// When the current callback's sends count as sent: the earlier of its due time and its start.
     pub send_base: Instant,
     /// Messages queued by the current callback.
     pub outbox: Vec<Outgoing>,
@@ -92,7 +93,13 @@ pub struct ConnState {
 
 impl ConnState {
     /// State for VU `vu`, iteration `iteration`, with a memory cap of `memory` bytes.
-    pub fn new(facts: Arc<RunFacts>, vu: u32, iteration: u32, memory: usize, recorder: Recorder) -> Self {
+    pub fn new(
+        facts: Arc<RunFacts>,
+        vu: u32,
+        iteration: u32,
+        memory: usize,
+        recorder: Recorder,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // stdout is kept small and never read: scenarios log through `ctx.log`.
         let wasi = WasiCtxBuilder::new()
@@ -158,7 +165,11 @@ impl ConnState {
 
     fn peek_deadline(&mut self) -> Option<Instant> {
         while let Some(Reverse((deadline, key))) = self.deadline_queue.peek() {
-            if self.pending.get(key).is_some_and(|pending| pending.deadline == *deadline) {
+            if self
+                .pending
+                .get(key)
+                .is_some_and(|pending| pending.deadline == *deadline)
+            {
                 return Some(*deadline);
             }
             self.deadline_queue.pop();

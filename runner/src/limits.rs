@@ -17,7 +17,9 @@ const MAPPINGS_PER_CONNECTION: u64 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum LimitError {
     /// Not enough file descriptors.
-    #[error("this run needs about {needed} open files ({connections} connections{server} + {RESERVED_FILES} for the runner) but the limit is {soft} (hard limit {hard}). Fix: lower load.connections, raise the hard limit (`ulimit -Hn` as root, LimitNOFILE= for a systemd unit, /etc/security/limits.conf){embedded_hint}")]
+    #[error(
+        "this run needs about {needed} open files ({connections} connections{server} + {RESERVED_FILES} for the runner) but the limit is {soft} (hard limit {hard}). Fix: lower load.connections, raise the hard limit (`ulimit -Hn` as root, LimitNOFILE= for a systemd unit, /etc/security/limits.conf){embedded_hint}"
+    )]
     OpenFiles {
         /// Descriptors the run needs.
         needed: u64,
@@ -33,7 +35,9 @@ pub enum LimitError {
         hard: u64,
     },
     /// Not enough ephemeral ports for one destination.
-    #[error("this run opens {connections} connections to one address but the ephemeral port range {low}-{high} allows {ports} per destination. Fix: lower load.connections, widen net.ipv4.ip_local_port_range, or split the run across machines")]
+    #[error(
+        "this run opens {connections} connections to one address but the ephemeral port range {low}-{high} allows {ports} per destination. Fix: lower load.connections, widen net.ipv4.ip_local_port_range, or split the run across machines"
+    )]
     Ports {
         /// Planned connections.
         connections: u64,
@@ -45,7 +49,9 @@ pub enum LimitError {
         ports: u64,
     },
     /// Not enough memory mappings.
-    #[error("this run needs about {needed} memory mappings but vm.max_map_count is {limit}. Fix: `sysctl -w vm.max_map_count={suggested}` or lower load.connections")]
+    #[error(
+        "this run needs about {needed} memory mappings but vm.max_map_count is {limit}. Fix: `sysctl -w vm.max_map_count={suggested}` or lower load.connections"
+    )]
     Mappings {
         /// Mappings needed.
         needed: u64,
@@ -83,7 +89,9 @@ pub fn raise_open_files() -> (u64, u64) {
 
 fn read_number_list(path: &str) -> Option<Vec<u64>> {
     let text = fs::read_to_string(path).ok()?;
-    text.split_whitespace().map(|part| part.parse().ok()).collect()
+    text.split_whitespace()
+        .map(|part| part.parse().ok())
+        .collect()
 }
 
 /// Check that `connections` fit; `embedded` when this process also serves them.
@@ -95,7 +103,11 @@ pub fn preflight(connections: u64, embedded: bool) -> Result<Preflight, LimitErr
         return Err(LimitError::OpenFiles {
             needed,
             connections,
-            server: if embedded { " × 2 for the embedded server" } else { "" },
+            server: if embedded {
+                " × 2 for the embedded server"
+            } else {
+                ""
+            },
             embedded_hint: if embedded {
                 ", or run the server in another process with `volley serve` and point --target at it"
             } else {
@@ -119,7 +131,8 @@ pub fn preflight(connections: u64, embedded: bool) -> Result<Preflight, LimitErr
             });
         }
     }
-    let max_map_count = read_number_list("/proc/sys/vm/max_map_count").and_then(|list| list.first().copied());
+    let max_map_count =
+        read_number_list("/proc/sys/vm/max_map_count").and_then(|list| list.first().copied());
     if let Some(limit) = max_map_count {
         let needed = BASE_MAPPINGS + connections * MAPPINGS_PER_CONNECTION;
         if needed > limit {

@@ -15,7 +15,10 @@ const COULD_NOT_RUN: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -65,11 +68,11 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     print!("{}", summary::render(&report));
-    if let Some(path) = &args.out {
-        if let Err(error) = std::fs::write(path, report.to_json()) {
-            eprintln!("error: cannot write {}: {error}", path.display());
-            return ExitCode::from(COULD_NOT_RUN);
-        }
+    if let Some(path) = &args.out
+        && let Err(error) = std::fs::write(path, report.to_json())
+    {
+        eprintln!("error: cannot write {}: {error}", path.display());
+        return ExitCode::from(COULD_NOT_RUN);
     }
     ExitCode::from(report.verdict.exit_code as u8)
 }

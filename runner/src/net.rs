@@ -45,7 +45,9 @@ pub fn io_reason(error: &std::io::Error) -> String {
         ErrorKind::ConnectionReset => "connection reset".into(),
         ErrorKind::ConnectionAborted => "connection aborted".into(),
         ErrorKind::TimedOut => "timed out".into(),
-        ErrorKind::AddrNotAvailable => "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into(),
+        ErrorKind::AddrNotAvailable => {
+            "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into()
+        }
         ErrorKind::UnexpectedEof => "unexpected end of stream".into(),
         ErrorKind::BrokenPipe => "broken pipe".into(),
         _ => match error.raw_os_error() {
@@ -55,6 +57,16 @@ pub fn io_reason(error: &std::io::Error) -> String {
             _ => error.to_string(),
         },
     }
+}
+
+/// tungstenite's defaults allocate a 128 KiB read buffer per connection up front (a separate
+/// mmap each, ~130 KiB of address space and a memory mapping per connection) and hold writes until
+/// 128 KiB. Connections here are many and their messages small: read in 8 KiB chunks (larger
+/// messages take several reads), write each flush through.
+pub fn small_buffers() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
 }
 
 /// Opens WebSockets with one TLS configuration, set of headers and subprotocols.
@@ -87,7 +99,7 @@ impl Connector {
         headers: Vec<(String, String)>,
         subprotocols: Vec<String>,
     ) -> Self {
-        let websocket = WebSocketConfig::default()
+        let websocket = small_buffers()
             .max_message_size(Some(max_message_size))
             .max_frame_size(Some(max_message_size));
         Connector {
@@ -112,8 +124,11 @@ impl Connector {
             .map_err(|error| ConnectError::Tcp(io_reason(&error)))?;
         let _ = tcp.set_nodelay(true);
         let stream = if url.scheme() == "wss" {
-            let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-                .map_err(|error| ConnectError::Tls(format!("invalid server name `{host}`: {error}")))?;
+            let name =
+                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                    .map_err(|error| {
+                    ConnectError::Tls(format!("invalid server name `{host}`: {error}"))
+                })?;
             let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
                 .connect(name, tcp)
                 .await
@@ -137,7 +152,9 @@ impl Connector {
         if !self.subprotocols.is_empty() {
             let value = HeaderValue::from_str(&self.subprotocols.join(", "))
                 .map_err(|_| ConnectError::Url("invalid subprotocol list".into()))?;
-            request.headers_mut().insert("Sec-WebSocket-Protocol", value);
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", value);
         }
         let (socket, _response) =
             tokio_tungstenite::client_async_with_config(request, stream, Some(self.websocket))

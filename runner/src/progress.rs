@@ -10,7 +10,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Start the progress line if stderr is a terminal; it stops (and clears itself) when `done` fires.
-pub fn start(collector: Arc<Collector>, target: u32, done: CancellationToken) -> Option<JoinHandle<()>> {
+pub fn start(
+    collector: Arc<Collector>,
+    target: u32,
+    done: CancellationToken,
+) -> Option<JoinHandle<()>> {
     if !std::io::stderr().is_terminal() {
         return None;
     }

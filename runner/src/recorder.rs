@@ -19,7 +19,9 @@ pub struct Recorder {
 
 /// Whole microseconds, at least 1 (HDR histograms start at 1).
 pub fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl Recorder {
@@ -103,7 +105,11 @@ impl Recorder {
 
     /// The scenario trapped with `message`.
     pub fn scenario_error(&mut self, message: &str) {
-        *self.samples.scenario_errors.entry(message.to_owned()).or_default() += 1;
+        *self
+            .samples
+            .scenario_errors
+            .entry(message.to_owned())
+            .or_default() += 1;
         self.added();
     }
 

@@ -144,7 +144,16 @@ impl Distribution {
     /// Summarise `histogram`, dividing values by `scale`.
     pub fn of(histogram: &Histogram<u64>, scale: f64) -> Distribution {
         if histogram.is_empty() {
-            return Distribution { count: 0, min: 0.0, mean: 0.0, p50: 0.0, p90: 0.0, p99: 0.0, p999: 0.0, max: 0.0 };
+            return Distribution {
+                count: 0,
+                min: 0.0,
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                max: 0.0,
+            };
         }
         let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / scale;
         Distribution {
@@ -181,7 +190,10 @@ impl ProcessStats {
         #[allow(unsafe_code)] // the one libc call that reports our own CPU time and peak RSS
         let usage = unsafe {
             if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
-                return ProcessStats { open_files_limit, ..ProcessStats::default() };
+                return ProcessStats {
+                    open_files_limit,
+                    ..ProcessStats::default()
+                };
             }
             usage.assume_init()
         };
@@ -208,26 +220,56 @@ pub struct Verdict {
 
 impl Verdict {
     /// Judge a report's figures.
-    pub fn judge(connections: &ConnectionStats, checks: &[CheckStats], reply_timeouts: u64, scenario_errors: &BTreeMap<String, u64>) -> Verdict {
+    pub fn judge(
+        connections: &ConnectionStats,
+        checks: &[CheckStats],
+        reply_timeouts: u64,
+        scenario_errors: &BTreeMap<String, u64>,
+    ) -> Verdict {
         let mut reasons = Vec::new();
         for check in checks.iter().filter(|check| check.failed > 0) {
-            reasons.push(format!("check \"{}\" failed {} of {} times", check.name, check.failed, check.failed + check.passed));
+            reasons.push(format!(
+                "check \"{}\" failed {} of {} times",
+                check.name,
+                check.failed,
+                check.failed + check.passed
+            ));
         }
         if reply_timeouts > 0 {
-            reasons.push(format!("{reply_timeouts} replies missed their deadline"));
+            let replies = if reply_timeouts == 1 {
+                "reply"
+            } else {
+                "replies"
+            };
+            reasons.push(format!("{reply_timeouts} {replies} missed their deadline"));
         }
         let scenario_failures: u64 = scenario_errors.values().sum();
         if scenario_failures > 0 {
-            reasons.push(format!("{scenario_failures} connections failed in the scenario"));
+            let noun = if scenario_failures == 1 {
+                "connection"
+            } else {
+                "connections"
+            };
+            reasons.push(format!("{scenario_failures} {noun} failed in the scenario"));
         }
         if connections.failed > scenario_failures {
-            reasons.push(format!("{} connections failed", connections.failed - scenario_failures));
+            let failed = connections.failed - scenario_failures;
+            let noun = if failed == 1 {
+                "connection"
+            } else {
+                "connections"
+            };
+            reasons.push(format!("{failed} {noun} failed"));
         }
         if connections.attempted == 0 {
             reasons.push("no connection was attempted".into());
         }
         let passed = reasons.is_empty();
-        Verdict { passed, exit_code: if passed { 0 } else { 1 }, reasons }
+        Verdict {
+            passed,
+            exit_code: if passed { 0 } else { 1 },
+            reasons,
+        }
     }
 }
 
@@ -258,7 +300,13 @@ pub struct CounterValues {
 
 impl Report {
     /// Assemble the report.
-    pub fn build(scenario: ScenarioInfo, run: RunInfo, counters: CounterValues, totals: &Totals, process: ProcessStats) -> Report {
+    pub fn build(
+        scenario: ScenarioInfo,
+        run: RunInfo,
+        counters: CounterValues,
+        totals: &Totals,
+        process: ProcessStats,
+    ) -> Report {
         let connections = ConnectionStats {
             attempted: counters.attempted,
             established: counters.established,
@@ -270,9 +318,18 @@ impl Report {
         let checks: Vec<CheckStats> = totals
             .checks
             .iter()
-            .map(|(name, count)| CheckStats { name: name.clone(), passed: count.passed, failed: count.failed })
+            .map(|(name, count)| CheckStats {
+                name: name.clone(),
+                passed: count.passed,
+                failed: count.failed,
+            })
             .collect();
-        let verdict = Verdict::judge(&connections, &checks, counters.reply_timeouts, &totals.scenario_errors);
+        let verdict = Verdict::judge(
+            &connections,
+            &checks,
+            counters.reply_timeouts,
+            &totals.scenario_errors,
+        );
         Report {
             schema: SCHEMA,
             scenario,
@@ -289,7 +346,11 @@ impl Report {
             reply_timeouts: counters.reply_timeouts,
             timer_lag: Distribution::of(&totals.timer_lag, 1.0),
             connect_time: Distribution::of(&totals.connect_time, 1.0),
-            metrics: totals.metrics.iter().map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE))).collect(),
+            metrics: totals
+                .metrics
+                .iter()
+                .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE)))
+                .collect(),
             scenario_errors: totals.scenario_errors.clone(),
             process,
             verdict,
@@ -298,7 +359,8 @@ impl Report {
 
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
     }
 }
 
@@ -309,9 +371,9 @@ pub fn human_duration(duration: Duration) -> String {
         format!("{}µs", duration.as_micros())
     } else if millis < 1000 {
         format!("{millis}ms")
-    } else if millis % 60_000 == 0 {
+    } else if millis.is_multiple_of(60_000) {
         format!("{}m", millis / 60_000)
-    } else if millis % 1000 == 0 {
+    } else if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{:.1}s", duration.as_secs_f64())
@@ -327,7 +389,11 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if value.fract() == 0.0 { format!("{value} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]
@@ -345,8 +411,19 @@ mod tests {
 
     #[test]
     fn a_failed_check_fails_the_verdict_by_name() {
-        let connections = ConnectionStats { attempted: 2, established: 2, failed: 0, failed_by_reason: BTreeMap::new(), closed_by_server: 0, peak_open: 2 };
-        let checks = vec![CheckStats { name: "echo".into(), passed: 3, failed: 1 }];
+        let connections = ConnectionStats {
+            attempted: 2,
+            established: 2,
+            failed: 0,
+            failed_by_reason: BTreeMap::new(),
+            closed_by_server: 0,
+            peak_open: 2,
+        };
+        let checks = vec![CheckStats {
+            name: "echo".into(),
+            passed: 3,
+            failed: 1,
+        }];
         let verdict = Verdict::judge(&connections, &checks, 0, &BTreeMap::new());
         assert_eq!(verdict.exit_code, 1);
         assert_eq!(verdict.reasons, vec!["check \"echo\" failed 1 of 4 times"]);

@@ -177,7 +177,10 @@ pub async fn run(
 async fn ramp(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut JoinSet<()>, started: Instant) {
     let connections = plan.load.connections.get();
     for vu in 0..connections {
-        let offset = plan.load.ramp_up.mul_f64(f64::from(vu) / f64::from(connections));
+        let offset = plan
+            .load
+            .ramp_up
+            .mul_f64(f64::from(vu) / f64::from(connections));
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
@@ -189,8 +192,16 @@ async fn ramp(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut JoinSet<()>,
 
 /// Wait for the VUs: until all finished, the duration ended, or the run was stopped; then give
 /// them `close_timeout` (+1 s) to close politely and abort whatever is left.
-async fn hold_and_drain(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut JoinSet<()>, started: Instant) {
-    let end = plan.load.duration.map(|duration| started + plan.load.ramp_up + duration);
+async fn hold_and_drain(
+    plan: &Arc<Plan>,
+    stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let end = plan
+        .load
+        .duration
+        .map(|duration| started + plan.load.ramp_up + duration);
     let mut drain_deadline: Option<Instant> = None;
     loop {
         tokio::select! {

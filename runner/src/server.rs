@@ -35,7 +35,11 @@ impl EmbeddedServer {
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, mode, stop.clone()));
-        Ok(EmbeddedServer { address, stop, task })
+        Ok(EmbeddedServer {
+            address,
+            stop,
+            task,
+        })
     }
 
     /// Where it listens.
@@ -70,13 +74,36 @@ async fn accept_loop(listener: TcpListener, mode: ServerMode, stop: Cancellation
     tracker.wait().await;
 }
 
-async fn serve_connection(stream: TcpStream, mode: ServerMode, rooms: Rooms, stop: CancellationToken) {
+async fn serve_connection(
+    stream: TcpStream,
+    mode: ServerMode,
+    rooms: Rooms,
+    stop: CancellationToken,
+) {
     let mut path = String::from("/");
-    let capture = |request: &Request, response: Response| {
+    // The callback's error type is tungstenite's (large) HTTP error response; we never return it.
+    #[allow(clippy::result_large_err)]
+    let capture = |request: &Request, mut response: Response| {
         path = request.uri().path().to_owned();
+        // Accept the client's first offered subprotocol, so files with `subprotocols:` run here too.
+        let offered = request
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|list| list.split(',').next())
+            .map(str::trim)
+            .and_then(|first| first.parse().ok());
+        if let Some(first) = offered {
+            response
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", first);
+        }
         Ok(response)
     };
-    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, capture).await else {
+    let config = crate::net::small_buffers();
+    let Ok(socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, capture, Some(config)).await
+    else {
         return;
     };
     let (mut sink, mut source) = socket.split();

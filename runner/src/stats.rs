@@ -76,7 +76,9 @@ impl Totals {
         }
         for (name, histogram) in &other.metrics {
             add_histogram(
-                self.metrics.entry(name.clone()).or_insert_with(new_histogram),
+                self.metrics
+                    .entry(name.clone())
+                    .or_insert_with(new_histogram),
                 histogram,
             );
         }
@@ -269,12 +271,33 @@ mod tests {
             b.round_trips.record(value * 7)?;
             both.round_trips.record(value * 7)?;
         }
-        a.checks.insert("x".into(), CheckCount { passed: 2, failed: 1 });
-        b.checks.insert("x".into(), CheckCount { passed: 3, failed: 0 });
+        a.checks.insert(
+            "x".into(),
+            CheckCount {
+                passed: 2,
+                failed: 1,
+            },
+        );
+        b.checks.insert(
+            "x".into(),
+            CheckCount {
+                passed: 3,
+                failed: 0,
+            },
+        );
         a.merge(&b);
         assert_eq!(a.round_trips, both.round_trips);
-        assert_eq!(a.round_trips.value_at_quantile(0.99), both.round_trips.value_at_quantile(0.99));
-        assert_eq!(a.checks["x"], CheckCount { passed: 5, failed: 1 });
+        assert_eq!(
+            a.round_trips.value_at_quantile(0.99),
+            both.round_trips.value_at_quantile(0.99)
+        );
+        assert_eq!(
+            a.checks["x"],
+            CheckCount {
+                passed: 5,
+                failed: 1
+            }
+        );
         Ok(())
     }
 

@@ -69,7 +69,11 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "checks");
         for check in &report.checks {
             let mark = if check.failed == 0 { "✓" } else { "✗" };
-            let _ = writeln!(out, "  {mark} {:<40} passed {:>8}  failed {:>8}", check.name, check.passed, check.failed);
+            let _ = writeln!(
+                out,
+                "  {mark} {:<40} passed {:>8}  failed {:>8}",
+                check.name, check.passed, check.failed
+            );
         }
     }
     let _ = writeln!(out, "timings");

@@ -7,7 +7,13 @@ use std::time::Duration;
 use wasmtime::Trap;
 
 /// Describe `error` from callback `callback`; `stderr` is what the guest printed (panics go there).
-pub fn describe(error: &wasmtime::Error, callback: &str, stderr: &str, callback_time: Duration, memory: usize) -> String {
+pub fn describe(
+    error: &wasmtime::Error,
+    callback: &str,
+    stderr: &str,
+    callback_time: Duration,
+    memory: usize,
+) -> String {
     if let Some(message) = panic_message(stderr) {
         return format!("scenario: panicked in {callback}: {message}");
     }
@@ -17,9 +23,9 @@ pub fn describe(error: &wasmtime::Error, callback: &str, stderr: &str, callback_
             human_duration(callback_time)
         );
     }
-    let grew_memory = error
-        .chain()
-        .any(|cause| cause.to_string().contains("growing memory") || cause.to_string().contains("memory growth"));
+    let grew_memory = error.chain().any(|cause| {
+        cause.to_string().contains("growing memory") || cause.to_string().contains("memory growth")
+    });
     if grew_memory {
         return format!(
             "scenario: {callback} exceeded its {} memory cap; raise limits.memory if it is legitimate",

@@ -15,7 +15,11 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, stop: CancellationToken) {
         if stop.is_cancelled() {
             return;
         }
-        if plan.load.iterations.is_some_and(|limit| iteration >= limit.get()) {
+        if plan
+            .load
+            .iterations
+            .is_some_and(|limit| iteration >= limit.get())
+        {
             return;
         }
         let outcome = run_iteration(&plan, vu, iteration, &stop).await;
@@ -24,7 +28,11 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, stop: CancellationToken) {
             Outcome::Stopped => return,
             Outcome::Completed => {}
             Outcome::ConnectFailed | Outcome::Failed => {
-                if plan.load.iterations.is_some_and(|limit| iteration >= limit.get()) {
+                if plan
+                    .load
+                    .iterations
+                    .is_some_and(|limit| iteration >= limit.get())
+                {
                     return;
                 }
                 tokio::select! {

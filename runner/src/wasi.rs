@@ -30,40 +30,48 @@ pub fn add_to_linker(linker: &mut Linker<ConnState>) -> wasmtime::Result<()> {
         let mut streams = linker.instance(&format!("wasi:io/streams@{IO_VERSION}"))?;
         streams.func_wrap(
             "[method]output-stream.blocking-write-and-flush",
-            |mut store: StoreContextMut<'_, ConnState>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| -> WriteResult {
+            |mut store: StoreContextMut<'_, ConnState>,
+             (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)|
+             -> WriteResult {
                 write_now(store.data_mut(), &stream, &bytes)?;
                 Ok((Ok(()),))
             },
         )?;
         streams.func_wrap(
             "[method]output-stream.write",
-            |mut store: StoreContextMut<'_, ConnState>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| -> WriteResult {
+            |mut store: StoreContextMut<'_, ConnState>,
+             (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)|
+             -> WriteResult {
                 write_now(store.data_mut(), &stream, &bytes)?;
                 Ok((Ok(()),))
             },
         )?;
         streams.func_wrap(
             "[method]output-stream.check-write",
-            |_store: StoreContextMut<'_, ConnState>, (_stream,): (Resource<DynOutputStream>,)| -> wasmtime::Result<(Result<u64, StreamError>,)> {
+            |_store: StoreContextMut<'_, ConnState>,
+             (_stream,): (Resource<DynOutputStream>,)|
+             -> wasmtime::Result<(Result<u64, StreamError>,)> {
                 // Always ready: what does not fit in the bounded pipe is dropped by `write_now`.
                 Ok((Ok(WRITE_PERMIT),))
             },
         )?;
         streams.func_wrap(
             "[method]output-stream.flush",
-            |_store: StoreContextMut<'_, ConnState>, (_stream,): (Resource<DynOutputStream>,)| -> WriteResult {
-                Ok((Ok(()),))
-            },
+            |_store: StoreContextMut<'_, ConnState>,
+             (_stream,): (Resource<DynOutputStream>,)|
+             -> WriteResult { Ok((Ok(()),)) },
         )?;
         streams.func_wrap(
             "[method]output-stream.blocking-flush",
-            |_store: StoreContextMut<'_, ConnState>, (_stream,): (Resource<DynOutputStream>,)| -> WriteResult {
-                Ok((Ok(()),))
-            },
+            |_store: StoreContextMut<'_, ConnState>,
+             (_stream,): (Resource<DynOutputStream>,)|
+             -> WriteResult { Ok((Ok(()),)) },
         )?;
         streams.func_wrap(
             "[method]output-stream.blocking-write-zeroes-and-flush",
-            |mut store: StoreContextMut<'_, ConnState>, (stream, length): (Resource<DynOutputStream>, u64)| -> WriteResult {
+            |mut store: StoreContextMut<'_, ConnState>,
+             (stream, length): (Resource<DynOutputStream>, u64)|
+             -> WriteResult {
                 let zeroes = vec![0u8; usize::try_from(length.min(4096)).unwrap_or(4096)];
                 write_now(store.data_mut(), &stream, &zeroes)?;
                 Ok((Ok(()),))
@@ -74,13 +82,15 @@ pub fn add_to_linker(linker: &mut Linker<ConnState>) -> wasmtime::Result<()> {
         let mut poll = linker.instance(&format!("wasi:io/poll@{IO_VERSION}"))?;
         poll.func_wrap(
             "[method]pollable.block",
-            |_store: StoreContextMut<'_, ConnState>, (_pollable,): (Resource<DynPollable>,)| -> wasmtime::Result<()> {
-                Err(wasmtime::Error::msg(NO_BLOCKING))
-            },
+            |_store: StoreContextMut<'_, ConnState>,
+             (_pollable,): (Resource<DynPollable>,)|
+             -> wasmtime::Result<()> { Err(wasmtime::Error::msg(NO_BLOCKING)) },
         )?;
         poll.func_wrap(
             "poll",
-            |_store: StoreContextMut<'_, ConnState>, (_pollables,): (Vec<Resource<DynPollable>>,)| -> wasmtime::Result<(Vec<u32>,)> {
+            |_store: StoreContextMut<'_, ConnState>,
+             (_pollables,): (Vec<Resource<DynPollable>>,)|
+             -> wasmtime::Result<(Vec<u32>,)> {
                 Err(wasmtime::Error::msg(NO_BLOCKING))
             },
         )?;
@@ -91,7 +101,11 @@ pub fn add_to_linker(linker: &mut Linker<ConnState>) -> wasmtime::Result<()> {
 
 /// Write what fits into an in-memory output stream at once; the rest is dropped (the pipes are
 /// bounded so a chatty scenario cannot grow the runner's memory).
-fn write_now(state: &mut ConnState, stream: &Resource<DynOutputStream>, bytes: &[u8]) -> wasmtime::Result<()> {
+fn write_now(
+    state: &mut ConnState,
+    stream: &Resource<DynOutputStream>,
+    bytes: &[u8],
+) -> wasmtime::Result<()> {
     let stream: &mut DynOutputStream = state.table().get_mut(stream)?;
     let room = stream.check_write().unwrap_or(0);
     let take = room.min(bytes.len());

@@ -44,7 +44,7 @@ pub enum Action {
 /// assert_eq!(host.sent_texts(), vec!["x"]);
 /// assert_eq!(host.failed_checks(), Vec::<String>::new());
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TestHost {
     /// Everything the scenario did, in order.
     pub actions: Vec<Action>,
@@ -61,12 +61,23 @@ pub struct TestHost {
     rng: u64,
 }
 
+impl Default for TestHost {
+    fn default() -> Self {
+        TestHost::new()
+    }
+}
+
 impl TestHost {
     /// An empty host at time zero, VU 0, iteration 0.
     pub fn new() -> Self {
         TestHost {
+            actions: Vec::new(),
+            vars: BTreeMap::new(),
+            vu: 0,
+            iteration: 0,
+            now: Duration::ZERO,
+            pending: BTreeMap::new(),
             rng: 0x9E37_79B9_7F4A_7C15,
-            ..TestHost::default()
         }
     }
 

@@ -4,8 +4,9 @@ use crate::support::{collect, repo, volley};
 
 fn golden(case: &str, command: &str) {
     let file = format!("tests/cases/{case}/scenario.yaml");
-    let expected = std::fs::read_to_string(repo().join(format!("tests/cases/{case}/expected-error.txt")))
-        .unwrap_or_else(|error| panic!("missing golden file for {case}: {error}"));
+    let expected =
+        std::fs::read_to_string(repo().join(format!("tests/cases/{case}/expected-error.txt")))
+            .unwrap_or_else(|error| panic!("missing golden file for {case}: {error}"));
     let ran = match volley().args([command, &file]).output() {
         Ok(output) => collect(output, None),
         Err(error) => panic!("cannot start volley: {error}"),
@@ -28,7 +29,12 @@ fn a_missing_module_names_the_place_and_the_fix() {
 #[test]
 fn an_unset_environment_variable_is_a_config_error() {
     let ran = match volley()
-        .args(["check", "scenarios/echo.yaml", "--target", "ws://${VOLLEY_TEST_UNSET}/"])
+        .args([
+            "check",
+            "scenarios/echo.yaml",
+            "--target",
+            "ws://${VOLLEY_TEST_UNSET}/",
+        ])
         .output()
     {
         Ok(output) => collect(output, None),

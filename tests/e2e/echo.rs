@@ -13,7 +13,10 @@ fn echo_counts_are_exact() {
     assert_eq!(number(r, "/connections/failed"), 0);
     assert_eq!(number(r, "/messages/sent"), 100);
     assert_eq!(number(r, "/messages/received"), 100);
-    assert_eq!(number(r, "/messages/bytes_sent"), number(r, "/messages/bytes_received"));
+    assert_eq!(
+        number(r, "/messages/bytes_sent"),
+        number(r, "/messages/bytes_received")
+    );
     assert_eq!(number(r, "/round_trips/count"), 100);
     assert_eq!(number(r, "/reply_timeouts"), 0);
     assert_eq!(number(r, "/timer_lag/count"), 100);
@@ -34,7 +37,16 @@ fn shipped_examples_pass_against_the_embedded_servers() {
         crate::support::build_scenarios();
         let out = std::env::temp_dir().join(format!("volley-example-{}.json", std::process::id()));
         let output = crate::support::volley()
-            .args(["run", file, "--no-progress", "--set", "load.connections=6", "--set", "vars.messages=5", "--out"])
+            .args([
+                "run",
+                file,
+                "--no-progress",
+                "--set",
+                "load.connections=6",
+                "--set",
+                "vars.messages=5",
+                "--out",
+            ])
             .arg(&out)
             .output();
         let ran = match output {
@@ -45,7 +57,9 @@ fn shipped_examples_pass_against_the_embedded_servers() {
         let r = results(&ran);
         let checks = r["checks"].as_array().cloned().unwrap_or_default();
         assert!(
-            checks.iter().any(|c| c["name"] == check && c["passed"].as_u64().unwrap_or(0) > 0),
+            checks
+                .iter()
+                .any(|c| c["name"] == check && c["passed"].as_u64().unwrap_or(0) > 0),
             "{file}: no passing `{check}` in {r:#}"
         );
         assert_eq!(number(r, "/connections/failed"), 0, "{file}");
@@ -56,12 +70,18 @@ fn shipped_examples_pass_against_the_embedded_servers() {
 fn check_validates_file_and_module_without_connecting() {
     crate::support::build_scenarios();
     let ran = crate::support::collect(
-        match crate::support::volley().args(["check", "scenarios/echo.yaml"]).output() {
+        match crate::support::volley()
+            .args(["check", "scenarios/echo.yaml"])
+            .output()
+        {
             Ok(output) => output,
             Err(error) => panic!("cannot start volley: {error}"),
         },
         None,
     );
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert!(ran.stdout.contains("speaks volley:scenario@0.1.0"), "{ran:?}");
+    assert!(
+        ran.stdout.contains("speaks volley:scenario@0.1.0"),
+        "{ran:?}"
+    );
 }

@@ -10,7 +10,12 @@ fn sigint_mid_run_still_writes_the_json() {
     let out = std::env::temp_dir().join(format!("volley-interrupt-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&out);
     let child = volley()
-        .args(["run", "tests/cases/interrupt/scenario.yaml", "--no-progress", "--out"])
+        .args([
+            "run",
+            "tests/cases/interrupt/scenario.yaml",
+            "--no-progress",
+            "--out",
+        ])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -46,6 +51,10 @@ fn sigint_mid_run_still_writes_the_json() {
     let r = results(&ran);
     assert_eq!(r["run"]["interrupted"], true);
     assert_eq!(number(r, "/connections/established"), 20);
-    assert_eq!(number(r, "/connections/failed"), 0, "connections closed politely: {r:#}");
+    assert_eq!(
+        number(r, "/connections/failed"),
+        0,
+        "connections closed politely: {r:#}"
+    );
     assert!(number(r, "/round_trips/count") > 0);
 }

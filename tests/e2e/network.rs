@@ -6,7 +6,9 @@ use crate::support::{number, results, run_case};
 #[test]
 fn an_unreachable_target_is_counted_by_reason() {
     // A port that was just free: nobody listens on it.
-    let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()) {
+    let port = match std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+    {
         Ok(address) => address.port(),
         Err(error) => panic!("cannot find a free port: {error}"),
     };
@@ -17,6 +19,12 @@ fn an_unreachable_target_is_counted_by_reason() {
     assert_eq!(number(r, "/connections/attempted"), 3);
     assert_eq!(number(r, "/connections/established"), 0);
     assert_eq!(number(r, "/connections/failed"), 3);
-    assert_eq!(number(r, "/connections/failed_by_reason/connect: connection refused"), 3);
+    assert_eq!(
+        number(
+            r,
+            "/connections/failed_by_reason/connect: connection refused"
+        ),
+        3
+    );
     assert!(ran.stdout.contains("3 connections failed"), "{ran:?}");
 }

@@ -36,7 +36,14 @@ fn hold_10k_connections_against_volley_serve() {
     let out = std::env::temp_dir().join(format!("volley-hold-{}.json", std::process::id()));
     let target = format!("ws://{address}");
     let output = volley()
-        .args(["run", "tests/cases/hold-10k/scenario.yaml", "--no-progress", "--target", &target, "--out"])
+        .args([
+            "run",
+            "tests/cases/hold-10k/scenario.yaml",
+            "--no-progress",
+            "--target",
+            &target,
+            "--out",
+        ])
         .arg(&out)
         .output();
     let _ = server.kill();
@@ -50,14 +57,27 @@ fn hold_10k_connections_against_volley_serve() {
     let held = number(r, "/connections/peak_open");
     let rss_kib = number(r, "/process/peak_rss_kib");
     let round_trips = number(r, "/round_trips/count");
-    let cpu_s = r["process"]["cpu_user_s"].as_f64().unwrap_or(0.0) + r["process"]["cpu_system_s"].as_f64().unwrap_or(0.0);
+    let cpu_s = r["process"]["cpu_user_s"].as_f64().unwrap_or(0.0)
+        + r["process"]["cpu_system_s"].as_f64().unwrap_or(0.0);
     println!("hold-10k: connections held        {held}");
     println!("hold-10k: runner peak RSS         {rss_kib} KiB");
-    println!("hold-10k: resident per connection {:.1} KiB (peak RSS / connections held)", rss_kib as f64 / held.max(1) as f64);
+    println!(
+        "hold-10k: resident per connection {:.1} KiB (peak RSS / connections held)",
+        rss_kib as f64 / held.max(1) as f64
+    );
     println!("hold-10k: round trips             {round_trips}");
-    println!("hold-10k: CPU per round trip      {:.1} µs (runner user+system / round trips)", cpu_s * 1e6 / round_trips.max(1) as f64);
-    println!("hold-10k: round trip p50/p99/max  {}/{}/{} µs", r["round_trips"]["p50"], r["round_trips"]["p99"], r["round_trips"]["max"]);
-    println!("hold-10k: timer lag p99           {} µs", r["timer_lag"]["p99"]);
+    println!(
+        "hold-10k: CPU per round trip      {:.1} µs (runner user+system / round trips)",
+        cpu_s * 1e6 / round_trips.max(1) as f64
+    );
+    println!(
+        "hold-10k: round trip p50/p99/max  {}/{}/{} µs",
+        r["round_trips"]["p50"], r["round_trips"]["p99"], r["round_trips"]["max"]
+    );
+    println!(
+        "hold-10k: timer lag p99           {} µs",
+        r["timer_lag"]["p99"]
+    );
     assert_eq!(held, 10_000, "{ran:?}");
     assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
     assert_eq!(ran.code, 0, "{ran:?}");

@@ -13,7 +13,9 @@ fn error_messages(results: &Value) -> Vec<String> {
 
 fn hello_checks(results: &Value) -> (u64, u64) {
     let checks = results["checks"].as_array().cloned().unwrap_or_default();
-    let hello = checks.iter().find(|check| check["name"] == "echo says hello");
+    let hello = checks
+        .iter()
+        .find(|check| check["name"] == "echo says hello");
     match hello {
         Some(check) => (
             check["passed"].as_u64().unwrap_or(0),
@@ -27,7 +29,11 @@ fn hello_checks(results: &Value) -> (u64, u64) {
 fn a_failing_check_exits_1_and_is_named() {
     let ran = run_case("fail-check", &[]);
     assert_eq!(ran.code, 1, "{ran:?}");
-    assert!(ran.stdout.contains("check \"reply has the secret\" failed 2 of 2 times"), "{ran:?}");
+    assert!(
+        ran.stdout
+            .contains("check \"reply has the secret\" failed 2 of 2 times"),
+        "{ran:?}"
+    );
     let r = results(&ran);
     assert_eq!(number(r, "/connections/failed"), 0);
     assert_eq!(r["verdict"]["exit_code"], 1);
@@ -45,7 +51,8 @@ fn a_panicking_scenario_fails_only_its_own_connections() {
     assert_eq!(messages.len(), 2, "{messages:?}");
     for vu in [1, 3] {
         assert!(
-            messages.iter().any(|m| m.starts_with("scenario: panicked in on-open: scenario gave up on purpose (vu ")
+            messages.iter().any(|m| m
+                .starts_with("scenario: panicked in on-open: scenario gave up on purpose (vu ")
                 && m.contains(&format!("(vu {vu})"))),
             "{messages:?}"
         );
@@ -58,7 +65,11 @@ fn an_endless_loop_is_interrupted_at_the_cpu_limit() {
     assert_eq!(ran.code, 1, "{ran:?}");
     let r = results(&ran);
     assert_eq!(number(r, "/connections/failed"), 2);
-    assert_eq!(hello_checks(r), (4, 0), "every VU got its echo before looping");
+    assert_eq!(
+        hello_checks(r),
+        (4, 0),
+        "every VU got its echo before looping"
+    );
     let message = "scenario: on-message ran past its 50ms CPU limit (endless loop?); raise limits.callback_time if it is legitimate";
     assert_eq!(r["scenario_errors"][message], 2, "{r:#}");
 }
@@ -81,7 +92,10 @@ fn a_blocking_call_fails_its_connection_with_advice() {
     assert_eq!(number(r, "/connections/failed"), 2);
     let messages = error_messages(r);
     assert_eq!(messages.len(), 1, "{messages:?}");
-    assert!(messages[0].contains("scenarios cannot block") && messages[0].contains("set_timer"), "{messages:?}");
+    assert!(
+        messages[0].contains("scenarios cannot block") && messages[0].contains("set_timer"),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -91,4 +105,20 @@ fn a_scenario_flooding_stdout_and_stderr_still_passes() {
     let r = results(&ran);
     assert_eq!(number(r, "/connections/failed"), 0);
     assert_eq!(hello_checks(r), (4, 0));
+}
+
+#[test]
+fn a_zero_delay_timer_loop_does_not_stall_the_run() {
+    let ran = run_case("spin-timer", &[]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(
+        number(r, "/connections/failed"),
+        0,
+        "closed politely at the end: {r:#}"
+    );
+    assert!(
+        number(r, "/metrics/spins/count") > 1000,
+        "the timer kept firing: {r:#}"
+    );
 }

@@ -17,7 +17,12 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
                 return found;
             }
             let bare = trimmed.trim_start_matches("- ");
-            let key_text = bare.split(':').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            let key_text = bare
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
             if key_text == *key && bare.contains(':') {
                 let column = indent + (trimmed.len() - bare.len()) + 1;
                 found = Some((number + 1, column));

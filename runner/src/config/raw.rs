@@ -1,7 +1,7 @@
 //! The scenario file exactly as written: serde types with `deny_unknown_fields`, no validation.
 //! [`super::Scenario::try_from_raw`] turns this into validated types; nothing else reads it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ pub struct RawFile {
     pub target: String,
     pub module: String,
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Value>,
     #[serde(default)]
     pub subprotocols: Vec<String>,
     #[serde(default)]
@@ -34,11 +34,16 @@ pub struct RawFile {
 #[serde(deny_unknown_fields)]
 pub struct RawLoad {
     pub connections: u32,
+    #[serde(default, deserialize_with = "scalar")]
     pub ramp_up: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
     pub duration: Option<String>,
     pub iterations: Option<u32>,
+    #[serde(default, deserialize_with = "scalar")]
     pub connect_timeout: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
     pub close_timeout: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
     pub retry_pause: Option<String>,
 }
 
@@ -46,7 +51,25 @@ pub struct RawLoad {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    #[serde(default, deserialize_with = "scalar")]
     pub callback_time: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
     pub memory: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
     pub max_message_size: Option<String>,
+}
+
+/// Accept any YAML scalar as text, so `memory: 1048576` or `--set load.duration=30s` reach the
+/// validator (which explains units) instead of failing as "invalid type".
+fn scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<Value>::deserialize(deserializer)?;
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::Number(number)) => Ok(Some(number.to_string())),
+        Some(Value::Bool(flag)) => Ok(Some(flag.to_string())),
+        Some(_) => Err(serde::de::Error::custom(
+            "expected a single value such as `10s` or `4MiB`",
+        )),
+    }
 }

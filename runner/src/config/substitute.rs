@@ -10,10 +10,7 @@ pub struct Unset {
 }
 
 /// Replace every `${NAME}` / `${NAME:-default}` using `lookup`.
-pub fn substitute(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, Unset> {
+pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, Unset> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut offset = 0;
@@ -32,7 +29,9 @@ pub fn substitute(
             rest = after;
             continue;
         };
-        let Some(end) = body_and_more.find('}').filter(|end| !body_and_more[..*end].contains('\n'))
+        let Some(end) = body_and_more
+            .find('}')
+            .filter(|end| !body_and_more[..*end].contains('\n'))
         else {
             out.push('$');
             offset += dollar + 1;
@@ -44,7 +43,10 @@ pub fn substitute(
             Some((name, default)) => (name, Some(default)),
             None => (body, None),
         };
-        match lookup(name).filter(|value| !value.is_empty()).or(default.map(str::to_owned)) {
+        match lookup(name)
+            .filter(|value| !value.is_empty())
+            .or(default.map(str::to_owned))
+        {
             Some(value) => out.push_str(&value),
             None => {
                 return Err(Unset {

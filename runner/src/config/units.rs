@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted anywhere in a file (keeps deadline arithmetic far from overflow).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Parse a duration such as `100ms`, `5s`, `1m30s` or `2h`. A bare number is rejected because its
 /// unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -17,13 +20,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("`{text}` is not a duration; write e.g. `500ms`, `10s` or `2m`"));
+            return Err(format!(
+                "`{text}` is not a duration; write e.g. `500ms`, `10s` or `2m`"
+            ));
         }
         let number: f64 = rest[..digits]
             .parse()
             .map_err(|_| format!("`{text}` has a malformed number"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let seconds_per_unit = match &rest[..unit_len] {
             "us" | "µs" => 1e-6,
             "ms" => 1e-3,
@@ -36,11 +43,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 ));
             }
             other => {
-                return Err(format!("unknown unit `{other}` in `{text}`; use us, ms, s, m or h"));
+                return Err(format!(
+                    "unknown unit `{other}` in `{text}`; use us, ms, s, m or h"
+                ));
             }
         };
         rest = &rest[unit_len..];
-        total += Duration::from_secs_f64(number * seconds_per_unit);
+        total += Duration::try_from_secs_f64(number * seconds_per_unit)
+            .map_err(|_| format!("`{text}` is out of range"))?;
+    }
+    if total > MAX_DURATION {
+        return Err(format!(
+            "`{text}` is longer than the 365 days a run may last"
+        ));
     }
     Ok(total)
 }
@@ -63,7 +78,9 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "MB" => 1e6,
         "GB" => 1e9,
         other => {
-            return Err(format!("unknown size unit `{other}` in `{text}`; use B, KiB, MiB or GiB"));
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`; use B, KiB, MiB or GiB"
+            ));
         }
     };
     Ok((number * multiplier) as u64)
@@ -87,6 +104,8 @@ mod tests {
         assert!(error.contains("`30s`"), "{error}");
         assert!(parse_duration("3 days").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert!(parse_duration("400d").is_err());
     }
 
     #[test]

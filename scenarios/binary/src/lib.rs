@@ -24,7 +24,10 @@ fn number_var(ctx: &mut Context, name: &str, default: u32) -> u32 {
 }
 
 fn key_of(data: &[u8]) -> String {
-    data.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+    data.iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 impl Binary {
@@ -100,7 +103,9 @@ mod tests {
 
     #[test]
     fn echoed_bytes_pass_and_altered_bytes_fail() {
-        let mut host = TestHost::new().with_var("size", "16").with_var("messages", "2");
+        let mut host = TestHost::new()
+            .with_var("size", "16")
+            .with_var("messages", "2");
         let mut binary: Binary = host.open();
         host.timer(&mut binary, 0);
         host.timer(&mut binary, 0);

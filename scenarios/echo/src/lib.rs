@@ -65,7 +65,11 @@ impl Scenario for Echo {
         }
         self.sent += 1;
         let vu = ctx.vu();
-        ctx.request_text(&self.sent.to_string(), &payload(self.sent, vu), self.timeout);
+        ctx.request_text(
+            &self.sent.to_string(),
+            &payload(self.sent, vu),
+            self.timeout,
+        );
         if self.sent < self.messages {
             ctx.set_timer(TICK, self.interval);
         }
@@ -107,7 +111,10 @@ mod tests {
         host.message(&mut echo, Message::Text(payload(2, 0)));
         assert!(host.failed_checks().is_empty());
         assert!(host.pending.is_empty());
-        assert!(matches!(host.actions.last(), Some(volley_sdk::testing::Action::Close(1000, _))));
+        assert!(matches!(
+            host.actions.last(),
+            Some(volley_sdk::testing::Action::Close(1000, _))
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Var `mode`: `panic` (panic on open), `loop` (endless loop on the echo), `bomb` (allocate until the
 //! memory cap), `fail-check` (record a failing check named "reply has the secret"), `sleep` (block
 //! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
+//! `spin-timer` (re-arm a zero-delay timer forever and never close),
 //! anything else: behave.
 
 use std::time::Duration;
@@ -35,8 +36,12 @@ impl Scenario for Faulty {
                 "loop" => endless(ctx),
                 "bomb" => bomb(),
                 "sleep" => std::thread::sleep(Duration::from_secs(1)),
+                "spin-timer" => {
+                    ctx.set_timer(SPIN, Duration::ZERO);
+                    return;
+                }
                 "print" => {
-                    for line in 0..10_000 {
+                    for line in 0..1_000 {
                         println!("stdout line {line}");
                         eprintln!("stderr line {line}");
                     }
@@ -49,7 +54,16 @@ impl Scenario for Faulty {
         }
         ctx.close(1000, "done");
     }
+
+    fn on_timer(&mut self, ctx: &mut Context, timer: u32) {
+        if timer == SPIN {
+            ctx.metric("spins", 1.0);
+            ctx.set_timer(SPIN, Duration::ZERO);
+        }
+    }
 }
+
+const SPIN: u32 = 9;
 
 fn endless(ctx: &mut Context) {
     let mut spins: u64 = 0;

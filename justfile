@@ -1,0 +1,41 @@
+# Volley tasks. CI (.ci/run) calls `just lint` and `just test`; the README's set-up is
+# `just run scenarios/echo.yaml` and `just test`.
+
+host := `rustc -vV | sed -n 's/^host: //p'`
+
+# List recipes.
+default:
+    @just --list
+
+# Build the example scenarios (and test fixtures) to wasm32-wasip2.
+scenarios:
+    cd scenarios && cargo build --release --quiet
+
+# Run a scenario file: `just run scenarios/echo.yaml --target ws://…`.
+run FILE *ARGS: scenarios
+    cargo run --release --quiet -p volley -- run {{FILE}} {{ARGS}}
+
+# Validate a scenario file and its module without connecting.
+check FILE *ARGS: scenarios
+    cargo run --release --quiet -p volley -- check {{FILE}} {{ARGS}}
+
+# Run the embedded server standalone: `just serve --mode chat --addr 127.0.0.1:9002`.
+serve *ARGS:
+    cargo run --release --quiet -p volley -- serve {{ARGS}}
+
+# Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers.
+test: scenarios
+    cargo test --workspace
+    cd scenarios && cargo test --quiet --target {{host}}
+
+# Formatting and clippy (-D warnings) in both workspaces.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    cd scenarios && cargo fmt --all --check
+    cd scenarios && cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# Criterion micro-benchmarks, then 10,000 connections held for 20 s against `volley serve`.
+bench: scenarios
+    cargo bench -p volley --bench scenario_calls
+    cargo test --release -p volley --test e2e -- --ignored --nocapture hold_10k
