@@ -111,7 +111,7 @@ fn callbacks(c: &mut Criterion) {
     let text = Message::Text(r#"{"seq":1,"vu":0}"#.to_owned());
     c.bench_function("on-message: JSON text echo, check", |b| {
         b.iter(|| {
-            store.set_epoch_deadline(10);
+            engine.arm(&mut store);
             match guest.call_on_message(&mut store, black_box(&text)) {
                 Ok(()) => {}
                 Err(error) => panic!("{error:#}"),
@@ -120,7 +120,7 @@ fn callbacks(c: &mut Criterion) {
     });
     c.bench_function("request/reply: on-timer sends, on-message completes", |b| {
         b.iter(|| {
-            store.set_epoch_deadline(10);
+            engine.arm(&mut store);
             if let Err(error) = guest.call_on_timer(&mut store, 0) {
                 panic!("{error:#}");
             }

@@ -86,7 +86,7 @@ pub async fn run_iteration(
                 store,
                 scenario,
                 stop: stop.clone(),
-                callback_ticks: plan.engine.limits().deadline_ticks(),
+                window_ticks: plan.engine.limits().window_ticks(),
                 callback_time: plan.engine.limits().callback_time,
                 memory: plan.memory,
                 close_timeout: plan.load.close_timeout,
@@ -142,7 +142,8 @@ struct Connection {
     store: Store<ConnState>,
     scenario: VolleyScenario,
     stop: CancellationToken,
-    callback_ticks: u64,
+    /// Epoch ticks per CPU-check window (see `engine::on_deadline`).
+    window_ticks: u64,
     callback_time: Duration,
     memory: usize,
     close_timeout: Duration,
@@ -294,7 +295,8 @@ impl Connection {
         // Late callback: count from when the send was due (the generator's delay is latency the
         // user would have seen). Early callback (timer slack): count from the actual send.
         state.send_base = due.min(Instant::now());
-        self.store.set_epoch_deadline(self.callback_ticks);
+        self.store.data_mut().cpu_mark = None;
+        self.store.set_epoch_deadline(self.window_ticks);
         let guest = self.scenario.volley_scenario_scenario();
         let name = callback.name();
         let store = &mut self.store;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 /// How often the epoch advances; callback deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -65,14 +65,46 @@ pub struct InstanceLimits {
 }
 
 impl InstanceLimits {
-    /// The callback deadline in epoch ticks: the next tick may come at any moment, so one more
-    /// than the limit divided by the tick guarantees at least `callback_time` of wall-clock time.
-    pub fn deadline_ticks(&self) -> u64 {
-        (self
-            .callback_time
+    /// Half the callback limit in epoch ticks (plus one, as the next tick may come at any moment).
+    pub fn window_ticks(&self) -> u64 {
+        ((self.callback_time / 2)
             .as_millis()
             .div_ceil(EPOCH_TICK.as_millis())
             + 1) as u64
+    }
+}
+
+/// CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid pointer we pass.
+    #[allow(unsafe_code)] // the one way to read this thread's CPU clock
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return Duration::MAX;
+    }
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Decide at an epoch deadline whether a callback has used up its CPU budget.
+///
+/// The wall-clock epoch only tells that half the limit has passed. At the first deadline of a call
+/// the thread's CPU clock is marked and the call gets another half; at later deadlines it is
+/// interrupted once it has burnt half the limit of CPU since the mark. An endless loop on an idle
+/// machine is thus stopped after about `callback_time`; a callback that was merely descheduled on
+/// a busy machine is not mistaken for one.
+fn on_deadline(state: &mut ConnState, budget: Duration, window: u64) -> UpdateDeadline {
+    let now = thread_cpu_time();
+    match state.cpu_mark {
+        None => {
+            state.cpu_mark = Some(now);
+            UpdateDeadline::Continue(window)
+        }
+        Some(mark) if now.saturating_sub(mark) >= budget => UpdateDeadline::Interrupt,
+        Some(_) => UpdateDeadline::Continue(window),
     }
 }
 
@@ -159,9 +191,20 @@ impl ScenarioEngine {
     ) -> Result<(Store<ConnState>, VolleyScenario), wasmtime::Error> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(self.limits.deadline_ticks());
+        let window = self.limits.window_ticks();
+        let budget = self.limits.callback_time / 2;
+        store.epoch_deadline_callback(move |mut context| {
+            Ok(on_deadline(context.data_mut(), budget, window))
+        });
+        self.arm(&mut store);
         let instance = self.pre.instantiate(&mut store)?;
         Ok((store, instance))
+    }
+
+    /// Give the next call into `store` its full CPU budget. Call before every export call.
+    pub fn arm(&self, store: &mut Store<ConnState>) {
+        store.data_mut().cpu_mark = None;
+        store.set_epoch_deadline(self.limits.window_ticks());
     }
 }
 

@@ -89,6 +89,8 @@ pub struct ConnState {
     deadline_queue: BinaryHeap<Reverse<(Instant, String)>>,
     /// This connection's measurements.
     pub recorder: Recorder,
+    /// The thread CPU time when the current call first reached its epoch deadline (see `engine`).
+    pub cpu_mark: Option<Duration>,
 }
 
 impl ConnState {
@@ -130,6 +132,7 @@ impl ConnState {
             pending: HashMap::new(),
             deadline_queue: BinaryHeap::new(),
             recorder,
+            cpu_mark: None,
         }
     }
 
