@@ -35,6 +35,13 @@ lint:
     cd scenarios && cargo fmt --all --check
     cd scenarios && cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# Render a results file as HTML and screenshot it in headless Chromium, for a person to look at:
+# `just screenshot results.json` writes target/report.html and target/report.png.
+screenshot RESULTS:
+    cargo run --release --quiet -p volley -- report {{RESULTS}} -o target/report.html
+    bash tests/browser/check_report.sh target/report.html target/report.png
+    @echo "open target/report.png (or target/report.html in a browser)"
+
 # Criterion micro-benchmarks, then 10,000 connections held for 20 s against `volley serve`.
 bench: scenarios
     cargo bench -p volley --bench scenario_calls

@@ -22,6 +22,51 @@ pub enum Command {
     Check(FileArgs),
     /// Run the embedded WebSocket server standalone on a loopback port.
     Serve(ServeArgs),
+    /// Turn a results file into a self-contained HTML report.
+    Report(ReportArgs),
+    /// Merge results files of one scenario (e.g. shards) into one, re-evaluating thresholds.
+    Merge(MergeArgs),
+}
+
+/// Output files every result-producing command can write.
+#[derive(Debug, clap::Args)]
+pub struct Outputs {
+    /// Write the results as JSON (schema volley.results/v2) to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML (one test case per check and threshold) to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+/// `volley report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A results file written by `volley run --out` or `volley merge`.
+    pub results: PathBuf,
+    /// The HTML file to write.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+/// `volley merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Results files of the same scenario.
+    #[arg(required = true, num_args = 2..)]
+    pub results: Vec<PathBuf>,
+    /// The merged results file to write.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Write a self-contained HTML report of the merged results.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML of the merged results.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 /// The scenario file and its overrides.
@@ -43,9 +88,19 @@ pub struct RunArgs {
     /// File and overrides.
     #[command(flatten)]
     pub file: FileArgs,
-    /// Write the results as JSON (schema volley.results/v1) to this file.
+    /// Results files to write.
+    #[command(flatten)]
+    pub outputs: Outputs,
+    /// Append the time series (one point per interval) to this file as the run goes: JSON lines,
+    /// or CSV when the name ends in `.csv`.
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub series: Option<PathBuf>,
+    /// Time-series interval, e.g. `1s` or `500ms`.
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Serve live metrics (OpenMetrics/Prometheus text) on this address, e.g. 127.0.0.1:9464.
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
     /// Do not show the live progress line.
     #[arg(long)]
     pub no_progress: bool,
@@ -69,6 +124,14 @@ pub struct ServeArgs {
     /// Echo or chat.
     #[arg(long, value_enum, default_value = "echo")]
     pub mode: Mode,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = volley::config::parse_duration(text)?;
+    if interval < std::time::Duration::from_millis(100) {
+        return Err("the interval must be at least 100ms".into());
+    }
+    Ok(interval)
 }
 
 fn parse_set(text: &str) -> Result<(String, String), String> {

@@ -9,9 +9,10 @@ mod raw;
 mod substitute;
 mod units;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, edit_distance};
 pub use units::{parse_bytes, parse_duration};
 
+use crate::shape::{self, Shape, Stage};
 use raw::RawFile;
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
@@ -50,12 +51,17 @@ pub struct Scenario {
     pub load: Load,
     /// What one scenario instance may use.
     pub limits: Limits,
+    /// Pass/fail rules on the results.
+    pub thresholds: Vec<crate::thresholds::Threshold>,
 }
 
 /// `load:` validated.
 #[derive(Debug, Clone)]
 pub struct Load {
-    /// Concurrent connections (virtual users).
+    /// Constant, stages or arrival rate.
+    pub shape: Shape,
+    /// Most connections open at once: `connections`, the highest stage target, or
+    /// `max_connections`.
     pub connections: NonZeroU32,
     /// Time over which connections are opened, evenly spaced.
     pub ramp_up: Duration,
@@ -382,17 +388,11 @@ impl Validator<'_> {
         })?;
 
         let load = &raw.load;
-        let connections = NonZeroU32::new(load.connections).ok_or_else(|| {
-            self.error(
-                &["load", "connections"],
-                "`load.connections` must be at least 1",
-            )
-        })?;
-        let duration = match &load.duration {
+        let mut duration = match &load.duration {
             Some(text) => Some(self.duration(&["load", "duration"], Some(text), Duration::ZERO)?),
             None => None,
         };
-        let iterations = match load.iterations {
+        let mut iterations = match load.iterations {
             Some(count) => Some(NonZeroU32::new(count).ok_or_else(|| {
                 self.error(
                     &["load", "iterations"],
@@ -401,13 +401,83 @@ impl Validator<'_> {
             })?),
             None => None,
         };
-        if duration.is_none() && iterations.is_none() {
+        let shapes_given = [
+            load.connections.is_some(),
+            load.stages.is_some(),
+            load.arrival_rate.is_some(),
+        ];
+        if shapes_given.iter().filter(|given| **given).count() != 1 {
             return Err(self.error(
                 &["load"],
-                "`load` needs `duration` (e.g. `duration: 30s`), `iterations` (e.g. `iterations: 1`), or both",
+                "`load` needs exactly one of `connections` (a constant number), `stages` (a list of targets) or `arrival_rate` (new connections per second)",
+            ));
+        }
+        let (shape, connections) = if let Some(stages) = &load.stages {
+            let mut parsed = Vec::new();
+            for stage in stages {
+                parsed.push(Stage {
+                    duration: self.duration(
+                        &["load", "stages"],
+                        Some(&stage.duration),
+                        Duration::ZERO,
+                    )?,
+                    target: stage.target,
+                });
+            }
+            let peak = parsed.iter().map(|stage| stage.target).max().unwrap_or(0);
+            let peak = NonZeroU32::new(peak).ok_or_else(|| {
+                self.error(
+                    &["load", "stages"],
+                    "`load.stages` must have at least one stage with a `target` above 0",
+                )
+            })?;
+            if duration.is_some() {
+                return Err(self.error(
+                    &["load", "duration"],
+                    "with `stages`, the run lasts as long as the stages; remove `load.duration`",
+                ));
+            }
+            duration = Some(shape::stages_duration(&parsed));
+            (Shape::Stages(parsed), peak)
+        } else if let Some(per_second) = load.arrival_rate {
+            if !(per_second > 0.0 && per_second <= 100_000.0) {
+                return Err(self.error(
+                    &["load", "arrival_rate"],
+                    "`load.arrival_rate` must be between 0 and 100000 connections per second",
+                ));
+            }
+            let max = load.max_connections.and_then(NonZeroU32::new).ok_or_else(|| {
+                self.error(&["load", "arrival_rate"], "with `arrival_rate`, set `max_connections` (the most connections open at once, e.g. `max_connections: 1000`)")
+            })?;
+            if duration.is_none() {
+                return Err(self.error(&["load", "arrival_rate"], "with `arrival_rate`, set `duration` (how long arrivals go on, e.g. `duration: 1m`)"));
+            }
+            iterations = Some(NonZeroU32::MIN);
+            (Shape::ArrivalRate { per_second, max }, max)
+        } else {
+            let count = load.connections.unwrap_or(0);
+            let connections = NonZeroU32::new(count).ok_or_else(|| {
+                self.error(
+                    &["load", "connections"],
+                    "`load.connections` must be at least 1",
+                )
+            })?;
+            if duration.is_none() && iterations.is_none() {
+                return Err(self.error(
+                    &["load"],
+                    "`load` needs `duration` (e.g. `duration: 30s`), `iterations` (e.g. `iterations: 1`), or both",
+                ));
+            }
+            (Shape::Constant, connections)
+        };
+        if load.max_connections.is_some() && !matches!(shape, Shape::ArrivalRate { .. }) {
+            return Err(self.error(
+                &["load", "max_connections"],
+                "`max_connections` applies to `arrival_rate` only; remove it",
             ));
         }
         let load = Load {
+            shape,
             connections,
             ramp_up: self.duration(
                 &["load", "ramp_up"],
@@ -458,7 +528,30 @@ impl Validator<'_> {
             ));
         }
 
+        let mut thresholds = Vec::new();
+        for raw_threshold in &raw.thresholds {
+            let (rule, abort) = match raw_threshold {
+                raw::RawThreshold::Rule(rule) => (rule.as_str(), false),
+                raw::RawThreshold::Detailed(options) => (options.rule.as_str(), options.abort),
+            };
+            let threshold =
+                crate::thresholds::Threshold::parse(rule, abort).map_err(|message| {
+                    let position = self
+                        .text
+                        .find(rule)
+                        .map(|offset| locate::position_of(self.text, offset))
+                        .or_else(|| locate::locate(self.text, &["thresholds"]));
+                    ConfigError::at(
+                        self.file,
+                        position,
+                        format!("threshold `{rule}`: {message}"),
+                    )
+                })?;
+            thresholds.push(threshold);
+        }
+
         Ok(Scenario {
+            thresholds,
             file: self.file.to_owned(),
             name: raw.name,
             description: raw.description,
@@ -644,6 +737,50 @@ load:
             error.contains("dir/s.yaml:8:3") && error.contains("not a valid HTTP header name"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn thresholds_parse_and_unknown_metrics_point_at_the_rule() -> Result<(), ConfigError> {
+        let text = format!(
+            "{GOOD}thresholds:\n  - round_trip p99 < 50ms\n  - {{ rule: reply_timeouts == 0, abort: true }}\n"
+        );
+        let scenario = parse(&text)?;
+        assert_eq!(scenario.thresholds.len(), 2);
+        assert!(scenario.thresholds[1].abort);
+        let text = format!("{GOOD}thresholds:\n  - latency p99 < 50ms\n");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "dir/s.yaml:12:5: threshold `latency p99 < 50ms`: unknown metric `latency`"
+            ),
+            "{error}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn load_shapes() -> Result<(), ConfigError> {
+        let staged = GOOD.replace(
+            "  connections: 10\n  ramp_up: 1s\n  duration: 5s\n",
+            "  stages:\n    - { duration: 10s, target: 20 }\n    - { duration: 5s, target: 0 }\n",
+        );
+        let scenario = parse(&staged)?;
+        assert_eq!(scenario.load.connections.get(), 20);
+        assert_eq!(scenario.load.duration, Some(Duration::from_secs(15)));
+        let arrivals = GOOD.replace(
+            "  connections: 10\n",
+            "  arrival_rate: 5\n  max_connections: 50\n",
+        );
+        let scenario = parse(&arrivals)?;
+        assert!(matches!(scenario.load.shape, Shape::ArrivalRate { max, .. } if max.get() == 50));
+        assert_eq!(scenario.load.iterations.map(NonZeroU32::get), Some(1));
+        let both = GOOD.replace(
+            "  connections: 10\n",
+            "  connections: 10\n  arrival_rate: 5\n",
+        );
+        let error = parse(&both).unwrap_err().to_string();
+        assert!(error.contains("exactly one of"), "{error}");
+        Ok(())
     }
 
     #[test]

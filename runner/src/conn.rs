@@ -198,6 +198,7 @@ impl Connection {
         self.flush().await?;
         loop {
             let wake = self.store.data_mut().next_wake();
+            let flush_due = self.store.data().recorder.flush_due();
             let closing = self.closing;
             tokio::select! {
                 biased;
@@ -216,6 +217,9 @@ impl Connection {
                 _ = sleep_until(wake.map_or_else(Instant::now, |at| at - TIMER_SLACK).into()), if wake.is_some() && closing.is_none() => {
                     self.fire_due(Instant::now() + TIMER_SLACK)?;
                     self.flush().await?;
+                }
+                _ = sleep_until(flush_due.unwrap_or_else(Instant::now).into()), if flush_due.is_some() => {
+                    self.store.data_mut().recorder.flush();
                 }
                 _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
                     return Err(Failure::Network(format!(

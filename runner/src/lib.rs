@@ -8,20 +8,28 @@
 //! (presentation), `limits` (OS preflight), `trap` (scenario failures in words).
 
 pub mod bindings;
+pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod engine;
 pub mod host;
+pub mod html;
+pub mod junit;
 pub mod limits;
+pub mod merge;
+pub mod metrics_endpoint;
 pub mod net;
 pub mod plan;
 pub mod progress;
 pub mod recorder;
 pub mod report;
 pub mod run;
+pub mod series;
 pub mod server;
+pub mod shape;
 pub mod stats;
 pub mod summary;
+pub mod thresholds;
 pub mod trap;
 pub mod vu;
 pub mod wasi;

@@ -5,8 +5,9 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, FileArgs, Mode, RunArgs, ServeArgs};
+use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
 use std::process::ExitCode;
+use volley::Report;
 use volley::config::{Overrides, Scenario, ServerMode};
 use volley::engine::{InstanceLimits, ScenarioEngine};
 use volley::{RunOptions, summary};
@@ -30,6 +31,8 @@ fn main() -> ExitCode {
             Command::Run(args) => run(args).await,
             Command::Check(args) => check(args),
             Command::Serve(args) => serve(args).await,
+            Command::Report(args) => report(args),
+            Command::Merge(args) => merge(args),
         }
     })
 }
@@ -59,6 +62,9 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let options = RunOptions {
         progress: !args.no_progress,
+        interval: args.interval,
+        series_file: args.series.clone(),
+        metrics_addr: args.metrics_addr,
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
@@ -68,13 +74,84 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     print!("{}", summary::render(&report));
-    if let Some(path) = &args.out
-        && let Err(error) = std::fs::write(path, report.to_json())
-    {
-        eprintln!("error: cannot write {}: {error}", path.display());
-        return ExitCode::from(COULD_NOT_RUN);
+    if let Err(code) = write_outputs(&report, &args.outputs) {
+        return code;
     }
     ExitCode::from(report.verdict.exit_code as u8)
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), ExitCode> {
+    std::fs::write(path, text).map_err(|error| {
+        eprintln!("error: cannot write {}: {error}", path.display());
+        ExitCode::from(COULD_NOT_RUN)
+    })
+}
+
+fn write_outputs(report: &Report, outputs: &Outputs) -> Result<(), ExitCode> {
+    if let Some(path) = &outputs.out {
+        write_file(path, &report.to_json())?;
+    }
+    if let Some(path) = &outputs.html {
+        write_file(path, &volley::html::render(report))?;
+    }
+    if let Some(path) = &outputs.junit {
+        write_file(path, &volley::junit::render(report))?;
+    }
+    Ok(())
+}
+
+fn read_results(path: &std::path::Path) -> Result<Report, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        eprintln!("error: cannot read {}: {error}", path.display());
+        ExitCode::from(COULD_NOT_RUN)
+    })?;
+    serde_json::from_str(&text).map_err(|error| {
+        eprintln!(
+            "error: {}:{}:{}: not a volley results file: {error}",
+            path.display(),
+            error.line(),
+            error.column()
+        );
+        ExitCode::from(COULD_NOT_RUN)
+    })
+}
+
+fn report(args: ReportArgs) -> ExitCode {
+    let report = match read_results(&args.results) {
+        Ok(report) => report,
+        Err(code) => return code,
+    };
+    match write_file(&args.output, &volley::html::render(&report)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+fn merge(args: MergeArgs) -> ExitCode {
+    let mut reports = Vec::new();
+    for path in &args.results {
+        match read_results(path) {
+            Ok(report) => reports.push(report),
+            Err(code) => return code,
+        }
+    }
+    let merged = match volley::merge::merge(reports) {
+        Ok(merged) => merged,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    print!("{}", summary::render(&merged));
+    let outputs = Outputs {
+        out: Some(args.output),
+        html: args.html,
+        junit: args.junit,
+    };
+    if let Err(code) = write_outputs(&merged, &outputs) {
+        return code;
+    }
+    ExitCode::from(merged.verdict.exit_code as u8)
 }
 
 fn check(args: FileArgs) -> ExitCode {

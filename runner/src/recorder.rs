@@ -8,6 +8,9 @@ use std::time::Duration;
 
 const FLUSH_AT: usize = 64;
 
+/// Longest a sample waits in a connection before it reaches the collector.
+pub const FLUSH_AGE: Duration = Duration::from_millis(250);
+
 /// Per-connection measurements, flushed on drop.
 #[derive(Debug)]
 pub struct Recorder {
@@ -15,6 +18,7 @@ pub struct Recorder {
     collector: Arc<Collector>,
     samples: Samples,
     held: usize,
+    first_held: Option<std::time::Instant>,
 }
 
 /// Whole microseconds, at least 1 (HDR histograms start at 1).
@@ -32,6 +36,7 @@ impl Recorder {
             collector,
             samples: Samples::default(),
             held: 0,
+            first_held: None,
         }
     }
 
@@ -40,7 +45,16 @@ impl Recorder {
         &self.collector
     }
 
+    /// When the oldest unflushed sample was recorded; the connection flushes it within
+    /// [`FLUSH_AGE`] so the time series sees it in the right interval.
+    pub fn flush_due(&self) -> Option<std::time::Instant> {
+        self.first_held.map(|first| first + FLUSH_AGE)
+    }
+
     fn added(&mut self) {
+        if self.held == 0 {
+            self.first_held = Some(std::time::Instant::now());
+        }
         self.held += 1;
         if self.held >= FLUSH_AT {
             self.flush();
@@ -118,6 +132,7 @@ impl Recorder {
         if self.held > 0 {
             self.collector.absorb(self.vu, &mut self.samples);
             self.held = 0;
+            self.first_held = None;
         }
     }
 }

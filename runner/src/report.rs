@@ -4,18 +4,18 @@
 
 use crate::stats::{METRIC_SCALE, Totals};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Identifies the JSON layout; bumped on any incompatible change.
-pub const SCHEMA: &str = "volley.results/v1";
+pub const SCHEMA: &str = "volley.results/v2";
 
 /// Everything a run measured, ready to render.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// Always [`SCHEMA`].
-    pub schema: &'static str,
+    /// Always [`SCHEMA`] when written by this runner.
+    pub schema: String,
     /// Which scenario ran, against what.
     pub scenario: ScenarioInfo,
     /// Run timing.
@@ -38,14 +38,20 @@ pub struct Report {
     pub metrics: BTreeMap<String, Distribution>,
     /// Scenario traps by message.
     pub scenario_errors: BTreeMap<String, u64>,
-    /// Resource use of the runner process.
+    /// Thresholds from the file, evaluated on these results.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::Outcome>,
+    /// Per-interval figures over the run.
+    #[serde(default)]
+    pub series: crate::series::Series,
+    /// Resource use of the runner process (summed over shards in a merged result).
     pub process: ProcessStats,
     /// Pass/fail and why.
     pub verdict: Verdict,
 }
 
 /// `scenario` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     /// `name:`.
     pub name: String,
@@ -60,7 +66,7 @@ pub struct ScenarioInfo {
 }
 
 /// `run` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
     /// Unix time the run started, seconds.
     pub started_at_unix_s: u64,
@@ -76,10 +82,23 @@ pub struct RunInfo {
     pub iterations: Option<u32>,
     /// True when stopped early by Ctrl-C / SIGINT.
     pub interrupted: bool,
+    /// The load shape, in words (e.g. "constant 100 connections, ramp 2s, hold 10s").
+    #[serde(default)]
+    pub shape: String,
+    /// Set when a threshold with `abort: true` stopped the run early.
+    #[serde(default)]
+    pub aborted_by: Option<String>,
+    /// Number of result files merged into this one (1 for a single run).
+    #[serde(default = "one")]
+    pub merged_runs: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `connections` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectionStats {
     /// Attempts started.
     pub attempted: u64,
@@ -93,10 +112,13 @@ pub struct ConnectionStats {
     pub closed_by_server: u64,
     /// Most open at once.
     pub peak_open: u64,
+    /// Arrivals dropped because `max_connections` were open (arrival-rate shape).
+    #[serde(default)]
+    pub dropped_arrivals: u64,
 }
 
 /// `messages` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MessageStats {
     /// Data messages sent.
     pub sent: u64,
@@ -109,7 +131,7 @@ pub struct MessageStats {
 }
 
 /// One check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckStats {
     /// Its name.
     pub name: String,
@@ -120,7 +142,7 @@ pub struct CheckStats {
 }
 
 /// Summary of a histogram. Timings are in µs; metrics in their own unit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Distribution {
     /// Values recorded.
     pub count: u64,
@@ -138,7 +160,18 @@ pub struct Distribution {
     pub p999: f64,
     /// Largest.
     pub max: f64,
+    /// (quantile, value) pairs at the quantiles in [`QUANTILES`], for charts and thresholds.
+    #[serde(default)]
+    pub percentiles: Vec<(f64, f64)>,
+    /// The full histogram (HDR V2, compressed, base64), unscaled; `volley merge` adds these.
+    #[serde(default)]
+    pub histogram: String,
 }
+
+/// Quantiles listed in every [`Distribution::percentiles`].
+pub const QUANTILES: [f64; 12] = [
+    0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 0.99999, 1.0,
+];
 
 impl Distribution {
     /// Summarise `histogram`, dividing values by `scale`.
@@ -153,6 +186,8 @@ impl Distribution {
                 p99: 0.0,
                 p999: 0.0,
                 max: 0.0,
+                percentiles: Vec::new(),
+                histogram: String::new(),
             };
         }
         let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / scale;
@@ -165,12 +200,22 @@ impl Distribution {
             p99: at(0.99),
             p999: at(0.999),
             max: histogram.max() as f64 / scale,
+            percentiles: QUANTILES.iter().map(|q| (*q, at(*q))).collect(),
+            histogram: crate::codec::encode(histogram),
         }
+    }
+
+    /// The value at `quantile` from [`Distribution::percentiles`], if listed.
+    pub fn quantile(&self, quantile: f64) -> Option<f64> {
+        self.percentiles
+            .iter()
+            .find(|(q, _)| (q - quantile).abs() < 1e-9)
+            .map(|(_, value)| *value)
     }
 }
 
 /// `process` section.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ProcessStats {
     /// Peak resident memory of the runner, KiB.
     pub peak_rss_kib: u64,
@@ -208,7 +253,7 @@ impl ProcessStats {
 }
 
 /// `verdict` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     /// True when every check passed and nothing failed.
     pub passed: bool,
@@ -225,6 +270,7 @@ impl Verdict {
         checks: &[CheckStats],
         reply_timeouts: u64,
         scenario_errors: &BTreeMap<String, u64>,
+        thresholds: &[crate::thresholds::Outcome],
     ) -> Verdict {
         let mut reasons = Vec::new();
         for check in checks.iter().filter(|check| check.failed > 0) {
@@ -264,6 +310,12 @@ impl Verdict {
         if connections.attempted == 0 {
             reasons.push("no connection was attempted".into());
         }
+        for outcome in thresholds.iter().filter(|outcome| !outcome.passed) {
+            reasons.push(format!(
+                "threshold `{}` crossed (actual {})",
+                outcome.expression, outcome.actual
+            ));
+        }
         let passed = reasons.is_empty();
         Verdict {
             passed,
@@ -296,6 +348,28 @@ pub struct CounterValues {
     pub bytes_received: u64,
     /// Reply timeouts.
     pub reply_timeouts: u64,
+    /// Dropped arrivals.
+    pub dropped_arrivals: u64,
+}
+
+impl CounterValues {
+    /// Read the live counters now.
+    pub fn read(counters: &crate::stats::Counters) -> CounterValues {
+        use crate::stats::read;
+        CounterValues {
+            attempted: read(&counters.attempted),
+            established: read(&counters.established),
+            failed: read(&counters.failed),
+            closed_by_server: read(&counters.closed_by_server),
+            peak_open: read(&counters.peak_open),
+            messages_sent: read(&counters.messages_sent),
+            messages_received: read(&counters.messages_received),
+            bytes_sent: read(&counters.bytes_sent),
+            bytes_received: read(&counters.bytes_received),
+            reply_timeouts: read(&counters.reply_timeouts),
+            dropped_arrivals: read(&counters.dropped_arrivals),
+        }
+    }
 }
 
 impl Report {
@@ -314,6 +388,7 @@ impl Report {
             failed_by_reason: totals.failures.clone(),
             closed_by_server: counters.closed_by_server,
             peak_open: counters.peak_open,
+            dropped_arrivals: counters.dropped_arrivals,
         };
         let checks: Vec<CheckStats> = totals
             .checks
@@ -329,9 +404,10 @@ impl Report {
             &checks,
             counters.reply_timeouts,
             &totals.scenario_errors,
+            &[],
         );
         Report {
-            schema: SCHEMA,
+            schema: SCHEMA.to_owned(),
             scenario,
             run,
             connections,
@@ -352,9 +428,31 @@ impl Report {
                 .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE)))
                 .collect(),
             scenario_errors: totals.scenario_errors.clone(),
+            thresholds: Vec::new(),
+            series: crate::series::Series::default(),
             process,
             verdict,
         }
+    }
+
+    /// Evaluate `thresholds` on these results and judge the verdict again.
+    pub fn apply_thresholds(&mut self, thresholds: &[crate::thresholds::Threshold]) {
+        self.thresholds = thresholds
+            .iter()
+            .map(|threshold| threshold.evaluate(self))
+            .collect();
+        self.rejudge();
+    }
+
+    /// Recompute the verdict from the figures and threshold outcomes.
+    pub fn rejudge(&mut self) {
+        self.verdict = Verdict::judge(
+            &self.connections,
+            &self.checks,
+            self.reply_timeouts,
+            &self.scenario_errors,
+            &self.thresholds,
+        );
     }
 
     /// Pretty JSON.
@@ -418,16 +516,17 @@ mod tests {
             failed_by_reason: BTreeMap::new(),
             closed_by_server: 0,
             peak_open: 2,
+            dropped_arrivals: 0,
         };
         let checks = vec![CheckStats {
             name: "echo".into(),
             passed: 3,
             failed: 1,
         }];
-        let verdict = Verdict::judge(&connections, &checks, 0, &BTreeMap::new());
+        let verdict = Verdict::judge(&connections, &checks, 0, &BTreeMap::new(), &[]);
         assert_eq!(verdict.exit_code, 1);
         assert_eq!(verdict.reasons, vec!["check \"echo\" failed 1 of 4 times"]);
-        let verdict = Verdict::judge(&connections, &[], 0, &BTreeMap::new());
+        let verdict = Verdict::judge(&connections, &[], 0, &BTreeMap::new(), &[]);
         assert!(verdict.passed);
     }
 }

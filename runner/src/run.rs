@@ -11,8 +11,12 @@ use crate::limits::{LimitError, preflight};
 use crate::net::{Connector, default_tls};
 use crate::plan::Plan;
 use crate::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
+use crate::series::{Sampler, Series, SeriesFile};
 use crate::server::EmbeddedServer;
-use crate::stats::{Collector, read};
+use crate::shape::{Shape, Stage, arrival_gap, stage_target};
+use crate::stats::{Collector, bump};
+use crate::thresholds::Threshold;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -37,13 +41,46 @@ pub enum RunError {
     /// TLS could not be configured.
     #[error("cannot configure TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// The time-series file could not be created.
+    #[error("cannot write the time series to {path}: {source}")]
+    Series {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metrics endpoint could not listen.
+    #[error("cannot serve metrics on {address}: {source}")]
+    Metrics {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Options that are not part of the scenario file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Show the live progress line (it still switches off when stderr is not a terminal).
     pub progress: bool,
+    /// Seconds per time-series point.
+    pub interval: Duration,
+    /// Append each time-series point to this file as the run goes (`.csv` for CSV, else JSON lines).
+    pub series_file: Option<std::path::PathBuf>,
+    /// Serve live OpenMetrics on this address during the run.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            progress: false,
+            interval: Duration::from_secs(1),
+            series_file: None,
+            metrics_addr: None,
+        }
+    }
 }
 
 /// Run `scenario` until it finishes or `shutdown` completes, and report.
@@ -75,7 +112,25 @@ pub async fn run(
         (Target::Embedded { path, .. }, None) => format!("ws://127.0.0.1{path}"),
         (Target::Remote(template), _) => template.clone(),
     };
+    let series_file =
+        match &options.series_file {
+            Some(path) => Some(crate::series::SeriesFile::create(path).map_err(|source| {
+                RunError::Series {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
     let collector = Arc::new(Collector::default());
+    let metrics_endpoint = match options.metrics_addr {
+        Some(address) => Some(
+            crate::metrics_endpoint::MetricsEndpoint::start(address, collector.clone())
+                .await
+                .map_err(|source| RunError::Metrics { address, source })?,
+        ),
+        None => None,
+    };
     let started = Instant::now();
     let started_at_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -122,12 +177,41 @@ pub async fn run(
         None
     };
 
+    let sampler_done = CancellationToken::new();
+    let sampler = tokio::spawn(sample_series(
+        collector.clone(),
+        scenario
+            .thresholds
+            .iter()
+            .filter(|t| t.abort)
+            .cloned()
+            .collect(),
+        SeriesContext {
+            started,
+            interval: options.interval,
+            stop: stop.clone(),
+            done: sampler_done.clone(),
+        },
+        series_file,
+    ));
+
     let mut vus = JoinSet::new();
-    ramp(&plan, &stop, &mut vus, started).await;
+    match &scenario.load.shape {
+        Shape::Constant => ramp(&plan, &stop, &mut vus, started).await,
+        Shape::Stages(stages) => follow_stages(&plan, stages, &stop, &mut vus, started).await,
+        Shape::ArrivalRate { per_second, max } => {
+            arrive(&plan, *per_second, max.get(), &stop, &mut vus, started).await
+        }
+    }
     hold_and_drain(&plan, &stop, &mut vus, started).await;
 
     stop.cancel();
     let _ = watcher.await;
+    sampler_done.cancel();
+    let (series, aborted_by) = sampler.await.unwrap_or_default();
+    if let Some(endpoint) = metrics_endpoint {
+        endpoint.stop().await;
+    }
     progress_done.cancel();
     if let Some(progress) = progress {
         let _ = progress.await;
@@ -136,21 +220,9 @@ pub async fn run(
         server.stop(Duration::from_secs(2)).await;
     }
 
-    let counters = &collector.counters;
-    let values = CounterValues {
-        attempted: read(&counters.attempted),
-        established: read(&counters.established),
-        failed: read(&counters.failed),
-        closed_by_server: read(&counters.closed_by_server),
-        peak_open: read(&counters.peak_open),
-        messages_sent: read(&counters.messages_sent),
-        messages_received: read(&counters.messages_received),
-        bytes_sent: read(&counters.bytes_sent),
-        bytes_received: read(&counters.bytes_received),
-        reply_timeouts: read(&counters.reply_timeouts),
-    };
+    let values = CounterValues::read(&collector.counters);
     let load = &scenario.load;
-    Ok(Report::build(
+    let mut report = Report::build(
         ScenarioInfo {
             name: scenario.name.clone(),
             file: scenario.file.display().to_string(),
@@ -166,11 +238,60 @@ pub async fn run(
             duration_s: load.duration.map(|duration| duration.as_secs_f64()),
             iterations: load.iterations.map(|count| count.get()),
             interrupted: interrupted.load(Ordering::Relaxed),
+            shape: describe_shape(load),
+            aborted_by,
+            merged_runs: 1,
         },
         values,
         &collector.snapshot(),
         ProcessStats::read(limits.open_files),
-    ))
+    );
+    report.series = series;
+    report.apply_thresholds(&scenario.thresholds);
+    Ok(report)
+}
+
+/// The load shape in words, for the summary.
+pub fn describe_shape(load: &crate::config::Load) -> String {
+    use crate::report::human_duration;
+    match &load.shape {
+        Shape::Constant => {
+            let hold = match (load.duration, load.iterations) {
+                (Some(duration), Some(iterations)) => format!(
+                    "hold {} or {iterations} iterations",
+                    human_duration(duration)
+                ),
+                (Some(duration), None) => format!("hold {}", human_duration(duration)),
+                (None, Some(iterations)) => format!("{iterations} iterations each"),
+                (None, None) => String::new(),
+            };
+            format!(
+                "constant {} connections, ramp {}, {hold}",
+                load.connections,
+                human_duration(load.ramp_up)
+            )
+        }
+        Shape::Stages(stages) => {
+            let mut from = 0;
+            let steps: Vec<String> = stages
+                .iter()
+                .map(|stage| {
+                    let step = format!(
+                        "{from}→{} over {}",
+                        stage.target,
+                        human_duration(stage.duration)
+                    );
+                    from = stage.target;
+                    step
+                })
+                .collect();
+            format!("stages {}", steps.join(", "))
+        }
+        Shape::ArrivalRate { per_second, max } => format!(
+            "arrival rate {per_second}/s for {}, at most {max} open",
+            human_duration(load.duration.unwrap_or_default())
+        ),
+    }
 }
 
 /// Start VU `i` at `started + ramp_up × i / connections`, unless the run stops first.
@@ -188,6 +309,196 @@ async fn ramp(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut JoinSet<()>,
         }
         vus.spawn(crate::vu::run_vu(plan.clone(), vu, stop.clone()));
     }
+}
+
+/// Keep the number of running VUs at the stage target: start VUs (lowest free index first) when
+/// it rises, stop the highest-indexed ones (politely) when it falls.
+async fn follow_stages(
+    plan: &Arc<Plan>,
+    stages: &[Stage],
+    stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let mut running: BTreeMap<u32, CancellationToken> = BTreeMap::new();
+    let finished = Arc::new(std::sync::Mutex::new(Vec::<u32>::new()));
+    let end = started + crate::shape::stages_duration(stages);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Ok(mut done) = finished.lock() {
+            for vu in done.drain(..) {
+                running.remove(&vu);
+            }
+        }
+        let now = Instant::now();
+        if now >= end {
+            return;
+        }
+        let wanted = stage_target(stages, now - started).round() as usize;
+        while running.len() < wanted {
+            let vu = (0..)
+                .find(|index| !running.contains_key(index))
+                .unwrap_or(0);
+            let own = stop.child_token();
+            running.insert(vu, own.clone());
+            let (plan, finished) = (plan.clone(), finished.clone());
+            vus.spawn(async move {
+                crate::vu::run_vu(plan, vu, own).await;
+                if let Ok(mut done) = finished.lock() {
+                    done.push(vu);
+                }
+            });
+        }
+        while running.len() > wanted {
+            if let Some((_, own)) = running.pop_last() {
+                own.cancel();
+            }
+        }
+    }
+}
+
+/// Open model: start one single-iteration VU every `1 / per_second`, unless `max` are open, in
+/// which case the arrival is dropped and counted.
+async fn arrive(
+    plan: &Arc<Plan>,
+    per_second: f64,
+    max: u32,
+    stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let Some(duration) = plan.load.duration else {
+        return;
+    };
+    let end = started + duration;
+    let gap = arrival_gap(per_second);
+    let busy = Arc::new(std::sync::Mutex::new(vec![false; max as usize]));
+    let mut arrival: u64 = 0;
+    loop {
+        let at = started + gap.mul_f64(arrival as f64);
+        if at >= end {
+            return;
+        }
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = sleep_until(at.into()) => {}
+        }
+        arrival += 1;
+        let free = busy.lock().ok().and_then(|mut slots| {
+            let index = slots.iter().position(|taken| !taken)?;
+            slots[index] = true;
+            Some(index as u32)
+        });
+        let Some(vu) = free else {
+            bump(&plan.collector.counters.dropped_arrivals, 1);
+            continue;
+        };
+        let (plan, busy, stop) = (plan.clone(), busy.clone(), stop.clone());
+        vus.spawn(async move {
+            crate::vu::run_vu(plan, vu, stop).await;
+            if let Ok(mut slots) = busy.lock() {
+                slots[vu as usize] = false;
+            }
+        });
+    }
+}
+
+/// What the sampling task needs besides the collector.
+struct SeriesContext {
+    started: Instant,
+    interval: Duration,
+    stop: CancellationToken,
+    done: CancellationToken,
+}
+
+/// Every interval: take a time-series point, append it to the file, and check the abort
+/// thresholds against the results so far (stopping the run when one is crossed). Returns the
+/// series and the crossed rule, if any.
+async fn sample_series(
+    collector: Arc<Collector>,
+    abort_rules: Vec<Threshold>,
+    context: SeriesContext,
+    mut file: Option<SeriesFile>,
+) -> (Series, Option<String>) {
+    let mut sampler = Sampler::default();
+    let mut series = Series {
+        interval_s: context.interval.as_secs_f64(),
+        points: Vec::new(),
+    };
+    let mut aborted_by = None;
+    let mut next = context.started + context.interval;
+    loop {
+        let last = tokio::select! {
+            _ = context.done.cancelled() => true,
+            _ = sleep_until(next.into()) => false,
+        };
+        let point = sampler.sample(&collector, context.started.elapsed().as_secs_f64());
+        if let Some(writer) = &mut file
+            && let Err(error) = writer.append(&point)
+        {
+            eprintln!(
+                "warning: cannot append to {}: {error}; the time series goes on in memory",
+                writer.path().display()
+            );
+            file = None;
+        }
+        series.points.push(point);
+        if last {
+            return (series, aborted_by);
+        }
+        next += context.interval;
+        if aborted_by.is_none() && !abort_rules.is_empty() {
+            let provisional = provisional_report(&collector);
+            if let Some(crossed) = abort_rules
+                .iter()
+                .map(|rule| rule.evaluate(&provisional))
+                .find(|outcome| !outcome.passed)
+            {
+                eprintln!(
+                    "volley: threshold `{}` crossed (actual {}); stopping the run",
+                    crossed.expression, crossed.actual
+                );
+                aborted_by = Some(crossed.expression);
+                context.stop.cancel();
+            }
+        }
+    }
+}
+
+/// The results so far, for abort thresholds.
+fn provisional_report(collector: &Collector) -> Report {
+    let empty_info = ScenarioInfo {
+        name: String::new(),
+        file: String::new(),
+        target: String::new(),
+        module: String::new(),
+        seed: 0,
+    };
+    let run = RunInfo {
+        started_at_unix_s: 0,
+        elapsed_s: 0.0,
+        connections: 0,
+        ramp_up_s: 0.0,
+        duration_s: None,
+        iterations: None,
+        interrupted: false,
+        shape: String::new(),
+        aborted_by: None,
+        merged_runs: 1,
+    };
+    Report::build(
+        empty_info,
+        run,
+        CounterValues::read(&collector.counters),
+        &collector.snapshot(),
+        ProcessStats::default(),
+    )
 }
 
 /// Wait for the VUs: until all finished, the duration ended, or the run was stopped; then give

@@ -186,6 +186,8 @@ pub struct Counters {
     pub reply_timeouts: AtomicU64,
     /// Round trips completed (mirrors the histogram count, for the live view).
     pub round_trips: AtomicU64,
+    /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
+    pub dropped_arrivals: AtomicU64,
 }
 
 /// Increment a counter by `n`.
@@ -220,6 +222,8 @@ pub struct Collector {
     shards: Vec<Mutex<Totals>>,
     /// Live counters.
     pub counters: Counters,
+    /// Round trips and failures since the last [`Collector::take_interval`] (for the time series).
+    interval: Mutex<(Histogram<u64>, BTreeMap<String, u64>)>,
 }
 
 impl Default for Collector {
@@ -227,6 +231,7 @@ impl Default for Collector {
         Collector {
             shards: (0..SHARDS).map(|_| Mutex::new(Totals::default())).collect(),
             counters: Counters::default(),
+            interval: Mutex::new((new_histogram(), BTreeMap::new())),
         }
     }
 }
@@ -234,11 +239,32 @@ impl Default for Collector {
 impl Collector {
     /// Move `samples` into the shard for `vu`, leaving `samples` empty.
     pub fn absorb(&self, vu: u32, samples: &mut Samples) {
+        if !samples.round_trips.is_empty() || !samples.failures.is_empty() {
+            let mut interval = match self.interval.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for value in &samples.round_trips {
+                let _ = interval.0.record(*value);
+            }
+            for (reason, count) in &samples.failures {
+                *interval.1.entry(reason.clone()).or_default() += count;
+            }
+        }
         let shard = &self.shards[vu as usize % SHARDS];
         match shard.lock() {
             Ok(mut guard) => samples.drain_into(&mut guard),
             Err(poisoned) => samples.drain_into(&mut poisoned.into_inner()),
         }
+    }
+
+    /// Round trips and failures flushed since the last call, and reset.
+    pub fn take_interval(&self) -> (Histogram<u64>, BTreeMap<String, u64>) {
+        let mut interval = match self.interval.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        std::mem::replace(&mut *interval, (new_histogram(), BTreeMap::new()))
     }
 
     /// Everything flushed so far, merged.

@@ -45,6 +45,15 @@ pub fn render(report: &Report) -> String {
         run.elapsed_s,
         if run.interrupted { ", interrupted" } else { "" }
     );
+    if !run.shape.is_empty() {
+        let _ = writeln!(out, "load: {}", run.shape);
+    }
+    if run.merged_runs > 1 {
+        let _ = writeln!(out, "merged from {} runs", run.merged_runs);
+    }
+    if let Some(rule) = &run.aborted_by {
+        let _ = writeln!(out, "aborted early: threshold `{rule}` was crossed");
+    }
     let c = &report.connections;
     let _ = writeln!(out, "connections");
     let _ = writeln!(
@@ -52,6 +61,13 @@ pub fn render(report: &Report) -> String {
         "  attempted {}  established {}  failed {}  closed by server {}  peak open {}",
         c.attempted, c.established, c.failed, c.closed_by_server, c.peak_open
     );
+    if c.dropped_arrivals > 0 {
+        let _ = writeln!(
+            out,
+            "  dropped arrivals {} (max_connections were open)",
+            c.dropped_arrivals
+        );
+    }
     for (reason, count) in &c.failed_by_reason {
         let _ = writeln!(out, "  ✗ {count:>6}  {reason}");
     }
@@ -95,6 +111,17 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "scenario errors");
         for (message, count) in &report.scenario_errors {
             let _ = writeln!(out, "  ✗ {count:>6}  {message}");
+        }
+    }
+    if !report.thresholds.is_empty() {
+        let _ = writeln!(out, "thresholds");
+        for outcome in &report.thresholds {
+            let mark = if outcome.passed { "✓" } else { "✗" };
+            let _ = writeln!(
+                out,
+                "  {mark} {:<40} actual {}",
+                outcome.expression, outcome.actual
+            );
         }
     }
     let p = &report.process;

@@ -7,7 +7,7 @@ fn echo_counts_are_exact() {
     let ran = run_case("echo-exact", &[]);
     assert_eq!(ran.code, 0, "{ran:?}");
     let r = results(&ran);
-    assert_eq!(r["schema"], "volley.results/v1");
+    assert_eq!(r["schema"], "volley.results/v2");
     assert_eq!(number(r, "/connections/attempted"), 5);
     assert_eq!(number(r, "/connections/established"), 5);
     assert_eq!(number(r, "/connections/failed"), 0);

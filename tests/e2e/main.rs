@@ -8,6 +8,7 @@ mod support;
 mod config_errors;
 mod echo;
 mod interrupt;
+mod measurements;
 mod network;
 mod scale;
 mod scenario_faults;

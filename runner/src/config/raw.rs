@@ -27,13 +27,37 @@ pub struct RawFile {
     pub load: RawLoad,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub thresholds: Vec<RawThreshold>,
+}
+
+/// One entry of `thresholds:`: a rule, or a rule with options.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawThreshold {
+    /// `- round_trip p99 < 50ms`
+    Rule(String),
+    /// `- { rule: round_trip p99 < 50ms, abort: true }`
+    Detailed(RawThresholdOptions),
+}
+
+/// The options form of a threshold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholdOptions {
+    pub rule: String,
+    #[serde(default)]
+    pub abort: bool,
 }
 
 /// `load:`: how many connections, how fast, for how long.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoad {
-    pub connections: u32,
+    pub connections: Option<u32>,
+    pub stages: Option<Vec<RawStage>>,
+    pub arrival_rate: Option<f64>,
+    pub max_connections: Option<u32>,
     #[serde(default, deserialize_with = "scalar")]
     pub ramp_up: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
@@ -45,6 +69,20 @@ pub struct RawLoad {
     pub close_timeout: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub retry_pause: Option<String>,
+}
+
+/// One entry of `load.stages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    #[serde(deserialize_with = "required_scalar")]
+    pub duration: String,
+    pub target: u32,
+}
+
+fn required_scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    scalar(deserializer)?
+        .ok_or_else(|| serde::de::Error::custom("expected a duration such as `30s`"))
 }
 
 /// `limits:`: what one scenario instance may use.

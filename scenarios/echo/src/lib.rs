@@ -80,6 +80,7 @@ impl Scenario for Echo {
         let seq = message.as_text().and_then(seq_of);
         let matches = seq.is_some_and(|seq| message.as_text() == Some(payload(seq, vu).as_str()));
         ctx.check("echo matches what was sent", matches);
+        ctx.metric("reply_bytes", message.len() as f64);
         if let Some(seq) = seq {
             ctx.complete(&seq.to_string());
         }

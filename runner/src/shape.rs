@@ -1,0 +1,109 @@
+//! Load shapes: how many connections should be open at each moment. `constant` (N connections
+//! spread over a ramp, then held), `stages` (a list of targets reached linearly, like k6 stages
+//! and Artillery phases) and `arrival-rate` (an open model: new connections per second, each
+//! running one iteration, capped at a maximum open). Pure functions of elapsed time; `run` acts on
+//! them.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// One stage: reach `target` connections, linearly, over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// Connections open at its end.
+    pub target: u32,
+}
+
+/// The shape of a run's load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// `load.connections` VUs started evenly over `ramp_up`, then held.
+    Constant,
+    /// `load.stages`.
+    Stages(Vec<Stage>),
+    /// `load.arrival_rate` new connections per second, at most `max` open.
+    ArrivalRate {
+        /// Arrivals per second.
+        per_second: f64,
+        /// Cap on open connections; arrivals beyond it are dropped and counted.
+        max: NonZeroU32,
+    },
+}
+
+/// Connections wanted `elapsed` into a staged run (starting from 0), fractional.
+pub fn stage_target(stages: &[Stage], elapsed: Duration) -> f64 {
+    let mut from = 0.0;
+    let mut start = Duration::ZERO;
+    for stage in stages {
+        let end = start + stage.duration;
+        let to = f64::from(stage.target);
+        if elapsed < end {
+            if stage.duration.is_zero() {
+                return to;
+            }
+            let progress = (elapsed - start).as_secs_f64() / stage.duration.as_secs_f64();
+            return from + (to - from) * progress;
+        }
+        from = to;
+        start = end;
+    }
+    from
+}
+
+/// Total length of the stages.
+pub fn stages_duration(stages: &[Stage]) -> Duration {
+    stages.iter().map(|stage| stage.duration).sum()
+}
+
+/// Time between arrivals at `per_second`.
+pub fn arrival_gap(per_second: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / per_second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages() -> Vec<Stage> {
+        vec![
+            Stage {
+                duration: Duration::from_secs(10),
+                target: 100,
+            },
+            Stage {
+                duration: Duration::from_secs(20),
+                target: 100,
+            },
+            Stage {
+                duration: Duration::from_secs(10),
+                target: 0,
+            },
+        ]
+    }
+
+    #[test]
+    fn stages_interpolate_linearly() {
+        let s = stages();
+        assert_eq!(stage_target(&s, Duration::ZERO), 0.0);
+        assert_eq!(stage_target(&s, Duration::from_secs(5)), 50.0);
+        assert_eq!(stage_target(&s, Duration::from_secs(10)), 100.0);
+        assert_eq!(stage_target(&s, Duration::from_secs(25)), 100.0);
+        assert_eq!(stage_target(&s, Duration::from_secs(35)), 50.0);
+        assert_eq!(stage_target(&s, Duration::from_secs(60)), 0.0);
+        assert_eq!(stages_duration(&s), Duration::from_secs(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stage_targets_follow_paused_time() {
+        let s = stages();
+        let start = tokio::time::Instant::now();
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            seen.push(stage_target(&s, start.elapsed()).round() as u32);
+        }
+        assert_eq!(seen, vec![100, 100, 100, 0]);
+    }
+}
