@@ -124,6 +124,13 @@ pub struct ServeArgs {
     /// Echo or chat.
     #[arg(long, value_enum, default_value = "echo")]
     pub mode: Mode,
+    /// Serve wss:// with a certificate from a throwaway CA made at start-up (for localhost and
+    /// 127.0.0.1); its certificate is written to --ca-out for the client's `tls.ca_file`.
+    #[arg(long, requires = "ca_out")]
+    pub tls: bool,
+    /// Where --tls writes the CA certificate (PEM).
+    #[arg(long)]
+    pub ca_out: Option<PathBuf>,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

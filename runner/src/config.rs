@@ -5,11 +5,13 @@
 
 mod error;
 mod locate;
+mod network;
 mod raw;
 mod substitute;
 mod units;
 
 pub use error::{ConfigError, edit_distance};
+pub use network::{Heartbeat, Network, PhaseTimeouts, Reconnect, Tls};
 pub use units::{parse_bytes, parse_duration};
 
 use crate::shape::{self, Shape, Stage};
@@ -53,6 +55,10 @@ pub struct Scenario {
     pub limits: Limits,
     /// Pass/fail rules on the results.
     pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// DNS, source addresses, pacing, timeouts, heartbeat, reconnect.
+    pub net: Network,
+    /// TLS trust and identity.
+    pub tls: Tls,
 }
 
 /// `load:` validated.
@@ -470,6 +476,12 @@ impl Validator<'_> {
             }
             (Shape::Constant, connections)
         };
+        if load.ramp_up.is_some() && !matches!(shape, Shape::Constant) {
+            return Err(self.error(&["load", "ramp_up"], "`ramp_up` applies to `connections` only; stages ramp by themselves and arrivals have no ramp"));
+        }
+        if load.iterations.is_some_and(|count| count != 1) && matches!(shape, Shape::ArrivalRate { .. }) {
+            return Err(self.error(&["load", "iterations"], "with `arrival_rate` every arrival runs one iteration; remove `load.iterations`"));
+        }
         if load.max_connections.is_some() && !matches!(shape, Shape::ArrivalRate { .. }) {
             return Err(self.error(
                 &["load", "max_connections"],
@@ -550,7 +562,12 @@ impl Validator<'_> {
             thresholds.push(threshold);
         }
 
+        let net = self.network(&raw.net, load.connect_timeout)?;
+        let tls = self.tls(&raw.tls, folder)?;
+
         Ok(Scenario {
+            net,
+            tls,
             thresholds,
             file: self.file.to_owned(),
             name: raw.name,

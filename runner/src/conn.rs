@@ -9,7 +9,8 @@ use crate::host::{ConnState, Outgoing};
 use crate::net::{WsStream, io_reason};
 use crate::plan::Plan;
 use crate::recorder::Recorder;
-use crate::stats::bump;
+use crate::stats::{Phase, bump};
+use crate::keepalive::Keepalive;
 use futures_util::{SinkExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -35,8 +36,10 @@ pub enum Outcome {
     Completed,
     /// Could not connect.
     ConnectFailed,
-    /// Connected, then failed (protocol error, scenario trap, no close handshake).
+    /// Connected, then failed in the scenario or the protocol.
     Failed,
+    /// Connected, then dropped: reset, closed by the server, dead heartbeat, idle.
+    Dropped,
     /// The run stopped before the connection was established.
     Stopped,
 }
@@ -58,13 +61,18 @@ pub async fn run_iteration(
             return Outcome::ConnectFailed;
         }
     };
+    let permit = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Outcome::Stopped,
+        permit = plan.pacing.admit() => permit,
+    };
     let started = Instant::now();
     let timeout = plan.load.connect_timeout;
-    let socket = tokio::select! {
+    let connected = tokio::select! {
         biased;
         _ = stop.cancelled() => return Outcome::Stopped,
         result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
-            Ok(Ok(socket)) => socket,
+            Ok(Ok(connected)) => connected,
             Ok(Err(error)) => {
                 recorder.failure(&error.to_string());
                 return Outcome::ConnectFailed;
@@ -75,7 +83,20 @@ pub async fn run_iteration(
             }
         },
     };
+    drop(permit);
     recorder.connect_time(started.elapsed());
+    let phases = connected.phases;
+    for (phase, took) in Phase::ALL.into_iter().zip([phases.dns, phases.tcp, phases.tls, phases.upgrade]) {
+        if let Some(took) = took {
+            recorder.phase(phase, took);
+        }
+    }
+    match connected.resumed {
+        Some(true) => bump(&counters.tls_resumed, 1),
+        Some(false) => bump(&counters.tls_full, 1),
+        None => {}
+    }
+    let socket = connected.socket;
     bump(&counters.established, 1);
     counters.opened();
     let state = ConnState::new(plan.facts.clone(), vu, iteration, plan.memory, recorder);
@@ -92,6 +113,7 @@ pub async fn run_iteration(
                 close_timeout: plan.load.close_timeout,
                 closing: None,
                 closed_by_server: false,
+                keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
             };
             connection.run().await
         }
@@ -132,8 +154,10 @@ impl Callback {
 enum Failure {
     /// The scenario trapped; the instance is unusable.
     Scenario(String),
-    /// The socket failed.
+    /// The socket failed or went silent (reconnectable).
     Network(String),
+    /// The server broke the protocol (a frame over the limit, a bad frame).
+    Protocol(String),
 }
 
 /// One open connection and its scenario instance.
@@ -150,13 +174,16 @@ struct Connection {
     /// Set once a close started: the deadline for the server's Close frame.
     closing: Option<Instant>,
     closed_by_server: bool,
+    /// Heartbeat pings and the idle timeout.
+    keepalive: Keepalive,
 }
 
 impl Connection {
     async fn run(&mut self) -> Outcome {
         let result = self.drive().await;
-        let counters_failed = match result {
-            Ok(()) => false,
+        let outcome = match result {
+            Ok(()) if self.closed_by_server => Outcome::Dropped,
+            Ok(()) => Outcome::Completed,
             Err(Failure::Scenario(message)) => {
                 let state = self.store.data_mut();
                 state.recorder.scenario_error(&message);
@@ -167,11 +194,15 @@ impl Connection {
                 };
                 let _ =
                     tokio::time::timeout(self.close_timeout, self.socket.close(Some(frame))).await;
-                true
+                Outcome::Failed
             }
             Err(Failure::Network(reason)) => {
                 self.store.data_mut().recorder.failure(&reason);
-                true
+                Outcome::Dropped
+            }
+            Err(Failure::Protocol(reason)) => {
+                self.store.data_mut().recorder.failure(&reason);
+                Outcome::Failed
             }
         };
         if self.closed_by_server {
@@ -186,11 +217,7 @@ impl Connection {
                 1,
             );
         }
-        if counters_failed {
-            Outcome::Failed
-        } else {
-            Outcome::Completed
-        }
+        outcome
     }
 
     async fn drive(&mut self) -> Result<(), Failure> {
@@ -200,6 +227,7 @@ impl Connection {
             let wake = self.store.data_mut().next_wake();
             let flush_due = self.store.data().recorder.flush_due();
             let closing = self.closing;
+            let keepalive_due = self.keepalive.next_due();
             tokio::select! {
                 biased;
                 _ = self.stop.cancelled(), if closing.is_none() => {
@@ -218,6 +246,18 @@ impl Connection {
                     self.fire_due(Instant::now() + TIMER_SLACK)?;
                     self.flush().await?;
                 }
+                _ = sleep_until(keepalive_due.unwrap_or_else(Instant::now).into()), if keepalive_due.is_some() && closing.is_none() => {
+                    match self.keepalive.due(Instant::now()) {
+                        Err(reason) => return Err(Failure::Network(reason)),
+                        Ok(Some(payload)) => {
+                            bump(&self.store.data().recorder.collector().counters.pings_sent, 1);
+                            if let Err(error) = self.socket.send(Message::Ping(payload.into())).await {
+                                return self.socket_error(error);
+                            }
+                        }
+                        Ok(None) => {}
+                    }
+                }
                 _ = sleep_until(flush_due.unwrap_or_else(Instant::now).into()), if flush_due.is_some() => {
                     self.store.data_mut().recorder.flush();
                 }
@@ -233,6 +273,7 @@ impl Connection {
 
     /// Handle one frame; `Some(())` when the connection is finished.
     async fn on_frame(&mut self, message: Message) -> Result<Option<()>, Failure> {
+        self.keepalive.received(Instant::now());
         let counters = &self.store.data().recorder.collector().counters;
         let guest = match message {
             Message::Text(text) => {
@@ -259,7 +300,13 @@ impl Connection {
                 let _ = self.socket.flush().await;
                 return Ok(None);
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(None),
+            Message::Pong(payload) => {
+                if let Some(rtt) = self.keepalive.pong(&payload, Instant::now()) {
+                    self.store.data_mut().recorder.ping_rtt(rtt);
+                }
+                return Ok(None);
+            }
+            Message::Ping(_) | Message::Frame(_) => return Ok(None),
         };
         if self.closing.is_some() {
             return Ok(None);
@@ -411,9 +458,9 @@ impl Connection {
             WsError::ConnectionClosed | WsError::AlreadyClosed if self.closing.is_some() => Ok(()),
             WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
             WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
-            WsError::Capacity(error) => Err(Failure::Network(format!("protocol: {error}"))),
-            WsError::Protocol(error) => Err(Failure::Network(format!("protocol: {error}"))),
-            other => Err(Failure::Network(format!("protocol: {other}"))),
+            WsError::Capacity(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
+            WsError::Protocol(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
+            other => Err(Failure::Protocol(format!("protocol: {other}"))),
         }
     }
 }

@@ -183,13 +183,34 @@ fn check(args: FileArgs) -> ExitCode {
     }
 }
 
+/// A CA and a server certificate for localhost, the CA written to `ca_out`.
+fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
+    let authority = volley::pki::Authority::new("volley serve throwaway CA")?;
+    let identity = authority.issue(&["localhost", "127.0.0.1"])?;
+    std::fs::write(ca_out, authority.pem())
+        .map_err(|error| format!("cannot write {}: {error}", ca_out.display()))?;
+    eprintln!("volley serve: TLS certificate for localhost and 127.0.0.1; trust {} (tls.ca_file)", ca_out.display());
+    volley::pki::server_config(&identity, None)
+}
+
 async fn serve(args: ServeArgs) -> ExitCode {
     let (soft, _) = volley::limits::raise_open_files();
     let mode = match args.mode {
         Mode::Echo => ServerMode::Echo,
         Mode::Chat => ServerMode::Chat,
     };
-    let server = match volley::server::EmbeddedServer::start(args.addr, mode).await {
+    let tls = match (&args.tls, &args.ca_out) {
+        (true, Some(ca_out)) => match throwaway_tls(ca_out) {
+            Ok(config) => Some(config),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(COULD_NOT_RUN);
+            }
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let server = match volley::server::EmbeddedServer::start_with(args.addr, mode, tls).await {
         Ok(server) => server,
         Err(error) => {
             eprintln!("error: cannot listen on {}: {error}", args.addr);
@@ -197,7 +218,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     println!(
-        "volley serve: listening on ws://{} ({}, open-file limit {soft}); Ctrl-C to stop",
+        "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C to stop",
         server.address(),
         mode.name()
     );

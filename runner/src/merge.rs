@@ -44,6 +44,15 @@ fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// Merge `b` into `a`.
 fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
+    if a.schema != b.schema {
+        return Err(format!("cannot merge results of different schemas (`{}` and `{}`)", a.schema, b.schema));
+    }
+    if (a.series.interval_s - b.series.interval_s).abs() > 1e-9 && !a.series.points.is_empty() && !b.series.points.is_empty() {
+        return Err(format!(
+            "cannot merge time series with different intervals ({}s and {}s); rerun with the same --interval",
+            a.series.interval_s, b.series.interval_s
+        ));
+    }
     if a.scenario.name != b.scenario.name {
         return Err(format!(
             "cannot merge results of different scenarios (`{}` and `{}`)",
@@ -77,6 +86,20 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.round_trips = merge_distribution(&a.round_trips, &b.round_trips, 1.0, "round_trips")?;
     a.timer_lag = merge_distribution(&a.timer_lag, &b.timer_lag, 1.0, "timer_lag")?;
     a.connect_time = merge_distribution(&a.connect_time, &b.connect_time, 1.0, "connect_time")?;
+    a.ping_rtt = merge_distribution(&a.ping_rtt, &b.ping_rtt, 1.0, "ping_rtt")?;
+    for (name, theirs) in &b.connect_phases {
+        let merged = match a.connect_phases.get(name) {
+            Some(mine) => merge_distribution(mine, theirs, 1.0, name)?,
+            None => theirs.clone(),
+        };
+        a.connect_phases.insert(name.clone(), merged);
+    }
+    let n = &mut a.network;
+    n.tls_full_handshakes += b.network.tls_full_handshakes;
+    n.tls_resumed_handshakes += b.network.tls_resumed_handshakes;
+    n.reconnects += b.network.reconnects;
+    n.dns_queries += b.network.dns_queries;
+    n.pings_sent += b.network.pings_sent;
     for (name, theirs) in &b.metrics {
         let merged = match a.metrics.get(name) {
             Some(mine) => merge_distribution(mine, theirs, METRIC_SCALE, name)?,

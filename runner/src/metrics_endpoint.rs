@@ -233,6 +233,20 @@ pub fn render(counters: &crate::stats::Counters, totals: &Totals) -> String {
         &totals.timer_lag,
         1e6,
     );
+    summary(&mut out, "volley_ping_seconds", "Client ping to pong.", &totals.ping_rtt, 1e6);
+    for phase in crate::stats::Phase::ALL {
+        let name = phase.name();
+        summary(
+            &mut out,
+            &format!("volley_{name}_seconds"),
+            &format!("Connect phase: {name}."),
+            &totals.phases[phase as usize],
+            1e6,
+        );
+    }
+    counter(&mut out, "volley_reconnects", "Connections re-opened after a drop.", read(&counters.reconnects));
+    counter(&mut out, "volley_tls_resumed_handshakes", "TLS handshakes that resumed a session.", read(&counters.tls_resumed));
+    counter(&mut out, "volley_tls_full_handshakes", "Full TLS handshakes.", read(&counters.tls_full));
     for (name, histogram) in &totals.metrics {
         let metric: String = name
             .chars()

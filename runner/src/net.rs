@@ -1,10 +1,21 @@
-//! Opening one WebSocket: resolve, TCP connect, TLS for `wss://`, then the HTTP upgrade. Failures
-//! come back as [`ConnectError`]s whose text is the reason the report counts. Timing of the whole
-//! connect and the caller's timeout live in `conn`; the embedded server lives in `server`.
+//! Opening one WebSocket, phase by phase, each with its own timeout and timing: DNS (cached,
+//! round robin, see [`dns`]), TCP connect (from a configured source address when given, with
+//! `IP_BIND_ADDRESS_NO_PORT` so the port is chosen per destination), TLS for `wss://` (see [`tls`]),
+//! then the HTTP upgrade. Failures come back as [`ConnectError`]s whose text is the reason the
+//! report counts. Pacing and the overall connect timeout live in `conn`; the embedded server in
+//! `server`.
 
-use std::net::SocketAddr;
+pub mod dns;
+pub mod tls;
+
+use crate::config::{PhaseTimeouts, Tls};
+use crate::report::human_duration;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tokio::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -37,6 +48,29 @@ pub enum ConnectError {
     Upgrade(String),
 }
 
+/// How long each phase took (`None` when it did not happen, e.g. TLS on `ws://`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// Name resolution (`None` for IP literals).
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    pub tcp: Option<Duration>,
+    /// TLS handshake.
+    pub tls: Option<Duration>,
+    /// HTTP upgrade.
+    pub upgrade: Option<Duration>,
+}
+
+/// An opened WebSocket and how it was opened.
+pub struct Connected {
+    /// The socket.
+    pub socket: WsStream,
+    /// Phase timings.
+    pub phases: Phases,
+    /// For `wss://`: whether the TLS session was resumed.
+    pub resumed: Option<bool>,
+}
+
 /// Short, stable wording for an I/O error (the report groups by it).
 pub fn io_reason(error: &std::io::Error) -> String {
     use std::io::ErrorKind;
@@ -45,13 +79,13 @@ pub fn io_reason(error: &std::io::Error) -> String {
         ErrorKind::ConnectionReset => "connection reset".into(),
         ErrorKind::ConnectionAborted => "connection aborted".into(),
         ErrorKind::TimedOut => "timed out".into(),
-        ErrorKind::AddrNotAvailable => {
-            "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into()
-        }
+        ErrorKind::AddrNotAvailable => "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into(),
+        ErrorKind::AddrInUse => "address in use (EADDRINUSE: out of ephemeral ports?)".into(),
         ErrorKind::UnexpectedEof => "unexpected end of stream".into(),
         ErrorKind::BrokenPipe => "broken pipe".into(),
         _ => match error.raw_os_error() {
             Some(libc::EMFILE) => "too many open files (EMFILE)".into(),
+            Some(libc::ENFILE) => "too many open files in the system (ENFILE)".into(),
             Some(libc::ENETUNREACH) => "network unreachable".into(),
             Some(libc::EHOSTUNREACH) => "host unreachable".into(),
             _ => error.to_string(),
@@ -69,74 +103,157 @@ pub fn small_buffers() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
-/// Opens WebSockets with one TLS configuration, set of headers and subprotocols.
-#[derive(Clone)]
+/// Opens WebSockets for one run: resolver, TLS configuration, headers, source addresses.
 pub struct Connector {
+    dns: dns::Dns,
     tls: Arc<rustls::ClientConfig>,
+    server_name: Option<String>,
     websocket: WebSocketConfig,
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
+    source_addresses: Vec<IpAddr>,
+    next_source: AtomicUsize,
+    timeouts: PhaseTimeouts,
 }
 
-/// The TLS client configuration: ring crypto, webpki-roots (Mozilla's bundled roots).
-pub fn default_tls() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+/// Everything a [`Connector`] is built from.
+pub struct ConnectorSettings<'a> {
+    /// Name servers (empty: system).
+    pub nameservers: &'a [SocketAddr],
+    /// TLS options.
+    pub tls: &'a Tls,
+    /// Per-phase timeouts.
+    pub timeouts: PhaseTimeouts,
+    /// Largest incoming message and frame.
+    pub max_message_size: usize,
+    /// Extra upgrade headers.
+    pub headers: Vec<(String, String)>,
+    /// Offered subprotocols.
+    pub subprotocols: Vec<String>,
+    /// Local addresses to spread connections over.
+    pub source_addresses: Vec<IpAddr>,
+}
+
+async fn phase<T, E>(
+    limit: Duration,
+    on_timeout: impl FnOnce() -> ConnectError,
+    work: impl Future<Output = Result<T, E>>,
+    on_error: impl FnOnce(E) -> ConnectError,
+) -> Result<(T, Duration), ConnectError> {
+    let started = Instant::now();
+    match tokio::time::timeout(limit, work).await {
+        Err(_) => Err(on_timeout()),
+        Ok(Err(error)) => Err(on_error(error)),
+        Ok(Ok(value)) => Ok((value, started.elapsed())),
+    }
 }
 
 impl Connector {
-    /// A connector; `max_message_size` bounds incoming messages and frames.
-    pub fn new(
-        tls: Arc<rustls::ClientConfig>,
-        max_message_size: usize,
-        headers: Vec<(String, String)>,
-        subprotocols: Vec<String>,
-    ) -> Self {
+    /// A connector for one run.
+    pub fn new(settings: ConnectorSettings<'_>) -> Result<Connector, String> {
         let websocket = small_buffers()
-            .max_message_size(Some(max_message_size))
-            .max_frame_size(Some(max_message_size));
-        Connector {
-            tls,
+            .max_message_size(Some(settings.max_message_size))
+            .max_frame_size(Some(settings.max_message_size));
+        Ok(Connector {
+            dns: dns::Dns::new(settings.nameservers, settings.timeouts.dns)?,
+            tls: tls::client_config(settings.tls)?,
+            server_name: settings.tls.server_name.clone(),
             websocket,
-            headers,
-            subprotocols,
-        }
+            headers: settings.headers,
+            subprotocols: settings.subprotocols,
+            source_addresses: settings.source_addresses,
+            next_source: AtomicUsize::new(0),
+            timeouts: settings.timeouts,
+        })
+    }
+
+    /// DNS queries sent so far (the rest were answered from the cache).
+    pub fn dns_queries(&self) -> u64 {
+        self.dns.queries()
     }
 
     /// Open a WebSocket to `url` (`ws://` or `wss://`).
-    pub async fn connect(&self, url: &Url) -> Result<WsStream, ConnectError> {
-        let host = url
-            .host_str()
-            .ok_or_else(|| ConnectError::Url(format!("{url} has no host")))?;
+    pub async fn connect(&self, url: &Url) -> Result<Connected, ConnectError> {
+        let host = url.host_str().ok_or_else(|| ConnectError::Url(format!("{url} has no host")))?;
         let port = url
             .port_or_known_default()
             .ok_or_else(|| ConnectError::Url(format!("{url} has no port")))?;
-        let address = resolve(host, port).await?;
-        let tcp = TcpStream::connect(address)
-            .await
-            .map_err(|error| ConnectError::Tcp(io_reason(&error)))?;
+        let mut phases = Phases::default();
+        let bare = host.trim_matches(['[', ']']);
+        let ip = match bare.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => {
+                let limit = self.timeouts.dns;
+                let (ip, took) = phase(
+                    limit + Duration::from_millis(100),
+                    || ConnectError::Dns(format!("timeout after {} for {bare}", human_duration(limit))),
+                    self.dns.resolve(bare),
+                    ConnectError::Dns,
+                )
+                .await?;
+                phases.dns = Some(took);
+                ip
+            }
+        };
+        let address = SocketAddr::new(ip, port);
+        let limit = self.timeouts.tcp;
+        let (tcp, took) = phase(
+            limit,
+            || ConnectError::Tcp(format!("timed out after {}", human_duration(limit))),
+            self.tcp_connect(address),
+            |error| ConnectError::Tcp(io_reason(&error)),
+        )
+        .await?;
+        phases.tcp = Some(took);
         let _ = tcp.set_nodelay(true);
+        let mut resumed = None;
         let stream = if url.scheme() == "wss" {
-            let name =
-                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-                    .map_err(|error| {
-                    ConnectError::Tls(format!("invalid server name `{host}`: {error}"))
-                })?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|error| ConnectError::Tls(tls_reason(&error, host)))?;
+            let verify_name = self.server_name.clone().unwrap_or_else(|| bare.to_owned());
+            let name = rustls::pki_types::ServerName::try_from(verify_name.clone())
+                .map_err(|error| ConnectError::Tls(format!("invalid server name `{verify_name}`: {error}")))?;
+            let limit = self.timeouts.tls;
+            let (tls, took) = phase(
+                limit,
+                || ConnectError::Tls(format!("handshake timed out after {}", human_duration(limit))),
+                tokio_rustls::TlsConnector::from(self.tls.clone()).connect(name, tcp),
+                |error| ConnectError::Tls(tls::reason(&error, &verify_name)),
+            )
+            .await?;
+            phases.tls = Some(took);
+            resumed = Some(matches!(tls.get_ref().1.handshake_kind(), Some(rustls::HandshakeKind::Resumed)));
             MaybeTlsStream::Rustls(tls)
         } else {
             MaybeTlsStream::Plain(tcp)
         };
+        let request = self.request(url)?;
+        let limit = self.timeouts.upgrade;
+        let ((socket, _response), took) = phase(
+            limit,
+            || ConnectError::Upgrade(format!("no response within {}", human_duration(limit))),
+            tokio_tungstenite::client_async_with_config(request, stream, Some(self.websocket)),
+            upgrade_error,
+        )
+        .await?;
+        phases.upgrade = Some(took);
+        Ok(Connected { socket, phases, resumed })
+    }
+
+    async fn tcp_connect(&self, address: SocketAddr) -> std::io::Result<TcpStream> {
+        let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let sources: Vec<&IpAddr> = self
+            .source_addresses
+            .iter()
+            .filter(|source| source.is_ipv4() == address.is_ipv4())
+            .collect();
+        if !sources.is_empty() {
+            let index = self.next_source.fetch_add(1, Ordering::Relaxed) % sources.len();
+            bind_address_no_port(&socket);
+            socket.bind(SocketAddr::new(*sources[index], 0))?;
+        }
+        socket.connect(address).await
+    }
+
+    fn request(&self, url: &Url) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, ConnectError> {
         let mut request = url
             .as_str()
             .into_client_request()
@@ -152,41 +269,33 @@ impl Connector {
         if !self.subprotocols.is_empty() {
             let value = HeaderValue::from_str(&self.subprotocols.join(", "))
                 .map_err(|_| ConnectError::Url("invalid subprotocol list".into()))?;
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", value);
+            request.headers_mut().insert("Sec-WebSocket-Protocol", value);
         }
-        let (socket, _response) =
-            tokio_tungstenite::client_async_with_config(request, stream, Some(self.websocket))
-                .await
-                .map_err(upgrade_error)?;
-        Ok(socket)
+        if let Some(name) = &self.server_name
+            && let Ok(value) = HeaderValue::from_str(name)
+        {
+            request.headers_mut().insert("Host", value);
+        }
+        Ok(request)
     }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
-    let bare = host.trim_matches(['[', ']']);
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let mut addresses = tokio::net::lookup_host((bare, port))
-        .await
-        .map_err(|error| ConnectError::Dns(format!("{host}: {error}")))?;
-    addresses
-        .next()
-        .ok_or_else(|| ConnectError::Dns(format!("{host}: no addresses")))
-}
-
-fn tls_reason(error: &std::io::Error, host: &str) -> String {
-    let text = error.to_string();
-    if text.contains("UnknownIssuer") {
-        format!("certificate for {host} has an unknown issuer (self-signed or private CA?)")
-    } else if text.contains("NotValidForName") {
-        format!("certificate not valid for {host}")
-    } else if text.contains("Expired") {
-        format!("certificate for {host} has expired")
-    } else {
-        io_reason(error)
+/// Ask Linux to pick the local port at connect time, per destination, instead of at bind time:
+/// with many connections from one source address, bind-time ports run out after ~28k in total;
+/// connect-time ports after ~28k per destination.
+fn bind_address_no_port(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let enable: libc::c_int = 1;
+    // SAFETY: setsockopt on a valid socket descriptor with a pointer to a c_int and its size.
+    #[allow(unsafe_code)] // no safe wrapper for IP_BIND_ADDRESS_NO_PORT in tokio or std
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&enable as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 

@@ -27,6 +27,10 @@ pub struct Plan {
     pub load: Load,
     /// Memory cap per instance, bytes.
     pub memory: usize,
+    /// DNS, heartbeat, reconnect and idle settings.
+    pub net: crate::config::Network,
+    /// Handshakes in flight and connection rate.
+    pub pacing: crate::pacing::Pacing,
 }
 
 impl Plan {

@@ -80,6 +80,18 @@ impl Recorder {
         self.added();
     }
 
+    /// How long a connect phase took.
+    pub fn phase(&mut self, phase: crate::stats::Phase, elapsed: Duration) {
+        self.samples.phases[phase as usize].push(micros(elapsed));
+        self.added();
+    }
+
+    /// A ping's round trip.
+    pub fn ping_rtt(&mut self, elapsed: Duration) {
+        self.samples.ping_rtt.push(micros(elapsed));
+        self.added();
+    }
+
     /// A check's outcome.
     pub fn check(&mut self, name: &str, ok: bool) {
         let count = match self.samples.checks.get_mut(name) {

@@ -1,4 +1,4 @@
-//! The result of a run as plain data ([`Report`]), its JSON form (schema `volley.results/v1`,
+//! The result of a run as plain data ([`Report`]), its JSON form (schema `volley.results/v2`,
 //! documented in docs/results.md) and the verdict (exit code). Built once from the collector at the
 //! end of a run; the terminal rendering lives in `summary`.
 
@@ -34,6 +34,15 @@ pub struct Report {
     pub timer_lag: Distribution,
     /// TCP connect + TLS + upgrade, µs.
     pub connect_time: Distribution,
+    /// Each connect phase (`dns`, `tcp`, `tls`, `upgrade`), µs.
+    #[serde(default)]
+    pub connect_phases: BTreeMap<String, Distribution>,
+    /// Client ping → pong (with `net.heartbeat`), µs.
+    #[serde(default = "Distribution::empty")]
+    pub ping_rtt: Distribution,
+    /// Network facts: TLS handshakes, reconnects, DNS queries, pings.
+    #[serde(default)]
+    pub network: NetworkStats,
     /// Custom metrics by name (values in the scenario's unit).
     pub metrics: BTreeMap<String, Distribution>,
     /// Scenario traps by message.
@@ -117,6 +126,21 @@ pub struct ConnectionStats {
     pub dropped_arrivals: u64,
 }
 
+/// `network` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NetworkStats {
+    /// TLS handshakes that were full.
+    pub tls_full_handshakes: u64,
+    /// TLS handshakes that resumed a session.
+    pub tls_resumed_handshakes: u64,
+    /// Connections re-opened by `net.reconnect` after a drop.
+    pub reconnects: u64,
+    /// DNS queries sent (the other lookups were answered from the cache).
+    pub dns_queries: u64,
+    /// Client pings sent.
+    pub pings_sent: u64,
+}
+
 /// `messages` section.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MessageStats {
@@ -174,6 +198,11 @@ pub const QUANTILES: [f64; 12] = [
 ];
 
 impl Distribution {
+    /// A distribution with no values.
+    pub fn empty() -> Distribution {
+        Distribution::of(&crate::stats::new_histogram(), 1.0)
+    }
+
     /// Summarise `histogram`, dividing values by `scale`.
     pub fn of(histogram: &Histogram<u64>, scale: f64) -> Distribution {
         if histogram.is_empty() {
@@ -350,6 +379,16 @@ pub struct CounterValues {
     pub reply_timeouts: u64,
     /// Dropped arrivals.
     pub dropped_arrivals: u64,
+    /// Full TLS handshakes.
+    pub tls_full: u64,
+    /// Resumed TLS handshakes.
+    pub tls_resumed: u64,
+    /// Reconnects.
+    pub reconnects: u64,
+    /// DNS queries (filled in by `run` from the connector).
+    pub dns_queries: u64,
+    /// Pings sent.
+    pub pings_sent: u64,
 }
 
 impl CounterValues {
@@ -368,6 +407,11 @@ impl CounterValues {
             bytes_received: read(&counters.bytes_received),
             reply_timeouts: read(&counters.reply_timeouts),
             dropped_arrivals: read(&counters.dropped_arrivals),
+            tls_full: read(&counters.tls_full),
+            tls_resumed: read(&counters.tls_resumed),
+            reconnects: read(&counters.reconnects),
+            dns_queries: 0,
+            pings_sent: read(&counters.pings_sent),
         }
     }
 }
@@ -422,6 +466,18 @@ impl Report {
             reply_timeouts: counters.reply_timeouts,
             timer_lag: Distribution::of(&totals.timer_lag, 1.0),
             connect_time: Distribution::of(&totals.connect_time, 1.0),
+            connect_phases: crate::stats::Phase::ALL
+                .iter()
+                .map(|phase| (phase.name().to_owned(), Distribution::of(&totals.phases[*phase as usize], 1.0)))
+                .collect(),
+            ping_rtt: Distribution::of(&totals.ping_rtt, 1.0),
+            network: NetworkStats {
+                tls_full_handshakes: counters.tls_full,
+                tls_resumed_handshakes: counters.tls_resumed,
+                reconnects: counters.reconnects,
+                dns_queries: counters.dns_queries,
+                pings_sent: counters.pings_sent,
+            },
             metrics: totals
                 .metrics
                 .iter()

@@ -8,7 +8,7 @@ use crate::config::{Scenario, Target};
 use crate::engine::{InstanceLimits, ModuleError, ScenarioEngine};
 use crate::host::RunFacts;
 use crate::limits::{LimitError, preflight};
-use crate::net::{Connector, default_tls};
+use crate::net::{Connector, ConnectorSettings};
 use crate::plan::Plan;
 use crate::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
 use crate::series::{Sampler, Series, SeriesFile};
@@ -38,9 +38,9 @@ pub enum RunError {
     /// The embedded server could not start.
     #[error("cannot start the embedded server: {0}")]
     Server(std::io::Error),
-    /// TLS could not be configured.
-    #[error("cannot configure TLS: {0}")]
-    Tls(#[from] rustls::Error),
+    /// DNS or TLS could not be configured.
+    #[error("cannot set up the network: {0}")]
+    Network(String),
     /// The time-series file could not be created.
     #[error("cannot write the time series to {path}: {source}")]
     Series {
@@ -122,6 +122,21 @@ pub async fn run(
             })?),
             None => None,
         };
+    if scenario.tls.insecure_skip_verify {
+        eprintln!(
+            "warning: tls.insecure_skip_verify is on: server certificates are NOT verified; never use this against production"
+        );
+    }
+    let connector = Connector::new(ConnectorSettings {
+        nameservers: &scenario.net.nameservers,
+        tls: &scenario.tls,
+        timeouts: scenario.net.timeouts,
+        max_message_size: scenario.limits.max_message_size,
+        headers: scenario.headers.clone(),
+        subprotocols: scenario.subprotocols.clone(),
+        source_addresses: scenario.net.source_addresses.clone(),
+    })
+    .map_err(RunError::Network)?;
     let collector = Arc::new(Collector::default());
     let metrics_endpoint = match options.metrics_addr {
         Some(address) => Some(
@@ -137,12 +152,7 @@ pub async fn run(
         .map_or(0, |since| since.as_secs());
     let plan = Arc::new(Plan {
         engine,
-        connector: Connector::new(
-            default_tls()?,
-            scenario.limits.max_message_size,
-            scenario.headers.clone(),
-            scenario.subprotocols.clone(),
-        ),
+        connector,
         facts: Arc::new(RunFacts {
             started,
             vars: scenario.vars.clone(),
@@ -153,6 +163,11 @@ pub async fn run(
         url_template,
         load: scenario.load.clone(),
         memory: scenario.limits.memory,
+        net: scenario.net.clone(),
+        pacing: crate::pacing::Pacing::new(
+            scenario.net.max_handshakes_in_flight.get(),
+            scenario.net.max_connect_rate,
+        ),
     });
 
     let stop = CancellationToken::new();
@@ -220,7 +235,10 @@ pub async fn run(
         server.stop(Duration::from_secs(2)).await;
     }
 
-    let values = CounterValues::read(&collector.counters);
+    let values = CounterValues {
+        dns_queries: plan.connector.dns_queries(),
+        ..CounterValues::read(&collector.counters)
+    };
     let load = &scenario.load;
     let mut report = Report::build(
         ScenarioInfo {
@@ -307,7 +325,7 @@ async fn ramp(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut JoinSet<()>,
             _ = stop.cancelled() => return,
             _ = sleep_until((started + offset).into()) => {}
         }
-        vus.spawn(crate::vu::run_vu(plan.clone(), vu, stop.clone()));
+        vus.spawn(crate::vu::run_vu(plan.clone(), vu, 0, stop.clone()));
     }
 }
 
@@ -348,7 +366,7 @@ async fn follow_stages(
             running.insert(vu, own.clone());
             let (plan, finished) = (plan.clone(), finished.clone());
             vus.spawn(async move {
-                crate::vu::run_vu(plan, vu, own).await;
+                crate::vu::run_vu(plan, vu, 0, own).await;
                 if let Ok(mut done) = finished.lock() {
                     done.push(vu);
                 }
@@ -400,8 +418,9 @@ async fn arrive(
             continue;
         };
         let (plan, busy, stop) = (plan.clone(), busy.clone(), stop.clone());
+        let first_iteration = u32::try_from(arrival).unwrap_or(u32::MAX);
         vus.spawn(async move {
-            crate::vu::run_vu(plan, vu, stop).await;
+            crate::vu::run_vu(plan, vu, first_iteration, stop).await;
             if let Ok(mut slots) = busy.lock() {
                 slots[vu as usize] = false;
             }
@@ -458,7 +477,7 @@ async fn sample_series(
             if let Some(crossed) = abort_rules
                 .iter()
                 .map(|rule| rule.evaluate(&provisional))
-                .find(|outcome| !outcome.passed)
+                .find(|outcome| !outcome.passed && !outcome.actual.starts_with("no data"))
             {
                 eprintln!(
                     "volley: threshold `{}` crossed (actual {}); stopping the run",

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,10 +31,20 @@ pub struct EmbeddedServer {
 impl EmbeddedServer {
     /// Bind `address` (port 0 picks a free port) and serve in `mode` on the current runtime.
     pub async fn start(address: SocketAddr, mode: ServerMode) -> std::io::Result<EmbeddedServer> {
+        EmbeddedServer::start_with(address, mode, None).await
+    }
+
+    /// Like [`EmbeddedServer::start`], serving `wss://` with `tls` when given.
+    pub async fn start_with(
+        address: SocketAddr,
+        mode: ServerMode,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<EmbeddedServer> {
         let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
-        let task = tokio::spawn(accept_loop(listener, mode, stop.clone()));
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(accept_loop(listener, mode, acceptor, stop.clone()));
         Ok(EmbeddedServer {
             address,
             stop,
@@ -54,7 +64,12 @@ impl EmbeddedServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, mode: ServerMode, stop: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    mode: ServerMode,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: CancellationToken,
+) {
     let rooms: Rooms = Arc::default();
     let tracker = TaskTracker::new();
     loop {
@@ -63,7 +78,21 @@ async fn accept_loop(listener: TcpListener, mode: ServerMode, stop: Cancellation
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tracker.spawn(serve_connection(stream, mode, rooms.clone(), stop.clone()));
+                    let (rooms, stop) = (rooms.clone(), stop.clone());
+                    match &tls {
+                        None => {
+                            tracker.spawn(serve_connection(stream, mode, rooms, stop));
+                        }
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            tracker.spawn(async move {
+                                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                                if let Ok(Ok(stream)) = handshake.await {
+                                    serve_connection(stream, mode, rooms, stop).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 // EMFILE and friends: back off instead of spinning; the client sees the timeout.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -74,12 +103,14 @@ async fn accept_loop(listener: TcpListener, mode: ServerMode, stop: Cancellation
     tracker.wait().await;
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     mode: ServerMode,
     rooms: Rooms,
     stop: CancellationToken,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut path = String::from("/");
     // The callback's error type is tungstenite's (large) HTTP error response; we never return it.
     #[allow(clippy::result_large_err)]

@@ -34,6 +34,10 @@ pub struct Totals {
     pub timer_lag: Histogram<u64>,
     /// TCP connect + TLS + WebSocket upgrade, µs.
     pub connect_time: Histogram<u64>,
+    /// Each connect phase, µs.
+    pub phases: [Histogram<u64>; 4],
+    /// Client ping → pong, µs.
+    pub ping_rtt: Histogram<u64>,
     /// Checks by name.
     pub checks: BTreeMap<String, CheckCount>,
     /// Custom metrics by name, values × [`METRIC_SCALE`].
@@ -50,6 +54,8 @@ impl Default for Totals {
             round_trips: new_histogram(),
             timer_lag: new_histogram(),
             connect_time: new_histogram(),
+            phases: [new_histogram(), new_histogram(), new_histogram(), new_histogram()],
+            ping_rtt: new_histogram(),
             checks: BTreeMap::new(),
             metrics: BTreeMap::new(),
             failures: BTreeMap::new(),
@@ -69,6 +75,10 @@ impl Totals {
         add_histogram(&mut self.round_trips, &other.round_trips);
         add_histogram(&mut self.timer_lag, &other.timer_lag);
         add_histogram(&mut self.connect_time, &other.connect_time);
+        for (mine, theirs) in self.phases.iter_mut().zip(&other.phases) {
+            add_histogram(mine, theirs);
+        }
+        add_histogram(&mut self.ping_rtt, &other.ping_rtt);
         for (name, count) in &other.checks {
             let entry = self.checks.entry(name.clone()).or_default();
             entry.passed += count.passed;
@@ -101,6 +111,10 @@ pub struct Samples {
     pub timer_lag: Vec<u64>,
     /// Connect time, µs.
     pub connect_time: Vec<u64>,
+    /// Connect phases, µs, by [`Phase`] index.
+    pub phases: [Vec<u64>; 4],
+    /// Ping round trips, µs.
+    pub ping_rtt: Vec<u64>,
     /// Custom metric values × [`METRIC_SCALE`], by name.
     pub metrics: BTreeMap<String, Vec<u64>>,
     /// Checks by name.
@@ -117,6 +131,8 @@ impl Samples {
         self.round_trips.len()
             + self.timer_lag.len()
             + self.connect_time.len()
+            + self.phases.iter().map(Vec::len).sum::<usize>()
+            + self.ping_rtt.len()
             + self.metrics.values().map(Vec::len).sum::<usize>()
             + self.checks.len()
             + self.failures.len()
@@ -139,6 +155,14 @@ impl Samples {
         for value in self.connect_time.drain(..) {
             let _ = totals.connect_time.record(value);
         }
+        for (samples, histogram) in self.phases.iter_mut().zip(totals.phases.iter_mut()) {
+            for value in samples.drain(..) {
+                let _ = histogram.record(value);
+            }
+        }
+        for value in self.ping_rtt.drain(..) {
+            let _ = totals.ping_rtt.record(value);
+        }
         for (name, values) in std::mem::take(&mut self.metrics) {
             let histogram = totals.metrics.entry(name).or_insert_with(new_histogram);
             for value in values {
@@ -155,6 +179,34 @@ impl Samples {
         }
         for (message, count) in std::mem::take(&mut self.scenario_errors) {
             *totals.scenario_errors.entry(message).or_default() += count;
+        }
+    }
+}
+
+/// A connect phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Name resolution.
+    Dns = 0,
+    /// TCP connect.
+    Tcp = 1,
+    /// TLS handshake.
+    Tls = 2,
+    /// HTTP upgrade.
+    Upgrade = 3,
+}
+
+impl Phase {
+    /// All phases, in order.
+    pub const ALL: [Phase; 4] = [Phase::Dns, Phase::Tcp, Phase::Tls, Phase::Upgrade];
+
+    /// Its name in results and thresholds.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Dns => "dns",
+            Phase::Tcp => "tcp",
+            Phase::Tls => "tls",
+            Phase::Upgrade => "upgrade",
         }
     }
 }
@@ -188,6 +240,14 @@ pub struct Counters {
     pub round_trips: AtomicU64,
     /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
     pub dropped_arrivals: AtomicU64,
+    /// TLS handshakes that were full.
+    pub tls_full: AtomicU64,
+    /// TLS handshakes that resumed a session.
+    pub tls_resumed: AtomicU64,
+    /// Connections re-opened by the reconnect policy after a drop.
+    pub reconnects: AtomicU64,
+    /// Client pings sent.
+    pub pings_sent: AtomicU64,
 }
 
 /// Increment a counter by `n`.

@@ -96,7 +96,25 @@ pub fn render(report: &Report) -> String {
     timing_line(&mut out, "round trip", &report.round_trips);
     let _ = writeln!(out, "  {:<16} {}", "reply timeouts", report.reply_timeouts);
     timing_line(&mut out, "connect", &report.connect_time);
+    for (phase, distribution) in &report.connect_phases {
+        if distribution.count > 0 {
+            timing_line(&mut out, &format!("  {phase}"), distribution);
+        }
+    }
     timing_line(&mut out, "timer lag", &report.timer_lag);
+    if report.ping_rtt.count > 0 {
+        timing_line(&mut out, "ping", &report.ping_rtt);
+    }
+    let n = &report.network;
+    if n.tls_full_handshakes + n.tls_resumed_handshakes > 0 {
+        let _ = writeln!(out, "  {:<16} {} full, {} resumed", "tls handshakes", n.tls_full_handshakes, n.tls_resumed_handshakes);
+    }
+    if n.reconnects > 0 {
+        let _ = writeln!(out, "  {:<16} {}", "reconnects", n.reconnects);
+    }
+    if n.dns_queries > 0 {
+        let _ = writeln!(out, "  {:<16} {}", "dns queries", n.dns_queries);
+    }
     if !report.metrics.is_empty() {
         let _ = writeln!(out, "metrics");
         for (name, d) in &report.metrics {

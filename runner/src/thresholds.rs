@@ -36,6 +36,10 @@ pub enum Timing {
     ConnectTime,
     /// `timer_lag`.
     TimerLag,
+    /// `ping_rtt`.
+    PingRtt,
+    /// A connect phase: `dns_time`, `tcp_time`, `tls_time`, `upgrade_time`.
+    Phase(crate::stats::Phase),
 }
 
 /// Comparison operators.
@@ -122,12 +126,19 @@ const CONNECTION_STATS: &[&str] = &[
     "established",
     "attempted",
     "peak_open",
+    "reconnects",
+    "dropped_arrivals",
 ];
 const MESSAGE_STATS: &[&str] = &["sent", "received"];
 const SUBJECTS: &[&str] = &[
     "round_trip",
     "connect_time",
     "timer_lag",
+    "dns_time",
+    "tcp_time",
+    "tls_time",
+    "upgrade_time",
+    "ping_rtt",
     "metric",
     "checks",
     "check",
@@ -230,6 +241,11 @@ impl Threshold {
             "round_trip" => (Subject::Timing(Timing::RoundTrip), &words[1..]),
             "connect_time" => (Subject::Timing(Timing::ConnectTime), &words[1..]),
             "timer_lag" => (Subject::Timing(Timing::TimerLag), &words[1..]),
+            "ping_rtt" => (Subject::Timing(Timing::PingRtt), &words[1..]),
+            "dns_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Dns)), &words[1..]),
+            "tcp_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Tcp)), &words[1..]),
+            "tls_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Tls)), &words[1..]),
+            "upgrade_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Upgrade)), &words[1..]),
             "checks" => (Subject::Checks, &words[1..]),
             "connections" => (Subject::Connections, &words[1..]),
             "reply_timeouts" => (Subject::ReplyTimeouts, &words[1..]),
@@ -330,6 +346,8 @@ impl Threshold {
             Subject::Timing(Timing::RoundTrip) => distribution(&report.round_trips),
             Subject::Timing(Timing::ConnectTime) => distribution(&report.connect_time),
             Subject::Timing(Timing::TimerLag) => distribution(&report.timer_lag),
+            Subject::Timing(Timing::PingRtt) => distribution(&report.ping_rtt),
+            Subject::Timing(Timing::Phase(phase)) => report.connect_phases.get(phase.name()).and_then(distribution),
             Subject::Metric(name) => report.metrics.get(name).and_then(distribution),
             Subject::Checks => {
                 let passed: u64 = report.checks.iter().map(|c| c.passed).sum();
@@ -348,6 +366,8 @@ impl Threshold {
                     "failed" => c.failed as f64,
                     "established" => c.established as f64,
                     "attempted" => c.attempted as f64,
+                    "reconnects" => report.network.reconnects as f64,
+                    "dropped_arrivals" => c.dropped_arrivals as f64,
                     _ => c.peak_open as f64,
                 })
             }

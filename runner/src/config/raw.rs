@@ -29,6 +29,87 @@ pub struct RawFile {
     pub limits: RawLimits,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
+    #[serde(default)]
+    pub net: RawNet,
+    #[serde(default)]
+    pub tls: RawTls,
+}
+
+/// `net:`: DNS, source addresses, pacing, per-phase timeouts, heartbeat, reconnect.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNet {
+    #[serde(default)]
+    pub dns: RawDns,
+    #[serde(default)]
+    pub source_addresses: Vec<String>,
+    pub max_handshakes_in_flight: Option<u32>,
+    pub max_connect_rate: Option<f64>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    pub heartbeat: Option<RawHeartbeat>,
+    pub reconnect: Option<RawReconnect>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub idle_timeout: Option<String>,
+}
+
+/// `net.dns:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub timeout: Option<String>,
+}
+
+/// `net.timeouts:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    #[serde(default, deserialize_with = "scalar")]
+    pub dns: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub tcp: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub tls: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub upgrade: Option<String>,
+}
+
+/// `net.heartbeat:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeartbeat {
+    #[serde(deserialize_with = "required_scalar")]
+    pub interval: String,
+    #[serde(default, deserialize_with = "scalar")]
+    pub timeout: Option<String>,
+}
+
+/// `net.reconnect:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReconnect {
+    pub max_attempts: Option<u32>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub initial_backoff: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub max_backoff: Option<String>,
+}
+
+/// `tls:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub ca_file: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    #[serde(default)]
+    pub system_roots: bool,
 }
 
 /// One entry of `thresholds:`: a rule, or a rule with options.
