@@ -45,4 +45,4 @@ screenshot RESULTS:
 # Criterion micro-benchmarks, then 10,000 connections held for 20 s against `volley serve`.
 bench: scenarios
     cargo bench -p volley --bench scenario_calls
-    cargo test --release -p volley --test e2e -- --ignored --nocapture hold_10k
+    cargo test --release -p volley --test e2e -- --ignored --nocapture --test-threads 1 hold_10k handshake_rate

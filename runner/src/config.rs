@@ -479,8 +479,13 @@ impl Validator<'_> {
         if load.ramp_up.is_some() && !matches!(shape, Shape::Constant) {
             return Err(self.error(&["load", "ramp_up"], "`ramp_up` applies to `connections` only; stages ramp by themselves and arrivals have no ramp"));
         }
-        if load.iterations.is_some_and(|count| count != 1) && matches!(shape, Shape::ArrivalRate { .. }) {
-            return Err(self.error(&["load", "iterations"], "with `arrival_rate` every arrival runs one iteration; remove `load.iterations`"));
+        if load.iterations.is_some_and(|count| count != 1)
+            && matches!(shape, Shape::ArrivalRate { .. })
+        {
+            return Err(self.error(
+                &["load", "iterations"],
+                "with `arrival_rate` every arrival runs one iteration; remove `load.iterations`",
+            ));
         }
         if load.max_connections.is_some() && !matches!(shape, Shape::ArrivalRate { .. }) {
             return Err(self.error(
@@ -785,7 +790,7 @@ load:
         assert_eq!(scenario.load.connections.get(), 20);
         assert_eq!(scenario.load.duration, Some(Duration::from_secs(15)));
         let arrivals = GOOD.replace(
-            "  connections: 10\n",
+            "  connections: 10\n  ramp_up: 1s\n",
             "  arrival_rate: 5\n  max_connections: 50\n",
         );
         let scenario = parse(&arrivals)?;

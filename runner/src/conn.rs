@@ -6,11 +6,11 @@
 
 use crate::bindings::{Message as GuestMessage, VolleyScenario};
 use crate::host::{ConnState, Outgoing};
+use crate::keepalive::Keepalive;
 use crate::net::{WsStream, io_reason};
 use crate::plan::Plan;
 use crate::recorder::Recorder;
 use crate::stats::{Phase, bump};
-use crate::keepalive::Keepalive;
 use futures_util::{SinkExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -86,7 +86,11 @@ pub async fn run_iteration(
     drop(permit);
     recorder.connect_time(started.elapsed());
     let phases = connected.phases;
-    for (phase, took) in Phase::ALL.into_iter().zip([phases.dns, phases.tcp, phases.tls, phases.upgrade]) {
+    for (phase, took) in
+        Phase::ALL
+            .into_iter()
+            .zip([phases.dns, phases.tcp, phases.tls, phases.upgrade])
+    {
         if let Some(took) = took {
             recorder.phase(phase, took);
         }
@@ -456,6 +460,9 @@ impl Connection {
     fn socket_error(&mut self, error: WsError) -> Result<(), Failure> {
         match error {
             WsError::ConnectionClosed | WsError::AlreadyClosed if self.closing.is_some() => Ok(()),
+            // After the Close handshake started, a TCP close without TLS close_notify (common in
+            // servers) or a reset ends nothing that was still needed.
+            WsError::Io(_) if self.closing.is_some() => Ok(()),
             WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
             WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
             WsError::Capacity(error) => Err(Failure::Protocol(format!("protocol: {error}"))),

@@ -52,10 +52,20 @@ pub fn render(report: &Report) -> String {
             .join("; ")
     });
     cases.push(("scenario".into(), "scenario did not trap".into(), failure));
-    let failure = (report.reply_timeouts > 0).then(|| format!("{} replies missed their deadline", report.reply_timeouts));
-    cases.push(("requests".into(), "replies met their deadlines".into(), failure));
-    let failure = (report.connections.attempted == 0).then(|| "no connection was attempted".to_owned());
-    cases.push(("connections".into(), "connections were attempted".into(), failure));
+    let failure = (report.reply_timeouts > 0)
+        .then(|| format!("{} replies missed their deadline", report.reply_timeouts));
+    cases.push((
+        "requests".into(),
+        "replies met their deadlines".into(),
+        failure,
+    ));
+    let failure =
+        (report.connections.attempted == 0).then(|| "no connection was attempted".to_owned());
+    cases.push((
+        "connections".into(),
+        "connections were attempted".into(),
+        failure,
+    ));
     let failed = cases
         .iter()
         .filter(|(_, _, failure)| failure.is_some())

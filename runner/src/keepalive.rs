@@ -39,8 +39,13 @@ impl Keepalive {
             (Some((_, sent)), Some(heartbeat)) => Some(sent + heartbeat.timeout),
             _ => None,
         };
-        let idle = self.idle_timeout.map(|timeout| self.last_received + timeout);
-        [self.next_ping, pong_deadline, idle].into_iter().flatten().min()
+        let idle = self
+            .idle_timeout
+            .map(|timeout| self.last_received + timeout);
+        [self.next_ping, pong_deadline, idle]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Something arrived.
@@ -53,13 +58,21 @@ impl Keepalive {
         if let Some(timeout) = self.idle_timeout
             && now >= self.last_received + timeout
         {
-            return Err(format!("idle: nothing received for {}", human_duration(timeout)));
+            return Err(format!(
+                "idle: nothing received for {}",
+                human_duration(timeout)
+            ));
         }
-        let Some(heartbeat) = self.heartbeat else { return Ok(None) };
+        let Some(heartbeat) = self.heartbeat else {
+            return Ok(None);
+        };
         if let Some((_, sent)) = self.outstanding
             && now >= sent + heartbeat.timeout
         {
-            return Err(format!("heartbeat: no pong in {}", human_duration(heartbeat.timeout)));
+            return Err(format!(
+                "heartbeat: no pong in {}",
+                human_duration(heartbeat.timeout)
+            ));
         }
         match self.next_ping {
             Some(at) if now >= at => {
@@ -93,22 +106,42 @@ mod tests {
 
     #[test]
     fn a_missing_pong_is_a_dead_connection() {
-        let heartbeat = Heartbeat { interval: Duration::from_secs(1), timeout: Duration::from_secs(2) };
+        let heartbeat = Heartbeat {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+        };
         let mut keepalive = Keepalive::new(Some(heartbeat), None);
         let start = Instant::now();
         let payload = keepalive.due(start + Duration::from_secs(1)).ok().flatten();
         assert!(payload.is_some());
         assert_eq!(keepalive.due(start + Duration::from_millis(2500)), Ok(None));
-        assert_eq!(keepalive.due(start + Duration::from_secs(3)), Err("heartbeat: no pong in 2s".into()));
+        assert_eq!(
+            keepalive.due(start + Duration::from_secs(3)),
+            Err("heartbeat: no pong in 2s".into())
+        );
     }
 
     #[test]
     fn pongs_are_timed_and_idle_is_detected() {
-        let heartbeat = Heartbeat { interval: Duration::from_secs(1), timeout: Duration::from_secs(1) };
+        let heartbeat = Heartbeat {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        };
         let mut keepalive = Keepalive::new(Some(heartbeat), Some(Duration::from_secs(5)));
         let start = Instant::now();
-        let payload = keepalive.due(start + Duration::from_secs(1)).ok().flatten().unwrap_or_default();
-        assert_eq!(keepalive.pong(&payload, start + Duration::from_millis(1010)), Some(Duration::from_millis(10)));
-        assert!(keepalive.due(start + Duration::from_secs(6)).is_err_and(|reason| reason == "idle: nothing received for 5s"));
+        let payload = keepalive
+            .due(start + Duration::from_secs(1))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(
+            keepalive.pong(&payload, start + Duration::from_millis(1010)),
+            Some(Duration::from_millis(10))
+        );
+        assert!(
+            keepalive
+                .due(start + Duration::from_secs(6))
+                .is_err_and(|reason| reason == "idle: nothing received for 5s")
+        );
     }
 }

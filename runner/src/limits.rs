@@ -36,7 +36,7 @@ pub enum LimitError {
     },
     /// Not enough ephemeral ports for one destination.
     #[error(
-        "this run opens {connections} connections to one address but the ephemeral port range {low}-{high} allows {ports} per destination. Fix: lower load.connections, widen net.ipv4.ip_local_port_range, or split the run across machines"
+        "this run opens {connections} connections to one address but the ephemeral port range {low}-{high} and the source addresses allow {ports} per destination. Fix: add local addresses to net.source_addresses (e.g. 127.0.0.2 to 127.0.0.9 on loopback), widen net.ipv4.ip_local_port_range, lower load.connections, or split the run across machines"
     )]
     Ports {
         /// Planned connections.
@@ -94,8 +94,9 @@ fn read_number_list(path: &str) -> Option<Vec<u64>> {
         .collect()
 }
 
-/// Check that `connections` fit; `embedded` when this process also serves them.
-pub fn preflight(connections: u64, embedded: bool) -> Result<Preflight, LimitError> {
+/// Check that `connections` fit; `embedded` when this process also serves them; `sources` is the
+/// number of configured source addresses (each has its own ephemeral ports per destination).
+pub fn preflight(connections: u64, embedded: bool, sources: u64) -> Result<Preflight, LimitError> {
     let (soft, hard) = raise_open_files();
     let per_connection = if embedded { 2 } else { 1 };
     let needed = connections * per_connection + RESERVED_FILES;
@@ -121,7 +122,7 @@ pub fn preflight(connections: u64, embedded: bool) -> Result<Preflight, LimitErr
         .filter(|range| range.len() == 2 && range[1] >= range[0])
         .map(|range| (range[0], range[1]));
     if let Some((low, high)) = ports {
-        let available = high - low + 1;
+        let available = (high - low + 1) * sources.max(1);
         if connections > available {
             return Err(LimitError::Ports {
                 connections,
@@ -157,13 +158,16 @@ mod tests {
     #[test]
     fn a_run_beyond_the_open_file_limit_is_refused_with_numbers() {
         let (soft, _) = raise_open_files();
-        let error = preflight(soft, true).map(|_| ()).unwrap_err().to_string();
+        let error = preflight(soft, true, 0)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(&format!("the limit is {soft}")), "{error}");
         assert!(error.contains("volley serve"), "{error}");
     }
 
     #[test]
     fn a_small_run_fits() {
-        assert!(preflight(10, true).is_ok());
+        assert!(preflight(10, true, 0).is_ok());
     }
 }

@@ -189,7 +189,10 @@ fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::Serv
     let identity = authority.issue(&["localhost", "127.0.0.1"])?;
     std::fs::write(ca_out, authority.pem())
         .map_err(|error| format!("cannot write {}: {error}", ca_out.display()))?;
-    eprintln!("volley serve: TLS certificate for localhost and 127.0.0.1; trust {} (tls.ca_file)", ca_out.display());
+    eprintln!(
+        "volley serve: TLS certificate for localhost and 127.0.0.1; trust {} (tls.ca_file)",
+        ca_out.display()
+    );
     volley::pki::server_config(&identity, None)
 }
 

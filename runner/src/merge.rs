@@ -45,9 +45,15 @@ fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 /// Merge `b` into `a`.
 fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     if a.schema != b.schema {
-        return Err(format!("cannot merge results of different schemas (`{}` and `{}`)", a.schema, b.schema));
+        return Err(format!(
+            "cannot merge results of different schemas (`{}` and `{}`)",
+            a.schema, b.schema
+        ));
     }
-    if (a.series.interval_s - b.series.interval_s).abs() > 1e-9 && !a.series.points.is_empty() && !b.series.points.is_empty() {
+    if (a.series.interval_s - b.series.interval_s).abs() > 1e-9
+        && !a.series.points.is_empty()
+        && !b.series.points.is_empty()
+    {
         return Err(format!(
             "cannot merge time series with different intervals ({}s and {}s); rerun with the same --interval",
             a.series.interval_s, b.series.interval_s

@@ -233,7 +233,13 @@ pub fn render(counters: &crate::stats::Counters, totals: &Totals) -> String {
         &totals.timer_lag,
         1e6,
     );
-    summary(&mut out, "volley_ping_seconds", "Client ping to pong.", &totals.ping_rtt, 1e6);
+    summary(
+        &mut out,
+        "volley_ping_seconds",
+        "Client ping to pong.",
+        &totals.ping_rtt,
+        1e6,
+    );
     for phase in crate::stats::Phase::ALL {
         let name = phase.name();
         summary(
@@ -244,9 +250,24 @@ pub fn render(counters: &crate::stats::Counters, totals: &Totals) -> String {
             1e6,
         );
     }
-    counter(&mut out, "volley_reconnects", "Connections re-opened after a drop.", read(&counters.reconnects));
-    counter(&mut out, "volley_tls_resumed_handshakes", "TLS handshakes that resumed a session.", read(&counters.tls_resumed));
-    counter(&mut out, "volley_tls_full_handshakes", "Full TLS handshakes.", read(&counters.tls_full));
+    counter(
+        &mut out,
+        "volley_reconnects",
+        "Connections re-opened after a drop.",
+        read(&counters.reconnects),
+    );
+    counter(
+        &mut out,
+        "volley_tls_resumed_handshakes",
+        "TLS handshakes that resumed a session.",
+        read(&counters.tls_resumed),
+    );
+    counter(
+        &mut out,
+        "volley_tls_full_handshakes",
+        "Full TLS handshakes.",
+        read(&counters.tls_full),
+    );
     for (name, histogram) in &totals.metrics {
         let metric: String = name
             .chars()

@@ -79,7 +79,9 @@ pub fn io_reason(error: &std::io::Error) -> String {
         ErrorKind::ConnectionReset => "connection reset".into(),
         ErrorKind::ConnectionAborted => "connection aborted".into(),
         ErrorKind::TimedOut => "timed out".into(),
-        ErrorKind::AddrNotAvailable => "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into(),
+        ErrorKind::AddrNotAvailable => {
+            "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into()
+        }
         ErrorKind::AddrInUse => "address in use (EADDRINUSE: out of ephemeral ports?)".into(),
         ErrorKind::UnexpectedEof => "unexpected end of stream".into(),
         ErrorKind::BrokenPipe => "broken pipe".into(),
@@ -174,7 +176,9 @@ impl Connector {
 
     /// Open a WebSocket to `url` (`ws://` or `wss://`).
     pub async fn connect(&self, url: &Url) -> Result<Connected, ConnectError> {
-        let host = url.host_str().ok_or_else(|| ConnectError::Url(format!("{url} has no host")))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| ConnectError::Url(format!("{url} has no host")))?;
         let port = url
             .port_or_known_default()
             .ok_or_else(|| ConnectError::Url(format!("{url} has no port")))?;
@@ -186,7 +190,12 @@ impl Connector {
                 let limit = self.timeouts.dns;
                 let (ip, took) = phase(
                     limit + Duration::from_millis(100),
-                    || ConnectError::Dns(format!("timeout after {} for {bare}", human_duration(limit))),
+                    || {
+                        ConnectError::Dns(format!(
+                            "timeout after {} for {bare}",
+                            human_duration(limit)
+                        ))
+                    },
                     self.dns.resolve(bare),
                     ConnectError::Dns,
                 )
@@ -209,18 +218,28 @@ impl Connector {
         let mut resumed = None;
         let stream = if url.scheme() == "wss" {
             let verify_name = self.server_name.clone().unwrap_or_else(|| bare.to_owned());
-            let name = rustls::pki_types::ServerName::try_from(verify_name.clone())
-                .map_err(|error| ConnectError::Tls(format!("invalid server name `{verify_name}`: {error}")))?;
+            let name =
+                rustls::pki_types::ServerName::try_from(verify_name.clone()).map_err(|error| {
+                    ConnectError::Tls(format!("invalid server name `{verify_name}`: {error}"))
+                })?;
             let limit = self.timeouts.tls;
             let (tls, took) = phase(
                 limit,
-                || ConnectError::Tls(format!("handshake timed out after {}", human_duration(limit))),
+                || {
+                    ConnectError::Tls(format!(
+                        "handshake timed out after {}",
+                        human_duration(limit)
+                    ))
+                },
                 tokio_rustls::TlsConnector::from(self.tls.clone()).connect(name, tcp),
                 |error| ConnectError::Tls(tls::reason(&error, &verify_name)),
             )
             .await?;
             phases.tls = Some(took);
-            resumed = Some(matches!(tls.get_ref().1.handshake_kind(), Some(rustls::HandshakeKind::Resumed)));
+            resumed = Some(matches!(
+                tls.get_ref().1.handshake_kind(),
+                Some(rustls::HandshakeKind::Resumed)
+            ));
             MaybeTlsStream::Rustls(tls)
         } else {
             MaybeTlsStream::Plain(tcp)
@@ -235,11 +254,19 @@ impl Connector {
         )
         .await?;
         phases.upgrade = Some(took);
-        Ok(Connected { socket, phases, resumed })
+        Ok(Connected {
+            socket,
+            phases,
+            resumed,
+        })
     }
 
     async fn tcp_connect(&self, address: SocketAddr) -> std::io::Result<TcpStream> {
-        let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         let sources: Vec<&IpAddr> = self
             .source_addresses
             .iter()
@@ -253,7 +280,10 @@ impl Connector {
         socket.connect(address).await
     }
 
-    fn request(&self, url: &Url) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, ConnectError> {
+    fn request(
+        &self,
+        url: &Url,
+    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, ConnectError> {
         let mut request = url
             .as_str()
             .into_client_request()
@@ -269,7 +299,9 @@ impl Connector {
         if !self.subprotocols.is_empty() {
             let value = HeaderValue::from_str(&self.subprotocols.join(", "))
                 .map_err(|_| ConnectError::Url("invalid subprotocol list".into()))?;
-            request.headers_mut().insert("Sec-WebSocket-Protocol", value);
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", value);
         }
         if let Some(name) = &self.server_name
             && let Ok(value) = HeaderValue::from_str(name)
@@ -303,6 +335,15 @@ fn upgrade_error(error: tokio_tungstenite::tungstenite::Error) -> ConnectError {
     use tokio_tungstenite::tungstenite::Error;
     match error {
         Error::Http(response) => ConnectError::Status(response.status().as_u16()),
+        // TLS 1.3 servers check the client certificate after the handshake: their alert arrives
+        // with the upgrade's answer.
+        Error::Io(error)
+            if error
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            ConnectError::Tls(tls::reason(&error, "the server"))
+        }
         Error::Io(error) => ConnectError::Upgrade(io_reason(&error)),
         Error::Protocol(error) => ConnectError::Upgrade(error.to_string()),
         other => ConnectError::Upgrade(other.to_string()),

@@ -56,7 +56,10 @@ mod tests {
         }
         // Slots at 0, 100, 200, 300, 400 ms.
         let elapsed = started.elapsed();
-        assert!(elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(450), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(450),
+            "{elapsed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,7 +2,9 @@
 //! make a CA, a server certificate for the names they serve, and (for mutual TLS) client
 //! certificates, all in memory with rcgen. Never for production.
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
 
@@ -39,7 +41,11 @@ impl Authority {
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(error)?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let key = KeyPair::generate().map_err(error)?;
         let issuer = CertifiedIssuer::self_signed(params, key).map_err(error)?;
         Ok(Authority { issuer })
@@ -59,7 +65,10 @@ impl Authority {
     pub fn issue(&self, names: &[&str]) -> Result<Identity, String> {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let mut params = CertificateParams::new(names.clone()).map_err(error)?;
-        params.distinguished_name.push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         let key = KeyPair::generate().map_err(error)?;
         let certificate = params.signed_by(&key, &self.issuer).map_err(error)?;
         Ok(Identity {
@@ -73,7 +82,10 @@ impl Authority {
 
 /// A rustls server configuration presenting `identity`; with `client_ca`, clients must present a
 /// certificate signed by it (mutual TLS).
-pub fn server_config(identity: &Identity, client_ca: Option<CertificateDer<'static>>) -> Result<Arc<rustls::ServerConfig>, String> {
+pub fn server_config(
+    identity: &Identity,
+    client_ca: Option<CertificateDer<'static>>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -82,9 +94,12 @@ pub fn server_config(identity: &Identity, client_ca: Option<CertificateDer<'stat
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             roots.add(ca).map_err(|error| error.to_string())?;
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|error| error.to_string())?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|error| error.to_string())?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),

@@ -468,7 +468,12 @@ impl Report {
             connect_time: Distribution::of(&totals.connect_time, 1.0),
             connect_phases: crate::stats::Phase::ALL
                 .iter()
-                .map(|phase| (phase.name().to_owned(), Distribution::of(&totals.phases[*phase as usize], 1.0)))
+                .map(|phase| {
+                    (
+                        phase.name().to_owned(),
+                        Distribution::of(&totals.phases[*phase as usize], 1.0),
+                    )
+                })
                 .collect(),
             ping_rtt: Distribution::of(&totals.ping_rtt, 1.0),
             network: NetworkStats {

@@ -91,7 +91,11 @@ pub async fn run(
 ) -> Result<Report, RunError> {
     let embedded = matches!(scenario.target, Target::Embedded { .. });
     let connections = scenario.load.connections.get();
-    let limits = preflight(u64::from(connections), embedded)?;
+    let limits = preflight(
+        u64::from(connections),
+        embedded,
+        scenario.net.source_addresses.len() as u64,
+    )?;
     let engine = ScenarioEngine::load(
         &scenario.module,
         InstanceLimits {

@@ -103,12 +103,8 @@ async fn accept_loop(
     tracker.wait().await;
 }
 
-async fn serve_connection<S>(
-    stream: S,
-    mode: ServerMode,
-    rooms: Rooms,
-    stop: CancellationToken,
-) where
+async fn serve_connection<S>(stream: S, mode: ServerMode, rooms: Rooms, stop: CancellationToken)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut path = String::from("/");

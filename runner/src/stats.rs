@@ -54,7 +54,12 @@ impl Default for Totals {
             round_trips: new_histogram(),
             timer_lag: new_histogram(),
             connect_time: new_histogram(),
-            phases: [new_histogram(), new_histogram(), new_histogram(), new_histogram()],
+            phases: [
+                new_histogram(),
+                new_histogram(),
+                new_histogram(),
+                new_histogram(),
+            ],
             ping_rtt: new_histogram(),
             checks: BTreeMap::new(),
             metrics: BTreeMap::new(),

@@ -107,7 +107,11 @@ pub fn render(report: &Report) -> String {
     }
     let n = &report.network;
     if n.tls_full_handshakes + n.tls_resumed_handshakes > 0 {
-        let _ = writeln!(out, "  {:<16} {} full, {} resumed", "tls handshakes", n.tls_full_handshakes, n.tls_resumed_handshakes);
+        let _ = writeln!(
+            out,
+            "  {:<16} {} full, {} resumed",
+            "tls handshakes", n.tls_full_handshakes, n.tls_resumed_handshakes
+        );
     }
     if n.reconnects > 0 {
         let _ = writeln!(out, "  {:<16} {}", "reconnects", n.reconnects);

@@ -242,10 +242,22 @@ impl Threshold {
             "connect_time" => (Subject::Timing(Timing::ConnectTime), &words[1..]),
             "timer_lag" => (Subject::Timing(Timing::TimerLag), &words[1..]),
             "ping_rtt" => (Subject::Timing(Timing::PingRtt), &words[1..]),
-            "dns_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Dns)), &words[1..]),
-            "tcp_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Tcp)), &words[1..]),
-            "tls_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Tls)), &words[1..]),
-            "upgrade_time" => (Subject::Timing(Timing::Phase(crate::stats::Phase::Upgrade)), &words[1..]),
+            "dns_time" => (
+                Subject::Timing(Timing::Phase(crate::stats::Phase::Dns)),
+                &words[1..],
+            ),
+            "tcp_time" => (
+                Subject::Timing(Timing::Phase(crate::stats::Phase::Tcp)),
+                &words[1..],
+            ),
+            "tls_time" => (
+                Subject::Timing(Timing::Phase(crate::stats::Phase::Tls)),
+                &words[1..],
+            ),
+            "upgrade_time" => (
+                Subject::Timing(Timing::Phase(crate::stats::Phase::Upgrade)),
+                &words[1..],
+            ),
             "checks" => (Subject::Checks, &words[1..]),
             "connections" => (Subject::Connections, &words[1..]),
             "reply_timeouts" => (Subject::ReplyTimeouts, &words[1..]),
@@ -347,7 +359,10 @@ impl Threshold {
             Subject::Timing(Timing::ConnectTime) => distribution(&report.connect_time),
             Subject::Timing(Timing::TimerLag) => distribution(&report.timer_lag),
             Subject::Timing(Timing::PingRtt) => distribution(&report.ping_rtt),
-            Subject::Timing(Timing::Phase(phase)) => report.connect_phases.get(phase.name()).and_then(distribution),
+            Subject::Timing(Timing::Phase(phase)) => report
+                .connect_phases
+                .get(phase.name())
+                .and_then(distribution),
             Subject::Metric(name) => report.metrics.get(name).and_then(distribution),
             Subject::Checks => {
                 let passed: u64 = report.checks.iter().map(|c| c.passed).sum();

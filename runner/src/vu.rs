@@ -47,7 +47,9 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
         let reconnecting = reconnect_attempts > 0;
         let pause = match (outcome, plan.net.reconnect) {
             (Outcome::Stopped, _) => return,
-            (Outcome::Dropped, Some(policy)) | (Outcome::ConnectFailed, Some(policy)) if outcome == Outcome::Dropped || reconnecting => {
+            (Outcome::Dropped, Some(policy)) | (Outcome::ConnectFailed, Some(policy))
+                if outcome == Outcome::Dropped || reconnecting =>
+            {
                 if outcome == Outcome::Dropped {
                     reconnect_attempts = 0;
                 }

@@ -10,5 +10,7 @@ mod echo;
 mod interrupt;
 mod measurements;
 mod network;
+mod network_real;
 mod scale;
 mod scenario_faults;
+mod servers;

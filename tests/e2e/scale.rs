@@ -5,14 +5,13 @@
 
 use crate::support::{build_scenarios, collect, number, results, volley};
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 
-#[test]
-#[ignore = "heavy: 10k connections for 30 s; run by `just bench`"]
-fn hold_10k_connections_against_volley_serve() {
-    build_scenarios();
+/// Start `volley serve` with `extra` flags on a free port; returns the child and its address.
+fn serve(extra: &[&str]) -> (Child, String) {
     let mut server = match volley()
         .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -25,14 +24,85 @@ fn hold_10k_connections_against_volley_serve() {
         let _ = BufReader::new(stdout).read_line(&mut line);
     }
     let address = line
-        .split("ws://")
+        .split("://")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .map(str::to_owned);
-    let Some(address) = address else {
+    match address {
+        Some(address) => (server, address),
+        None => {
+            let _ = server.kill();
+            panic!("volley serve did not print its address: {line:?}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "heavy: 2 × 2,000 handshakes; run by `just bench`"]
+fn handshake_rate_with_and_without_tls() {
+    build_scenarios();
+    let ca = std::env::temp_dir().join(format!("volley-bench-ca-{}.pem", std::process::id()));
+    let ca_arg = ca.display().to_string();
+    for (label, flags, scheme) in [
+        ("plain", vec![], "ws"),
+        ("tls", vec!["--tls", "--ca-out", ca_arg.as_str()], "wss"),
+    ] {
+        let (mut server, address) = serve(&flags);
+        let out = std::env::temp_dir().join(format!(
+            "volley-handshakes-{label}-{}.json",
+            std::process::id()
+        ));
+        let target = format!("{scheme}://{address}/");
+        let mut command = volley();
+        command
+            .args([
+                "run",
+                "tests/cases/handshakes/scenario.yaml",
+                "--no-progress",
+                "--target",
+                &target,
+                "--out",
+            ])
+            .arg(&out);
+        if scheme == "wss" {
+            command.args([
+                "--set",
+                &format!("tls.ca_file={ca_arg}"),
+                "--set",
+                "tls.server_name=localhost",
+            ]);
+        }
+        let output = command.output();
         let _ = server.kill();
-        panic!("volley serve did not print its address: {line:?}");
-    };
+        let _ = server.wait();
+        let ran = match output {
+            Ok(output) => collect(output, Some(&out)),
+            Err(error) => panic!("cannot start volley run: {error}"),
+        };
+        let _ = std::fs::remove_file(&out);
+        let r = results(&ran);
+        let established = number(r, "/connections/established");
+        let elapsed = r["run"]["elapsed_s"].as_f64().unwrap_or(f64::MAX);
+        println!(
+            "handshakes {label:>5}: {established} connections opened, echoed once and closed in {elapsed:.2}s = {:.0} connections/s; connect p50 {} µs p99 {} µs; tls p50 {} µs; full/resumed {}/{}",
+            established as f64 / elapsed,
+            r["connect_time"]["p50"],
+            r["connect_time"]["p99"],
+            r["connect_phases"]["tls"]["p50"],
+            r["network"]["tls_full_handshakes"],
+            r["network"]["tls_resumed_handshakes"],
+        );
+        assert_eq!(established, 2000, "{ran:?}");
+        assert_eq!(ran.code, 0, "{ran:?}");
+    }
+    let _ = std::fs::remove_file(ca);
+}
+
+#[test]
+#[ignore = "heavy: 10k connections for 30 s; run by `just bench`"]
+fn hold_10k_connections_against_volley_serve() {
+    build_scenarios();
+    let (mut server, address) = serve(&[]);
     let out = std::env::temp_dir().join(format!("volley-hold-{}.json", std::process::id()));
     let target = format!("ws://{address}");
     let output = volley()

@@ -82,52 +82,104 @@ pub struct Tls {
 }
 
 impl Validator<'_> {
-    pub(super) fn network(&self, raw: &RawNet, connect_timeout: Duration) -> Result<Network, ConfigError> {
+    pub(super) fn network(
+        &self,
+        raw: &RawNet,
+        connect_timeout: Duration,
+    ) -> Result<Network, ConfigError> {
         let mut nameservers = Vec::new();
         for text in &raw.dns.nameservers {
             let address = text
                 .parse::<SocketAddr>()
                 .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
                 .map_err(|_| {
-                    self.error(&["net", "dns", "nameservers"], format!("`{text}` is not an IP address (e.g. `10.0.0.2` or `127.0.0.1:5353`)"))
+                    self.error(
+                        &["net", "dns", "nameservers"],
+                        format!(
+                            "`{text}` is not an IP address (e.g. `10.0.0.2` or `127.0.0.1:5353`)"
+                        ),
+                    )
                 })?;
             nameservers.push(address);
         }
         let mut source_addresses = Vec::new();
         for text in &raw.source_addresses {
             let address = text.parse::<IpAddr>().map_err(|_| {
-                self.error(&["net", "source_addresses"], format!("`{text}` is not an IP address"))
+                self.error(
+                    &["net", "source_addresses"],
+                    format!("`{text}` is not an IP address"),
+                )
             })?;
             source_addresses.push(address);
         }
         let max_handshakes_in_flight = match raw.max_handshakes_in_flight {
             None => NonZeroU32::new(1024).unwrap_or(NonZeroU32::MIN),
             Some(count) => NonZeroU32::new(count).ok_or_else(|| {
-                self.error(&["net", "max_handshakes_in_flight"], "`net.max_handshakes_in_flight` must be at least 1")
+                self.error(
+                    &["net", "max_handshakes_in_flight"],
+                    "`net.max_handshakes_in_flight` must be at least 1",
+                )
             })?,
         };
         if let Some(rate) = raw.max_connect_rate
             && !(rate > 0.0 && rate <= 1_000_000.0)
         {
-            return Err(self.error(&["net", "max_connect_rate"], "`net.max_connect_rate` must be a number of connections per second above 0"));
+            return Err(self.error(
+                &["net", "max_connect_rate"],
+                "`net.max_connect_rate` must be a number of connections per second above 0",
+            ));
         }
         let t = &raw.timeouts;
         let timeouts = PhaseTimeouts {
-            dns: self.duration(&["net", "timeouts", "dns"], t.dns.as_deref(), connect_timeout)?,
-            tcp: self.duration(&["net", "timeouts", "tcp"], t.tcp.as_deref(), connect_timeout)?,
-            tls: self.duration(&["net", "timeouts", "tls"], t.tls.as_deref(), connect_timeout)?,
-            upgrade: self.duration(&["net", "timeouts", "upgrade"], t.upgrade.as_deref(), connect_timeout)?,
+            dns: self.duration(
+                &["net", "timeouts", "dns"],
+                t.dns.as_deref(),
+                connect_timeout,
+            )?,
+            tcp: self.duration(
+                &["net", "timeouts", "tcp"],
+                t.tcp.as_deref(),
+                connect_timeout,
+            )?,
+            tls: self.duration(
+                &["net", "timeouts", "tls"],
+                t.tls.as_deref(),
+                connect_timeout,
+            )?,
+            upgrade: self.duration(
+                &["net", "timeouts", "upgrade"],
+                t.upgrade.as_deref(),
+                connect_timeout,
+            )?,
         };
-        let dns_timeout = self.duration(&["net", "dns", "timeout"], raw.dns.timeout.as_deref(), timeouts.dns)?;
-        let timeouts = PhaseTimeouts { dns: dns_timeout, ..timeouts };
+        let dns_timeout = self.duration(
+            &["net", "dns", "timeout"],
+            raw.dns.timeout.as_deref(),
+            timeouts.dns,
+        )?;
+        let timeouts = PhaseTimeouts {
+            dns: dns_timeout,
+            ..timeouts
+        };
         let heartbeat = match &raw.heartbeat {
             None => None,
             Some(heartbeat) => {
-                let interval = self.duration(&["net", "heartbeat", "interval"], Some(&heartbeat.interval), Duration::ZERO)?;
+                let interval = self.duration(
+                    &["net", "heartbeat", "interval"],
+                    Some(&heartbeat.interval),
+                    Duration::ZERO,
+                )?;
                 if interval < Duration::from_millis(10) {
-                    return Err(self.error(&["net", "heartbeat", "interval"], "`net.heartbeat.interval` must be at least 10ms"));
+                    return Err(self.error(
+                        &["net", "heartbeat", "interval"],
+                        "`net.heartbeat.interval` must be at least 10ms",
+                    ));
                 }
-                let timeout = self.duration(&["net", "heartbeat", "timeout"], heartbeat.timeout.as_deref(), interval)?;
+                let timeout = self.duration(
+                    &["net", "heartbeat", "timeout"],
+                    heartbeat.timeout.as_deref(),
+                    interval,
+                )?;
                 Some(Heartbeat { interval, timeout })
             }
         };
@@ -135,13 +187,23 @@ impl Validator<'_> {
             None => None,
             Some(reconnect) => Some(Reconnect {
                 max_attempts: reconnect.max_attempts.unwrap_or(10),
-                initial_backoff: self.duration(&["net", "reconnect", "initial_backoff"], reconnect.initial_backoff.as_deref(), Duration::from_millis(500))?,
-                max_backoff: self.duration(&["net", "reconnect", "max_backoff"], reconnect.max_backoff.as_deref(), Duration::from_secs(30))?,
+                initial_backoff: self.duration(
+                    &["net", "reconnect", "initial_backoff"],
+                    reconnect.initial_backoff.as_deref(),
+                    Duration::from_millis(500),
+                )?,
+                max_backoff: self.duration(
+                    &["net", "reconnect", "max_backoff"],
+                    reconnect.max_backoff.as_deref(),
+                    Duration::from_secs(30),
+                )?,
             }),
         };
         let idle_timeout = match &raw.idle_timeout {
             None => None,
-            Some(text) => Some(self.duration(&["net", "idle_timeout"], Some(text), Duration::ZERO)?),
+            Some(text) => {
+                Some(self.duration(&["net", "idle_timeout"], Some(text), Duration::ZERO)?)
+            }
         };
         Ok(Network {
             nameservers,
@@ -162,7 +224,10 @@ impl Validator<'_> {
                 Some(text) => {
                     let path = folder.join(text);
                     if !path.is_file() {
-                        return Err(self.error(&["tls", key], format!("`tls.{key}`: no file at {}", path.display())));
+                        return Err(self.error(
+                            &["tls", key],
+                            format!("`tls.{key}`: no file at {}", path.display()),
+                        ));
                     }
                     Ok(Some(path))
                 }
@@ -177,7 +242,10 @@ impl Validator<'_> {
             system_roots: raw.system_roots,
         };
         if tls.client_cert.is_some() != tls.client_key.is_some() {
-            return Err(self.error(&["tls"], "mutual TLS needs both `tls.client_cert` and `tls.client_key`"));
+            return Err(self.error(
+                &["tls"],
+                "mutual TLS needs both `tls.client_cert` and `tls.client_key`",
+            ));
         }
         Ok(tls)
     }

@@ -39,7 +39,8 @@ impl Dns {
     /// A resolver using `nameservers` (or the system configuration when empty).
     pub fn new(nameservers: &[SocketAddr], timeout: Duration) -> Result<Dns, String> {
         let mut builder = if nameservers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|error| format!("cannot read the system DNS configuration: {error}"))?
+            TokioResolver::builder_tokio()
+                .map_err(|error| format!("cannot read the system DNS configuration: {error}"))?
         } else {
             let servers = nameservers
                 .iter()
@@ -59,7 +60,9 @@ impl Dns {
         let options: &mut ResolverOpts = builder.options_mut();
         options.timeout = timeout;
         options.attempts = 1;
-        let resolver = builder.build().map_err(|error| format!("cannot build the DNS resolver: {error}"))?;
+        let resolver = builder
+            .build()
+            .map_err(|error| format!("cannot build the DNS resolver: {error}"))?;
         Ok(Dns {
             resolver,
             timeout,
@@ -82,7 +85,8 @@ impl Dns {
         let result = slot.get_or_init(|| self.lookup(host)).await.clone();
         match result {
             Ok(resolved) => {
-                let index = resolved.next.fetch_add(1, Ordering::Relaxed) % resolved.addresses.len();
+                let index =
+                    resolved.next.fetch_add(1, Ordering::Relaxed) % resolved.addresses.len();
                 Ok(resolved.addresses[index])
             }
             Err(reason) => {
@@ -118,7 +122,10 @@ impl Dns {
             Ok(cache) => cache,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if cache.get(host).is_some_and(|current| Arc::ptr_eq(current, slot)) {
+        if cache
+            .get(host)
+            .is_some_and(|current| Arc::ptr_eq(current, slot))
+        {
             cache.remove(host);
         }
     }
@@ -127,13 +134,23 @@ impl Dns {
         self.queries.fetch_add(1, Ordering::Relaxed);
         let lookup = tokio::time::timeout(self.timeout, self.resolver.lookup_ip(host)).await;
         let answer = match lookup {
-            Err(_) => return Err(format!("timeout after {} for {host}", crate::report::human_duration(self.timeout))),
+            Err(_) => {
+                return Err(format!(
+                    "timeout after {} for {host}",
+                    crate::report::human_duration(self.timeout)
+                ));
+            }
             Ok(Err(error)) if error.is_nx_domain() => return Err(format!("NXDOMAIN for {host}")),
-            Ok(Err(error)) if error.is_no_records_found() => return Err(format!("no addresses for {host}")),
+            Ok(Err(error)) if error.is_no_records_found() => {
+                return Err(format!("no addresses for {host}"));
+            }
             Ok(Err(error)) => {
                 let text = error.to_string();
                 if text.contains("timed out") || text.contains("timeout") {
-                    return Err(format!("timeout after {} for {host}", crate::report::human_duration(self.timeout)));
+                    return Err(format!(
+                        "timeout after {} for {host}",
+                        crate::report::human_duration(self.timeout)
+                    ));
                 }
                 return Err(format!("{host}: {text}"));
             }

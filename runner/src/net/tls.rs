@@ -29,14 +29,18 @@ pub fn client_config(tls: &Tls) -> Result<Arc<rustls::ClientConfig>, String> {
             .map_err(|error| format!("tls.ca_file {}: {error}", path.display()))?;
         let mut added = 0;
         for certificate in certificates {
-            let certificate = certificate.map_err(|error| format!("tls.ca_file {}: {error}", path.display()))?;
+            let certificate =
+                certificate.map_err(|error| format!("tls.ca_file {}: {error}", path.display()))?;
             roots
                 .add(certificate)
                 .map_err(|error| format!("tls.ca_file {}: {error}", path.display()))?;
             added += 1;
         }
         if added == 0 {
-            return Err(format!("tls.ca_file {}: no PEM certificate in it", path.display()));
+            return Err(format!(
+                "tls.ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
         }
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -87,7 +91,12 @@ impl ServerCertVerifier for AcceptAnything {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -96,7 +105,12 @@ impl ServerCertVerifier for AcceptAnything {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -106,13 +120,16 @@ impl ServerCertVerifier for AcceptAnything {
 
 /// A TLS handshake failure in words (without the `tls: ` prefix). `host` is the name verified.
 pub fn reason(error: &std::io::Error, host: &str) -> String {
-    let rustls_error = error.get_ref().and_then(|inner| inner.downcast_ref::<Error>());
+    let rustls_error = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Error>());
     match rustls_error {
         Some(Error::InvalidCertificate(problem)) => certificate_reason(problem, host),
         Some(Error::AlertReceived(alert)) => {
             let alert = format!("{alert:?}");
             if alert.contains("CertificateRequired") {
-                "the server requires a client certificate; set tls.client_cert and tls.client_key".into()
+                "the server requires a client certificate; set tls.client_cert and tls.client_key"
+                    .into()
             } else if alert.contains("UnknownCA") {
                 "the server rejected our client certificate (unknown CA)".into()
             } else {
@@ -124,6 +141,14 @@ pub fn reason(error: &std::io::Error, host: &str) -> String {
     }
 }
 
+/// `DnsName("example.com")` (how rustls lists presented names) → `example.com`.
+fn plain_name(presented: &str) -> String {
+    match presented.split_once('(') {
+        Some((_, rest)) => rest.trim_end_matches(')').trim_matches('"').to_owned(),
+        None => presented.to_owned(),
+    }
+}
+
 fn certificate_reason(problem: &CertificateError, host: &str) -> String {
     match problem {
         CertificateError::UnknownIssuer => format!(
@@ -131,7 +156,8 @@ fn certificate_reason(problem: &CertificateError, host: &str) -> String {
         ),
         CertificateError::NotValidForName => format!("certificate not valid for {host}"),
         CertificateError::NotValidForNameContext { presented, .. } => {
-            format!("certificate for {} not valid for {host}", presented.join(", "))
+            let names: Vec<String> = presented.iter().map(|name| plain_name(name)).collect();
+            format!("certificate for {} not valid for {host}", names.join(", "))
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             format!("certificate for {host} has expired")

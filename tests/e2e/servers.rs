@@ -1,0 +1,244 @@
+//! Servers the network tests run in-process on loopback: a TLS WebSocket echo server with
+//! certificates the test generates, a DNS server (hickory-server) serving names with several
+//! addresses, and servers that misbehave on purpose (never upgrade, answer 503, reset mid-stream,
+//! ignore pings, close every connection after a while, send an oversized frame).
+
+use futures_util::{SinkExt, StreamExt};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A runtime for servers that must outlive one async block.
+pub fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("cannot start a tokio runtime: {error}"),
+    }
+}
+
+/// Bind a loopback listener on a free port.
+pub async fn listener(ip: Ipv4Addr) -> TcpListener {
+    match TcpListener::bind(SocketAddr::from((ip, 0))).await {
+        Ok(listener) => listener,
+        Err(error) => panic!("cannot bind {ip}: {error}"),
+    }
+}
+
+/// How a misbehaving server misbehaves.
+#[derive(Clone, Copy)]
+pub enum Misbehaviour {
+    /// Accept TCP, never answer the upgrade.
+    NeverUpgrade,
+    /// Answer the upgrade with this HTTP status.
+    Status(u16),
+    /// Upgrade, read one message, then reset the connection (RST).
+    ResetAfterFirstMessage,
+    /// Upgrade, then never read again (so pings go unanswered).
+    IgnorePings,
+    /// Upgrade, echo, and close every connection (1001) after this long.
+    CloseAfter(Duration),
+    /// Upgrade, then send one binary message of this many bytes.
+    Oversized(usize),
+}
+
+/// Serve `behaviour` on `listener` until the runtime ends.
+pub async fn misbehave(listener: TcpListener, behaviour: Misbehaviour) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(misbehave_once(stream, behaviour));
+    }
+}
+
+async fn read_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
+    match behaviour {
+        Misbehaviour::NeverUpgrade => {
+            read_head(&mut stream).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Misbehaviour::Status(code) => {
+            read_head(&mut stream).await;
+            let response =
+                format!("HTTP/1.1 {code} Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+        Misbehaviour::ResetAfterFirstMessage => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let _ = socket.next().await;
+            let stream = socket.into_inner();
+            // A zero linger makes close send RST; with a zero timeout it cannot block.
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            drop(stream);
+        }
+        Misbehaviour::IgnorePings => {
+            let Ok(socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(socket);
+        }
+        Misbehaviour::CloseAfter(after) => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let deadline = tokio::time::sleep(after);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => {
+                        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                            code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Away,
+                            reason: "maintenance".into(),
+                        };
+                        let _ = socket.close(Some(frame)).await;
+                        while let Some(Ok(_)) = socket.next().await {}
+                        return;
+                    }
+                    message = socket.next() => match message {
+                        Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                            if socket.send(message).await.is_err() { return; }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => return,
+                    }
+                }
+            }
+        }
+        Misbehaviour::Oversized(bytes) => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let _ = socket.send(Message::binary(vec![7u8; bytes])).await;
+            while let Some(Ok(_)) = socket.next().await {}
+        }
+    }
+}
+
+/// A plain echo server recording which local address (server side) each connection arrived on
+/// and which peer address it came from.
+#[derive(Clone, Default)]
+pub struct Seen {
+    pub by_local: Arc<Mutex<BTreeMap<IpAddr, u32>>>,
+    pub by_peer: Arc<Mutex<BTreeMap<IpAddr, u32>>>,
+}
+
+/// Echo on `listener`, recording addresses into `seen`.
+pub async fn recording_echo(listener: TcpListener, seen: Seen) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let local = stream
+            .local_addr()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if let Ok(mut map) = seen.by_local.lock() {
+            *map.entry(local).or_default() += 1;
+        }
+        if let Ok(mut map) = seen.by_peer.lock() {
+            *map.entry(peer.ip()).or_default() += 1;
+        }
+        tokio::spawn(async move {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            while let Some(Ok(message)) = socket.next().await {
+                if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A real DNS server (hickory-server) on a loopback UDP port, authoritative for `volley.test.`:
+/// each `(name, addresses)` gets A records; other names in the zone are NXDOMAIN. Keep the
+/// returned server alive for as long as it must answer.
+pub async fn dns_server(
+    names: &[(&str, &[Ipv4Addr])],
+) -> (
+    SocketAddr,
+    hickory_server::Server<hickory_server::zone_handler::Catalog>,
+) {
+    use hickory_proto::rr::rdata::{A, SOA};
+    use hickory_proto::rr::{LowerName, Name, RData, Record};
+    use hickory_server::store::in_memory::InMemoryZoneHandler;
+    use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+    let name = |text: &str| match Name::from_ascii(text) {
+        Ok(name) => name,
+        Err(error) => panic!("bad DNS name {text}: {error}"),
+    };
+    let origin = name("volley.test.");
+    let mut zone: InMemoryZoneHandler =
+        InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+    let soa = SOA::new(
+        name("ns.volley.test."),
+        name("admin.volley.test."),
+        1,
+        60,
+        60,
+        60,
+        60,
+    );
+    zone.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
+    for (host, addresses) in names {
+        for address in *addresses {
+            zone.upsert_mut(Record::from_rdata(name(host), 60, RData::A(A(*address))), 1);
+        }
+    }
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+    let socket = match tokio::net::UdpSocket::bind("127.0.0.1:0").await {
+        Ok(socket) => socket,
+        Err(error) => panic!("cannot bind a UDP port: {error}"),
+    };
+    let address = match socket.local_addr() {
+        Ok(address) => address,
+        Err(error) => panic!("{error}"),
+    };
+    let mut server = hickory_server::Server::new(catalog);
+    server.register_socket(socket);
+    (address, server)
+}
+
+/// A UDP "name server" that reads queries and never answers.
+pub async fn silent_dns() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let socket = match tokio::net::UdpSocket::bind("127.0.0.1:0").await {
+        Ok(socket) => socket,
+        Err(error) => panic!("cannot bind a UDP port: {error}"),
+    };
+    let address = match socket.local_addr() {
+        Ok(address) => address,
+        Err(error) => panic!("{error}"),
+    };
+    let task = tokio::spawn(async move {
+        let mut buffer = [0u8; 512];
+        while socket.recv_from(&mut buffer).await.is_ok() {}
+    });
+    (address, task)
+}
