@@ -35,6 +35,22 @@ fn merge_distribution(
     Ok(Distribution::of(&histogram, scale))
 }
 
+/// Merge distributions by name (`scale` 1 for µs timings, [`METRIC_SCALE`] for metrics).
+fn merge_named(
+    mine: &mut BTreeMap<String, Distribution>,
+    theirs: &BTreeMap<String, Distribution>,
+    scale: f64,
+) -> Result<(), String> {
+    for (name, distribution) in theirs {
+        let merged = match mine.get(name) {
+            Some(existing) => merge_distribution(existing, distribution, scale, name)?,
+            None => distribution.clone(),
+        };
+        mine.insert(name.clone(), merged);
+    }
+    Ok(())
+}
+
 fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
@@ -93,26 +109,14 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.timer_lag = merge_distribution(&a.timer_lag, &b.timer_lag, 1.0, "timer_lag")?;
     a.connect_time = merge_distribution(&a.connect_time, &b.connect_time, 1.0, "connect_time")?;
     a.ping_rtt = merge_distribution(&a.ping_rtt, &b.ping_rtt, 1.0, "ping_rtt")?;
-    for (name, theirs) in &b.connect_phases {
-        let merged = match a.connect_phases.get(name) {
-            Some(mine) => merge_distribution(mine, theirs, 1.0, name)?,
-            None => theirs.clone(),
-        };
-        a.connect_phases.insert(name.clone(), merged);
-    }
+    merge_named(&mut a.connect_phases, &b.connect_phases, 1.0)?;
     let n = &mut a.network;
     n.tls_full_handshakes += b.network.tls_full_handshakes;
     n.tls_resumed_handshakes += b.network.tls_resumed_handshakes;
     n.reconnects += b.network.reconnects;
     n.dns_queries += b.network.dns_queries;
     n.pings_sent += b.network.pings_sent;
-    for (name, theirs) in &b.metrics {
-        let merged = match a.metrics.get(name) {
-            Some(mine) => merge_distribution(mine, theirs, METRIC_SCALE, name)?,
-            None => theirs.clone(),
-        };
-        a.metrics.insert(name.clone(), merged);
-    }
+    merge_named(&mut a.metrics, &b.metrics, METRIC_SCALE)?;
     for (index, theirs) in b.series.points.iter().enumerate() {
         match a.series.points.get_mut(index) {
             Some(mine) => {

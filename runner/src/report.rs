@@ -539,6 +539,17 @@ pub fn human_duration(duration: Duration) -> String {
     }
 }
 
+/// A microsecond figure as a person reads it: `850µs`, `3.61ms`, `1.20s`.
+pub fn human_micros(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}s", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.2}ms", value / 1e3)
+    } else {
+        format!("{value:.0}µs")
+    }
+}
+
 /// `4 MiB`, `512 KiB`, `100 B`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];

@@ -40,7 +40,7 @@ impl EmbeddedServer {
         mode: ServerMode,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<EmbeddedServer> {
-        let listener = TcpListener::bind(address).await?;
+        let listener = listen(address)?;
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -62,6 +62,22 @@ impl EmbeddedServer {
         self.stop.cancel();
         let _ = tokio::time::timeout(grace, self.task).await;
     }
+}
+
+/// Connections waiting to be accepted. tokio's default (1024) overflows when thousands of clients
+/// connect at once (the kernel then drops SYNs and clients retry after a second); the kernel caps
+/// this at net.core.somaxconn.
+const LISTEN_BACKLOG: u32 = 8192;
+
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 async fn accept_loop(

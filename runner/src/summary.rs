@@ -1,18 +1,8 @@
 //! The end-of-run summary for a terminal or a CI log: plain aligned text, no control characters.
 //! Reads a [`Report`] only; JSON lives in `report`.
 
-use crate::report::{Distribution, Report, human_bytes};
+use crate::report::{Distribution, Report, human_bytes, human_micros as micros};
 use std::fmt::Write;
-
-fn micros(value: f64) -> String {
-    if value >= 1_000_000.0 {
-        format!("{:.2}s", value / 1_000_000.0)
-    } else if value >= 1000.0 {
-        format!("{:.2}ms", value / 1000.0)
-    } else {
-        format!("{value:.0}µs")
-    }
-}
 
 fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {
     if distribution.count == 0 {

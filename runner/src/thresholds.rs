@@ -346,7 +346,7 @@ impl Threshold {
     fn show(&self, value: f64) -> String {
         match (&self.subject, self.stat.as_str()) {
             (_, "count") => format!("{value}"),
-            (Subject::Timing(_), _) => human_us(value),
+            (Subject::Timing(_), _) => crate::report::human_micros(value),
             (_, "pass_rate" | "failure_rate") => format!("{:.3}%", value * 100.0),
             _ => format!("{value}"),
         }
@@ -422,16 +422,6 @@ fn distribution_stat(d: &Distribution, stat: &str) -> Option<f64> {
         "p75" => d.quantile(0.75),
         "p95" => d.quantile(0.95),
         _ => None,
-    }
-}
-
-fn human_us(value: f64) -> String {
-    if value >= 1e6 {
-        format!("{:.3}s", value / 1e6)
-    } else if value >= 1e3 {
-        format!("{:.2}ms", value / 1e3)
-    } else {
-        format!("{value:.0}µs")
     }
 }
 

@@ -28,24 +28,12 @@ pub fn add_to_linker(linker: &mut Linker<ConnState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     {
         let mut streams = linker.instance(&format!("wasi:io/streams@{IO_VERSION}"))?;
-        streams.func_wrap(
-            "[method]output-stream.blocking-write-and-flush",
-            |mut store: StoreContextMut<'_, ConnState>,
-             (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)|
-             -> WriteResult {
-                write_now(store.data_mut(), &stream, &bytes)?;
-                Ok((Ok(()),))
-            },
-        )?;
-        streams.func_wrap(
+        for name in [
             "[method]output-stream.write",
-            |mut store: StoreContextMut<'_, ConnState>,
-             (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)|
-             -> WriteResult {
-                write_now(store.data_mut(), &stream, &bytes)?;
-                Ok((Ok(()),))
-            },
-        )?;
+            "[method]output-stream.blocking-write-and-flush",
+        ] {
+            streams.func_wrap(name, write_and_report)?;
+        }
         streams.func_wrap(
             "[method]output-stream.check-write",
             |_store: StoreContextMut<'_, ConnState>,
@@ -97,6 +85,15 @@ pub fn add_to_linker(linker: &mut Linker<ConnState>) -> wasmtime::Result<()> {
     }
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// `write` and `blocking-write-and-flush`: never fail, never wait.
+fn write_and_report(
+    mut store: StoreContextMut<'_, ConnState>,
+    (stream, bytes): (Resource<DynOutputStream>, Vec<u8>),
+) -> WriteResult {
+    write_now(store.data_mut(), &stream, &bytes)?;
+    Ok((Ok(()),))
 }
 
 /// Write what fits into an in-memory output stream at once; the rest is dropped (the pipes are

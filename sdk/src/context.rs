@@ -131,6 +131,19 @@ impl<'host> Context<'host> {
         self.host.var(name)
     }
 
+    /// A variable parsed as `T` (a number, usually); `None` when unset or unparsable.
+    ///
+    /// ```
+    /// use volley_sdk::{Context, testing::TestHost};
+    /// let mut host = TestHost::new().with_var("messages", "20");
+    /// let mut ctx = Context::new(&mut host);
+    /// assert_eq!(ctx.var_as::<u32>("messages"), Some(20));
+    /// assert_eq!(ctx.var_as::<u32>("interval_ms").unwrap_or(100), 100);
+    /// ```
+    pub fn var_as<T: std::str::FromStr>(&mut self, name: &str) -> Option<T> {
+        self.var(name).and_then(|value| value.trim().parse().ok())
+    }
+
     /// This connection's virtual-user index (0-based).
     pub fn vu(&mut self) -> u32 {
         self.host.vu()

@@ -37,6 +37,23 @@ fn serve(extra: &[&str]) -> (Child, String) {
     }
 }
 
+/// Run `command` (a `volley run … --out out`), then stop `server`; the collected results.
+fn run_then_stop(
+    command: &mut std::process::Command,
+    mut server: Child,
+    out: &std::path::Path,
+) -> crate::support::Ran {
+    let output = command.output();
+    let _ = server.kill();
+    let _ = server.wait();
+    let ran = match output {
+        Ok(output) => collect(output, Some(out)),
+        Err(error) => panic!("cannot start volley run: {error}"),
+    };
+    let _ = std::fs::remove_file(out);
+    ran
+}
+
 #[test]
 #[ignore = "heavy: 2 × 2,000 handshakes; run by `just bench`"]
 fn handshake_rate_with_and_without_tls() {
@@ -47,7 +64,7 @@ fn handshake_rate_with_and_without_tls() {
         ("plain", vec![], "ws"),
         ("tls", vec!["--tls", "--ca-out", ca_arg.as_str()], "wss"),
     ] {
-        let (mut server, address) = serve(&flags);
+        let (server, address) = serve(&flags);
         let out = std::env::temp_dir().join(format!(
             "volley-handshakes-{label}-{}.json",
             std::process::id()
@@ -72,14 +89,7 @@ fn handshake_rate_with_and_without_tls() {
                 "tls.server_name=localhost",
             ]);
         }
-        let output = command.output();
-        let _ = server.kill();
-        let _ = server.wait();
-        let ran = match output {
-            Ok(output) => collect(output, Some(&out)),
-            Err(error) => panic!("cannot start volley run: {error}"),
-        };
-        let _ = std::fs::remove_file(&out);
+        let ran = run_then_stop(&mut command, server, &out);
         let r = results(&ran);
         let established = number(r, "/connections/established");
         let elapsed = r["run"]["elapsed_s"].as_f64().unwrap_or(f64::MAX);
@@ -102,10 +112,11 @@ fn handshake_rate_with_and_without_tls() {
 #[ignore = "heavy: 10k connections for 30 s; run by `just bench`"]
 fn hold_10k_connections_against_volley_serve() {
     build_scenarios();
-    let (mut server, address) = serve(&[]);
+    let (server, address) = serve(&[]);
     let out = std::env::temp_dir().join(format!("volley-hold-{}.json", std::process::id()));
     let target = format!("ws://{address}");
-    let output = volley()
+    let mut command = volley();
+    command
         .args([
             "run",
             "tests/cases/hold-10k/scenario.yaml",
@@ -114,15 +125,8 @@ fn hold_10k_connections_against_volley_serve() {
             &target,
             "--out",
         ])
-        .arg(&out)
-        .output();
-    let _ = server.kill();
-    let _ = server.wait();
-    let ran = match output {
-        Ok(output) => collect(output, Some(&out)),
-        Err(error) => panic!("cannot start volley run: {error}"),
-    };
-    let _ = std::fs::remove_file(&out);
+        .arg(&out);
+    let ran = run_then_stop(&mut command, server, &out);
     let r = results(&ran);
     let held = number(r, "/connections/peak_open");
     let rss_kib = number(r, "/process/peak_rss_kib");

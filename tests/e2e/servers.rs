@@ -213,14 +213,7 @@ pub async fn dns_server(
     }
     let mut catalog = Catalog::new();
     catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
-    let socket = match tokio::net::UdpSocket::bind("127.0.0.1:0").await {
-        Ok(socket) => socket,
-        Err(error) => panic!("cannot bind a UDP port: {error}"),
-    };
-    let address = match socket.local_addr() {
-        Ok(address) => address,
-        Err(error) => panic!("{error}"),
-    };
+    let (socket, address) = udp_socket().await;
     let mut server = hickory_server::Server::new(catalog);
     server.register_socket(socket);
     (address, server)
@@ -228,17 +221,22 @@ pub async fn dns_server(
 
 /// A UDP "name server" that reads queries and never answers.
 pub async fn silent_dns() -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let socket = match tokio::net::UdpSocket::bind("127.0.0.1:0").await {
-        Ok(socket) => socket,
-        Err(error) => panic!("cannot bind a UDP port: {error}"),
-    };
-    let address = match socket.local_addr() {
-        Ok(address) => address,
-        Err(error) => panic!("{error}"),
-    };
+    let (socket, address) = udp_socket().await;
     let task = tokio::spawn(async move {
         let mut buffer = [0u8; 512];
         while socket.recv_from(&mut buffer).await.is_ok() {}
     });
     (address, task)
+}
+
+/// A UDP socket on a free loopback port, and its address.
+async fn udp_socket() -> (tokio::net::UdpSocket, SocketAddr) {
+    let socket = match tokio::net::UdpSocket::bind("127.0.0.1:0").await {
+        Ok(socket) => socket,
+        Err(error) => panic!("cannot bind a UDP port: {error}"),
+    };
+    match socket.local_addr() {
+        Ok(address) => (socket, address),
+        Err(error) => panic!("{error}"),
+    }
 }

@@ -17,12 +17,6 @@ pub struct Binary {
     interval: Duration,
 }
 
-fn number_var(ctx: &mut Context, name: &str, default: u32) -> u32 {
-    ctx.var(name)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 fn key_of(data: &[u8]) -> String {
     data.iter()
         .take(8)
@@ -50,9 +44,9 @@ impl Binary {
 
 impl Scenario for Binary {
     fn open(ctx: &mut Context) -> Self {
-        let size = (number_var(ctx, "size", 1024) as usize).max(8);
-        let messages = number_var(ctx, "messages", 10);
-        let interval = Duration::from_millis(number_var(ctx, "interval_ms", 50).into());
+        let size = (ctx.var_as::<u32>("size").unwrap_or(1024) as usize).max(8);
+        let messages = ctx.var_as::<u32>("messages").unwrap_or(10);
+        let interval = Duration::from_millis(ctx.var_as::<u32>("interval_ms").unwrap_or(50).into());
         ctx.set_timer(0, Duration::ZERO);
         Binary {
             in_flight: HashMap::new(),

@@ -18,12 +18,6 @@ pub struct Chat {
     interval: Duration,
 }
 
-fn number_var(ctx: &mut Context, name: &str, default: u32) -> u32 {
-    ctx.var(name)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 /// `(from, seq)` of a chat line, if it parses.
 pub fn parse_line(text: &str) -> Option<(u32, u32)> {
     let rest = text.strip_prefix(r#"{"from":"#)?.strip_suffix('}')?;
@@ -33,8 +27,9 @@ pub fn parse_line(text: &str) -> Option<(u32, u32)> {
 
 impl Scenario for Chat {
     fn open(ctx: &mut Context) -> Self {
-        let messages = number_var(ctx, "messages", 10);
-        let interval = Duration::from_millis(number_var(ctx, "interval_ms", 200).into());
+        let messages = ctx.var_as::<u32>("messages").unwrap_or(10);
+        let interval =
+            Duration::from_millis(ctx.var_as::<u32>("interval_ms").unwrap_or(200).into());
         ctx.set_timer(0, interval);
         Chat {
             posted: 0,

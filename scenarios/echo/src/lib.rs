@@ -18,12 +18,6 @@ pub struct Echo {
     timeout: Duration,
 }
 
-fn number_var(ctx: &mut Context, name: &str, default: u32) -> u32 {
-    ctx.var(name)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The text sent for sequence number `seq` by virtual user `vu`.
 pub fn payload(seq: u32, vu: u32) -> String {
     format!(r#"{{"seq":{seq},"vu":{vu}}}"#)
@@ -46,9 +40,10 @@ impl Echo {
 
 impl Scenario for Echo {
     fn open(ctx: &mut Context) -> Self {
-        let messages = number_var(ctx, "messages", 10);
-        let interval = Duration::from_millis(number_var(ctx, "interval_ms", 100).into());
-        let timeout = Duration::from_millis(number_var(ctx, "timeout_ms", 2000).into());
+        let messages = ctx.var_as::<u32>("messages").unwrap_or(10);
+        let interval =
+            Duration::from_millis(ctx.var_as::<u32>("interval_ms").unwrap_or(100).into());
+        let timeout = Duration::from_millis(ctx.var_as::<u32>("timeout_ms").unwrap_or(2000).into());
         ctx.set_timer(TICK, Duration::ZERO);
         Echo {
             sent: 0,
