@@ -319,6 +319,11 @@ fn misbehaving_servers_are_counted_by_reason() {
             "heartbeat: no pong in 300ms",
         ),
         (
+            Misbehaviour::IgnorePings,
+            vec!["net.idle_timeout=300ms".into(), "vars.messages=0".into()],
+            "idle: nothing received for 300ms",
+        ),
+        (
             Misbehaviour::Oversized(2 << 20),
             vec!["limits.max_message_size=1MiB".into()],
             "protocol: Message too long: 2097152 > 1048576",
