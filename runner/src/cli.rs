@@ -129,7 +129,7 @@ pub struct ServeArgs {
     #[arg(long, requires = "ca_out")]
     pub tls: bool,
     /// Where --tls writes the CA certificate (PEM).
-    #[arg(long)]
+    #[arg(long, requires = "tls")]
     pub ca_out: Option<PathBuf>,
 }
 

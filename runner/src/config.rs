@@ -75,7 +75,7 @@ pub struct Load {
     pub duration: Option<Duration>,
     /// Iterations per VU; `None` repeats until the duration ends.
     pub iterations: Option<NonZeroU32>,
-    /// Limit on TCP connect + TLS + WebSocket upgrade.
+    /// Limit on the whole connect: DNS + TCP + TLS + WebSocket upgrade.
     pub connect_timeout: Duration,
     /// Time to wait for the server's Close frame after ours.
     pub close_timeout: Duration,

@@ -38,8 +38,13 @@ pub enum Outcome {
     ConnectFailed,
     /// Connected, then failed in the scenario or the protocol.
     Failed,
-    /// Connected, then dropped: reset, closed by the server, dead heartbeat, idle.
-    Dropped,
+    /// Connected, then dropped: closed by the server, or reset, dead heartbeat, idle (`failed`).
+    Dropped {
+        /// True for a failure (reset, heartbeat, idle), false for a Close frame from the server.
+        failed: bool,
+        /// How long the connection had been open.
+        lived: Duration,
+    },
     /// The run stopped before the connection was established.
     Stopped,
 }
@@ -118,6 +123,7 @@ pub async fn run_iteration(
                 closing: None,
                 closed_by_server: false,
                 keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
+                opened: Instant::now(),
             };
             connection.run().await
         }
@@ -180,13 +186,18 @@ struct Connection {
     closed_by_server: bool,
     /// Heartbeat pings and the idle timeout.
     keepalive: Keepalive,
+    /// When the handshake completed.
+    opened: Instant,
 }
 
 impl Connection {
     async fn run(&mut self) -> Outcome {
         let result = self.drive().await;
         let outcome = match result {
-            Ok(()) if self.closed_by_server => Outcome::Dropped,
+            Ok(()) if self.closed_by_server => Outcome::Dropped {
+                failed: false,
+                lived: self.opened.elapsed(),
+            },
             Ok(()) => Outcome::Completed,
             Err(Failure::Scenario(message)) => {
                 let state = self.store.data_mut();
@@ -202,7 +213,10 @@ impl Connection {
             }
             Err(Failure::Network(reason)) => {
                 self.store.data_mut().recorder.failure(&reason);
-                Outcome::Dropped
+                Outcome::Dropped {
+                    failed: true,
+                    lived: self.opened.elapsed(),
+                }
             }
             Err(Failure::Protocol(reason)) => {
                 self.store.data_mut().recorder.failure(&reason);
@@ -465,6 +479,11 @@ impl Connection {
             WsError::Io(_) if self.closing.is_some() => Ok(()),
             WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
             WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
+            WsError::Protocol(
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => Err(Failure::Network(
+                "io: connection reset without a Close frame".into(),
+            )),
             WsError::Capacity(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
             WsError::Protocol(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
             other => Err(Failure::Protocol(format!("protocol: {other}"))),

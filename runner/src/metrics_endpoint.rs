@@ -222,7 +222,7 @@ pub fn render(counters: &crate::stats::Counters, totals: &Totals) -> String {
     summary(
         &mut out,
         "volley_connect_seconds",
-        "TCP connect + TLS + WebSocket upgrade.",
+        "Whole connect: DNS + TCP + TLS + WebSocket upgrade.",
         &totals.connect_time,
         1e6,
     );

@@ -303,10 +303,17 @@ impl Connector {
                 .headers_mut()
                 .insert("Sec-WebSocket-Protocol", value);
         }
+        // With an SNI override on wss://, the HTTP Host names the same virtual host.
         if let Some(name) = &self.server_name
-            && let Ok(value) = HeaderValue::from_str(name)
+            && url.scheme() == "wss"
         {
-            request.headers_mut().insert("Host", value);
+            let host = match url.port() {
+                Some(port) => format!("{name}:{port}"),
+                None => name.clone(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&host) {
+                request.headers_mut().insert("Host", value);
+            }
         }
         Ok(request)
     }

@@ -74,7 +74,7 @@ impl Recorder {
         self.added();
     }
 
-    /// Time to connect (TCP + TLS + upgrade).
+    /// Time to connect (DNS + TCP + TLS + upgrade).
     pub fn connect_time(&mut self, elapsed: Duration) {
         self.samples.connect_time.push(micros(elapsed));
         self.added();

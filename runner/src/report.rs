@@ -32,7 +32,7 @@ pub struct Report {
     pub reply_timeouts: u64,
     /// Lateness of timer callbacks, µs: the generator's own delay.
     pub timer_lag: Distribution,
-    /// TCP connect + TLS + upgrade, µs.
+    /// DNS + TCP connect + TLS + upgrade, µs.
     pub connect_time: Distribution,
     /// Each connect phase (`dns`, `tcp`, `tls`, `upgrade`), µs.
     #[serde(default)]

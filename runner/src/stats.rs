@@ -32,7 +32,7 @@ pub struct Totals {
     pub round_trips: Histogram<u64>,
     /// How late timer callbacks ran after they were due, µs.
     pub timer_lag: Histogram<u64>,
-    /// TCP connect + TLS + WebSocket upgrade, µs.
+    /// DNS + TCP connect + TLS + WebSocket upgrade, µs.
     pub connect_time: Histogram<u64>,
     /// Each connect phase, µs.
     pub phases: [Histogram<u64>; 4],

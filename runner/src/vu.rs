@@ -44,33 +44,42 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
             return;
         }
         let outcome = run_iteration(&plan, vu, iteration, &stop).await;
-        let reconnecting = reconnect_attempts > 0;
-        let pause = match (outcome, plan.net.reconnect) {
-            (Outcome::Stopped, _) => return,
-            (Outcome::Dropped, Some(policy)) | (Outcome::ConnectFailed, Some(policy))
-                if outcome == Outcome::Dropped || reconnecting =>
-            {
-                if outcome == Outcome::Dropped {
-                    reconnect_attempts = 0;
-                }
-                reconnect_attempts += 1;
-                if reconnect_attempts > policy.max_attempts {
-                    return;
-                }
-                bump(&plan.collector.counters.reconnects, 1);
-                let random: f64 = rand::rng().random();
-                Some(backoff(&policy, reconnect_attempts, random))
+        let policy = plan.net.reconnect;
+        if let (Some(policy), Outcome::Dropped { lived, .. }) = (policy, outcome)
+            && lived >= policy.max_backoff.min(Duration::from_secs(10))
+        {
+            // The connection lasted: this drop starts a fresh series of attempts.
+            reconnect_attempts = 0;
+        }
+        let reconnect = match (outcome, policy) {
+            (Outcome::Dropped { .. }, Some(policy)) => Some(policy),
+            (Outcome::ConnectFailed, Some(policy)) if reconnect_attempts > 0 => Some(policy),
+            _ => None,
+        };
+        let pause = if let Some(policy) = reconnect {
+            reconnect_attempts += 1;
+            if reconnect_attempts > policy.max_attempts {
+                return;
             }
-            (Outcome::Completed | Outcome::Dropped, _) => {
-                iteration = iteration.saturating_add(1);
-                None
-            }
-            (Outcome::ConnectFailed | Outcome::Failed, _) => {
-                iteration = iteration.saturating_add(1);
-                if done(iteration) {
-                    return;
+            let random: f64 = rand::rng().random();
+            Some(backoff(&policy, reconnect_attempts, random))
+        } else {
+            reconnect_attempts = 0;
+            match outcome {
+                Outcome::Stopped => return,
+                Outcome::Completed | Outcome::Dropped { failed: false, .. } => {
+                    iteration = iteration.saturating_add(1);
+                    None
                 }
-                Some(plan.load.retry_pause)
+                Outcome::ConnectFailed
+                | Outcome::Failed
+                | Outcome::Dropped { failed: true, .. } => {
+                    iteration = iteration.saturating_add(1);
+                    if done(iteration) {
+                        return;
+                    }
+                    Some(plan.load.retry_pause)
+                }
             }
         };
         if let Some(pause) = pause {
@@ -78,10 +87,12 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(pause) => {}
             }
+            if reconnect.is_some() {
+                bump(&plan.collector.counters.reconnects, 1);
+            }
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
