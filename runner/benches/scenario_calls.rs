@@ -38,6 +38,7 @@ fn facts() -> Arc<RunFacts> {
         vars: [("messages".to_owned(), "1000000000".to_owned())].into(),
         data: Vec::new(),
         seed: 1,
+        log_lines: Default::default(),
     })
 }
 

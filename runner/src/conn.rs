@@ -26,6 +26,9 @@ use wasmtime::Store;
 /// systematically late; round trips count from the later of due time and actual send.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
+/// Longest a send may wait for the server to read before the connection fails.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
 /// Timer and deadline callbacks made per wake-up before yielding to the runtime.
 const MAX_CALLBACKS_PER_WAKE: usize = 64;
 
@@ -107,9 +110,9 @@ pub async fn run_iteration(
     }
     let socket = connected.socket;
     bump(&counters.established, 1);
-    counters.opened();
+    let _open = OpenConnection::new(counters);
     let state = ConnState::new(plan.facts.clone(), vu, iteration, plan.memory, recorder);
-    let outcome = match plan.engine.instantiate(state) {
+    match plan.engine.instantiate(state) {
         Ok((store, scenario)) => {
             let mut connection = Connection {
                 socket,
@@ -124,6 +127,7 @@ pub async fn run_iteration(
                 closed_by_server: false,
                 keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
                 opened: Instant::now(),
+                server_close_code: 1005,
             };
             connection.run().await
         }
@@ -134,9 +138,23 @@ pub async fn run_iteration(
             recorder.failure(&message);
             Outcome::Failed
         }
-    };
-    counters.closed();
-    outcome
+    }
+}
+
+/// Counts a connection as open for as long as it lives, even if its task is aborted.
+struct OpenConnection<'a>(&'a crate::stats::Counters);
+
+impl<'a> OpenConnection<'a> {
+    fn new(counters: &'a crate::stats::Counters) -> Self {
+        counters.opened();
+        OpenConnection(counters)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.closed();
+    }
 }
 
 /// The scenario callback being made, for calls and error messages.
@@ -188,16 +206,28 @@ struct Connection {
     keepalive: Keepalive,
     /// When the handshake completed.
     opened: Instant,
+    /// The code of the server's Close frame, when it closed first.
+    server_close_code: u16,
 }
 
 impl Connection {
     async fn run(&mut self) -> Outcome {
         let result = self.drive().await;
         let outcome = match result {
-            Ok(()) if self.closed_by_server => Outcome::Dropped {
-                failed: false,
-                lived: self.opened.elapsed(),
-            },
+            Ok(()) if self.closed_by_server => {
+                // Normal closure and "going away" are a server's right; other codes (1008 policy,
+                // 1011 internal error, 1013 try again later…) are failures by code.
+                let failed = !matches!(self.server_close_code, 1000 | 1001 | 1005);
+                if failed {
+                    let reason =
+                        format!("close: server closed with code {}", self.server_close_code);
+                    self.store.data_mut().recorder.failure(&reason);
+                }
+                Outcome::Dropped {
+                    failed,
+                    lived: self.opened.elapsed(),
+                }
+            }
             Ok(()) => Outcome::Completed,
             Err(Failure::Scenario(message)) => {
                 let state = self.store.data_mut();
@@ -269,9 +299,7 @@ impl Connection {
                         Err(reason) => return Err(Failure::Network(reason)),
                         Ok(Some(payload)) => {
                             bump(&self.store.data().recorder.collector().counters.pings_sent, 1);
-                            if let Err(error) = self.socket.send(Message::Ping(payload.into())).await {
-                                return self.socket_error(error);
-                            }
+                            self.write(vec![Message::Ping(payload.into())]).await?;
                         }
                         Ok(None) => {}
                     }
@@ -310,6 +338,7 @@ impl Connection {
                     let (code, reason) = frame
                         .map(|frame| (u16::from(frame.code), frame.reason.as_str().to_owned()))
                         .unwrap_or((1005, String::new()));
+                    self.server_close_code = code;
                     self.store.data_mut().closing = true;
                     self.call(Instant::now(), Callback::Close(code, reason))?;
                     self.closing = Some(Instant::now() + self.close_timeout);
@@ -390,6 +419,11 @@ impl Connection {
                 )));
             }
         };
+        if let Ok(()) = &result
+            && let Some(reason) = self.store.data_mut().violation.take()
+        {
+            return Err(Failure::Scenario(reason));
+        }
         result.map_err(|error| {
             Failure::Scenario(crate::trap::describe(
                 &error,
@@ -405,11 +439,10 @@ impl Connection {
     async fn flush(&mut self) -> Result<(), Failure> {
         let outbox = std::mem::take(&mut self.store.data_mut().outbox);
         if !outbox.is_empty() {
-            let counters = &self.store.data().recorder.collector().counters;
-            let mut sent = 0;
             let mut bytes = 0;
-            for message in outbox {
-                let message = match message {
+            let messages: Vec<Message> = outbox
+                .into_iter()
+                .map(|message| match message {
                     Outgoing::Text(text) => {
                         bytes += text.len();
                         Message::text(text)
@@ -418,17 +451,13 @@ impl Connection {
                         bytes += data.len();
                         Message::binary(data)
                     }
-                };
-                sent += 1;
-                if let Err(error) = self.socket.feed(message).await {
-                    return self.socket_error(error);
-                }
-            }
+                })
+                .collect();
+            let sent = messages.len() as u64;
+            self.write(messages).await?;
+            let counters = &self.store.data().recorder.collector().counters;
             bump(&counters.messages_sent, sent);
             bump(&counters.bytes_sent, bytes as u64);
-            if let Err(error) = self.socket.flush().await {
-                return self.socket_error(error);
-            }
         }
         if let Some((code, reason)) = self.store.data_mut().close_request.take() {
             self.begin_close(code, &reason, true).await?;
@@ -454,11 +483,29 @@ impl Connection {
                 code: CloseCode::from(code),
                 reason: reason.to_owned().into(),
             };
-            if let Err(error) = self.socket.send(Message::Close(Some(frame))).await {
-                return self.socket_error(error);
-            }
+            self.write(vec![Message::Close(Some(frame))]).await?;
         }
         Ok(())
+    }
+
+    /// Send `messages` and flush them. A server that reads nothing for [`WRITE_STALL`] fails the
+    /// connection instead of parking it (its timers, deadlines and the stop signal wait meanwhile).
+    async fn write(&mut self, messages: Vec<Message>) -> Result<(), Failure> {
+        let socket = &mut self.socket;
+        let work = async {
+            for message in messages {
+                socket.feed(message).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(WRITE_STALL, work).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => self.socket_error(error),
+            Err(_) => Err(Failure::Network(format!(
+                "write: the server read nothing for {}",
+                crate::report::human_duration(WRITE_STALL)
+            ))),
+        }
     }
 
     fn ended_without_close(&mut self) -> Result<(), Failure> {

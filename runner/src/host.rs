@@ -18,6 +18,15 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiVie
 
 /// How much of a scenario's stderr (where Rust panics print) is kept for the report.
 const STDERR_CAPTURE: usize = 4096;
+/// Timers one connection may have set at once.
+const MAX_TIMERS: usize = 10_000;
+/// Requests one connection may have waiting at once.
+const MAX_PENDING: usize = 100_000;
+/// Longest log line kept, in bytes.
+const MAX_LOG_LINE: usize = 1000;
+/// Log lines printed per run; later ones are counted, not printed.
+pub const MAX_LOG_LINES: u64 = 10_000;
+
 /// stdout of a scenario is discarded beyond this much.
 const STDOUT_CAPTURE: usize = 1024;
 
@@ -48,6 +57,8 @@ pub struct RunFacts {
     pub data: Vec<BTreeMap<String, String>>,
     /// The file's seed.
     pub seed: u64,
+    /// Scenario log lines written so far (printing stops at [`MAX_LOG_LINES`]).
+    pub log_lines: std::sync::atomic::AtomicU64,
 }
 
 impl RunFacts {
@@ -91,6 +102,12 @@ pub struct ConnState {
     pub recorder: Recorder,
     /// The thread CPU time when the current call first reached its epoch deadline (see `engine`).
     pub cpu_mark: Option<Duration>,
+    /// Bytes queued in the outbox by the current callback.
+    queued_bytes: usize,
+    /// Set when the scenario exceeded a host-side limit; the connection fails with it.
+    pub violation: Option<String>,
+    /// The memory cap, which also bounds what one callback may queue.
+    memory: usize,
 }
 
 impl ConnState {
@@ -116,7 +133,10 @@ impl ConnState {
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(memory)
                 .trap_on_grow_failure(true)
-                .instances(4)
+                .instances(8)
+                .memories(2)
+                .tables(8)
+                .table_elements(100_000)
                 .build(),
             facts,
             vu,
@@ -133,6 +153,9 @@ impl ConnState {
             deadline_queue: BinaryHeap::new(),
             recorder,
             cpu_mark: None,
+            queued_bytes: 0,
+            violation: None,
+            memory,
         }
     }
 
@@ -208,12 +231,49 @@ impl ConnState {
     }
 
     fn queue(&mut self, message: Outgoing) {
-        if !self.closing {
-            self.outbox.push(message);
+        if self.closing || self.violation.is_some() {
+            return;
+        }
+        let size = match &message {
+            Outgoing::Text(text) => text.len(),
+            Outgoing::Binary(data) => data.len(),
+        };
+        if self.outbox.is_empty() {
+            self.queued_bytes = 0;
+        }
+        self.queued_bytes += size;
+        if self.queued_bytes > self.memory {
+            self.violate(format!(
+                "scenario: queued more than {} of messages in one callback (limits.memory)",
+                crate::report::human_bytes(self.memory as u64)
+            ));
+            return;
+        }
+        self.outbox.push(message);
+    }
+
+    fn violate(&mut self, reason: String) {
+        if self.violation.is_none() {
+            self.violation = Some(reason);
         }
     }
 
     fn expect_reply(&mut self, key: String, timeout_ms: u32) {
+        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
+            self.violate(format!(
+                "scenario: more than {MAX_PENDING} requests waiting for replies"
+            ));
+            return;
+        }
+        if self.deadline_queue.len() > 2 * self.pending.len() + 1024 {
+            // Drop stale entries (completed or re-keyed requests) so the queue stays bounded.
+            let live: Vec<_> = self
+                .pending
+                .iter()
+                .map(|(key, pending)| Reverse((pending.deadline, key.clone())))
+                .collect();
+            self.deadline_queue = live.into();
+        }
         let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
         self.pending.insert(
             key.clone(),
@@ -274,6 +334,21 @@ impl HostImports for ConnState {
     }
 
     fn set_timer(&mut self, id: u32, delay_ms: u32) {
+        if self.timers.len() >= MAX_TIMERS && !self.timers.contains_key(&id) {
+            self.violate(format!(
+                "scenario: more than {MAX_TIMERS} timers set at once"
+            ));
+            return;
+        }
+        if self.timer_queue.len() > 2 * self.timers.len() + 1024 {
+            // Re-arming a timer leaves its old entry behind; rebuild from the live timers.
+            let live: Vec<_> = self
+                .timers
+                .iter()
+                .map(|(id, due)| Reverse((*due, *id)))
+                .collect();
+            self.timer_queue = live.into();
+        }
         let due = self.due + Duration::from_millis(u64::from(delay_ms));
         self.timers.insert(id, due);
         self.timer_queue.push(Reverse((due, id)));
@@ -312,6 +387,30 @@ impl HostImports for ConnState {
     }
 
     fn log(&mut self, level: LogLevel, text: String) {
+        let written = self
+            .facts
+            .log_lines
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if written >= MAX_LOG_LINES {
+            if written == MAX_LOG_LINES {
+                eprintln!(
+                    "volley: {MAX_LOG_LINES} scenario log lines written; further lines are dropped"
+                );
+            }
+            return;
+        }
+        let mut text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if text.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
         let level = match level {
             LogLevel::Debug => "debug",
             LogLevel::Info => "info",

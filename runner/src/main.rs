@@ -53,18 +53,28 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
-    let shutdown = async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nvolley: interrupted; closing connections and writing the report…");
-        } else {
+    let hard_stop = tokio_util::sync::CancellationToken::new();
+    let second = hard_stop.clone();
+    let shutdown = async move {
+        if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
+        eprintln!(
+            "\nvolley: interrupted; closing connections and writing the report (Ctrl-C again to skip the polite close)…"
+        );
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("volley: closing at once");
+                second.cancel();
+            }
+        });
     };
     let options = RunOptions {
         progress: !args.no_progress,
         interval: args.interval,
         series_file: args.series.clone(),
         metrics_addr: args.metrics_addr,
+        hard_stop: Some(hard_stop),
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,

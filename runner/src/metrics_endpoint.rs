@@ -268,23 +268,29 @@ pub fn render(counters: &crate::stats::Counters, totals: &Totals) -> String {
         "Full TLS handshakes.",
         read(&counters.tls_full),
     );
+    // One family for every custom metric, the name as a label: names that differ only in
+    // characters a metric name cannot hold stay distinct.
+    let _ = writeln!(
+        out,
+        "# TYPE volley_metric summary\n# HELP volley_metric Custom metrics recorded by the scenario, by name."
+    );
     for (name, histogram) in &totals.metrics {
-        let metric: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        summary(
-            &mut out,
-            &format!("volley_metric_{metric}"),
-            &format!("Custom metric {}.", escape(name)),
-            histogram,
-            crate::stats::METRIC_SCALE,
+        let label = escape(name);
+        let scale = crate::stats::METRIC_SCALE;
+        if !histogram.is_empty() {
+            for quantile in [0.5, 0.9, 0.99, 0.999] {
+                let value = histogram.value_at_quantile(quantile) as f64 / scale;
+                let _ = writeln!(
+                    out,
+                    "volley_metric{{name=\"{label}\",quantile=\"{quantile}\"}} {value}"
+                );
+            }
+        }
+        let sum = histogram.mean() * histogram.len() as f64 / scale;
+        let _ = writeln!(
+            out,
+            "volley_metric_sum{{name=\"{label}\"}} {sum}\nvolley_metric_count{{name=\"{label}\"}} {}",
+            histogram.len()
         );
     }
     out.push_str("# EOF\n");

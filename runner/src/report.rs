@@ -219,7 +219,18 @@ impl Distribution {
                 histogram: String::new(),
             };
         }
-        let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / scale;
+        // Timings report each bucket's upper bound (the HdrHistogram convention: never better
+        // than measured). Custom metrics report its lower bound, which keeps common values such
+        // as whole numbers exact instead of showing 18 as 18.015.
+        let value = |raw: u64| {
+            let bound = if scale == 1.0 {
+                raw
+            } else {
+                histogram.lowest_equivalent(raw)
+            };
+            bound as f64 / scale
+        };
+        let at = |quantile: f64| value(histogram.value_at_quantile(quantile));
         Distribution {
             count: histogram.len(),
             min: histogram.min() as f64 / scale,
@@ -228,7 +239,7 @@ impl Distribution {
             p90: at(0.9),
             p99: at(0.99),
             p999: at(0.999),
-            max: histogram.max() as f64 / scale,
+            max: value(histogram.max()),
             percentiles: QUANTILES.iter().map(|q| (*q, at(*q))).collect(),
             histogram: crate::codec::encode(histogram),
         }

@@ -1,8 +1,9 @@
 //! [`run`]: one scenario file from start to report. Preflight the OS limits, load the module, start
-//! the embedded server if the target asks for it, ramp virtual users up at an even pace, hold, then
-//! stop: every connection closes politely and the run drains (bounded by `load.close_timeout`).
-//! `shutdown` (Ctrl-C in the binary, a channel in tests) does the same early and the report is
-//! still produced. Connections live in `vu`/`conn`; rendering in `report`/`summary`.
+//! the embedded server if the target asks for it, drive the load shape (`drive`), sample the time
+//! series (`sampling`), then stop: every connection closes politely and the run drains (bounded by
+//! `load.close_timeout`). `shutdown` (Ctrl-C in the binary, a channel in tests) does the same early
+//! and the report is still produced; `hard_stop` (a second Ctrl-C) skips the polite drain.
+//! Connections live in `vu`/`conn`; rendering in `report`/`summary`.
 
 use crate::config::{Scenario, Target};
 use crate::engine::{InstanceLimits, ModuleError, ScenarioEngine};
@@ -11,12 +12,9 @@ use crate::limits::{LimitError, preflight};
 use crate::net::{Connector, ConnectorSettings};
 use crate::plan::Plan;
 use crate::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
-use crate::series::{Sampler, Series, SeriesFile};
 use crate::server::EmbeddedServer;
-use crate::shape::{Shape, Stage, arrival_gap, stage_target};
-use crate::stats::{Collector, bump};
-use crate::thresholds::Threshold;
-use std::collections::BTreeMap;
+use crate::shape::Shape;
+use crate::stats::Collector;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -70,6 +68,8 @@ pub struct RunOptions {
     pub series_file: Option<std::path::PathBuf>,
     /// Serve live OpenMetrics on this address during the run.
     pub metrics_addr: Option<SocketAddr>,
+    /// When cancelled after `shutdown`, stop waiting for polite closes (a second Ctrl-C).
+    pub hard_stop: Option<CancellationToken>,
 }
 
 impl Default for RunOptions {
@@ -79,6 +79,7 @@ impl Default for RunOptions {
             interval: Duration::from_secs(1),
             series_file: None,
             metrics_addr: None,
+            hard_stop: None,
         }
     }
 }
@@ -162,6 +163,7 @@ pub async fn run(
             vars: scenario.vars.clone(),
             data: scenario.data.clone(),
             seed: scenario.seed,
+            log_lines: Default::default(),
         }),
         collector: collector.clone(),
         url_template,
@@ -197,7 +199,7 @@ pub async fn run(
     };
 
     let sampler_done = CancellationToken::new();
-    let sampler = tokio::spawn(sample_series(
+    let sampler = tokio::spawn(crate::sampling::sample_series(
         collector.clone(),
         scenario
             .thresholds
@@ -205,7 +207,7 @@ pub async fn run(
             .filter(|t| t.abort)
             .cloned()
             .collect(),
-        SeriesContext {
+        crate::sampling::SeriesContext {
             started,
             interval: options.interval,
             stop: stop.clone(),
@@ -216,13 +218,16 @@ pub async fn run(
 
     let mut vus = JoinSet::new();
     match &scenario.load.shape {
-        Shape::Constant => ramp(&plan, &stop, &mut vus, started).await,
-        Shape::Stages(stages) => follow_stages(&plan, stages, &stop, &mut vus, started).await,
+        Shape::Constant => crate::drive::constant(&plan, &stop, &mut vus, started).await,
+        Shape::Stages(stages) => {
+            crate::drive::stages(&plan, stages, &stop, &mut vus, started).await
+        }
         Shape::ArrivalRate { per_second, max } => {
-            arrive(&plan, *per_second, max.get(), &stop, &mut vus, started).await
+            crate::drive::arrivals(&plan, *per_second, max.get(), &stop, &mut vus, started).await
         }
     }
-    hold_and_drain(&plan, &stop, &mut vus, started).await;
+    let hard_stop = options.hard_stop.clone().unwrap_or_default();
+    hold_and_drain(&plan, &stop, &hard_stop, &mut vus, started).await;
 
     stop.cancel();
     let _ = watcher.await;
@@ -316,219 +321,16 @@ pub fn describe_shape(load: &crate::config::Load) -> String {
     }
 }
 
-/// Start VU `i` at `started + ramp_up × i / connections`, unless the run stops first.
-async fn ramp(plan: &Arc<Plan>, stop: &CancellationToken, vus: &mut JoinSet<()>, started: Instant) {
-    let connections = plan.load.connections.get();
-    for vu in 0..connections {
-        let offset = plan
-            .load
-            .ramp_up
-            .mul_f64(f64::from(vu) / f64::from(connections));
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            _ = sleep_until((started + offset).into()) => {}
-        }
-        vus.spawn(crate::vu::run_vu(plan.clone(), vu, 0, stop.clone()));
-    }
-}
-
-/// Keep the number of running VUs at the stage target: start VUs (lowest free index first) when
-/// it rises, stop the highest-indexed ones (politely) when it falls.
-async fn follow_stages(
-    plan: &Arc<Plan>,
-    stages: &[Stage],
-    stop: &CancellationToken,
-    vus: &mut JoinSet<()>,
-    started: Instant,
-) {
-    let mut running: BTreeMap<u32, CancellationToken> = BTreeMap::new();
-    let finished = Arc::new(std::sync::Mutex::new(Vec::<u32>::new()));
-    let end = started + crate::shape::stages_duration(stages);
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Ok(mut done) = finished.lock() {
-            for vu in done.drain(..) {
-                running.remove(&vu);
-            }
-        }
-        let now = Instant::now();
-        if now >= end {
-            return;
-        }
-        let wanted = stage_target(stages, now - started).round() as usize;
-        while running.len() < wanted {
-            let vu = (0..)
-                .find(|index| !running.contains_key(index))
-                .unwrap_or(0);
-            let own = stop.child_token();
-            running.insert(vu, own.clone());
-            let (plan, finished) = (plan.clone(), finished.clone());
-            vus.spawn(async move {
-                crate::vu::run_vu(plan, vu, 0, own).await;
-                if let Ok(mut done) = finished.lock() {
-                    done.push(vu);
-                }
-            });
-        }
-        while running.len() > wanted {
-            if let Some((_, own)) = running.pop_last() {
-                own.cancel();
-            }
-        }
-    }
-}
-
-/// Open model: start one single-iteration VU every `1 / per_second`, unless `max` are open, in
-/// which case the arrival is dropped and counted.
-async fn arrive(
-    plan: &Arc<Plan>,
-    per_second: f64,
-    max: u32,
-    stop: &CancellationToken,
-    vus: &mut JoinSet<()>,
-    started: Instant,
-) {
-    let Some(duration) = plan.load.duration else {
-        return;
-    };
-    let end = started + duration;
-    let gap = arrival_gap(per_second);
-    let busy = Arc::new(std::sync::Mutex::new(vec![false; max as usize]));
-    let mut arrival: u64 = 0;
-    loop {
-        let at = started + gap.mul_f64(arrival as f64);
-        if at >= end {
-            return;
-        }
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            _ = sleep_until(at.into()) => {}
-        }
-        arrival += 1;
-        let free = busy.lock().ok().and_then(|mut slots| {
-            let index = slots.iter().position(|taken| !taken)?;
-            slots[index] = true;
-            Some(index as u32)
-        });
-        let Some(vu) = free else {
-            bump(&plan.collector.counters.dropped_arrivals, 1);
-            continue;
-        };
-        let (plan, busy, stop) = (plan.clone(), busy.clone(), stop.clone());
-        let first_iteration = u32::try_from(arrival).unwrap_or(u32::MAX);
-        vus.spawn(async move {
-            crate::vu::run_vu(plan, vu, first_iteration, stop).await;
-            if let Ok(mut slots) = busy.lock() {
-                slots[vu as usize] = false;
-            }
-        });
-    }
-}
-
-/// What the sampling task needs besides the collector.
-struct SeriesContext {
-    started: Instant,
-    interval: Duration,
-    stop: CancellationToken,
-    done: CancellationToken,
-}
-
-/// Every interval: take a time-series point, append it to the file, and check the abort
-/// thresholds against the results so far (stopping the run when one is crossed). Returns the
-/// series and the crossed rule, if any.
-async fn sample_series(
-    collector: Arc<Collector>,
-    abort_rules: Vec<Threshold>,
-    context: SeriesContext,
-    mut file: Option<SeriesFile>,
-) -> (Series, Option<String>) {
-    let mut sampler = Sampler::default();
-    let mut series = Series {
-        interval_s: context.interval.as_secs_f64(),
-        points: Vec::new(),
-    };
-    let mut aborted_by = None;
-    let mut next = context.started + context.interval;
-    loop {
-        let last = tokio::select! {
-            _ = context.done.cancelled() => true,
-            _ = sleep_until(next.into()) => false,
-        };
-        let point = sampler.sample(&collector, context.started.elapsed().as_secs_f64());
-        if let Some(writer) = &mut file
-            && let Err(error) = writer.append(&point)
-        {
-            eprintln!(
-                "warning: cannot append to {}: {error}; the time series goes on in memory",
-                writer.path().display()
-            );
-            file = None;
-        }
-        series.points.push(point);
-        if last {
-            return (series, aborted_by);
-        }
-        next += context.interval;
-        if aborted_by.is_none() && !abort_rules.is_empty() {
-            let provisional = provisional_report(&collector);
-            if let Some(crossed) = abort_rules
-                .iter()
-                .map(|rule| rule.evaluate(&provisional))
-                .find(|outcome| !outcome.passed && !outcome.actual.starts_with("no data"))
-            {
-                eprintln!(
-                    "volley: threshold `{}` crossed (actual {}); stopping the run",
-                    crossed.expression, crossed.actual
-                );
-                aborted_by = Some(crossed.expression);
-                context.stop.cancel();
-            }
-        }
-    }
-}
-
-/// The results so far, for abort thresholds.
-fn provisional_report(collector: &Collector) -> Report {
-    let empty_info = ScenarioInfo {
-        name: String::new(),
-        file: String::new(),
-        target: String::new(),
-        module: String::new(),
-        seed: 0,
-    };
-    let run = RunInfo {
-        started_at_unix_s: 0,
-        elapsed_s: 0.0,
-        connections: 0,
-        ramp_up_s: 0.0,
-        duration_s: None,
-        iterations: None,
-        interrupted: false,
-        shape: String::new(),
-        aborted_by: None,
-        merged_runs: 1,
-    };
-    Report::build(
-        empty_info,
-        run,
-        CounterValues::read(&collector.counters),
-        &collector.snapshot(),
-        ProcessStats::default(),
-    )
-}
+/// Longest the polite close at the end of a run may take, whatever `close_timeout` says.
+const MAX_DRAIN: Duration = Duration::from_secs(30);
 
 /// Wait for the VUs: until all finished, the duration ended, or the run was stopped; then give
-/// them `close_timeout` (+1 s) to close politely and abort whatever is left.
+/// them `close_timeout` (+1 s, at most [`MAX_DRAIN`]) to close politely and abort whatever is
+/// left — at once when `hard_stop` fires.
 async fn hold_and_drain(
     plan: &Arc<Plan>,
     stop: &CancellationToken,
+    hard_stop: &CancellationToken,
     vus: &mut JoinSet<()>,
     started: Instant,
 ) {
@@ -552,7 +354,14 @@ async fn hold_and_drain(
                 stop.cancel();
             }
             _ = stop.cancelled(), if drain_deadline.is_none() => {
-                drain_deadline = Some(Instant::now() + plan.load.close_timeout + Duration::from_secs(1));
+                let drain = (plan.load.close_timeout + Duration::from_secs(1)).min(MAX_DRAIN);
+                drain_deadline = Some(Instant::now() + drain);
+            }
+            _ = hard_stop.cancelled() => {
+                stop.cancel();
+                vus.abort_all();
+                while vus.join_next().await.is_some() {}
+                return;
             }
             _ = sleep_until(drain_deadline.unwrap_or_else(Instant::now).into()), if drain_deadline.is_some() => {
                 vus.abort_all();

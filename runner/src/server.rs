@@ -153,15 +153,20 @@ where
     let room = match mode {
         ServerMode::Echo => None,
         ServerMode::Chat => {
-            let sender = match rooms.lock() {
-                Ok(mut rooms) => rooms
-                    .entry(path.clone())
-                    .or_insert_with(|| broadcast::channel(1024).0)
-                    .clone(),
+            // Subscribe under the lock: a member leaving at the same moment must see us in the
+            // room, or it would delete the room we are joining.
+            let joined = match rooms.lock() {
+                Ok(mut rooms) => {
+                    let sender = rooms
+                        .entry(path.clone())
+                        .or_insert_with(|| broadcast::channel(1024).0)
+                        .clone();
+                    let receiver = sender.subscribe();
+                    (sender, receiver)
+                }
                 Err(_) => return,
             };
-            let receiver = sender.subscribe();
-            Some((sender, receiver))
+            Some(joined)
         }
     };
     let (sender, mut receiver) = match room {

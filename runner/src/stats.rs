@@ -169,12 +169,14 @@ impl Samples {
             let _ = totals.ping_rtt.record(value);
         }
         for (name, values) in std::mem::take(&mut self.metrics) {
+            let name = bounded_name(name, &totals.metrics);
             let histogram = totals.metrics.entry(name).or_insert_with(new_histogram);
             for value in values {
                 let _ = histogram.record(value);
             }
         }
         for (name, count) in std::mem::take(&mut self.checks) {
+            let name = bounded_name(name, &totals.checks);
             let entry = totals.checks.entry(name).or_default();
             entry.passed += count.passed;
             entry.failed += count.failed;
@@ -185,6 +187,21 @@ impl Samples {
         for (message, count) in std::mem::take(&mut self.scenario_errors) {
             *totals.scenario_errors.entry(message).or_default() += count;
         }
+    }
+}
+
+/// Distinct check (or metric) names kept; further names are counted together under
+/// [`OTHER_NAMES`], so a scenario that makes up names (an id in each) cannot grow memory without
+/// bound.
+pub const MAX_NAMES: usize = 1000;
+/// Where names beyond [`MAX_NAMES`] are counted.
+pub const OTHER_NAMES: &str = "(other names: more than 1000 distinct)";
+
+fn bounded_name<V>(name: String, known: &BTreeMap<String, V>) -> String {
+    if known.len() < MAX_NAMES || known.contains_key(&name) {
+        name
+    } else {
+        OTHER_NAMES.to_owned()
     }
 }
 

@@ -59,17 +59,37 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
         let pause = if let Some(policy) = reconnect {
             reconnect_attempts += 1;
             if reconnect_attempts > policy.max_attempts {
-                return;
+                // Give up on this series, visibly, and go on with the next iteration.
+                let mut recorder = crate::recorder::Recorder::new(vu, plan.collector.clone());
+                recorder.failure(&format!(
+                    "reconnect: gave up after {} attempts",
+                    policy.max_attempts
+                ));
+                reconnect_attempts = 0;
+                iteration = iteration.saturating_add(1);
+                if done(iteration) {
+                    return;
+                }
+                Some(plan.load.retry_pause)
+            } else {
+                let random: f64 = rand::rng().random();
+                Some(backoff(&policy, reconnect_attempts, random))
             }
-            let random: f64 = rand::rng().random();
-            Some(backoff(&policy, reconnect_attempts, random))
         } else {
             reconnect_attempts = 0;
             match outcome {
                 Outcome::Stopped => return,
-                Outcome::Completed | Outcome::Dropped { failed: false, .. } => {
+                Outcome::Completed => {
                     iteration = iteration.saturating_add(1);
                     None
+                }
+                Outcome::Dropped {
+                    failed: false,
+                    lived,
+                } => {
+                    // A server that closes at once must not be hammered in a tight loop.
+                    iteration = iteration.saturating_add(1);
+                    (lived < plan.load.retry_pause).then_some(plan.load.retry_pause)
                 }
                 Outcome::ConnectFailed
                 | Outcome::Failed
@@ -87,7 +107,7 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(pause) => {}
             }
-            if reconnect.is_some() {
+            if reconnect.is_some() && reconnect_attempts > 0 {
                 bump(&plan.collector.counters.reconnects, 1);
             }
         }

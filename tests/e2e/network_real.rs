@@ -324,6 +324,11 @@ fn misbehaving_servers_are_counted_by_reason() {
             "idle: nothing received for 300ms",
         ),
         (
+            Misbehaviour::CloseWith(1011),
+            vec![],
+            "close: server closed with code 1011",
+        ),
+        (
             Misbehaviour::Oversized(2 << 20),
             vec!["limits.max_message_size=1MiB".into()],
             "protocol: Message too long: 2097152 > 1048576",

@@ -122,3 +122,16 @@ fn a_zero_delay_timer_loop_does_not_stall_the_run() {
         "the timer kept firing: {r:#}"
     );
 }
+
+#[test]
+fn a_timer_flood_is_capped_and_fails_only_its_connection() {
+    let ran = run_case("timer-flood", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 2);
+    assert_eq!(
+        r["scenario_errors"]["scenario: more than 10000 timers set at once"], 2,
+        "{r:#}"
+    );
+    assert_eq!(hello_checks(r), (4, 0));
+}

@@ -47,6 +47,8 @@ pub enum Misbehaviour {
     CloseAfter(Duration),
     /// Upgrade, then send one binary message of this many bytes.
     Oversized(usize),
+    /// Upgrade, then close at once with this code.
+    CloseWith(u16),
 }
 
 /// Serve `behaviour` on `listener` until the runtime ends.
@@ -91,6 +93,7 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
             let stream = socket.into_inner();
             // A zero linger makes close send RST; with a zero timeout it cannot block.
             #[allow(deprecated)]
+            // set_linger is deprecated for blocking drops; a zero linger does not block
             let _ = stream.set_linger(Some(Duration::ZERO));
             drop(stream);
         }
@@ -127,6 +130,17 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
                     }
                 }
             }
+        }
+        Misbehaviour::CloseWith(code) => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: code.into(),
+                reason: "go away".into(),
+            };
+            let _ = socket.close(Some(frame)).await;
+            while let Some(Ok(_)) = socket.next().await {}
         }
         Misbehaviour::Oversized(bytes) => {
             let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {

@@ -1,5 +1,6 @@
 //! The scenario file exactly as written: serde types with `deny_unknown_fields`, no validation.
-//! [`super::Scenario::try_from_raw`] turns this into validated types; nothing else reads it.
+//! The validator in `config` (and `config/network`) turns this into validated types; nothing else
+//! reads it.
 
 use serde::{Deserialize, Deserializer};
 use serde_yaml_ng::Value;

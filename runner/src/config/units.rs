@@ -49,8 +49,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             }
         };
         rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(number * seconds_per_unit)
+        let term = Duration::try_from_secs_f64(number * seconds_per_unit)
             .map_err(|_| format!("`{text}` is out of range"))?;
+        total = total
+            .checked_add(term)
+            .filter(|sum| *sum <= MAX_DURATION)
+            .ok_or_else(|| format!("`{text}` is longer than the 365 days a run may last"))?;
     }
     if total > MAX_DURATION {
         return Err(format!(
@@ -106,6 +110,7 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999999999999h").is_err());
         assert!(parse_duration("400d").is_err());
+        assert!(parse_duration("10000000000000000000s10000000000000000000s").is_err());
     }
 
     #[test]

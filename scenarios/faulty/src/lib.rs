@@ -5,7 +5,8 @@
 //! Var `mode`: `panic` (panic on open), `loop` (endless loop on the echo), `bomb` (allocate until the
 //! memory cap), `fail-check` (record a failing check named "reply has the secret"), `sleep` (block
 //! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
-//! `spin-timer` (re-arm a zero-delay timer forever and never close),
+//! `spin-timer` (re-arm a zero-delay timer forever and never close), `timer-flood` (set 20,000
+//! timers at once),
 //! anything else: behave.
 
 use std::time::Duration;
@@ -36,6 +37,11 @@ impl Scenario for Faulty {
                 "loop" => endless(ctx),
                 "bomb" => bomb(),
                 "sleep" => std::thread::sleep(Duration::from_secs(1)),
+                "timer-flood" => {
+                    for id in 0..20_000 {
+                        ctx.set_timer(id + 100, Duration::from_secs(3600));
+                    }
+                }
                 "spin-timer" => {
                     ctx.set_timer(SPIN, Duration::ZERO);
                     return;
