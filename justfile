@@ -25,8 +25,8 @@ serve *ARGS:
 
 # Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers.
 test: scenarios
-    cargo test --workspace
     cd scenarios && cargo test --quiet --target {{host}}
+    cargo test --workspace
 
 # Formatting and clippy (-D warnings) in both workspaces.
 lint:

@@ -81,6 +81,8 @@ pub struct Load {
     pub close_timeout: Duration,
     /// Pause before a VU retries after its connection failed.
     pub retry_pause: Duration,
+    /// Longest one iteration (connection) may stay open before it is closed as a failure.
+    pub iteration_timeout: Option<Duration>,
 }
 
 /// `limits:` validated.
@@ -518,6 +520,14 @@ impl Validator<'_> {
                 load.retry_pause.as_deref(),
                 Duration::from_secs(1),
             )?,
+            iteration_timeout: match &load.iteration_timeout {
+                None => None,
+                Some(text) => Some(self.duration(
+                    &["load", "iteration_timeout"],
+                    Some(text),
+                    Duration::ZERO,
+                )?),
+            },
         };
         let limits = Limits {
             callback_time: self.duration(

@@ -128,6 +128,8 @@ pub async fn run_iteration(
                 keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
                 opened: Instant::now(),
                 server_close_code: 1005,
+                iteration_timeout: plan.load.iteration_timeout,
+                overran: false,
             };
             connection.run().await
         }
@@ -208,6 +210,10 @@ struct Connection {
     opened: Instant,
     /// The code of the server's Close frame, when it closed first.
     server_close_code: u16,
+    /// `load.iteration_timeout`.
+    iteration_timeout: Option<Duration>,
+    /// Set when the iteration timeout closed the connection (already counted as a failure).
+    overran: bool,
 }
 
 impl Connection {
@@ -228,6 +234,7 @@ impl Connection {
                     lived: self.opened.elapsed(),
                 }
             }
+            Ok(()) if self.overran => Outcome::Failed,
             Ok(()) => Outcome::Completed,
             Err(Failure::Scenario(message)) => {
                 let state = self.store.data_mut();
@@ -276,6 +283,8 @@ impl Connection {
             let flush_due = self.store.data().recorder.flush_due();
             let closing = self.closing;
             let keepalive_due = self.keepalive.next_due();
+            let give_up = self.iteration_timeout.map(|limit| self.opened + limit);
+            // Biased: checked in this order, so the stop signal and deadlines win over busy timers.
             tokio::select! {
                 biased;
                 _ = self.stop.cancelled(), if closing.is_none() => {
@@ -290,10 +299,6 @@ impl Connection {
                     }
                     Some(Err(error)) => return self.socket_error(error),
                 },
-                _ = sleep_until(wake.map_or_else(Instant::now, |at| at - TIMER_SLACK).into()), if wake.is_some() && closing.is_none() => {
-                    self.fire_due(Instant::now() + TIMER_SLACK)?;
-                    self.flush().await?;
-                }
                 _ = sleep_until(keepalive_due.unwrap_or_else(Instant::now).into()), if keepalive_due.is_some() && closing.is_none() => {
                     match self.keepalive.due(Instant::now()) {
                         Err(reason) => return Err(Failure::Network(reason)),
@@ -307,11 +312,26 @@ impl Connection {
                 _ = sleep_until(flush_due.unwrap_or_else(Instant::now).into()), if flush_due.is_some() => {
                     self.store.data_mut().recorder.flush();
                 }
+                _ = sleep_until(give_up.unwrap_or_else(Instant::now).into()), if give_up.is_some() && closing.is_none() => {
+                    let limit = self.iteration_timeout.unwrap_or_default();
+                    self.store.data_mut().recorder.failure(&format!(
+                        "iteration: still open after {} (load.iteration_timeout)",
+                        crate::report::human_duration(limit)
+                    ));
+                    self.overran = true;
+                    self.begin_close(1000, "iteration timeout", true).await?;
+                }
                 _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
                     return Err(Failure::Network(format!(
                         "close: no Close frame from the server within {}",
                         crate::report::human_duration(self.close_timeout)
                     )));
+                }
+                // Last: a scenario whose timers are always due (a zero-delay loop) must not starve
+                // the deadlines above.
+                _ = sleep_until(wake.map_or_else(Instant::now, |at| at - TIMER_SLACK).into()), if wake.is_some() && closing.is_none() => {
+                    self.fire_due(Instant::now() + TIMER_SLACK)?;
+                    self.flush().await?;
                 }
             }
         }

@@ -44,3 +44,23 @@ fn an_unset_environment_variable_is_a_config_error() {
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(ran.stderr.contains("--target"), "{ran:?}");
 }
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_before_connecting() {
+    for command in ["check", "run"] {
+        let ran = match volley()
+            .args([command, "tests/cases/not-a-component/scenario.yaml"])
+            .output()
+        {
+            Ok(output) => collect(output, None),
+            Err(error) => panic!("cannot start volley: {error}"),
+        };
+        assert_eq!(ran.code, 2, "{ran:?}");
+        assert!(
+            ran.stderr.starts_with(
+                "error: scenario module tests/cases/not-a-component/scenario.yaml is not a WebAssembly component"
+            ) && ran.stderr.contains("build it for the `wasm32-wasip2` target"),
+            "{ran:?}"
+        );
+    }
+}

@@ -135,3 +135,20 @@ fn a_timer_flood_is_capped_and_fails_only_its_connection() {
     );
     assert_eq!(hello_checks(r), (4, 0));
 }
+
+#[test]
+fn an_iteration_that_never_ends_is_closed_at_the_iteration_timeout() {
+    let ran = run_case("iteration-timeout", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 1, "{r:#}");
+    assert_eq!(
+        r["connections"]["failed_by_reason"]["iteration: still open after 1s (load.iteration_timeout)"],
+        1,
+        "{r:#}"
+    );
+    assert!(
+        r["run"]["elapsed_s"].as_f64().unwrap_or(99.0) < 10.0,
+        "{r:#}"
+    );
+}

@@ -151,6 +151,8 @@ pub struct RawLoad {
     pub close_timeout: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub retry_pause: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub iteration_timeout: Option<String>,
 }
 
 /// One entry of `load.stages`.
