@@ -473,6 +473,76 @@ mod tests {
         assert!(error.contains("unknown comparison"), "{error}");
     }
 
+    fn report_with_round_trips(values_us: &[u64], failed: u64) -> Report {
+        let mut totals = crate::stats::Totals::default();
+        for value in values_us {
+            let _ = totals.round_trips.record(*value);
+        }
+        totals.checks.insert(
+            "echo".into(),
+            crate::stats::CheckCount {
+                passed: 999,
+                failed: 1,
+            },
+        );
+        let counters = crate::report::CounterValues {
+            attempted: 100,
+            established: 100,
+            failed,
+            ..Default::default()
+        };
+        let info = crate::report::ScenarioInfo {
+            name: "t".into(),
+            file: String::new(),
+            target: String::new(),
+            module: String::new(),
+            seed: 0,
+        };
+        let run = crate::report::RunInfo {
+            started_at_unix_s: 0,
+            elapsed_s: 1.0,
+            connections: 100,
+            ramp_up_s: 0.0,
+            duration_s: None,
+            iterations: None,
+            interrupted: false,
+            shape: String::new(),
+            aborted_by: None,
+            merged_runs: 1,
+        };
+        Report::build(
+            info,
+            run,
+            counters,
+            &totals,
+            crate::report::ProcessStats::default(),
+        )
+    }
+
+    #[test]
+    fn evaluation_on_results() -> Result<(), String> {
+        // 99 fast round trips and one slow one: p99 is fast, max is slow.
+        let mut values = vec![1_000u64; 99];
+        values.push(80_000);
+        let report = report_with_round_trips(&values, 1);
+        let holds = |rule: &str| Threshold::parse(rule, false).map(|t| t.evaluate(&report).passed);
+        assert!(holds("round_trip p99 < 50ms")?);
+        assert!(!holds("round_trip max < 50ms")?);
+        assert!(holds("checks pass_rate >= 99.9%")?);
+        assert!(!holds("checks pass_rate == 100%")?);
+        assert!(!holds("connections failure_rate < 0.1%")?);
+        assert!(holds("connections failure_rate <= 1%")?);
+        let outcome = Threshold::parse("metric missing p95 < 5", false)?.evaluate(&report);
+        assert!(
+            !outcome.passed && outcome.actual.starts_with("no data"),
+            "{outcome:?}"
+        );
+        let outcome = Threshold::parse("round_trip max < 50ms", false)?.evaluate(&report);
+        // Timings report the upper bound of their HDR bucket (3 significant digits).
+        assert_eq!(outcome.actual, "80.06ms");
+        Ok(())
+    }
+
     #[test]
     fn comparisons() {
         assert!(Op::Less.holds(1.0, 2.0) && !Op::Less.holds(2.0, 2.0));
