@@ -60,7 +60,7 @@ pub struct Report {
 }
 
 /// `scenario` section.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     /// `name:`.
     pub name: String,
@@ -104,6 +104,23 @@ pub struct RunInfo {
 
 fn one() -> u32 {
     1
+}
+
+impl Default for RunInfo {
+    fn default() -> Self {
+        RunInfo {
+            started_at_unix_s: 0,
+            elapsed_s: 0.0,
+            connections: 0,
+            ramp_up_s: 0.0,
+            duration_s: None,
+            iterations: None,
+            interrupted: false,
+            shape: String::new(),
+            aborted_by: None,
+            merged_runs: 1,
+        }
+    }
 }
 
 /// `connections` section.

@@ -79,28 +79,9 @@ pub async fn sample_series(
 
 /// The results so far, for abort thresholds.
 fn provisional_report(collector: &Collector) -> Report {
-    let empty_info = ScenarioInfo {
-        name: String::new(),
-        file: String::new(),
-        target: String::new(),
-        module: String::new(),
-        seed: 0,
-    };
-    let run = RunInfo {
-        started_at_unix_s: 0,
-        elapsed_s: 0.0,
-        connections: 0,
-        ramp_up_s: 0.0,
-        duration_s: None,
-        iterations: None,
-        interrupted: false,
-        shape: String::new(),
-        aborted_by: None,
-        merged_runs: 1,
-    };
     Report::build(
-        empty_info,
-        run,
+        ScenarioInfo::default(),
+        RunInfo::default(),
         CounterValues::read(&collector.counters),
         &collector.snapshot(),
         ProcessStats::default(),

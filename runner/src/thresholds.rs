@@ -491,27 +491,13 @@ mod tests {
             failed,
             ..Default::default()
         };
-        let info = crate::report::ScenarioInfo {
-            name: "t".into(),
-            file: String::new(),
-            target: String::new(),
-            module: String::new(),
-            seed: 0,
-        };
         let run = crate::report::RunInfo {
-            started_at_unix_s: 0,
             elapsed_s: 1.0,
             connections: 100,
-            ramp_up_s: 0.0,
-            duration_s: None,
-            iterations: None,
-            interrupted: false,
-            shape: String::new(),
-            aborted_by: None,
-            merged_runs: 1,
+            ..Default::default()
         };
         Report::build(
-            info,
+            Default::default(),
             run,
             counters,
             &totals,
