@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Custom metric values are kept with this many decimal places.
-pub const METRIC_SCALE: f64 = 1000.0;
+/// Custom metric values are recorded in 1/1024ths: a binary fraction keeps whole numbers below
+/// 4096 (and halves, quarters…) exact in a 3-significant-digit HDR histogram, where thousandths
+/// turned 17 into 16.992.
+pub const METRIC_SCALE: f64 = 1024.0;
 
 /// A histogram of microseconds (or scaled metric values), 3 significant digits, growing as needed.
 pub fn new_histogram() -> Histogram<u64> {

@@ -121,7 +121,7 @@ impl<'host> Context<'host> {
         ok
     }
 
-    /// Record a value of a custom metric (non-negative; three decimals kept).
+    /// Record a value of a custom metric (non-negative; kept to 1/1024, about three decimals).
     pub fn metric(&mut self, name: &str, value: f64) {
         self.host.metric(name, value)
     }
