@@ -10,7 +10,7 @@ mod raw;
 mod substitute;
 mod units;
 
-pub use error::{ConfigError, edit_distance};
+pub use error::{ConfigError, closest};
 pub use network::{Heartbeat, Network, PhaseTimeouts, Reconnect, Tls};
 pub use units::{parse_bytes, parse_duration};
 
@@ -289,6 +289,27 @@ impl Validator<'_> {
         ConfigError::at(self.file, locate::locate(self.text, path), message)
     }
 
+    /// A mapping of scalars (`vars:`, a `data:` row) as text.
+    fn texts(
+        &self,
+        values: &BTreeMap<String, Value>,
+        section: &str,
+        what: &str,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        values
+            .iter()
+            .map(|(name, value)| {
+                let text = scalar_text(value).ok_or_else(|| {
+                    self.error(
+                        &[section, name],
+                        format!("{what} `{name}` must be a string, number or boolean"),
+                    )
+                })?;
+                Ok((name.clone(), text))
+            })
+            .collect()
+    }
+
     fn duration(
         &self,
         path: &[&str],
@@ -329,30 +350,12 @@ impl Validator<'_> {
         let folder = self.file.parent().unwrap_or(Path::new("."));
         let module = folder.join(&raw.module);
 
-        let mut vars = BTreeMap::new();
-        for (name, value) in &raw.vars {
-            let text = scalar_text(value).ok_or_else(|| {
-                self.error(
-                    &["vars", name],
-                    format!("var `{name}` must be a string, number or boolean"),
-                )
-            })?;
-            vars.insert(name.clone(), text);
-        }
-        let mut data = Vec::new();
-        for row in &raw.data {
-            let mut converted = BTreeMap::new();
-            for (name, value) in row {
-                let text = scalar_text(value).ok_or_else(|| {
-                    self.error(
-                        &["data"],
-                        format!("data field `{name}` must be a string, number or boolean"),
-                    )
-                })?;
-                converted.insert(name.clone(), text);
-            }
-            data.push(converted);
-        }
+        let vars = self.texts(&raw.vars, "vars", "var")?;
+        let data = raw
+            .data
+            .iter()
+            .map(|row| self.texts(row, "data", "data field"))
+            .collect::<Result<Vec<_>, _>>()?;
 
         let mut headers = Vec::new();
         for (name, value) in &raw.headers {

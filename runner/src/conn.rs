@@ -5,6 +5,7 @@
 //! connection only. The VU loop that repeats iterations lives in `vu`.
 
 use crate::bindings::{Message as GuestMessage, VolleyScenario};
+use crate::engine::InstanceLimits;
 use crate::host::{ConnState, Outgoing};
 use crate::keepalive::Keepalive;
 use crate::net::{WsStream, io_reason};
@@ -111,7 +112,8 @@ pub async fn run_iteration(
     let socket = connected.socket;
     bump(&counters.established, 1);
     let _open = OpenConnection::new(counters);
-    let state = ConnState::new(plan.facts.clone(), vu, iteration, plan.memory, recorder);
+    let memory = plan.engine.limits().memory;
+    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder);
     match plan.engine.instantiate(state) {
         Ok((store, scenario)) => {
             let mut connection = Connection {
@@ -119,9 +121,7 @@ pub async fn run_iteration(
                 store,
                 scenario,
                 stop: stop.clone(),
-                window_ticks: plan.engine.limits().window_ticks(),
-                callback_time: plan.engine.limits().callback_time,
-                memory: plan.memory,
+                limits: plan.engine.limits(),
                 close_timeout: plan.load.close_timeout,
                 closing: None,
                 closed_by_server: false,
@@ -196,10 +196,8 @@ struct Connection {
     store: Store<ConnState>,
     scenario: VolleyScenario,
     stop: CancellationToken,
-    /// Epoch ticks per CPU-check window (see `engine::on_deadline`).
-    window_ticks: u64,
-    callback_time: Duration,
-    memory: usize,
+    /// CPU and memory limits of the scenario instance.
+    limits: InstanceLimits,
     close_timeout: Duration,
     /// Set once a close started: the deadline for the server's Close frame.
     closing: Option<Instant>,
@@ -413,8 +411,7 @@ impl Connection {
         // Late callback: count from when the send was due (the generator's delay is latency the
         // user would have seen). Early callback (timer slack): count from the actual send.
         state.send_base = due.min(Instant::now());
-        self.store.data_mut().cpu_mark = None;
-        self.store.set_epoch_deadline(self.window_ticks);
+        self.limits.arm(&mut self.store);
         let guest = self.scenario.volley_scenario_scenario();
         let name = callback.name();
         let store = &mut self.store;
@@ -449,8 +446,8 @@ impl Connection {
                 &error,
                 name,
                 &self.store.data().stderr_text(),
-                self.callback_time,
-                self.memory,
+                self.limits.callback_time,
+                self.limits.memory,
             ))
         })
     }

@@ -72,6 +72,12 @@ impl InstanceLimits {
             .div_ceil(EPOCH_TICK.as_millis())
             + 1) as u64
     }
+
+    /// Give the next call into `store` its full CPU budget (see [`on_deadline`]).
+    pub fn arm(&self, store: &mut Store<ConnState>) {
+        store.data_mut().cpu_mark = None;
+        store.set_epoch_deadline(self.window_ticks());
+    }
 }
 
 /// CPU time this thread has used.
@@ -203,8 +209,7 @@ impl ScenarioEngine {
 
     /// Give the next call into `store` its full CPU budget. Call before every export call.
     pub fn arm(&self, store: &mut Store<ConnState>) {
-        store.data_mut().cpu_mark = None;
-        store.set_epoch_deadline(self.limits.window_ticks());
+        self.limits.arm(store);
     }
 }
 

@@ -25,8 +25,6 @@ pub struct Plan {
     pub url_template: String,
     /// Connections, ramp, duration, iterations and timeouts.
     pub load: Load,
-    /// Memory cap per instance, bytes.
-    pub memory: usize,
     /// DNS, heartbeat, reconnect and idle settings.
     pub net: crate::config::Network,
     /// Handshakes in flight and connection rate.

@@ -338,31 +338,24 @@ impl Verdict {
                 check.failed + check.passed
             ));
         }
+        let count =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         if reply_timeouts > 0 {
-            let replies = if reply_timeouts == 1 {
-                "reply"
-            } else {
-                "replies"
-            };
-            reasons.push(format!("{reply_timeouts} {replies} missed their deadline"));
+            let replies = count(reply_timeouts, "reply", "replies");
+            reasons.push(format!("{replies} missed their deadline"));
         }
         let scenario_failures: u64 = scenario_errors.values().sum();
         if scenario_failures > 0 {
-            let noun = if scenario_failures == 1 {
-                "connection"
-            } else {
-                "connections"
-            };
-            reasons.push(format!("{scenario_failures} {noun} failed in the scenario"));
+            let connections = count(scenario_failures, "connection", "connections");
+            reasons.push(format!("{connections} failed in the scenario"));
         }
         if connections.failed > scenario_failures {
-            let failed = connections.failed - scenario_failures;
-            let noun = if failed == 1 {
-                "connection"
-            } else {
-                "connections"
-            };
-            reasons.push(format!("{failed} {noun} failed"));
+            let failed = count(
+                connections.failed - scenario_failures,
+                "connection",
+                "connections",
+            );
+            reasons.push(format!("{failed} failed"));
         }
         if connections.attempted == 0 {
             reasons.push("no connection was attempted".into());

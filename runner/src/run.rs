@@ -168,7 +168,6 @@ pub async fn run(
         collector: collector.clone(),
         url_template,
         load: scenario.load.clone(),
-        memory: scenario.limits.memory,
         net: scenario.net.clone(),
         pacing: crate::pacing::Pacing::new(
             scenario.net.max_handshakes_in_flight.get(),

@@ -4,7 +4,7 @@
 //! config error naming the rule), evaluated on a [`Report`] at the end of a run, on a merged
 //! report, and (for `abort: true` rules) once per interval during the run.
 
-use crate::config::edit_distance;
+use crate::config::closest;
 use crate::report::{Distribution, Report};
 use serde::{Deserialize, Serialize};
 
@@ -153,13 +153,8 @@ fn suggest(word: &str, options: &[&str]) -> String {
         .map(|o| format!("`{o}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    match options
-        .iter()
-        .map(|option| (edit_distance(word, option), option))
-        .filter(|(distance, _)| *distance <= 3)
-        .min_by_key(|(distance, _)| *distance)
-    {
-        Some((_, option)) => format!("did you mean `{option}`? (one of {listed})"),
+    match closest(word, options.iter().copied()) {
+        Some(option) => format!("did you mean `{option}`? (one of {listed})"),
         None => format!("use one of {listed}"),
     }
 }

@@ -59,18 +59,14 @@ impl ConfigError {
 /// Add a "did you mean" to unknown-field errors and a fix to missing-field errors.
 fn improve(message: &str) -> String {
     if let Some((prefix, field, expected)) = unknown_field(message) {
-        let suggestion = expected
-            .iter()
-            .map(|candidate| (edit_distance(&field, candidate), candidate))
-            .filter(|(distance, _)| *distance <= 3)
-            .min_by_key(|(distance, _)| *distance);
+        let suggestion = closest(&field, expected.iter().map(String::as_str));
         let fields = expected
             .iter()
             .map(|name| format!("`{name}`"))
             .collect::<Vec<_>>()
             .join(", ");
         return match suggestion {
-            Some((_, candidate)) => {
+            Some(candidate) => {
                 format!("{prefix}unknown field `{field}`, did you mean `{candidate}`?")
             }
             None => format!("{prefix}unknown field `{field}`; the fields here are {fields}"),
@@ -100,6 +96,16 @@ fn unknown_field(message: &str) -> Option<(String, String, Vec<String>)> {
         .map(str::to_owned)
         .collect();
     Some((prefix, field, expected))
+}
+
+/// The candidate nearest to `word` (at most 3 edits away), for "did you mean" suggestions.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= 3)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
 }
 
 /// Levenshtein distance, for suggestions.

@@ -76,11 +76,9 @@ impl Dns {
         self.queries.load(Ordering::Relaxed)
     }
 
-    /// The next address for `host` (round robin over its addresses).
+    /// The next address for the name `host` (round robin over its addresses). IP literals are
+    /// the caller's to recognise; they never reach here.
     pub async fn resolve(&self, host: &str) -> Result<IpAddr, String> {
-        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-            return Ok(ip);
-        }
         let slot = self.slot(host);
         let result = slot.get_or_init(|| self.lookup(host)).await.clone();
         match result {
