@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use volley::bindings::Message;
-use volley::engine::{InstanceLimits, ScenarioEngine};
-use volley::host::{ConnState, Outgoing, RunFacts};
-use volley::recorder::Recorder;
-use volley::stats::Collector;
+use volley::scenario::bindings::Message;
+use volley::scenario::engine::{InstanceLimits, ScenarioEngine};
+use volley::scenario::host::{ConnState, Outgoing, RunFacts};
+use volley::measure::recorder::Recorder;
+use volley::measure::stats::Collector;
 
 fn module(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,8 +9,8 @@ use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs,
 use std::process::ExitCode;
 use volley::Report;
 use volley::config::{Overrides, Scenario, ServerMode};
-use volley::engine::{InstanceLimits, ScenarioEngine};
-use volley::{RunOptions, summary};
+use volley::scenario::engine::{InstanceLimits, ScenarioEngine};
+use volley::{RunOptions, render::summary};
 
 const COULD_NOT_RUN: u8 = 2;
 
@@ -102,10 +102,10 @@ fn write_outputs(report: &Report, outputs: &Outputs) -> Result<(), ExitCode> {
         write_file(path, &report.to_json())?;
     }
     if let Some(path) = &outputs.html {
-        write_file(path, &volley::html::render(report))?;
+        write_file(path, &volley::render::html::render(report))?;
     }
     if let Some(path) = &outputs.junit {
-        write_file(path, &volley::junit::render(report))?;
+        write_file(path, &volley::render::junit::render(report))?;
     }
     Ok(())
 }
@@ -131,7 +131,7 @@ fn report(args: ReportArgs) -> ExitCode {
         Ok(report) => report,
         Err(code) => return code,
     };
-    match write_file(&args.output, &volley::html::render(&report)) {
+    match write_file(&args.output, &volley::render::html::render(&report)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => code,
     }
@@ -145,7 +145,7 @@ fn merge(args: MergeArgs) -> ExitCode {
             Err(code) => return code,
         }
     }
-    let merged = match volley::merge::merge(reports) {
+    let merged = match volley::results::merge::merge(reports) {
         Ok(merged) => merged,
         Err(error) => {
             eprintln!("error: {error}");
@@ -180,7 +180,7 @@ fn check(args: FileArgs) -> ExitCode {
                 scenario.file.display(),
                 scenario.name,
                 scenario.module.display(),
-                volley::bindings::WIT_PACKAGE,
+                volley::scenario::bindings::WIT_PACKAGE,
                 scenario.target.describe(),
                 scenario.load.connections
             );
@@ -195,7 +195,7 @@ fn check(args: FileArgs) -> ExitCode {
 
 /// A CA and a server certificate for localhost, the CA written to `ca_out`.
 fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
-    let authority = volley::pki::Authority::new("volley serve throwaway CA")?;
+    let authority = volley::devserver::pki::Authority::new("volley serve throwaway CA")?;
     let identity = authority.issue(&["localhost", "127.0.0.1"])?;
     std::fs::write(ca_out, authority.pem())
         .map_err(|error| format!("cannot write {}: {error}", ca_out.display()))?;
@@ -203,11 +203,11 @@ fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::Serv
         "volley serve: TLS certificate for localhost and 127.0.0.1; trust {} (tls.ca_file)",
         ca_out.display()
     );
-    volley::pki::server_config(&identity, None)
+    volley::devserver::pki::server_config(&identity, None)
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let (soft, _) = volley::limits::raise_open_files();
+    let (soft, _) = volley::load::limits::raise_open_files();
     let mode = match args.mode {
         Mode::Echo => ServerMode::Echo,
         Mode::Chat => ServerMode::Chat,
@@ -223,7 +223,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         _ => None,
     };
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    let server = match volley::server::EmbeddedServer::start_with(args.addr, mode, tls).await {
+    let server = match volley::devserver::server::EmbeddedServer::start_with(args.addr, mode, tls).await {
         Ok(server) => server,
         Err(error) => {
             eprintln!("error: cannot listen on {}: {error}", args.addr);

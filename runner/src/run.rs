@@ -6,15 +6,15 @@
 //! Connections live in `vu`/`conn`; rendering in `report`/`summary`.
 
 use crate::config::{Scenario, Target};
-use crate::engine::{InstanceLimits, ModuleError, ScenarioEngine};
-use crate::host::RunFacts;
-use crate::limits::{LimitError, preflight};
-use crate::net::{Connector, ConnectorSettings};
-use crate::plan::Plan;
-use crate::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
-use crate::server::EmbeddedServer;
-use crate::shape::Shape;
-use crate::stats::Collector;
+use crate::scenario::engine::{InstanceLimits, ModuleError, ScenarioEngine};
+use crate::scenario::host::RunFacts;
+use crate::load::limits::{LimitError, preflight};
+use crate::connection::connect::{Connector, ConnectorSettings};
+use crate::load::plan::Plan;
+use crate::results::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
+use crate::devserver::server::EmbeddedServer;
+use crate::load::shape::Shape;
+use crate::measure::stats::Collector;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -119,7 +119,7 @@ pub async fn run(
     };
     let series_file =
         match &options.series_file {
-            Some(path) => Some(crate::series::SeriesFile::create(path).map_err(|source| {
+            Some(path) => Some(crate::measure::series::SeriesFile::create(path).map_err(|source| {
                 RunError::Series {
                     path: path.clone(),
                     source,
@@ -145,7 +145,7 @@ pub async fn run(
     let collector = Arc::new(Collector::default());
     let metrics_endpoint = match options.metrics_addr {
         Some(address) => Some(
-            crate::metrics_endpoint::MetricsEndpoint::start(address, collector.clone())
+            crate::render::openmetrics::MetricsEndpoint::start(address, collector.clone())
                 .await
                 .map_err(|source| RunError::Metrics { address, source })?,
         ),
@@ -169,7 +169,7 @@ pub async fn run(
         url_template,
         load: scenario.load.clone(),
         net: scenario.net.clone(),
-        pacing: crate::pacing::Pacing::new(
+        pacing: crate::load::pacing::Pacing::new(
             scenario.net.max_handshakes_in_flight.get(),
             scenario.net.max_connect_rate,
         ),
@@ -192,13 +192,13 @@ pub async fn run(
     };
     let progress_done = CancellationToken::new();
     let progress = if options.progress {
-        crate::progress::start(collector.clone(), connections, progress_done.clone())
+        crate::render::progress::start(collector.clone(), connections, progress_done.clone())
     } else {
         None
     };
 
     let sampler_done = CancellationToken::new();
-    let sampler = tokio::spawn(crate::sampling::sample_series(
+    let sampler = tokio::spawn(crate::measure::sampling::sample_series(
         collector.clone(),
         scenario
             .thresholds
@@ -206,7 +206,7 @@ pub async fn run(
             .filter(|t| t.abort)
             .cloned()
             .collect(),
-        crate::sampling::SeriesContext {
+        crate::measure::sampling::SeriesContext {
             started,
             interval: options.interval,
             stop: stop.clone(),
@@ -217,12 +217,12 @@ pub async fn run(
 
     let mut vus = JoinSet::new();
     match &scenario.load.shape {
-        Shape::Constant => crate::drive::constant(&plan, &stop, &mut vus, started).await,
+        Shape::Constant => crate::load::drive::constant(&plan, &stop, &mut vus, started).await,
         Shape::Stages(stages) => {
-            crate::drive::stages(&plan, stages, &stop, &mut vus, started).await
+            crate::load::drive::stages(&plan, stages, &stop, &mut vus, started).await
         }
         Shape::ArrivalRate { per_second, max } => {
-            crate::drive::arrivals(&plan, *per_second, max.get(), &stop, &mut vus, started).await
+            crate::load::drive::arrivals(&plan, *per_second, max.get(), &stop, &mut vus, started).await
         }
     }
     let hard_stop = options.hard_stop.clone().unwrap_or_default();
@@ -279,7 +279,7 @@ pub async fn run(
 
 /// The load shape in words, for the summary.
 pub fn describe_shape(load: &crate::config::Load) -> String {
-    use crate::report::human_duration;
+    use crate::results::report::human_duration;
     match &load.shape {
         Shape::Constant => {
             let hold = match (load.duration, load.iterations) {
@@ -344,7 +344,7 @@ async fn hold_and_drain(
                 None => return,
                 Some(Err(error)) if error.is_panic() => {
                     // A runner bug: count it where the user will see it instead of losing the VU.
-                    let mut recorder = crate::recorder::Recorder::new(0, plan.collector.clone());
+                    let mut recorder = crate::measure::recorder::Recorder::new(0, plan.collector.clone());
                     recorder.failure("runner: internal error (a virtual user's task panicked)");
                 }
                 Some(_) => {}

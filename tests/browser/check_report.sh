@@ -3,7 +3,7 @@
 #
 #   check_report.sh REPORT.html SCREENSHOT.png
 #   check_report.sh --from-sample OUT.html SCREENSHOT.png
-#       first builds OUT.html from runner/src/report_html/template.html + sample-results.json
+#       first builds OUT.html from runner/src/render/report_html/template.html + sample-results.json
 #       (python3 needed), then checks it.
 #
 # Passes when the dumped DOM has data-rendered="ok" and at least MIN_CHARTS (default 5)
@@ -31,8 +31,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 if (( from_sample )); then
-  tpl="$repo/runner/src/report_html/template.html"
-  sample="$repo/runner/src/report_html/sample-results.json"
+  tpl="$repo/runner/src/render/report_html/template.html"
+  sample="$repo/runner/src/render/report_html/sample-results.json"
   command -v python3 >/dev/null || { echo "python3 not found (needed for --from-sample)" >&2; exit 2; }
   python3 - "$tpl" "$sample" "$report" <<'PY'
 import json, sys

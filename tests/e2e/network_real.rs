@@ -12,8 +12,8 @@ use serde_json::Value;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 use volley::config::ServerMode;
-use volley::pki::Authority;
-use volley::server::EmbeddedServer;
+use volley::devserver::pki::Authority;
+use volley::devserver::server::EmbeddedServer;
 
 fn run_net(target: &str, sets: &[String]) -> Ran {
     let mut args: Vec<String> = vec!["--target".into(), target.into()];
@@ -69,7 +69,7 @@ fn tls_server(
         Err(error) => panic!("{error}"),
     };
     let client_ca = client_ca.then(|| pki.authority.certificate());
-    let config = match volley::pki::server_config(&identity, client_ca) {
+    let config = match volley::devserver::pki::server_config(&identity, client_ca) {
         Ok(config) => config,
         Err(error) => panic!("{error}"),
     };

@@ -1,0 +1,346 @@
+//! Opening one WebSocket, phase by phase, each with its own timeout and timing: DNS (cached,
+//! round robin, see [`dns`]), TCP connect (from a configured source address when given, with
+//! `IP_BIND_ADDRESS_NO_PORT` so the port is chosen per destination), TLS for `wss://` (see [`tls`]),
+//! then the HTTP upgrade. Failures come back as [`ConnectError`]s whose text is the reason the
+//! report counts. Pacing and the overall connect timeout live in `conn`; the embedded server in
+//! `server`.
+
+use super::{dns, tls};
+use crate::config::{PhaseTimeouts, Tls};
+use crate::results::report::human_duration;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::Url;
+
+/// An open client WebSocket.
+pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why a connection could not be opened; the `Display` text is the report's reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL has no host or an unusable port.
+    #[error("url: {0}")]
+    Url(String),
+    /// Name resolution failed.
+    #[error("dns: {0}")]
+    Dns(String),
+    /// TCP connect failed.
+    #[error("connect: {0}")]
+    Tcp(String),
+    /// TLS handshake failed.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The server answered the upgrade with a non-101 status.
+    #[error("upgrade: HTTP {0}")]
+    Status(u16),
+    /// The upgrade failed otherwise.
+    #[error("upgrade: {0}")]
+    Upgrade(String),
+}
+
+/// How long each phase took (`None` when it did not happen, e.g. TLS on `ws://`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// Name resolution (`None` for IP literals).
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    pub tcp: Option<Duration>,
+    /// TLS handshake.
+    pub tls: Option<Duration>,
+    /// HTTP upgrade.
+    pub upgrade: Option<Duration>,
+}
+
+/// An opened WebSocket and how it was opened.
+pub struct Connected {
+    /// The socket.
+    pub socket: WsStream,
+    /// Phase timings.
+    pub phases: Phases,
+    /// For `wss://`: whether the TLS session was resumed.
+    pub resumed: Option<bool>,
+}
+
+/// Short, stable wording for an I/O error (the report groups by it).
+pub fn io_reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        ErrorKind::ConnectionAborted => "connection aborted".into(),
+        ErrorKind::TimedOut => "timed out".into(),
+        ErrorKind::AddrNotAvailable => {
+            "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into()
+        }
+        ErrorKind::AddrInUse => "address in use (EADDRINUSE: out of ephemeral ports?)".into(),
+        ErrorKind::UnexpectedEof => "unexpected end of stream".into(),
+        ErrorKind::BrokenPipe => "broken pipe".into(),
+        _ => match error.raw_os_error() {
+            Some(libc::EMFILE) => "too many open files (EMFILE)".into(),
+            Some(libc::ENFILE) => "too many open files in the system (ENFILE)".into(),
+            Some(libc::ENETUNREACH) => "network unreachable".into(),
+            Some(libc::EHOSTUNREACH) => "host unreachable".into(),
+            _ => error.to_string(),
+        },
+    }
+}
+
+/// tungstenite's defaults allocate a 128 KiB read buffer per connection up front (a separate
+/// mmap each, ~130 KiB of address space and a memory mapping per connection) and hold writes until
+/// 128 KiB. Connections here are many and their messages small: read in 8 KiB chunks (larger
+/// messages take several reads), write each flush through.
+pub fn small_buffers() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
+}
+
+/// Opens WebSockets for one run: resolver, TLS configuration, headers, source addresses.
+pub struct Connector {
+    dns: dns::Dns,
+    tls: Arc<rustls::ClientConfig>,
+    server_name: Option<String>,
+    websocket: WebSocketConfig,
+    headers: Vec<(String, String)>,
+    subprotocols: Vec<String>,
+    source_addresses: Vec<IpAddr>,
+    next_source: AtomicUsize,
+    timeouts: PhaseTimeouts,
+}
+
+/// Everything a [`Connector`] is built from.
+pub struct ConnectorSettings<'a> {
+    /// Name servers (empty: system).
+    pub nameservers: &'a [SocketAddr],
+    /// TLS options.
+    pub tls: &'a Tls,
+    /// Per-phase timeouts.
+    pub timeouts: PhaseTimeouts,
+    /// Largest incoming message and frame.
+    pub max_message_size: usize,
+    /// Extra upgrade headers.
+    pub headers: Vec<(String, String)>,
+    /// Offered subprotocols.
+    pub subprotocols: Vec<String>,
+    /// Local addresses to spread connections over.
+    pub source_addresses: Vec<IpAddr>,
+}
+
+async fn phase<T, E>(
+    limit: Duration,
+    on_timeout: impl FnOnce() -> ConnectError,
+    work: impl Future<Output = Result<T, E>>,
+    on_error: impl FnOnce(E) -> ConnectError,
+) -> Result<(T, Duration), ConnectError> {
+    let started = Instant::now();
+    match tokio::time::timeout(limit, work).await {
+        Err(_) => Err(on_timeout()),
+        Ok(Err(error)) => Err(on_error(error)),
+        Ok(Ok(value)) => Ok((value, started.elapsed())),
+    }
+}
+
+impl Connector {
+    /// A connector for one run.
+    pub fn new(settings: ConnectorSettings<'_>) -> Result<Connector, String> {
+        let websocket = small_buffers()
+            .max_message_size(Some(settings.max_message_size))
+            .max_frame_size(Some(settings.max_message_size));
+        Ok(Connector {
+            dns: dns::Dns::new(settings.nameservers, settings.timeouts.dns)?,
+            tls: tls::client_config(settings.tls)?,
+            server_name: settings.tls.server_name.clone(),
+            websocket,
+            headers: settings.headers,
+            subprotocols: settings.subprotocols,
+            source_addresses: settings.source_addresses,
+            next_source: AtomicUsize::new(0),
+            timeouts: settings.timeouts,
+        })
+    }
+
+    /// DNS queries sent so far (the rest were answered from the cache).
+    pub fn dns_queries(&self) -> u64 {
+        self.dns.queries()
+    }
+
+    /// Open a WebSocket to `url` (`ws://` or `wss://`).
+    pub async fn connect(&self, url: &Url) -> Result<Connected, ConnectError> {
+        let host = url
+            .host_str()
+            .ok_or_else(|| ConnectError::Url(format!("{url} has no host")))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| ConnectError::Url(format!("{url} has no port")))?;
+        let mut phases = Phases::default();
+        let bare = host.trim_matches(['[', ']']);
+        let ip = match bare.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => {
+                // The resolver applies the DNS timeout itself (one lookup serves many connections).
+                let started = Instant::now();
+                let ip = self.dns.resolve(bare).await.map_err(ConnectError::Dns)?;
+                phases.dns = Some(started.elapsed());
+                ip
+            }
+        };
+        let address = SocketAddr::new(ip, port);
+        let limit = self.timeouts.tcp;
+        let (tcp, took) = phase(
+            limit,
+            || ConnectError::Tcp(format!("timed out after {}", human_duration(limit))),
+            self.tcp_connect(address),
+            |error| ConnectError::Tcp(io_reason(&error)),
+        )
+        .await?;
+        phases.tcp = Some(took);
+        let _ = tcp.set_nodelay(true);
+        let mut resumed = None;
+        let stream = if url.scheme() == "wss" {
+            let verify_name = self.server_name.clone().unwrap_or_else(|| bare.to_owned());
+            let name =
+                rustls::pki_types::ServerName::try_from(verify_name.clone()).map_err(|error| {
+                    ConnectError::Tls(format!("invalid server name `{verify_name}`: {error}"))
+                })?;
+            let limit = self.timeouts.tls;
+            let (tls, took) = phase(
+                limit,
+                || {
+                    ConnectError::Tls(format!(
+                        "handshake timed out after {}",
+                        human_duration(limit)
+                    ))
+                },
+                tokio_rustls::TlsConnector::from(self.tls.clone()).connect(name, tcp),
+                |error| ConnectError::Tls(tls::reason(&error, &verify_name)),
+            )
+            .await?;
+            phases.tls = Some(took);
+            resumed = Some(matches!(
+                tls.get_ref().1.handshake_kind(),
+                Some(rustls::HandshakeKind::Resumed)
+            ));
+            MaybeTlsStream::Rustls(tls)
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        let request = self.request(url)?;
+        let limit = self.timeouts.upgrade;
+        let ((socket, _response), took) = phase(
+            limit,
+            || ConnectError::Upgrade(format!("no response within {}", human_duration(limit))),
+            tokio_tungstenite::client_async_with_config(request, stream, Some(self.websocket)),
+            upgrade_error,
+        )
+        .await?;
+        phases.upgrade = Some(took);
+        Ok(Connected {
+            socket,
+            phases,
+            resumed,
+        })
+    }
+
+    async fn tcp_connect(&self, address: SocketAddr) -> std::io::Result<TcpStream> {
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        let sources: Vec<&IpAddr> = self
+            .source_addresses
+            .iter()
+            .filter(|source| source.is_ipv4() == address.is_ipv4())
+            .collect();
+        if !sources.is_empty() {
+            let index = self.next_source.fetch_add(1, Ordering::Relaxed) % sources.len();
+            bind_address_no_port(&socket);
+            socket.bind(SocketAddr::new(*sources[index], 0))?;
+        }
+        socket.connect(address).await
+    }
+
+    fn request(
+        &self,
+        url: &Url,
+    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, ConnectError> {
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|error| ConnectError::Url(error.to_string()))?;
+        for (name, value) in &self.headers {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = name
+                .parse()
+                .map_err(|_| ConnectError::Url(format!("invalid header name `{name}`")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ConnectError::Url(format!("invalid value for header `{name}`")))?;
+            request.headers_mut().insert(name, value);
+        }
+        if !self.subprotocols.is_empty() {
+            let value = HeaderValue::from_str(&self.subprotocols.join(", "))
+                .map_err(|_| ConnectError::Url("invalid subprotocol list".into()))?;
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", value);
+        }
+        // With an SNI override on wss://, the HTTP Host names the same virtual host.
+        if let Some(name) = &self.server_name
+            && url.scheme() == "wss"
+        {
+            let host = match url.port() {
+                Some(port) => format!("{name}:{port}"),
+                None => name.clone(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&host) {
+                request.headers_mut().insert("Host", value);
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// Ask Linux to pick the local port at connect time, per destination, instead of at bind time:
+/// with many connections from one source address, bind-time ports run out after ~28k in total;
+/// connect-time ports after ~28k per destination.
+fn bind_address_no_port(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let enable: libc::c_int = 1;
+    // SAFETY: setsockopt on a valid socket descriptor with a pointer to a c_int and its size.
+    #[allow(unsafe_code)] // no safe wrapper for IP_BIND_ADDRESS_NO_PORT in tokio or std
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&enable as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+fn upgrade_error(error: tokio_tungstenite::tungstenite::Error) -> ConnectError {
+    use tokio_tungstenite::tungstenite::Error;
+    match error {
+        Error::Http(response) => ConnectError::Status(response.status().as_u16()),
+        // TLS 1.3 servers check the client certificate after the handshake: their alert arrives
+        // with the upgrade's answer.
+        Error::Io(error)
+            if error
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            ConnectError::Tls(tls::reason(&error, "the server"))
+        }
+        Error::Io(error) => ConnectError::Upgrade(io_reason(&error)),
+        Error::Protocol(error) => ConnectError::Upgrade(error.to_string()),
+        other => ConnectError::Upgrade(other.to_string()),
+    }
+}

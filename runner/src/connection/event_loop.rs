@@ -1,0 +1,556 @@
+//! One connection (one iteration of one virtual user): connect, instantiate the scenario, then a
+//! single `select!` loop over the socket, the scenario's next timer or reply deadline, and the run's
+//! stop signal. On stop it closes politely (Close frame, wait for the server's) and returns. Every
+//! failure — connect error, protocol error, scenario trap — is recorded with its reason and ends this
+//! connection only. The VU loop that repeats iterations lives in `vu`.
+
+use crate::scenario::bindings::{Message as GuestMessage, VolleyScenario};
+use crate::scenario::engine::InstanceLimits;
+use crate::scenario::host::{ConnState, Outgoing};
+use crate::connection::keepalive::Keepalive;
+use crate::connection::connect::{WsStream, io_reason};
+use crate::load::plan::Plan;
+use crate::measure::recorder::Recorder;
+use crate::measure::stats::{Phase, bump};
+use futures_util::{SinkExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+use tokio::time::sleep_until;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+use wasmtime::Store;
+
+/// tokio's timers have 1 ms granularity and fire late, never early. The connection wakes up to
+/// this much before a due time and fires what is due within it, so scheduled sends are not
+/// systematically late; round trips count from the later of due time and actual send.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
+
+/// Longest a send may wait for the server to read before the connection fails.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
+/// Timer and deadline callbacks made per wake-up before yielding to the runtime.
+const MAX_CALLBACKS_PER_WAKE: usize = 64;
+
+/// How one iteration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Connected, ran and closed without a failure.
+    Completed,
+    /// Could not connect.
+    ConnectFailed,
+    /// Connected, then failed in the scenario or the protocol.
+    Failed,
+    /// Connected, then dropped: closed by the server, or reset, dead heartbeat, idle (`failed`).
+    Dropped {
+        /// True for a failure (reset, heartbeat, idle), false for a Close frame from the server.
+        failed: bool,
+        /// How long the connection had been open.
+        lived: Duration,
+    },
+    /// The run stopped before the connection was established.
+    Stopped,
+}
+
+/// Run iteration `iteration` of VU `vu`.
+pub async fn run_iteration(
+    plan: &Plan,
+    vu: u32,
+    iteration: u32,
+    stop: &CancellationToken,
+) -> Outcome {
+    let counters = &plan.collector.counters;
+    let mut recorder = Recorder::new(vu, plan.collector.clone());
+    bump(&counters.attempted, 1);
+    let url = match plan.url(vu, iteration) {
+        Ok(url) => url,
+        Err(reason) => {
+            recorder.failure(&format!("url: {reason}"));
+            return Outcome::ConnectFailed;
+        }
+    };
+    let permit = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Outcome::Stopped,
+        permit = plan.pacing.admit() => permit,
+    };
+    let started = Instant::now();
+    let timeout = plan.load.connect_timeout;
+    let connected = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Outcome::Stopped,
+        result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(error)) => {
+                recorder.failure(&error.to_string());
+                return Outcome::ConnectFailed;
+            }
+            Err(_) => {
+                recorder.failure(&format!("connect: timed out after {}", crate::results::report::human_duration(timeout)));
+                return Outcome::ConnectFailed;
+            }
+        },
+    };
+    drop(permit);
+    recorder.connect_time(started.elapsed());
+    let phases = connected.phases;
+    for (phase, took) in
+        Phase::ALL
+            .into_iter()
+            .zip([phases.dns, phases.tcp, phases.tls, phases.upgrade])
+    {
+        if let Some(took) = took {
+            recorder.phase(phase, took);
+        }
+    }
+    match connected.resumed {
+        Some(true) => bump(&counters.tls_resumed, 1),
+        Some(false) => bump(&counters.tls_full, 1),
+        None => {}
+    }
+    let socket = connected.socket;
+    bump(&counters.established, 1);
+    let _open = OpenConnection::new(counters);
+    let memory = plan.engine.limits().memory;
+    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder);
+    match plan.engine.instantiate(state) {
+        Ok((store, scenario)) => {
+            let mut connection = Connection {
+                socket,
+                store,
+                scenario,
+                stop: stop.clone(),
+                limits: plan.engine.limits(),
+                close_timeout: plan.load.close_timeout,
+                closing: None,
+                closed_by_server: false,
+                keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
+                opened: Instant::now(),
+                server_close_code: 1005,
+                iteration_timeout: plan.load.iteration_timeout,
+                overran: false,
+            };
+            connection.run().await
+        }
+        Err(error) => {
+            let mut recorder = Recorder::new(vu, plan.collector.clone());
+            let message = format!("scenario: could not instantiate: {error:#}");
+            recorder.scenario_error(&message);
+            recorder.failure(&message);
+            Outcome::Failed
+        }
+    }
+}
+
+/// Counts a connection as open for as long as it lives, even if its task is aborted.
+struct OpenConnection<'a>(&'a crate::measure::stats::Counters);
+
+impl<'a> OpenConnection<'a> {
+    fn new(counters: &'a crate::measure::stats::Counters) -> Self {
+        counters.opened();
+        OpenConnection(counters)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.closed();
+    }
+}
+
+/// The scenario callback being made, for calls and error messages.
+enum Callback {
+    Open,
+    Message(GuestMessage),
+    Timer(u32),
+    ReplyTimeout(String),
+    Close(u16, String),
+}
+
+impl Callback {
+    fn name(&self) -> &'static str {
+        match self {
+            Callback::Open => "on-open",
+            Callback::Message(_) => "on-message",
+            Callback::Timer(_) => "on-timer",
+            Callback::ReplyTimeout(_) => "on-reply-timeout",
+            Callback::Close(..) => "on-close",
+        }
+    }
+}
+
+/// Why the loop ended early.
+enum Failure {
+    /// The scenario trapped; the instance is unusable.
+    Scenario(String),
+    /// The socket failed or went silent (reconnectable).
+    Network(String),
+    /// The server broke the protocol (a frame over the limit, a bad frame).
+    Protocol(String),
+}
+
+/// One open connection and its scenario instance.
+struct Connection {
+    socket: WsStream,
+    store: Store<ConnState>,
+    scenario: VolleyScenario,
+    stop: CancellationToken,
+    /// CPU and memory limits of the scenario instance.
+    limits: InstanceLimits,
+    close_timeout: Duration,
+    /// Set once a close started: the deadline for the server's Close frame.
+    closing: Option<Instant>,
+    closed_by_server: bool,
+    /// Heartbeat pings and the idle timeout.
+    keepalive: Keepalive,
+    /// When the handshake completed.
+    opened: Instant,
+    /// The code of the server's Close frame, when it closed first.
+    server_close_code: u16,
+    /// `load.iteration_timeout`.
+    iteration_timeout: Option<Duration>,
+    /// Set when the iteration timeout closed the connection (already counted as a failure).
+    overran: bool,
+}
+
+impl Connection {
+    async fn run(&mut self) -> Outcome {
+        let result = self.drive().await;
+        let outcome = match result {
+            Ok(()) if self.closed_by_server => {
+                // Normal closure and "going away" are a server's right; other codes (1008 policy,
+                // 1011 internal error, 1013 try again later…) are failures by code.
+                let failed = !matches!(self.server_close_code, 1000 | 1001 | 1005);
+                if failed {
+                    let reason =
+                        format!("close: server closed with code {}", self.server_close_code);
+                    self.store.data_mut().recorder.failure(&reason);
+                }
+                Outcome::Dropped {
+                    failed,
+                    lived: self.opened.elapsed(),
+                }
+            }
+            Ok(()) if self.overran => Outcome::Failed,
+            Ok(()) => Outcome::Completed,
+            Err(Failure::Scenario(message)) => {
+                let state = self.store.data_mut();
+                state.recorder.scenario_error(&message);
+                state.recorder.failure(&message);
+                let frame = CloseFrame {
+                    code: CloseCode::Error,
+                    reason: "scenario error".into(),
+                };
+                let _ =
+                    tokio::time::timeout(self.close_timeout, self.socket.close(Some(frame))).await;
+                Outcome::Failed
+            }
+            Err(Failure::Network(reason)) => {
+                self.store.data_mut().recorder.failure(&reason);
+                Outcome::Dropped {
+                    failed: true,
+                    lived: self.opened.elapsed(),
+                }
+            }
+            Err(Failure::Protocol(reason)) => {
+                self.store.data_mut().recorder.failure(&reason);
+                Outcome::Failed
+            }
+        };
+        if self.closed_by_server {
+            bump(
+                &self
+                    .store
+                    .data()
+                    .recorder
+                    .collector()
+                    .counters
+                    .closed_by_server,
+                1,
+            );
+        }
+        outcome
+    }
+
+    async fn drive(&mut self) -> Result<(), Failure> {
+        self.call(Instant::now(), Callback::Open)?;
+        self.flush().await?;
+        loop {
+            let wake = self.store.data_mut().next_wake();
+            let flush_due = self.store.data().recorder.flush_due();
+            let closing = self.closing;
+            let keepalive_due = self.keepalive.next_due();
+            let give_up = self.iteration_timeout.map(|limit| self.opened + limit);
+            // Biased: checked in this order, so the stop signal and deadlines win over busy timers.
+            tokio::select! {
+                biased;
+                _ = self.stop.cancelled(), if closing.is_none() => {
+                    self.begin_close(1000, "run finished", true).await?;
+                }
+                frame = self.socket.next() => match frame {
+                    None => return self.ended_without_close(),
+                    Some(Ok(message)) => {
+                        if let Some(done) = self.on_frame(message).await? {
+                            return Ok(done);
+                        }
+                    }
+                    Some(Err(error)) => return self.socket_error(error),
+                },
+                _ = sleep_until(keepalive_due.unwrap_or_else(Instant::now).into()), if keepalive_due.is_some() && closing.is_none() => {
+                    match self.keepalive.due(Instant::now()) {
+                        Err(reason) => return Err(Failure::Network(reason)),
+                        Ok(Some(payload)) => {
+                            bump(&self.store.data().recorder.collector().counters.pings_sent, 1);
+                            self.write(vec![Message::Ping(payload.into())]).await?;
+                        }
+                        Ok(None) => {}
+                    }
+                }
+                _ = sleep_until(flush_due.unwrap_or_else(Instant::now).into()), if flush_due.is_some() => {
+                    self.store.data_mut().recorder.flush();
+                }
+                _ = sleep_until(give_up.unwrap_or_else(Instant::now).into()), if give_up.is_some() && closing.is_none() => {
+                    let limit = self.iteration_timeout.unwrap_or_default();
+                    self.store.data_mut().recorder.failure(&format!(
+                        "iteration: still open after {} (load.iteration_timeout)",
+                        crate::results::report::human_duration(limit)
+                    ));
+                    self.overran = true;
+                    self.begin_close(1000, "iteration timeout", true).await?;
+                }
+                _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
+                    return Err(Failure::Network(format!(
+                        "close: no Close frame from the server within {}",
+                        crate::results::report::human_duration(self.close_timeout)
+                    )));
+                }
+                // Last: a scenario whose timers are always due (a zero-delay loop) must not starve
+                // the deadlines above.
+                _ = sleep_until(wake.map_or_else(Instant::now, |at| at - TIMER_SLACK).into()), if wake.is_some() && closing.is_none() => {
+                    self.fire_due(Instant::now() + TIMER_SLACK)?;
+                    self.flush().await?;
+                }
+            }
+        }
+    }
+
+    /// Handle one frame; `Some(())` when the connection is finished.
+    async fn on_frame(&mut self, message: Message) -> Result<Option<()>, Failure> {
+        self.keepalive.received(Instant::now());
+        let counters = &self.store.data().recorder.collector().counters;
+        let guest = match message {
+            Message::Text(text) => {
+                bump(&counters.messages_received, 1);
+                bump(&counters.bytes_received, text.len() as u64);
+                GuestMessage::Text(text.as_str().to_owned())
+            }
+            Message::Binary(data) => {
+                bump(&counters.messages_received, 1);
+                bump(&counters.bytes_received, data.len() as u64);
+                GuestMessage::Binary(data.to_vec())
+            }
+            Message::Close(frame) => {
+                if self.closing.is_none() {
+                    self.closed_by_server = true;
+                    let (code, reason) = frame
+                        .map(|frame| (u16::from(frame.code), frame.reason.as_str().to_owned()))
+                        .unwrap_or((1005, String::new()));
+                    self.server_close_code = code;
+                    self.store.data_mut().closing = true;
+                    self.call(Instant::now(), Callback::Close(code, reason))?;
+                    self.closing = Some(Instant::now() + self.close_timeout);
+                }
+                // tungstenite answers the Close itself; keep reading until the stream ends.
+                let _ = self.socket.flush().await;
+                return Ok(None);
+            }
+            Message::Pong(payload) => {
+                if let Some(rtt) = self.keepalive.pong(&payload, Instant::now()) {
+                    self.store.data_mut().recorder.ping_rtt(rtt);
+                }
+                return Ok(None);
+            }
+            Message::Ping(_) | Message::Frame(_) => return Ok(None),
+        };
+        if self.closing.is_some() {
+            return Ok(None);
+        }
+        self.call(Instant::now(), Callback::Message(guest))?;
+        self.flush().await?;
+        Ok(None)
+    }
+
+    /// Fire the timers and reply deadlines due by `horizon`, in order — at most
+    /// [`MAX_CALLBACKS_PER_WAKE`], so a scenario re-arming a zero-delay timer yields to the runtime
+    /// (and to the stop signal) instead of spinning inside the runner.
+    fn fire_due(&mut self, horizon: Instant) -> Result<(), Failure> {
+        for _ in 0..MAX_CALLBACKS_PER_WAKE {
+            let state = self.store.data_mut();
+            if let Some((key, deadline)) = state.take_expired_request(horizon) {
+                bump(&state.recorder.collector().counters.reply_timeouts, 1);
+                self.call(deadline, Callback::ReplyTimeout(key))?;
+                continue;
+            }
+            if let Some((id, due)) = state.take_due_timer(horizon) {
+                state
+                    .recorder
+                    .timer_lag(Instant::now().saturating_duration_since(due));
+                self.call(due, Callback::Timer(id))?;
+                continue;
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// Make one scenario call with its CPU deadline; a trap becomes a readable message.
+    fn call(&mut self, due: Instant, callback: Callback) -> Result<(), Failure> {
+        let state = self.store.data_mut();
+        state.due = due;
+        // Late callback: count from when the send was due (the generator's delay is latency the
+        // user would have seen). Early callback (timer slack): count from the actual send.
+        state.send_base = due.min(Instant::now());
+        self.limits.arm(&mut self.store);
+        let guest = self.scenario.volley_scenario_scenario();
+        let name = callback.name();
+        let store = &mut self.store;
+        // A panic in a host function (a runner bug) must end this connection, not its VU task.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match callback {
+            Callback::Open => guest.call_on_open(&mut *store),
+            Callback::Message(message) => guest.call_on_message(&mut *store, &message),
+            Callback::Timer(id) => guest.call_on_timer(&mut *store, id),
+            Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(&mut *store, &key),
+            Callback::Close(code, reason) => guest.call_on_close(&mut *store, code, &reason),
+        }));
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                return Err(Failure::Scenario(format!(
+                    "runner: internal error during {name}: {what}"
+                )));
+            }
+        };
+        if let Ok(()) = &result
+            && let Some(reason) = self.store.data_mut().violation.take()
+        {
+            return Err(Failure::Scenario(reason));
+        }
+        result.map_err(|error| {
+            Failure::Scenario(crate::scenario::trap::describe(
+                &error,
+                name,
+                &self.store.data().stderr_text(),
+                self.limits.callback_time,
+                self.limits.memory,
+            ))
+        })
+    }
+
+    /// Send what the last callback queued, then start a close it asked for.
+    async fn flush(&mut self) -> Result<(), Failure> {
+        let outbox = std::mem::take(&mut self.store.data_mut().outbox);
+        if !outbox.is_empty() {
+            let mut bytes = 0;
+            let messages: Vec<Message> = outbox
+                .into_iter()
+                .map(|message| match message {
+                    Outgoing::Text(text) => {
+                        bytes += text.len();
+                        Message::text(text)
+                    }
+                    Outgoing::Binary(data) => {
+                        bytes += data.len();
+                        Message::binary(data)
+                    }
+                })
+                .collect();
+            let sent = messages.len() as u64;
+            self.write(messages).await?;
+            let counters = &self.store.data().recorder.collector().counters;
+            bump(&counters.messages_sent, sent);
+            bump(&counters.bytes_sent, bytes as u64);
+        }
+        if let Some((code, reason)) = self.store.data_mut().close_request.take() {
+            self.begin_close(code, &reason, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Start closing from our side: tell the scenario, send a Close frame, wait for the server's.
+    async fn begin_close(
+        &mut self,
+        code: u16,
+        reason: &str,
+        send_frame: bool,
+    ) -> Result<(), Failure> {
+        if self.closing.is_some() {
+            return Ok(());
+        }
+        self.store.data_mut().closing = true;
+        self.closing = Some(Instant::now() + self.close_timeout);
+        self.call(Instant::now(), Callback::Close(code, reason.to_owned()))?;
+        if send_frame {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.to_owned().into(),
+            };
+            self.write(vec![Message::Close(Some(frame))]).await?;
+        }
+        Ok(())
+    }
+
+    /// Send `messages` and flush them. A server that reads nothing for [`WRITE_STALL`] fails the
+    /// connection instead of parking it (its timers, deadlines and the stop signal wait meanwhile).
+    async fn write(&mut self, messages: Vec<Message>) -> Result<(), Failure> {
+        let socket = &mut self.socket;
+        let work = async {
+            for message in messages {
+                socket.feed(message).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(WRITE_STALL, work).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => self.socket_error(error),
+            Err(_) => Err(Failure::Network(format!(
+                "write: the server read nothing for {}",
+                crate::results::report::human_duration(WRITE_STALL)
+            ))),
+        }
+    }
+
+    fn ended_without_close(&mut self) -> Result<(), Failure> {
+        if self.closing.is_some() {
+            Ok(())
+        } else {
+            Err(Failure::Network(
+                "io: server closed the connection without a Close frame".into(),
+            ))
+        }
+    }
+
+    fn socket_error(&mut self, error: WsError) -> Result<(), Failure> {
+        match error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed if self.closing.is_some() => Ok(()),
+            // After the Close handshake started, a TCP close without TLS close_notify (common in
+            // servers) or a reset ends nothing that was still needed.
+            WsError::Io(_) if self.closing.is_some() => Ok(()),
+            WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
+            WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
+            WsError::Protocol(
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => Err(Failure::Network(
+                "io: connection reset without a Close frame".into(),
+            )),
+            WsError::Capacity(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
+            WsError::Protocol(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
+            other => Err(Failure::Protocol(format!("protocol: {other}"))),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The embedded WebSocket server behind `embedded://echo`, `embedded://chat` and `volley serve`:
+//! echo sends every data message back; chat broadcasts every data message to all connections on the
+//! same path (the room), sender included. Meant for trials, examples, tests and benchmarks on
+//! loopback, not production.
+
+use crate::config::ServerMode;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+type Rooms = Arc<Mutex<HashMap<String, broadcast::Sender<Message>>>>;
+
+/// A running embedded server; dropping it does not stop it, call [`EmbeddedServer::stop`].
+pub struct EmbeddedServer {
+    address: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl EmbeddedServer {
+    /// Bind `address` (port 0 picks a free port) and serve in `mode` on the current runtime.
+    pub async fn start(address: SocketAddr, mode: ServerMode) -> std::io::Result<EmbeddedServer> {
+        EmbeddedServer::start_with(address, mode, None).await
+    }
+
+    /// Like [`EmbeddedServer::start`], serving `wss://` with `tls` when given.
+    pub async fn start_with(
+        address: SocketAddr,
+        mode: ServerMode,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<EmbeddedServer> {
+        let listener = listen(address)?;
+        let address = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(accept_loop(listener, mode, acceptor, stop.clone()));
+        Ok(EmbeddedServer {
+            address,
+            stop,
+            task,
+        })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Close every connection (Close 1001) and wait for them, at most `grace`.
+    pub async fn stop(self, grace: Duration) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(grace, self.task).await;
+    }
+}
+
+/// Connections waiting to be accepted. tokio's default (1024) overflows when thousands of clients
+/// connect at once (the kernel then drops SYNs and clients retry after a second); the kernel caps
+/// this at net.core.somaxconn.
+const LISTEN_BACKLOG: u32 = 8192;
+
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    mode: ServerMode,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: CancellationToken,
+) {
+    let rooms: Rooms = Arc::default();
+    let tracker = TaskTracker::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (rooms, stop) = (rooms.clone(), stop.clone());
+                    match &tls {
+                        None => {
+                            tracker.spawn(serve_connection(stream, mode, rooms, stop));
+                        }
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            tracker.spawn(async move {
+                                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                                if let Ok(Ok(stream)) = handshake.await {
+                                    serve_connection(stream, mode, rooms, stop).await;
+                                }
+                            });
+                        }
+                    }
+                }
+                // EMFILE and friends: back off instead of spinning; the client sees the timeout.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn serve_connection<S>(stream: S, mode: ServerMode, rooms: Rooms, stop: CancellationToken)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut path = String::from("/");
+    // The callback's error type is tungstenite's (large) HTTP error response; we never return it.
+    #[allow(clippy::result_large_err)]
+    let capture = |request: &Request, mut response: Response| {
+        path = request.uri().path().to_owned();
+        // Accept the client's first offered subprotocol, so files with `subprotocols:` run here too.
+        let offered = request
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|list| list.split(',').next())
+            .map(str::trim)
+            .and_then(|first| first.parse().ok());
+        if let Some(first) = offered {
+            response
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", first);
+        }
+        Ok(response)
+    };
+    let config = crate::connection::connect::small_buffers();
+    let Ok(socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, capture, Some(config)).await
+    else {
+        return;
+    };
+    let (mut sink, mut source) = socket.split();
+    let room = match mode {
+        ServerMode::Echo => None,
+        ServerMode::Chat => {
+            // Subscribe under the lock: a member leaving at the same moment must see us in the
+            // room, or it would delete the room we are joining.
+            let joined = match rooms.lock() {
+                Ok(mut rooms) => {
+                    let sender = rooms
+                        .entry(path.clone())
+                        .or_insert_with(|| broadcast::channel(1024).0)
+                        .clone();
+                    let receiver = sender.subscribe();
+                    (sender, receiver)
+                }
+                Err(_) => return,
+            };
+            Some(joined)
+        }
+    };
+    let (sender, mut receiver) = match room {
+        Some((sender, receiver)) => (Some(sender), Some(receiver)),
+        None => (None, None),
+    };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => {
+                let frame = CloseFrame { code: CloseCode::Away, reason: "server stopping".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            incoming = source.next() => match incoming {
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => match &sender {
+                    Some(sender) => {
+                        let _ = sender.send(message);
+                    }
+                    None => {
+                        if sink.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            broadcast = async {
+                match receiver.as_mut() {
+                    Some(receiver) => receiver.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match broadcast {
+                Ok(message) => {
+                    if sink.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    let _ = sink.flush().await;
+    let _ = sink.close().await;
+    if let (Some(sender), Ok(mut rooms)) = (sender, rooms.lock()) {
+        // Drop empty rooms: our receiver is still counted, so "only us" means empty.
+        if sender.receiver_count() <= 1 {
+            rooms.remove(&path);
+        }
+    }
+}

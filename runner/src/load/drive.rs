@@ -1,0 +1,169 @@
+//! Driving the load shape: starting and stopping virtual users over time. `constant` starts VUs
+//! evenly over the ramp; `stages` keeps the number of running VUs at the interpolated target;
+//! `arrival-rate` starts single-iteration VUs on a fixed schedule, dropping (and counting)
+//! arrivals when `max_connections` are open. Targets come from `shape` (pure functions); the VU
+//! loop lives in `vu`; `run` calls these and then drains.
+
+use crate::load::plan::Plan;
+use crate::load::shape::{Stage, arrival_gap, stage_target, stages_duration};
+use crate::measure::stats::bump;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+/// Start VU `i` at `started + ramp_up × i / connections`, unless the run stops first.
+pub async fn constant(
+    plan: &Arc<Plan>,
+    stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let connections = plan.load.connections.get();
+    for vu in 0..connections {
+        let offset = plan
+            .load
+            .ramp_up
+            .mul_f64(f64::from(vu) / f64::from(connections));
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = sleep_until((started + offset).into()) => {}
+        }
+        vus.spawn(crate::load::vu::run_vu(plan.clone(), vu, 0, stop.clone()));
+    }
+}
+
+/// VU indices in use by a staged run.
+#[derive(Default)]
+struct Slots {
+    /// Running VUs and the token that stops each.
+    running: BTreeMap<u32, CancellationToken>,
+    /// VUs told to stop that have not finished closing: their index is not reused until then, so
+    /// two VUs never share an index (and its data row and random sequence).
+    retiring: BTreeSet<u32>,
+}
+
+/// Keep the number of running VUs at the stage target: start VUs (lowest free index first) when
+/// it rises, stop the highest-indexed ones (politely) when it falls.
+pub async fn stages(
+    plan: &Arc<Plan>,
+    stages: &[Stage],
+    stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let mut slots = Slots::default();
+    let finished = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let end = started + stages_duration(stages);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Ok(mut done) = finished.lock() {
+            for vu in done.drain(..) {
+                // A VU that ended by itself (iterations done) or finished retiring.
+                if !slots.retiring.remove(&vu) {
+                    slots.running.remove(&vu);
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= end {
+            return;
+        }
+        let wanted = stage_target(stages, now - started).round() as usize;
+        while slots.running.len() < wanted {
+            let vu = (0..)
+                .find(|index| !slots.running.contains_key(index) && !slots.retiring.contains(index))
+                .unwrap_or(0);
+            let own = stop.child_token();
+            slots.running.insert(vu, own.clone());
+            let (plan, finished) = (plan.clone(), finished.clone());
+            vus.spawn(async move {
+                crate::load::vu::run_vu(plan, vu, 0, own).await;
+                if let Ok(mut done) = finished.lock() {
+                    done.push(vu);
+                }
+            });
+        }
+        while slots.running.len() > wanted {
+            if let Some((vu, own)) = slots.running.pop_last() {
+                own.cancel();
+                slots.retiring.insert(vu);
+            }
+        }
+    }
+}
+
+/// Frees an arrival slot when its VU ends, however it ends (even by panic or abort).
+struct SlotGuard {
+    busy: Arc<Mutex<Vec<bool>>>,
+    slot: usize,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        match self.busy.lock() {
+            Ok(mut slots) => slots[self.slot] = false,
+            Err(poisoned) => poisoned.into_inner()[self.slot] = false,
+        }
+    }
+}
+
+/// Open model: start one single-iteration VU every `1 / per_second`, unless `max` are open, in
+/// which case the arrival is dropped and counted.
+pub async fn arrivals(
+    plan: &Arc<Plan>,
+    per_second: f64,
+    max: u32,
+    stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let Some(duration) = plan.load.duration else {
+        return;
+    };
+    let end = started + duration;
+    let gap = arrival_gap(per_second);
+    let busy = Arc::new(Mutex::new(vec![false; max as usize]));
+    let mut arrival: u64 = 0;
+    loop {
+        let at = started + gap.mul_f64(arrival as f64);
+        if at >= end {
+            return;
+        }
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = sleep_until(at.into()) => {}
+        }
+        arrival += 1;
+        let free = busy.lock().ok().and_then(|mut slots| {
+            let index = slots.iter().position(|taken| !taken)?;
+            slots[index] = true;
+            Some(index)
+        });
+        let Some(slot) = free else {
+            bump(&plan.collector.counters.dropped_arrivals, 1);
+            continue;
+        };
+        let guard = SlotGuard {
+            busy: busy.clone(),
+            slot,
+        };
+        let (plan, stop) = (plan.clone(), stop.clone());
+        // Each arrival gets its own iteration number, so slots reused over time still get fresh
+        // random sequences.
+        let first_iteration = u32::try_from(arrival).unwrap_or(u32::MAX);
+        vus.spawn(async move {
+            let _guard = guard;
+            crate::load::vu::run_vu(plan, slot as u32, first_iteration, stop).await;
+        });
+    }
+}

@@ -1,0 +1,24 @@
+//! The self-contained HTML report: the page in `report_html/template.html` (inline CSS and JS, no
+//! network) with the results JSON embedded. Opens offline in any browser. Used by `volley report`
+//! and `volley run --html`.
+
+use crate::results::report::Report;
+
+const TEMPLATE: &str = include_str!("report_html/template.html");
+const PLACEHOLDER: &str = "/*VOLLEY_RESULTS_JSON*/null";
+
+/// The report page for `report`.
+pub fn render(report: &Report) -> String {
+    let json = serde_json::to_string(report).unwrap_or_else(|_| "null".into());
+    // Inside <script>, `</` could close the element early (e.g. a scenario named "</script>").
+    let safe = json.replace("</", "<\\/").replace("<!--", "<\\!--");
+    TEMPLATE.replacen(PLACEHOLDER, &safe, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_template_has_exactly_one_placeholder() {
+        assert_eq!(super::TEMPLATE.matches(super::PLACEHOLDER).count(), 1);
+    }
+}

@@ -1,0 +1,109 @@
+//! JUnit XML for CI systems: one test case per check and per threshold, plus one for connection
+//! failures and one for scenario errors, so a CI dashboard shows which rule broke. Pure rendering
+//! of a [`Report`].
+
+use crate::results::report::Report;
+use std::fmt::Write as _;
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// Render `report` as a JUnit `<testsuites>` document.
+pub fn render(report: &Report) -> String {
+    let mut cases: Vec<(String, String, Option<String>)> = Vec::new();
+    for check in &report.checks {
+        let failure = (check.failed > 0).then(|| {
+            format!(
+                "failed {} of {} times",
+                check.failed,
+                check.passed + check.failed
+            )
+        });
+        cases.push(("checks".into(), check.name.clone(), failure));
+    }
+    for outcome in &report.thresholds {
+        let failure = (!outcome.passed).then(|| format!("crossed: actual {}", outcome.actual));
+        cases.push(("thresholds".into(), outcome.expression.clone(), failure));
+    }
+    let failures = &report.connections.failed_by_reason;
+    let failure = (!failures.is_empty()).then(|| {
+        failures
+            .iter()
+            .map(|(reason, count)| format!("{count}× {reason}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    cases.push((
+        "connections".into(),
+        "connections did not fail".into(),
+        failure,
+    ));
+    let errors = &report.scenario_errors;
+    let failure = (!errors.is_empty()).then(|| {
+        errors
+            .iter()
+            .map(|(message, count)| format!("{count}× {message}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    cases.push(("scenario".into(), "scenario did not trap".into(), failure));
+    let failure = (report.reply_timeouts > 0)
+        .then(|| format!("{} replies missed their deadline", report.reply_timeouts));
+    cases.push((
+        "requests".into(),
+        "replies met their deadlines".into(),
+        failure,
+    ));
+    let failure =
+        (report.connections.attempted == 0).then(|| "no connection was attempted".to_owned());
+    cases.push((
+        "connections".into(),
+        "connections were attempted".into(),
+        failure,
+    ));
+    let failed = cases
+        .iter()
+        .filter(|(_, _, failure)| failure.is_some())
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let suite = xml(&format!("volley: {}", report.scenario.name));
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{suite}\" tests=\"{}\" failures=\"{failed}\" time=\"{}\">",
+        cases.len(),
+        report.run.elapsed_s
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failed}\" time=\"{}\">",
+        cases.len(),
+        report.run.elapsed_s
+    );
+    for (class, name, failure) in &cases {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            xml(class),
+            xml(name)
+        );
+        match failure {
+            Some(message) => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"{}\"/>\n    </testcase>",
+                    xml(message)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "/>");
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

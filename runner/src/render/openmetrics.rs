@@ -1,0 +1,321 @@
+//! Live metrics over HTTP in the OpenMetrics text format (`--metrics-addr 127.0.0.1:9464`), so a
+//! running soak can sit on a Grafana board. A minimal HTTP/1.1 responder: any GET returns the
+//! current counters and histogram summaries (read from the collector, never blocking the
+//! connections for long). Rendering the exposition is a pure function, [`render`].
+
+use crate::measure::stats::{Collector, Totals, read};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A running metrics endpoint.
+pub struct MetricsEndpoint {
+    address: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl MetricsEndpoint {
+    /// Listen on `address` and serve `collector`'s figures.
+    pub async fn start(
+        address: SocketAddr,
+        collector: Arc<Collector>,
+    ) -> std::io::Result<MetricsEndpoint> {
+        let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = token.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(answer(stream, collector.clone()));
+                }
+            }
+        });
+        Ok(MetricsEndpoint {
+            address,
+            stop,
+            task,
+        })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stop listening.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+async fn answer(mut stream: tokio::net::TcpStream, collector: Arc<Collector>) {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let read_head = async {
+        while !request.windows(4).any(|window| window == b"\r\n\r\n") && request.len() < 16 * 1024 {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => request.extend_from_slice(&buffer[..n]),
+            }
+        }
+        true
+    };
+    if !matches!(
+        tokio::time::timeout(Duration::from_secs(5), read_head).await,
+        Ok(true)
+    ) {
+        return;
+    }
+    let body = render(&collector.counters, &collector.snapshot());
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# TYPE {name} counter\n# HELP {name} {help}\n{name}_total {value}"
+    );
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# TYPE {name} gauge\n# HELP {name} {help}\n{name} {value}"
+    );
+}
+
+fn summary(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    histogram: &hdrhistogram::Histogram<u64>,
+    scale: f64,
+) {
+    let _ = writeln!(out, "# TYPE {name} summary\n# HELP {name} {help}");
+    if !histogram.is_empty() {
+        for quantile in [0.5, 0.9, 0.99, 0.999] {
+            let value = histogram.value_at_quantile(quantile) as f64 / scale;
+            let _ = writeln!(out, "{name}{{quantile=\"{quantile}\"}} {value}");
+        }
+    }
+    let sum = histogram.mean() * histogram.len() as f64 / scale;
+    let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {}", histogram.len());
+}
+
+/// The OpenMetrics exposition of the live figures.
+pub fn render(counters: &crate::measure::stats::Counters, totals: &Totals) -> String {
+    let mut out = String::new();
+    gauge(
+        &mut out,
+        "volley_connections_open",
+        "Connections open now.",
+        read(&counters.open),
+    );
+    counter(
+        &mut out,
+        "volley_connections_attempted",
+        "Connection attempts started.",
+        read(&counters.attempted),
+    );
+    counter(
+        &mut out,
+        "volley_connections_established",
+        "Handshakes completed.",
+        read(&counters.established),
+    );
+    counter(
+        &mut out,
+        "volley_connections_failed",
+        "Connections that failed, any reason.",
+        read(&counters.failed),
+    );
+    counter(
+        &mut out,
+        "volley_messages_sent",
+        "Data messages sent.",
+        read(&counters.messages_sent),
+    );
+    counter(
+        &mut out,
+        "volley_messages_received",
+        "Data messages received.",
+        read(&counters.messages_received),
+    );
+    counter(
+        &mut out,
+        "volley_sent_bytes",
+        "Payload bytes sent.",
+        read(&counters.bytes_sent),
+    );
+    counter(
+        &mut out,
+        "volley_received_bytes",
+        "Payload bytes received.",
+        read(&counters.bytes_received),
+    );
+    counter(
+        &mut out,
+        "volley_reply_timeouts",
+        "Requests whose reply missed its deadline.",
+        read(&counters.reply_timeouts),
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE volley_connection_failures counter\n# HELP volley_connection_failures Failed connections by reason."
+    );
+    for (reason, count) in &totals.failures {
+        let _ = writeln!(
+            out,
+            "volley_connection_failures_total{{reason=\"{}\"}} {count}",
+            escape(reason)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# TYPE volley_checks counter\n# HELP volley_checks Check outcomes by name."
+    );
+    for (name, count) in &totals.checks {
+        let name = escape(name);
+        let _ = writeln!(
+            out,
+            "volley_checks_total{{check=\"{name}\",result=\"pass\"}} {}",
+            count.passed
+        );
+        let _ = writeln!(
+            out,
+            "volley_checks_total{{check=\"{name}\",result=\"fail\"}} {}",
+            count.failed
+        );
+    }
+    summary(
+        &mut out,
+        "volley_round_trip_seconds",
+        "Request/reply round trips from when the send was due.",
+        &totals.round_trips,
+        1e6,
+    );
+    summary(
+        &mut out,
+        "volley_connect_seconds",
+        "Whole connect: DNS + TCP + TLS + WebSocket upgrade.",
+        &totals.connect_time,
+        1e6,
+    );
+    summary(
+        &mut out,
+        "volley_timer_lag_seconds",
+        "How late scenario timers ran.",
+        &totals.timer_lag,
+        1e6,
+    );
+    summary(
+        &mut out,
+        "volley_ping_seconds",
+        "Client ping to pong.",
+        &totals.ping_rtt,
+        1e6,
+    );
+    for phase in crate::measure::stats::Phase::ALL {
+        let name = phase.name();
+        summary(
+            &mut out,
+            &format!("volley_{name}_seconds"),
+            &format!("Connect phase: {name}."),
+            &totals.phases[phase as usize],
+            1e6,
+        );
+    }
+    counter(
+        &mut out,
+        "volley_reconnects",
+        "Connections re-opened after a drop.",
+        read(&counters.reconnects),
+    );
+    counter(
+        &mut out,
+        "volley_tls_resumed_handshakes",
+        "TLS handshakes that resumed a session.",
+        read(&counters.tls_resumed),
+    );
+    counter(
+        &mut out,
+        "volley_tls_full_handshakes",
+        "Full TLS handshakes.",
+        read(&counters.tls_full),
+    );
+    // One family for every custom metric, the name as a label: names that differ only in
+    // characters a metric name cannot hold stay distinct.
+    let _ = writeln!(
+        out,
+        "# TYPE volley_metric summary\n# HELP volley_metric Custom metrics recorded by the scenario, by name."
+    );
+    for (name, histogram) in &totals.metrics {
+        let label = escape(name);
+        let scale = crate::measure::stats::METRIC_SCALE;
+        if !histogram.is_empty() {
+            for quantile in [0.5, 0.9, 0.99, 0.999] {
+                let value = histogram.value_at_quantile(quantile) as f64 / scale;
+                let _ = writeln!(
+                    out,
+                    "volley_metric{{name=\"{label}\",quantile=\"{quantile}\"}} {value}"
+                );
+            }
+        }
+        let sum = histogram.mean() * histogram.len() as f64 / scale;
+        let _ = writeln!(
+            out,
+            "volley_metric_sum{{name=\"{label}\"}} {sum}\nvolley_metric_count{{name=\"{label}\"}} {}",
+            histogram.len()
+        );
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_ends_with_eof_and_names_counters_total() {
+        let counters = crate::measure::stats::Counters::default();
+        crate::measure::stats::bump(&counters.attempted, 3);
+        let mut totals = Totals::default();
+        totals.checks.insert(
+            "say \"hi\"".into(),
+            crate::measure::stats::CheckCount {
+                passed: 2,
+                failed: 1,
+            },
+        );
+        let text = render(&counters, &totals);
+        assert!(text.ends_with("# EOF\n"));
+        assert!(text.contains("volley_connections_attempted_total 3\n"));
+        assert!(text.contains(r#"volley_checks_total{check="say \"hi\"",result="fail"} 1"#));
+    }
+}

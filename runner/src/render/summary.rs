@@ -1,0 +1,156 @@
+//! The end-of-run summary for a terminal or a CI log: plain aligned text, no control characters.
+//! Reads a [`Report`] only; JSON lives in `report`.
+
+use crate::results::report::{Distribution, Report, human_bytes, human_micros as micros};
+use std::fmt::Write;
+
+fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {
+    if distribution.count == 0 {
+        let _ = writeln!(out, "  {label:<16} none");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {label:<16} n={} min={} p50={} p90={} p99={} p99.9={} max={}",
+        distribution.count,
+        micros(distribution.min),
+        micros(distribution.p50),
+        micros(distribution.p90),
+        micros(distribution.p99),
+        micros(distribution.p999),
+        micros(distribution.max),
+    );
+}
+
+/// Render the summary.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let run = &report.run;
+    let _ = writeln!(
+        out,
+        "volley: {} → {} ({} connections, {:.1}s{})",
+        report.scenario.name,
+        report.scenario.target,
+        run.connections,
+        run.elapsed_s,
+        if run.interrupted { ", interrupted" } else { "" }
+    );
+    if !run.shape.is_empty() {
+        let _ = writeln!(out, "load: {}", run.shape);
+    }
+    if run.merged_runs > 1 {
+        let _ = writeln!(out, "merged from {} runs", run.merged_runs);
+    }
+    if let Some(rule) = &run.aborted_by {
+        let _ = writeln!(out, "aborted early: threshold `{rule}` was crossed");
+    }
+    let c = &report.connections;
+    let _ = writeln!(out, "connections");
+    let _ = writeln!(
+        out,
+        "  attempted {}  established {}  failed {}  closed by server {}  peak open {}",
+        c.attempted, c.established, c.failed, c.closed_by_server, c.peak_open
+    );
+    if c.dropped_arrivals > 0 {
+        let _ = writeln!(
+            out,
+            "  dropped arrivals {} (max_connections were open)",
+            c.dropped_arrivals
+        );
+    }
+    for (reason, count) in &c.failed_by_reason {
+        let _ = writeln!(out, "  ✗ {count:>6}  {reason}");
+    }
+    let m = &report.messages;
+    let _ = writeln!(out, "messages");
+    let _ = writeln!(
+        out,
+        "  sent {} ({})  received {} ({})",
+        m.sent,
+        human_bytes(m.bytes_sent),
+        m.received,
+        human_bytes(m.bytes_received)
+    );
+    if !report.checks.is_empty() {
+        let _ = writeln!(out, "checks");
+        for check in &report.checks {
+            let mark = if check.failed == 0 { "✓" } else { "✗" };
+            let _ = writeln!(
+                out,
+                "  {mark} {:<40} passed {:>8}  failed {:>8}",
+                check.name, check.passed, check.failed
+            );
+        }
+    }
+    let _ = writeln!(out, "timings");
+    timing_line(&mut out, "round trip", &report.round_trips);
+    let _ = writeln!(out, "  {:<16} {}", "reply timeouts", report.reply_timeouts);
+    timing_line(&mut out, "connect", &report.connect_time);
+    for (phase, distribution) in &report.connect_phases {
+        if distribution.count > 0 {
+            timing_line(&mut out, &format!("  {phase}"), distribution);
+        }
+    }
+    timing_line(&mut out, "timer lag", &report.timer_lag);
+    if report.ping_rtt.count > 0 {
+        timing_line(&mut out, "ping", &report.ping_rtt);
+    }
+    let n = &report.network;
+    if n.tls_full_handshakes + n.tls_resumed_handshakes > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} full, {} resumed",
+            "tls handshakes", n.tls_full_handshakes, n.tls_resumed_handshakes
+        );
+    }
+    if n.reconnects > 0 {
+        let _ = writeln!(out, "  {:<16} {}", "reconnects", n.reconnects);
+    }
+    if n.dns_queries > 0 {
+        let _ = writeln!(out, "  {:<16} {}", "dns queries", n.dns_queries);
+    }
+    if !report.metrics.is_empty() {
+        let _ = writeln!(out, "metrics");
+        for (name, d) in &report.metrics {
+            let _ = writeln!(
+                out,
+                "  {name:<24} n={} min={} p50={} p90={} p99={} max={} mean={}",
+                d.count, d.min, d.p50, d.p90, d.p99, d.max, d.mean
+            );
+        }
+    }
+    if !report.scenario_errors.is_empty() {
+        let _ = writeln!(out, "scenario errors");
+        for (message, count) in &report.scenario_errors {
+            let _ = writeln!(out, "  ✗ {count:>6}  {message}");
+        }
+    }
+    if !report.thresholds.is_empty() {
+        let _ = writeln!(out, "thresholds");
+        for outcome in &report.thresholds {
+            let mark = if outcome.passed { "✓" } else { "✗" };
+            let _ = writeln!(
+                out,
+                "  {mark} {:<40} actual {}",
+                outcome.expression, outcome.actual
+            );
+        }
+    }
+    let p = &report.process;
+    let _ = writeln!(
+        out,
+        "runner: peak RSS {}, CPU user {:.2}s system {:.2}s",
+        human_bytes(p.peak_rss_kib * 1024),
+        p.cpu_user_s,
+        p.cpu_system_s
+    );
+    if report.verdict.passed {
+        let _ = writeln!(out, "PASSED");
+    } else {
+        let _ = writeln!(out, "FAILED");
+        for reason in &report.verdict.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
+    }
+    out
+}

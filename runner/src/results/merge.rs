@@ -1,0 +1,166 @@
+//! `volley merge`: combine the results of several runs of one scenario (shards on several
+//! machines) into one result. Counts add up and histograms are merged from their encoded form, so
+//! every percentile is exactly what one run holding all the populations would report; thresholds
+//! are evaluated again on the merged figures. The time series is aligned by interval: counts add,
+//! per-interval percentiles take the worst shard's (an upper bound, not exact).
+
+use crate::results::codec;
+use crate::results::report::{Distribution, Report};
+use crate::measure::stats::METRIC_SCALE;
+use crate::results::thresholds::Threshold;
+use std::collections::BTreeMap;
+
+fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (key, count) in from {
+        *into.entry(key.clone()).or_default() += count;
+    }
+}
+
+fn merge_distribution(
+    a: &Distribution,
+    b: &Distribution,
+    scale: f64,
+    what: &str,
+) -> Result<Distribution, String> {
+    let mut histogram = codec::decode(&a.histogram).map_err(|error| format!("{what}: {error}"))?;
+    let other = codec::decode(&b.histogram).map_err(|error| format!("{what}: {error}"))?;
+    if a.count > 0 && a.histogram.is_empty() || b.count > 0 && b.histogram.is_empty() {
+        return Err(format!(
+            "{what}: a results file has no encoded histogram (written by volley.results/v1?)"
+        ));
+    }
+    histogram
+        .add(&other)
+        .map_err(|error| format!("{what}: {error:?}"))?;
+    Ok(Distribution::of(&histogram, scale))
+}
+
+/// Merge distributions by name (`scale` 1 for µs timings, [`METRIC_SCALE`] for metrics).
+fn merge_named(
+    mine: &mut BTreeMap<String, Distribution>,
+    theirs: &BTreeMap<String, Distribution>,
+    scale: f64,
+) -> Result<(), String> {
+    for (name, distribution) in theirs {
+        let merged = match mine.get(name) {
+            Some(existing) => merge_distribution(existing, distribution, scale, name)?,
+            None => distribution.clone(),
+        };
+        mine.insert(name.clone(), merged);
+    }
+    Ok(())
+}
+
+fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Merge `b` into `a`.
+fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
+    if a.schema != b.schema {
+        return Err(format!(
+            "cannot merge results of different schemas (`{}` and `{}`)",
+            a.schema, b.schema
+        ));
+    }
+    if (a.series.interval_s - b.series.interval_s).abs() > 1e-9
+        && !a.series.points.is_empty()
+        && !b.series.points.is_empty()
+    {
+        return Err(format!(
+            "cannot merge time series with different intervals ({}s and {}s); rerun with the same --interval",
+            a.series.interval_s, b.series.interval_s
+        ));
+    }
+    if a.scenario.name != b.scenario.name {
+        return Err(format!(
+            "cannot merge results of different scenarios (`{}` and `{}`)",
+            a.scenario.name, b.scenario.name
+        ));
+    }
+    let c = &mut a.connections;
+    c.attempted += b.connections.attempted;
+    c.established += b.connections.established;
+    c.failed += b.connections.failed;
+    c.closed_by_server += b.connections.closed_by_server;
+    c.peak_open += b.connections.peak_open;
+    c.dropped_arrivals += b.connections.dropped_arrivals;
+    add_maps(&mut c.failed_by_reason, &b.connections.failed_by_reason);
+    a.messages.sent += b.messages.sent;
+    a.messages.received += b.messages.received;
+    a.messages.bytes_sent += b.messages.bytes_sent;
+    a.messages.bytes_received += b.messages.bytes_received;
+    a.reply_timeouts += b.reply_timeouts;
+    add_maps(&mut a.scenario_errors, &b.scenario_errors);
+    for check in &b.checks {
+        match a.checks.iter_mut().find(|mine| mine.name == check.name) {
+            Some(mine) => {
+                mine.passed += check.passed;
+                mine.failed += check.failed;
+            }
+            None => a.checks.push(check.clone()),
+        }
+    }
+    a.checks.sort_by(|x, y| x.name.cmp(&y.name));
+    a.round_trips = merge_distribution(&a.round_trips, &b.round_trips, 1.0, "round_trips")?;
+    a.timer_lag = merge_distribution(&a.timer_lag, &b.timer_lag, 1.0, "timer_lag")?;
+    a.connect_time = merge_distribution(&a.connect_time, &b.connect_time, 1.0, "connect_time")?;
+    a.ping_rtt = merge_distribution(&a.ping_rtt, &b.ping_rtt, 1.0, "ping_rtt")?;
+    merge_named(&mut a.connect_phases, &b.connect_phases, 1.0)?;
+    let n = &mut a.network;
+    n.tls_full_handshakes += b.network.tls_full_handshakes;
+    n.tls_resumed_handshakes += b.network.tls_resumed_handshakes;
+    n.reconnects += b.network.reconnects;
+    n.dns_queries += b.network.dns_queries;
+    n.pings_sent += b.network.pings_sent;
+    merge_named(&mut a.metrics, &b.metrics, METRIC_SCALE)?;
+    for (index, theirs) in b.series.points.iter().enumerate() {
+        match a.series.points.get_mut(index) {
+            Some(mine) => {
+                mine.t = mine.t.max(theirs.t);
+                mine.open += theirs.open;
+                mine.sent += theirs.sent;
+                mine.received += theirs.received;
+                mine.round_trips += theirs.round_trips;
+                mine.failed += theirs.failed;
+                mine.rtt_p50 = max_option(mine.rtt_p50, theirs.rtt_p50);
+                mine.rtt_p90 = max_option(mine.rtt_p90, theirs.rtt_p90);
+                mine.rtt_p99 = max_option(mine.rtt_p99, theirs.rtt_p99);
+                mine.rtt_max = max_option(mine.rtt_max, theirs.rtt_max);
+                add_maps(&mut mine.errors, &theirs.errors);
+            }
+            None => a.series.points.push(theirs.clone()),
+        }
+    }
+    let run = &mut a.run;
+    run.started_at_unix_s = run.started_at_unix_s.min(b.run.started_at_unix_s);
+    run.elapsed_s = run.elapsed_s.max(b.run.elapsed_s);
+    run.connections += b.run.connections;
+    run.interrupted |= b.run.interrupted;
+    run.aborted_by = run.aborted_by.take().or(b.run.aborted_by.clone());
+    run.merged_runs += b.run.merged_runs;
+    a.process.peak_rss_kib += b.process.peak_rss_kib;
+    a.process.cpu_user_s += b.process.cpu_user_s;
+    a.process.cpu_system_s += b.process.cpu_system_s;
+    Ok(a)
+}
+
+/// Merge several results into one, re-evaluating the first file's thresholds.
+pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
+    let mut reports = reports.into_iter();
+    let first = reports.next().ok_or("nothing to merge")?;
+    let rules: Vec<Threshold> = first
+        .thresholds
+        .iter()
+        .map(|outcome| Threshold::parse(&outcome.expression, outcome.abort))
+        .collect::<Result<_, _>>()?;
+    let mut merged = first;
+    for report in reports {
+        merged = merge_two(merged, &report)?;
+    }
+    merged.apply_thresholds(&rules);
+    Ok(merged)
+}

@@ -1,0 +1,248 @@
+//! The wasmtime side of a run: one [`ScenarioEngine`] per run holds the engine (configured so that
+//! ~20k instances fit one process: no per-instance address-space reservation or guard mappings), the
+//! linker (WASI p2 with nothing granted, plus the Volley host imports), the pre-instantiated module and
+//! the epoch ticker that bounds each callback's CPU time. Instances are made per connection by
+//! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `conn`.
+
+use crate::scenario::bindings::{VolleyScenario, VolleyScenarioPre, WIT_PACKAGE};
+use crate::scenario::host::ConnState;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+
+/// How often the epoch advances; callback deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Why a scenario module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// The file is missing or unreadable.
+    #[error(
+        "scenario module {path}: {source}; build it with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in its crate) and check `module:` in the scenario file"
+    )]
+    Read {
+        /// The module path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a WebAssembly component.
+    #[error(
+        "scenario module {path} is not a WebAssembly component ({reason}); build it for the `wasm32-wasip2` target"
+    )]
+    NotAComponent {
+        /// The module path.
+        path: PathBuf,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// The component does not match the contract (imports or exports).
+    #[error(
+        "scenario module {path} does not fit this runner's interface {WIT_PACKAGE}: {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}"
+    )]
+    Interface {
+        /// The module path.
+        path: PathBuf,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// The engine could not be configured.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+/// Per-instance limits.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceLimits {
+    /// CPU time one callback may take.
+    pub callback_time: Duration,
+    /// Bytes of linear memory one instance may use.
+    pub memory: usize,
+}
+
+impl InstanceLimits {
+    /// Half the callback limit in epoch ticks (plus one, as the next tick may come at any moment).
+    pub fn window_ticks(&self) -> u64 {
+        ((self.callback_time / 2)
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis())
+            + 1) as u64
+    }
+
+    /// Give the next call into `store` its full CPU budget (see [`on_deadline`]).
+    pub fn arm(&self, store: &mut Store<ConnState>) {
+        store.data_mut().cpu_mark = None;
+        store.set_epoch_deadline(self.window_ticks());
+    }
+}
+
+/// CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid pointer we pass.
+    #[allow(unsafe_code)] // the one way to read this thread's CPU clock
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return Duration::MAX;
+    }
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Decide at an epoch deadline whether a callback has used up its CPU budget.
+///
+/// The wall-clock epoch only tells that half the limit has passed. At the first deadline of a call
+/// the thread's CPU clock is marked and the call gets another half; at later deadlines it is
+/// interrupted once it has burnt half the limit of CPU since the mark. An endless loop on an idle
+/// machine is thus stopped after about `callback_time`; a callback that was merely descheduled on
+/// a busy machine is not mistaken for one.
+fn on_deadline(state: &mut ConnState, budget: Duration, window: u64) -> UpdateDeadline {
+    let now = thread_cpu_time();
+    match state.cpu_mark {
+        None => {
+            state.cpu_mark = Some(now);
+            UpdateDeadline::Continue(window)
+        }
+        Some(mark) if now.saturating_sub(mark) >= budget => UpdateDeadline::Interrupt,
+        Some(_) => UpdateDeadline::Continue(window),
+    }
+}
+
+/// A loaded, linked scenario module ready to instantiate once per connection.
+pub struct ScenarioEngine {
+    engine: Engine,
+    pre: VolleyScenarioPre<ConnState>,
+    limits: InstanceLimits,
+    _ticker: EpochTicker,
+}
+
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    // Packed linear memories: no 4 GiB reservation and no guard pages per instance, so instances
+    // cost no extra memory mappings (the default needs ~4 per instance and hits vm.max_map_count
+    // at ~16k). Bounds checks become explicit; measured within noise.
+    config.memory_reservation(0);
+    config.memory_guard_size(0);
+    config.memory_reservation_for_growth(0);
+    config.guard_before_linear_memory(false);
+    config.memory_init_cow(false);
+    config.epoch_interruption(true);
+    config
+}
+
+impl ScenarioEngine {
+    /// Compile and link the module at `path`.
+    pub fn load(path: &Path, limits: InstanceLimits) -> Result<ScenarioEngine, ModuleError> {
+        let bytes = std::fs::read(path).map_err(|source| ModuleError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(path, &bytes, limits)
+    }
+
+    /// Compile and link module `bytes` (named `path` in errors).
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+        limits: InstanceLimits,
+    ) -> Result<ScenarioEngine, ModuleError> {
+        let engine = Engine::new(&engine_config())
+            .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
+        let component =
+            Component::new(&engine, bytes).map_err(|error| ModuleError::NotAComponent {
+                path: path.to_owned(),
+                reason: format!("{error:#}"),
+            })?;
+        let interface_error = |error: wasmtime::Error| ModuleError::Interface {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        };
+        let mut linker: Linker<ConnState> = Linker::new(&engine);
+        crate::scenario::wasi::add_to_linker(&mut linker).map_err(interface_error)?;
+        VolleyScenario::add_to_linker::<ConnState, wasmtime::component::HasSelf<ConnState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(interface_error)?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(interface_error)?;
+        let pre = VolleyScenarioPre::new(instance_pre).map_err(interface_error)?;
+        Ok(ScenarioEngine {
+            _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
+                ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
+            })?,
+            engine,
+            pre,
+            limits,
+        })
+    }
+
+    /// The per-instance limits.
+    pub fn limits(&self) -> InstanceLimits {
+        self.limits
+    }
+
+    /// A fresh store and instance for one connection. Fails only if instantiation traps (e.g. the
+    /// module's start-up code exceeds its limits).
+    pub fn instantiate(
+        &self,
+        state: ConnState,
+    ) -> Result<(Store<ConnState>, VolleyScenario), wasmtime::Error> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let window = self.limits.window_ticks();
+        let budget = self.limits.callback_time / 2;
+        store.epoch_deadline_callback(move |mut context| {
+            Ok(on_deadline(context.data_mut(), budget, window))
+        });
+        self.arm(&mut store);
+        let instance = self.pre.instantiate(&mut store)?;
+        Ok((store, instance))
+    }
+
+    /// Give the next call into `store` its full CPU budget. Call before every export call.
+    pub fn arm(&self, store: &mut Store<ConnState>) {
+        self.limits.arm(store);
+    }
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("volley-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! What a scenario instance can ask of the runner: [`ConnState`] is the data of one connection's
+//! wasmtime `Store`, and implements the WIT `host` imports. Imports never block or do I/O: sends are
+//! queued in an outbox, timers and request deadlines go into queues, measurements into the
+//! connection's `Recorder`. The connection task (`conn`) drains and acts on all of it after each
+//! callback.
+
+use crate::scenario::bindings::{HostImports, LogLevel};
+use crate::measure::recorder::Recorder;
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::StoreLimits;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How much of a scenario's stderr (where Rust panics print) is kept for the report.
+const STDERR_CAPTURE: usize = 4096;
+/// Timers one connection may have set at once.
+const MAX_TIMERS: usize = 10_000;
+/// Requests one connection may have waiting at once.
+const MAX_PENDING: usize = 100_000;
+/// Longest log line kept, in bytes.
+const MAX_LOG_LINE: usize = 1000;
+/// Log lines printed per run; later ones are counted, not printed.
+pub const MAX_LOG_LINES: u64 = 10_000;
+
+/// stdout of a scenario is discarded beyond this much.
+const STDOUT_CAPTURE: usize = 1024;
+
+/// A message the scenario asked to send.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Text message.
+    Text(String),
+    /// Binary message.
+    Binary(Vec<u8>),
+}
+
+/// A request waiting for `complete`.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    sent_due: Instant,
+    deadline: Instant,
+}
+
+/// Read-only facts about the run shared by every connection.
+#[derive(Debug)]
+pub struct RunFacts {
+    /// When the run started (`now-us` counts from here).
+    pub started: Instant,
+    /// `vars:` from the file.
+    pub vars: BTreeMap<String, String>,
+    /// `data:` rows.
+    pub data: Vec<BTreeMap<String, String>>,
+    /// The file's seed.
+    pub seed: u64,
+    /// Scenario log lines written so far (printing stops at [`MAX_LOG_LINES`]).
+    pub log_lines: std::sync::atomic::AtomicU64,
+}
+
+impl RunFacts {
+    /// A variable for VU `vu`: its data row first, then `vars`.
+    pub fn var(&self, vu: u32, name: &str) -> Option<&String> {
+        let row = match self.data.len() {
+            0 => None,
+            rows => self.data.get(vu as usize % rows),
+        };
+        row.and_then(|row| row.get(name))
+            .or_else(|| self.vars.get(name))
+    }
+}
+
+/// The state of one connection's store.
+pub struct ConnState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stderr: MemoryOutputPipe,
+    /// Memory cap enforcement (installed as the store's limiter).
+    pub limits: StoreLimits,
+    facts: Arc<RunFacts>,
+    vu: u32,
+    iteration: u32,
+    rng: SmallRng,
+    /// When the current callback was due; timers set during it count from here.
+    pub due: Instant,
+    /// When the current callback's sends count as sent: the earlier of its due time and its start.
+    pub send_base: Instant,
+    /// Messages queued by the current callback.
+    pub outbox: Vec<Outgoing>,
+    /// A close the scenario asked for.
+    pub close_request: Option<(u16, String)>,
+    /// Once true, sends are ignored (the connection is closing).
+    pub closing: bool,
+    timers: HashMap<u32, Instant>,
+    timer_queue: BinaryHeap<Reverse<(Instant, u32)>>,
+    pending: HashMap<String, Pending>,
+    deadline_queue: BinaryHeap<Reverse<(Instant, String)>>,
+    /// This connection's measurements.
+    pub recorder: Recorder,
+    /// The thread CPU time when the current call first reached its epoch deadline (see `engine`).
+    pub cpu_mark: Option<Duration>,
+    /// Bytes queued in the outbox by the current callback.
+    queued_bytes: usize,
+    /// Set when the scenario exceeded a host-side limit; the connection fails with it.
+    pub violation: Option<String>,
+    /// The memory cap, which also bounds what one callback may queue.
+    memory: usize,
+}
+
+impl ConnState {
+    /// State for VU `vu`, iteration `iteration`, with a memory cap of `memory` bytes.
+    pub fn new(
+        facts: Arc<RunFacts>,
+        vu: u32,
+        iteration: u32,
+        memory: usize,
+        recorder: Recorder,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        // stdout is kept small and never read: scenarios log through `ctx.log`.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(MemoryOutputPipe::new(STDOUT_CAPTURE))
+            .stderr(stderr.clone())
+            .build();
+        let seed = facts.seed ^ (u64::from(vu) << 32) ^ u64::from(iteration);
+        ConnState {
+            wasi,
+            table: ResourceTable::new(),
+            stderr,
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(memory)
+                .trap_on_grow_failure(true)
+                .instances(8)
+                .memories(2)
+                .tables(8)
+                .table_elements(100_000)
+                .build(),
+            facts,
+            vu,
+            iteration,
+            rng: SmallRng::seed_from_u64(seed),
+            due: Instant::now(),
+            send_base: Instant::now(),
+            outbox: Vec::new(),
+            close_request: None,
+            closing: false,
+            timers: HashMap::new(),
+            timer_queue: BinaryHeap::new(),
+            pending: HashMap::new(),
+            deadline_queue: BinaryHeap::new(),
+            recorder,
+            cpu_mark: None,
+            queued_bytes: 0,
+            violation: None,
+            memory,
+        }
+    }
+
+    /// The WASI resource table (streams, pollables).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// What the scenario wrote to stderr (a panic message, usually), lossily decoded.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// The earliest timer or request deadline, if any.
+    pub fn next_wake(&mut self) -> Option<Instant> {
+        let timer = self.peek_timer();
+        let deadline = self.peek_deadline();
+        match (timer, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn peek_timer(&mut self) -> Option<Instant> {
+        while let Some(Reverse((due, id))) = self.timer_queue.peek() {
+            if self.timers.get(id) == Some(due) {
+                return Some(*due);
+            }
+            self.timer_queue.pop();
+        }
+        None
+    }
+
+    fn peek_deadline(&mut self) -> Option<Instant> {
+        while let Some(Reverse((deadline, key))) = self.deadline_queue.peek() {
+            if self
+                .pending
+                .get(key)
+                .is_some_and(|pending| pending.deadline == *deadline)
+            {
+                return Some(*deadline);
+            }
+            self.deadline_queue.pop();
+        }
+        None
+    }
+
+    /// A timer due at or before `now`: its id and due time, removed from the queue.
+    pub fn take_due_timer(&mut self, now: Instant) -> Option<(u32, Instant)> {
+        let due = self.peek_timer()?;
+        if due > now {
+            return None;
+        }
+        let Reverse((due, id)) = self.timer_queue.pop()?;
+        self.timers.remove(&id);
+        Some((id, due))
+    }
+
+    /// A request whose deadline passed at or before `now`: its key and deadline, removed.
+    pub fn take_expired_request(&mut self, now: Instant) -> Option<(String, Instant)> {
+        let deadline = self.peek_deadline()?;
+        if deadline > now {
+            return None;
+        }
+        let Reverse((deadline, key)) = self.deadline_queue.pop()?;
+        self.pending.remove(&key);
+        Some((key, deadline))
+    }
+
+    /// Requests still waiting.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn queue(&mut self, message: Outgoing) {
+        if self.closing || self.violation.is_some() {
+            return;
+        }
+        let size = match &message {
+            Outgoing::Text(text) => text.len(),
+            Outgoing::Binary(data) => data.len(),
+        };
+        if self.outbox.is_empty() {
+            self.queued_bytes = 0;
+        }
+        self.queued_bytes += size;
+        if self.queued_bytes > self.memory {
+            self.violate(format!(
+                "scenario: queued more than {} of messages in one callback (limits.memory)",
+                crate::results::report::human_bytes(self.memory as u64)
+            ));
+            return;
+        }
+        self.outbox.push(message);
+    }
+
+    fn violate(&mut self, reason: String) {
+        if self.violation.is_none() {
+            self.violation = Some(reason);
+        }
+    }
+
+    fn expect_reply(&mut self, key: String, timeout_ms: u32) {
+        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
+            self.violate(format!(
+                "scenario: more than {MAX_PENDING} requests waiting for replies"
+            ));
+            return;
+        }
+        if self.deadline_queue.len() > 2 * self.pending.len() + 1024 {
+            // Drop stale entries (completed or re-keyed requests) so the queue stays bounded.
+            let live: Vec<_> = self
+                .pending
+                .iter()
+                .map(|(key, pending)| Reverse((pending.deadline, key.clone())))
+                .collect();
+            self.deadline_queue = live.into();
+        }
+        let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
+        self.pending.insert(
+            key.clone(),
+            Pending {
+                sent_due: self.send_base,
+                deadline,
+            },
+        );
+        self.deadline_queue.push(Reverse((deadline, key)));
+    }
+}
+
+impl WasiView for ConnState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl crate::scenario::bindings::volley::scenario::types::Host for ConnState {}
+
+impl HostImports for ConnState {
+    fn send_text(&mut self, text: String) {
+        self.queue(Outgoing::Text(text));
+    }
+
+    fn send_binary(&mut self, data: Vec<u8>) {
+        self.queue(Outgoing::Binary(data));
+    }
+
+    fn request_text(&mut self, key: String, text: String, timeout_ms: u32) {
+        if !self.closing {
+            self.expect_reply(key, timeout_ms);
+            self.queue(Outgoing::Text(text));
+        }
+    }
+
+    fn request_binary(&mut self, key: String, data: Vec<u8>, timeout_ms: u32) {
+        if !self.closing {
+            self.expect_reply(key, timeout_ms);
+            self.queue(Outgoing::Binary(data));
+        }
+    }
+
+    fn complete(&mut self, key: String) -> Option<u64> {
+        let pending = self.pending.remove(&key)?;
+        let elapsed = Instant::now().saturating_duration_since(pending.sent_due);
+        self.recorder.round_trip(elapsed);
+        Some(crate::measure::recorder::micros(elapsed))
+    }
+
+    fn close(&mut self, code: u16, reason: String) {
+        if self.close_request.is_none() {
+            self.close_request = Some((code, reason));
+        }
+    }
+
+    fn set_timer(&mut self, id: u32, delay_ms: u32) {
+        if self.timers.len() >= MAX_TIMERS && !self.timers.contains_key(&id) {
+            self.violate(format!(
+                "scenario: more than {MAX_TIMERS} timers set at once"
+            ));
+            return;
+        }
+        if self.timer_queue.len() > 2 * self.timers.len() + 1024 {
+            // Re-arming a timer leaves its old entry behind; rebuild from the live timers.
+            let live: Vec<_> = self
+                .timers
+                .iter()
+                .map(|(id, due)| Reverse((*due, *id)))
+                .collect();
+            self.timer_queue = live.into();
+        }
+        let due = self.due + Duration::from_millis(u64::from(delay_ms));
+        self.timers.insert(id, due);
+        self.timer_queue.push(Reverse((due, id)));
+    }
+
+    fn cancel_timer(&mut self, id: u32) {
+        self.timers.remove(&id);
+    }
+
+    fn check(&mut self, name: String, ok: bool) {
+        self.recorder.check(&name, ok);
+    }
+
+    fn metric(&mut self, name: String, value: f64) {
+        self.recorder.metric(&name, value);
+    }
+
+    fn var(&mut self, name: String) -> Option<String> {
+        self.facts.var(self.vu, &name).cloned()
+    }
+
+    fn vu(&mut self) -> u32 {
+        self.vu
+    }
+
+    fn iteration(&mut self) -> u32 {
+        self.iteration
+    }
+
+    fn now_us(&mut self) -> u64 {
+        crate::measure::recorder::micros(self.facts.started.elapsed())
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    fn log(&mut self, level: LogLevel, text: String) {
+        let written = self
+            .facts
+            .log_lines
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if written >= MAX_LOG_LINES {
+            if written == MAX_LOG_LINES {
+                eprintln!(
+                    "volley: {MAX_LOG_LINES} scenario log lines written; further lines are dropped"
+                );
+            }
+            return;
+        }
+        let mut text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if text.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        let level = match level {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        eprintln!("[vu {} #{}] {level}: {text}", self.vu, self.iteration);
+    }
+}
