@@ -9,11 +9,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use volley::scenario::bindings::Message;
-use volley::scenario::engine::{InstanceLimits, ScenarioEngine};
-use volley::scenario::host::{ConnState, Outgoing, RunFacts};
-use volley::measure::recorder::Recorder;
-use volley::measure::stats::Collector;
+use volley::testing::{
+    Collector, ConnState, InstanceLimits, Message, Outgoing, Recorder, RunFacts, ScenarioEngine,
+};
 
 fn module(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

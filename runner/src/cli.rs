@@ -134,7 +134,7 @@ pub struct ServeArgs {
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    let interval = volley::config::parse_duration(text)?;
+    let interval = volley::parse_duration(text)?;
     if interval < std::time::Duration::from_millis(100) {
         return Err("the interval must be at least 100ms".into());
     }

@@ -1,22 +1,62 @@
 //! Volley: a WebSocket load runner whose connections are each driven by a WebAssembly scenario.
 //!
-//! The binary (`main.rs`) parses flags, loads a [`config::Scenario`], calls [`run::run`] with a
-//! shutdown future (Ctrl-C) and renders the [`report::Report`]. Tests call the same functions
-//! in-process. Module map: `config` (YAML → validated types), `engine` (wasmtime), `host` (WIT
-//! imports), `conn` (one connection), `vu` (iterations), `run` (ramp/hold/drain), `net` (sockets,
-//! TLS), `server` (embedded server), `stats`/`recorder` (measurement), `report`/`summary`/`progress`
-//! (presentation), `limits` (OS preflight), `trap` (scenario failures in words).
+//! The binary (`main.rs`) parses flags, loads a [`Scenario`], calls [`run()`] with a shutdown
+//! future (Ctrl-C) and renders the [`Report`]. Tests call the same functions in-process.
+//!
+//! A run flows one way through one folder per stage (see `docs/architecture.md`):
+//! `config` (YAML → validated [`Scenario`]) → `load` (OS preflight, plan, shapes, drivers, virtual
+//! users, pacing) → `connection` (connect: DNS, TCP, TLS, upgrade; the event loop; keepalive) with
+//! `scenario` (wasmtime engine, bindings, WASI, the WIT host adapter, traps) → `measure`
+//! (recorders, counters, collector, time series, process figures) → `results` (the report model,
+//! thresholds, verdict, merge, histogram codec) → `render` (summary, progress, HTML, JUnit,
+//! OpenMetrics). `run.rs` wires the stages together for one run; `devserver` (the embedded server
+//! and throwaway CA) stands beside the flow. A stage imports only the stages before it.
+//!
+//! This file is the whole public API; everything else is crate-private. Tests and benches that
+//! must reach inside use [`testing`].
 
-pub mod config;
-pub mod connection;
-pub mod devserver;
-pub mod load;
-pub mod measure;
-pub mod render;
-pub mod results;
-pub mod run;
-pub mod scenario;
+mod config;
+mod connection;
+mod devserver;
+mod load;
+mod measure;
+mod render;
+mod results;
+mod run;
+mod scenario;
 
-pub use config::{Overrides, Scenario};
+pub use config::units::parse_duration;
+pub use config::{ConfigError, Overrides, Scenario, ServerMode};
+pub use devserver::pki::{Authority, server_config};
+pub use devserver::server::EmbeddedServer;
+pub use load::limits::raise_open_files;
+pub use results::merge::merge;
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
+pub use scenario::check_module;
+pub use scenario::engine::ModuleError;
+
+/// The terminal summary of a report (what `volley run` prints).
+pub fn render_summary(report: &Report) -> String {
+    render::summary::render(report)
+}
+
+/// The self-contained HTML page of a report (`--html`, `volley report`).
+pub fn render_html(report: &Report) -> String {
+    render::html::render(report)
+}
+
+/// The JUnit XML of a report (`--junit`).
+pub fn render_junit(report: &Report) -> String {
+    render::junit::render(report)
+}
+
+/// Internals for benchmarks that measure one stage on its own; not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::measure::collector::Collector;
+    pub use crate::measure::recorder::Recorder;
+    pub use crate::scenario::bindings::Message;
+    pub use crate::scenario::engine::{InstanceLimits, ScenarioEngine};
+    pub use crate::scenario::host::{ConnState, Outgoing, RunFacts};
+}

@@ -7,10 +7,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
 use std::process::ExitCode;
-use volley::Report;
-use volley::config::{Overrides, Scenario, ServerMode};
-use volley::scenario::engine::{InstanceLimits, ScenarioEngine};
-use volley::{RunOptions, render::summary};
+use volley::{Overrides, Report, RunOptions, Scenario, ServerMode};
 
 const COULD_NOT_RUN: u8 = 2;
 
@@ -83,7 +80,7 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
-    print!("{}", summary::render(&report));
+    print!("{}", volley::render_summary(&report));
     if let Err(code) = write_outputs(&report, &args.outputs) {
         return code;
     }
@@ -102,10 +99,10 @@ fn write_outputs(report: &Report, outputs: &Outputs) -> Result<(), ExitCode> {
         write_file(path, &report.to_json())?;
     }
     if let Some(path) = &outputs.html {
-        write_file(path, &volley::render::html::render(report))?;
+        write_file(path, &volley::render_html(report))?;
     }
     if let Some(path) = &outputs.junit {
-        write_file(path, &volley::render::junit::render(report))?;
+        write_file(path, &volley::render_junit(report))?;
     }
     Ok(())
 }
@@ -131,7 +128,7 @@ fn report(args: ReportArgs) -> ExitCode {
         Ok(report) => report,
         Err(code) => return code,
     };
-    match write_file(&args.output, &volley::render::html::render(&report)) {
+    match write_file(&args.output, &volley::render_html(&report)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => code,
     }
@@ -145,14 +142,14 @@ fn merge(args: MergeArgs) -> ExitCode {
             Err(code) => return code,
         }
     }
-    let merged = match volley::results::merge::merge(reports) {
+    let merged = match volley::merge(reports) {
         Ok(merged) => merged,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
-    print!("{}", summary::render(&merged));
+    print!("{}", volley::render_summary(&merged));
     let outputs = Outputs {
         out: Some(args.output),
         html: args.html,
@@ -169,18 +166,14 @@ fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
-    let limits = InstanceLimits {
-        callback_time: scenario.limits.callback_time,
-        memory: scenario.limits.memory,
-    };
-    match ScenarioEngine::load(&scenario.module, limits) {
-        Ok(_) => {
+    match volley::check_module(&scenario) {
+        Ok(interface) => {
             println!(
                 "ok: {} ({}): module {} speaks {}; target {}; {} connections",
                 scenario.file.display(),
                 scenario.name,
                 scenario.module.display(),
-                volley::scenario::bindings::WIT_PACKAGE,
+                interface,
                 scenario.target.describe(),
                 scenario.load.connections
             );
@@ -195,7 +188,7 @@ fn check(args: FileArgs) -> ExitCode {
 
 /// A CA and a server certificate for localhost, the CA written to `ca_out`.
 fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
-    let authority = volley::devserver::pki::Authority::new("volley serve throwaway CA")?;
+    let authority = volley::Authority::new("volley serve throwaway CA")?;
     let identity = authority.issue(&["localhost", "127.0.0.1"])?;
     std::fs::write(ca_out, authority.pem())
         .map_err(|error| format!("cannot write {}: {error}", ca_out.display()))?;
@@ -203,11 +196,11 @@ fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::Serv
         "volley serve: TLS certificate for localhost and 127.0.0.1; trust {} (tls.ca_file)",
         ca_out.display()
     );
-    volley::devserver::pki::server_config(&identity, None)
+    volley::server_config(&identity, None)
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let (soft, _) = volley::load::limits::raise_open_files();
+    let (soft, _) = volley::raise_open_files();
     let mode = match args.mode {
         Mode::Echo => ServerMode::Echo,
         Mode::Chat => ServerMode::Chat,
@@ -223,7 +216,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         _ => None,
     };
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    let server = match volley::devserver::server::EmbeddedServer::start_with(args.addr, mode, tls).await {
+    let server = match volley::EmbeddedServer::start_with(args.addr, mode, tls).await {
         Ok(server) => server,
         Err(error) => {
             eprintln!("error: cannot listen on {}: {error}", args.addr);

@@ -1,27 +1,30 @@
-//! [`run`]: one scenario file from start to report. Preflight the OS limits, load the module, start
-//! the embedded server if the target asks for it, drive the load shape (`drive`), sample the time
-//! series (`sampling`), then stop: every connection closes politely and the run drains (bounded by
-//! `load.close_timeout`). `shutdown` (Ctrl-C in the binary, a channel in tests) does the same early
-//! and the report is still produced; `hard_stop` (a second Ctrl-C) skips the polite drain.
-//! Connections live in `vu`/`conn`; rendering in `report`/`summary`.
+//! [`run`]: one scenario file from start to report, the one place that wires the stages together.
+//! Preflight the OS limits (`load::limits`), compile the module (`scenario`), start the embedded
+//! server if the target asks for it (`devserver`), build the shared plan, start the live views
+//! (`render::progress`, `render::openmetrics`) and the sampler (`measure::sampling`), drive the load
+//! shape (`load::drive`), then stop: every connection closes politely and the run drains (bounded
+//! by `load.close_timeout`). `shutdown` (Ctrl-C in the binary, a channel in tests) does the same
+//! early and the report is still produced (`results`); `hard_stop` (a second Ctrl-C) skips the
+//! polite drain. No stage imports this file.
 
+use crate::config::Shape;
 use crate::config::{Scenario, Target};
+use crate::connection::connect::{Connector, ConnectorSettings};
+use crate::devserver::server::EmbeddedServer;
+use crate::load::limits::{LimitError, preflight};
+use crate::load::plan::Plan;
+use crate::measure::collector::Collector;
+use crate::measure::counters::CounterValues;
+use crate::measure::process::ProcessStats;
+use crate::results::report::{Report, RunInfo, ScenarioInfo};
 use crate::scenario::engine::{InstanceLimits, ModuleError, ScenarioEngine};
 use crate::scenario::host::RunFacts;
-use crate::load::limits::{LimitError, preflight};
-use crate::connection::connect::{Connector, ConnectorSettings};
-use crate::load::plan::Plan;
-use crate::results::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
-use crate::devserver::server::EmbeddedServer;
-use crate::load::shape::Shape;
-use crate::measure::stats::Collector;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
-use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 /// Why a run could not start (exit code 2).
@@ -119,12 +122,12 @@ pub async fn run(
     };
     let series_file =
         match &options.series_file {
-            Some(path) => Some(crate::measure::series::SeriesFile::create(path).map_err(|source| {
-                RunError::Series {
+            Some(path) => Some(crate::measure::series::SeriesFile::create(path).map_err(
+                |source| RunError::Series {
                     path: path.clone(),
                     source,
-                }
-            })?),
+                },
+            )?),
             None => None,
         };
     if scenario.tls.insecure_skip_verify {
@@ -200,12 +203,7 @@ pub async fn run(
     let sampler_done = CancellationToken::new();
     let sampler = tokio::spawn(crate::measure::sampling::sample_series(
         collector.clone(),
-        scenario
-            .thresholds
-            .iter()
-            .filter(|t| t.abort)
-            .cloned()
-            .collect(),
+        abort_check(&scenario.thresholds),
         crate::measure::sampling::SeriesContext {
             started,
             interval: options.interval,
@@ -222,11 +220,12 @@ pub async fn run(
             crate::load::drive::stages(&plan, stages, &stop, &mut vus, started).await
         }
         Shape::ArrivalRate { per_second, max } => {
-            crate::load::drive::arrivals(&plan, *per_second, max.get(), &stop, &mut vus, started).await
+            crate::load::drive::arrivals(&plan, *per_second, max.get(), &stop, &mut vus, started)
+                .await
         }
     }
     let hard_stop = options.hard_stop.clone().unwrap_or_default();
-    hold_and_drain(&plan, &stop, &hard_stop, &mut vus, started).await;
+    crate::load::drive::hold_and_drain(&plan, &stop, &hard_stop, &mut vus, started).await;
 
     stop.cancel();
     let _ = watcher.await;
@@ -264,7 +263,7 @@ pub async fn run(
             duration_s: load.duration.map(|duration| duration.as_secs_f64()),
             iterations: load.iterations.map(|count| count.get()),
             interrupted: interrupted.load(Ordering::Relaxed),
-            shape: describe_shape(load),
+            shape: load.describe(),
             aborted_by,
             merged_runs: 1,
         },
@@ -277,96 +276,15 @@ pub async fn run(
     Ok(report)
 }
 
-/// The load shape in words, for the summary.
-pub fn describe_shape(load: &crate::config::Load) -> String {
-    use crate::results::report::human_duration;
-    match &load.shape {
-        Shape::Constant => {
-            let hold = match (load.duration, load.iterations) {
-                (Some(duration), Some(iterations)) => format!(
-                    "hold {} or {iterations} iterations",
-                    human_duration(duration)
-                ),
-                (Some(duration), None) => format!("hold {}", human_duration(duration)),
-                (None, Some(iterations)) => format!("{iterations} iterations each"),
-                (None, None) => String::new(),
-            };
-            format!(
-                "constant {} connections, ramp {}, {hold}",
-                load.connections,
-                human_duration(load.ramp_up)
-            )
-        }
-        Shape::Stages(stages) => {
-            let mut from = 0;
-            let steps: Vec<String> = stages
-                .iter()
-                .map(|stage| {
-                    let step = format!(
-                        "{from}→{} over {}",
-                        stage.target,
-                        human_duration(stage.duration)
-                    );
-                    from = stage.target;
-                    step
-                })
-                .collect();
-            format!("stages {}", steps.join(", "))
-        }
-        Shape::ArrivalRate { per_second, max } => format!(
-            "arrival rate {per_second}/s for {}, at most {max} open",
-            human_duration(load.duration.unwrap_or_default())
-        ),
+/// The sampler's abort check: the `abort: true` rules judged on the results so far (none: no check).
+fn abort_check(
+    thresholds: &[crate::config::threshold::Threshold],
+) -> Option<crate::measure::sampling::AbortCheck> {
+    let rules: Vec<_> = thresholds.iter().filter(|t| t.abort).cloned().collect();
+    if rules.is_empty() {
+        return None;
     }
-}
-
-/// Longest the polite close at the end of a run may take, whatever `close_timeout` says.
-const MAX_DRAIN: Duration = Duration::from_secs(30);
-
-/// Wait for the VUs: until all finished, the duration ended, or the run was stopped; then give
-/// them `close_timeout` (+1 s, at most [`MAX_DRAIN`]) to close politely and abort whatever is
-/// left — at once when `hard_stop` fires.
-async fn hold_and_drain(
-    plan: &Arc<Plan>,
-    stop: &CancellationToken,
-    hard_stop: &CancellationToken,
-    vus: &mut JoinSet<()>,
-    started: Instant,
-) {
-    let end = plan
-        .load
-        .duration
-        .map(|duration| started + plan.load.ramp_up + duration);
-    let mut drain_deadline: Option<Instant> = None;
-    loop {
-        tokio::select! {
-            joined = vus.join_next() => match joined {
-                None => return,
-                Some(Err(error)) if error.is_panic() => {
-                    // A runner bug: count it where the user will see it instead of losing the VU.
-                    let mut recorder = crate::measure::recorder::Recorder::new(0, plan.collector.clone());
-                    recorder.failure("runner: internal error (a virtual user's task panicked)");
-                }
-                Some(_) => {}
-            },
-            _ = sleep_until(end.unwrap_or_else(Instant::now).into()), if end.is_some() && drain_deadline.is_none() => {
-                stop.cancel();
-            }
-            _ = stop.cancelled(), if drain_deadline.is_none() => {
-                let drain = (plan.load.close_timeout + Duration::from_secs(1)).min(MAX_DRAIN);
-                drain_deadline = Some(Instant::now() + drain);
-            }
-            _ = hard_stop.cancelled() => {
-                stop.cancel();
-                vus.abort_all();
-                while vus.join_next().await.is_some() {}
-                return;
-            }
-            _ = sleep_until(drain_deadline.unwrap_or_else(Instant::now).into()), if drain_deadline.is_some() => {
-                vus.abort_all();
-                while vus.join_next().await.is_some() {}
-                return;
-            }
-        }
-    }
+    Some(Box::new(move |collector: &Collector| {
+        crate::results::verdict::crossed_abort_rule(&rules, collector)
+    }))
 }

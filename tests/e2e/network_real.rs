@@ -11,9 +11,7 @@ use crate::support::{Ran, number, results, run_case};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use volley::config::ServerMode;
-use volley::devserver::pki::Authority;
-use volley::devserver::server::EmbeddedServer;
+use volley::{Authority, EmbeddedServer, ServerMode};
 
 fn run_net(target: &str, sets: &[String]) -> Ran {
     let mut args: Vec<String> = vec!["--target".into(), target.into()];
@@ -69,7 +67,7 @@ fn tls_server(
         Err(error) => panic!("{error}"),
     };
     let client_ca = client_ca.then(|| pki.authority.certificate());
-    let config = match volley::devserver::pki::server_config(&identity, client_ca) {
+    let config = match volley::server_config(&identity, client_ca) {
         Ok(config) => config,
         Err(error) => panic!("{error}"),
     };

@@ -1,7 +1,7 @@
 //! `net:` and `tls:` of a scenario file, validated: DNS servers and timeout, source addresses,
 //! handshake pacing, per-phase timeouts, heartbeat, reconnect policy, idle timeout, and TLS trust
 //! and identity files (paths resolved against the file's folder and checked to exist). Used by
-//! `config`; acted on by `net` and `conn`.
+//! `config`; acted on by `connection::connect` and `connection::event_loop`.
 
 use super::raw::{RawNet, RawTls};
 use super::{ConfigError, Validator};

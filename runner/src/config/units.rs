@@ -1,5 +1,7 @@
 //! Human units in scenario files: durations (`250ms`, `5s`, `1m30s`, `2h`) and sizes (`512KiB`,
-//! `4MiB`, `1GiB`, plain bytes). Pure parsing; callers attach the file location to errors.
+//! `4MiB`, `1GiB`, plain bytes), parsed from files and formatted back for people (`human_*`), so
+//! both directions agree. A leaf: it imports nothing from the crate, and every stage may use it.
+//! Callers attach the file location to parse errors.
 
 use std::time::Duration;
 
@@ -90,9 +92,61 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok((number * multiplier) as u64)
 }
 
+/// `1.5s`, `250ms`, `2m`, as a person writes it.
+pub fn human_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis == 0 {
+        format!("{}µs", duration.as_micros())
+    } else if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis.is_multiple_of(60_000) {
+        format!("{}m", millis / 60_000)
+    } else if millis.is_multiple_of(1000) {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+/// A microsecond figure as a person reads it: `850µs`, `3.61ms`, `1.20s`.
+pub fn human_micros(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}s", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.2}ms", value / 1e3)
+    } else {
+        format!("{value:.0}µs")
+    }
+}
+
+/// `4 MiB`, `512 KiB`, `100 B`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_duration(Duration::from_millis(100)), "100ms");
+        assert_eq!(human_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(human_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(human_bytes(4 << 20), "4 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
 
     #[test]
     fn durations_combine_units() {

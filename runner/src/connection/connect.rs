@@ -2,12 +2,12 @@
 //! round robin, see [`dns`]), TCP connect (from a configured source address when given, with
 //! `IP_BIND_ADDRESS_NO_PORT` so the port is chosen per destination), TLS for `wss://` (see [`tls`]),
 //! then the HTTP upgrade. Failures come back as [`ConnectError`]s whose text is the reason the
-//! report counts. Pacing and the overall connect timeout live in `conn`; the embedded server in
-//! `server`.
+//! report counts. Pacing and the overall connect timeout live in `load::iteration`; the embedded server in
+//! `devserver`.
 
 use super::{dns, tls};
+use crate::config::units::human_duration;
 use crate::config::{PhaseTimeouts, Tls};
-use crate::results::report::human_duration;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

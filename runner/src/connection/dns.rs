@@ -135,7 +135,7 @@ impl Dns {
             Err(_) => {
                 return Err(format!(
                     "timeout after {} for {host}",
-                    crate::results::report::human_duration(self.timeout)
+                    crate::config::units::human_duration(self.timeout)
                 ));
             }
             Ok(Err(error)) if error.is_nx_domain() => return Err(format!("NXDOMAIN for {host}")),
@@ -147,7 +147,7 @@ impl Dns {
                 if text.contains("timed out") || text.contains("timeout") {
                     return Err(format!(
                         "timeout after {} for {host}",
-                        crate::results::report::human_duration(self.timeout)
+                        crate::config::units::human_duration(self.timeout)
                     ));
                 }
                 return Err(format!("{host}: {text}"));

@@ -1,17 +1,16 @@
-//! One connection (one iteration of one virtual user): connect, instantiate the scenario, then a
-//! single `select!` loop over the socket, the scenario's next timer or reply deadline, and the run's
-//! stop signal. On stop it closes politely (Close frame, wait for the server's) and returns. Every
-//! failure — connect error, protocol error, scenario trap — is recorded with its reason and ends this
-//! connection only. The VU loop that repeats iterations lives in `vu`.
+//! One open connection's event loop: a single `select!` over the socket, the scenario's next timer
+//! or reply deadline, keepalive, and the stop signal, calling the scenario instance for each event.
+//! On stop it closes politely (Close frame, wait for the server's) and returns how it ended
+//! ([`Outcome`]). Every failure — protocol error, silent socket, scenario trap — is recorded with
+//! its reason and ends this connection only. Connecting and instantiating happen before, in
+//! `load::iteration`; repeating iterations in `load::vu`.
 
+use crate::connection::connect::{WsStream, io_reason};
+use crate::connection::keepalive::Keepalive;
+use crate::measure::counters::bump;
 use crate::scenario::bindings::{Message as GuestMessage, VolleyScenario};
 use crate::scenario::engine::InstanceLimits;
 use crate::scenario::host::{ConnState, Outgoing};
-use crate::connection::keepalive::Keepalive;
-use crate::connection::connect::{WsStream, io_reason};
-use crate::load::plan::Plan;
-use crate::measure::recorder::Recorder;
-use crate::measure::stats::{Phase, bump};
 use futures_util::{SinkExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -53,112 +52,6 @@ pub enum Outcome {
     Stopped,
 }
 
-/// Run iteration `iteration` of VU `vu`.
-pub async fn run_iteration(
-    plan: &Plan,
-    vu: u32,
-    iteration: u32,
-    stop: &CancellationToken,
-) -> Outcome {
-    let counters = &plan.collector.counters;
-    let mut recorder = Recorder::new(vu, plan.collector.clone());
-    bump(&counters.attempted, 1);
-    let url = match plan.url(vu, iteration) {
-        Ok(url) => url,
-        Err(reason) => {
-            recorder.failure(&format!("url: {reason}"));
-            return Outcome::ConnectFailed;
-        }
-    };
-    let permit = tokio::select! {
-        biased;
-        _ = stop.cancelled() => return Outcome::Stopped,
-        permit = plan.pacing.admit() => permit,
-    };
-    let started = Instant::now();
-    let timeout = plan.load.connect_timeout;
-    let connected = tokio::select! {
-        biased;
-        _ = stop.cancelled() => return Outcome::Stopped,
-        result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
-            Ok(Ok(connected)) => connected,
-            Ok(Err(error)) => {
-                recorder.failure(&error.to_string());
-                return Outcome::ConnectFailed;
-            }
-            Err(_) => {
-                recorder.failure(&format!("connect: timed out after {}", crate::results::report::human_duration(timeout)));
-                return Outcome::ConnectFailed;
-            }
-        },
-    };
-    drop(permit);
-    recorder.connect_time(started.elapsed());
-    let phases = connected.phases;
-    for (phase, took) in
-        Phase::ALL
-            .into_iter()
-            .zip([phases.dns, phases.tcp, phases.tls, phases.upgrade])
-    {
-        if let Some(took) = took {
-            recorder.phase(phase, took);
-        }
-    }
-    match connected.resumed {
-        Some(true) => bump(&counters.tls_resumed, 1),
-        Some(false) => bump(&counters.tls_full, 1),
-        None => {}
-    }
-    let socket = connected.socket;
-    bump(&counters.established, 1);
-    let _open = OpenConnection::new(counters);
-    let memory = plan.engine.limits().memory;
-    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder);
-    match plan.engine.instantiate(state) {
-        Ok((store, scenario)) => {
-            let mut connection = Connection {
-                socket,
-                store,
-                scenario,
-                stop: stop.clone(),
-                limits: plan.engine.limits(),
-                close_timeout: plan.load.close_timeout,
-                closing: None,
-                closed_by_server: false,
-                keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
-                opened: Instant::now(),
-                server_close_code: 1005,
-                iteration_timeout: plan.load.iteration_timeout,
-                overran: false,
-            };
-            connection.run().await
-        }
-        Err(error) => {
-            let mut recorder = Recorder::new(vu, plan.collector.clone());
-            let message = format!("scenario: could not instantiate: {error:#}");
-            recorder.scenario_error(&message);
-            recorder.failure(&message);
-            Outcome::Failed
-        }
-    }
-}
-
-/// Counts a connection as open for as long as it lives, even if its task is aborted.
-struct OpenConnection<'a>(&'a crate::measure::stats::Counters);
-
-impl<'a> OpenConnection<'a> {
-    fn new(counters: &'a crate::measure::stats::Counters) -> Self {
-        counters.opened();
-        OpenConnection(counters)
-    }
-}
-
-impl Drop for OpenConnection<'_> {
-    fn drop(&mut self) {
-        self.0.closed();
-    }
-}
-
 /// The scenario callback being made, for calls and error messages.
 enum Callback {
     Open,
@@ -190,8 +83,20 @@ enum Failure {
     Protocol(String),
 }
 
+/// What a connection is allowed, from the scenario file.
+pub struct Settings {
+    /// CPU and memory limits of the scenario instance.
+    pub limits: InstanceLimits,
+    /// Time to wait for the server's Close frame after ours.
+    pub close_timeout: Duration,
+    /// Heartbeat pings and the idle timeout.
+    pub keepalive: Keepalive,
+    /// `load.iteration_timeout`.
+    pub iteration_timeout: Option<Duration>,
+}
+
 /// One open connection and its scenario instance.
-struct Connection {
+pub struct Connection {
     socket: WsStream,
     store: Store<ConnState>,
     scenario: VolleyScenario,
@@ -215,7 +120,33 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(&mut self) -> Outcome {
+    /// A connection over `socket` driven by `scenario`, until `stop`.
+    pub fn new(
+        socket: WsStream,
+        store: Store<ConnState>,
+        scenario: VolleyScenario,
+        stop: CancellationToken,
+        settings: Settings,
+    ) -> Connection {
+        Connection {
+            socket,
+            store,
+            scenario,
+            stop,
+            limits: settings.limits,
+            close_timeout: settings.close_timeout,
+            closing: None,
+            closed_by_server: false,
+            keepalive: settings.keepalive,
+            opened: Instant::now(),
+            server_close_code: 1005,
+            iteration_timeout: settings.iteration_timeout,
+            overran: false,
+        }
+    }
+
+    /// Run the connection until it ends; say how.
+    pub async fn run(&mut self) -> Outcome {
         let result = self.drive().await;
         let outcome = match result {
             Ok(()) if self.closed_by_server => {
@@ -314,7 +245,7 @@ impl Connection {
                     let limit = self.iteration_timeout.unwrap_or_default();
                     self.store.data_mut().recorder.failure(&format!(
                         "iteration: still open after {} (load.iteration_timeout)",
-                        crate::results::report::human_duration(limit)
+                        crate::config::units::human_duration(limit)
                     ));
                     self.overran = true;
                     self.begin_close(1000, "iteration timeout", true).await?;
@@ -322,7 +253,7 @@ impl Connection {
                 _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
                     return Err(Failure::Network(format!(
                         "close: no Close frame from the server within {}",
-                        crate::results::report::human_duration(self.close_timeout)
+                        crate::config::units::human_duration(self.close_timeout)
                     )));
                 }
                 // Last: a scenario whose timers are always due (a zero-delay loop) must not starve
@@ -520,7 +451,7 @@ impl Connection {
             Ok(Err(error)) => self.socket_error(error),
             Err(_) => Err(Failure::Network(format!(
                 "write: the server read nothing for {}",
-                crate::results::report::human_duration(WRITE_STALL)
+                crate::config::units::human_duration(WRITE_STALL)
             ))),
         }
     }

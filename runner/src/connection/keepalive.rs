@@ -2,10 +2,10 @@
 //! connection declared when no pong arrives within `net.heartbeat.timeout` (reason
 //! "heartbeat: no pong in 5s"), ping round trips measured, and `net.idle_timeout` (reason
 //! "idle: nothing received for 30s"). Server pings are always answered by tungstenite. Pure timer
-//! logic; `conn` sends the pings and reads the frames.
+//! logic; `event_loop` sends the pings and reads the frames.
 
 use crate::config::Heartbeat;
-use crate::results::report::human_duration;
+use crate::config::units::human_duration;
 use std::time::{Duration, Instant};
 
 /// Heartbeat and idle state of one connection.

@@ -1,4 +1,11 @@
-//! The `connection` stage (module map in `lib.rs`).
+//! Stage `connection`: one WebSocket connection. `connect` opens it phase by phase (DNS through
+//! `dns`, TCP, TLS through `tls`, the HTTP upgrade), each timed and with its own timeout;
+//! `event_loop` then drives the open socket and its scenario instance until it ends; `keepalive`
+//! schedules heartbeat pings and the idle timeout.
+//!
+//! Hands to `load`: an [`event_loop::Outcome`] per connection (how it ended), and to `measure`,
+//! through the connection's recorder, its timings, counts and failure reasons. Does not live here:
+//! when and how often to connect (`load`), what to send (`scenario`), aggregation (`measure`).
 
 pub mod connect;
 pub mod dns;

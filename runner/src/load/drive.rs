@@ -4,9 +4,10 @@
 //! arrivals when `max_connections` are open. Targets come from `shape` (pure functions); the VU
 //! loop lives in `vu`; `run` calls these and then drains.
 
+use crate::config::load::{Stage, stages_duration};
 use crate::load::plan::Plan;
-use crate::load::shape::{Stage, arrival_gap, stage_target, stages_duration};
-use crate::measure::stats::bump;
+use crate::load::shape::{arrival_gap, stage_target};
+use crate::measure::counters::bump;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -165,5 +166,56 @@ pub async fn arrivals(
             let _guard = guard;
             crate::load::vu::run_vu(plan, slot as u32, first_iteration, stop).await;
         });
+    }
+}
+
+/// Longest the polite close at the end of a run may take, whatever `close_timeout` says.
+const MAX_DRAIN: Duration = Duration::from_secs(30);
+
+/// Wait for the VUs: until all finished, the duration ended, or the run was stopped; then give
+/// them `close_timeout` (+1 s, at most [`MAX_DRAIN`]) to close politely and abort whatever is
+/// left — at once when `hard_stop` fires.
+pub async fn hold_and_drain(
+    plan: &Arc<Plan>,
+    stop: &CancellationToken,
+    hard_stop: &CancellationToken,
+    vus: &mut JoinSet<()>,
+    started: Instant,
+) {
+    let end = plan
+        .load
+        .duration
+        .map(|duration| started + plan.load.ramp_up + duration);
+    let mut drain_deadline: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            joined = vus.join_next() => match joined {
+                None => return,
+                Some(Err(error)) if error.is_panic() => {
+                    // A runner bug: count it where the user will see it instead of losing the VU.
+                    let mut recorder = crate::measure::recorder::Recorder::new(0, plan.collector.clone());
+                    recorder.failure("runner: internal error (a virtual user's task panicked)");
+                }
+                Some(_) => {}
+            },
+            _ = sleep_until(end.unwrap_or_else(Instant::now).into()), if end.is_some() && drain_deadline.is_none() => {
+                stop.cancel();
+            }
+            _ = stop.cancelled(), if drain_deadline.is_none() => {
+                let drain = (plan.load.close_timeout + Duration::from_secs(1)).min(MAX_DRAIN);
+                drain_deadline = Some(Instant::now() + drain);
+            }
+            _ = hard_stop.cancelled() => {
+                stop.cancel();
+                vus.abort_all();
+                while vus.join_next().await.is_some() {}
+                return;
+            }
+            _ = sleep_until(drain_deadline.unwrap_or_else(Instant::now).into()), if drain_deadline.is_some() => {
+                vus.abort_all();
+                while vus.join_next().await.is_some() {}
+                return;
+            }
+        }
     }
 }

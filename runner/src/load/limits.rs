@@ -1,7 +1,7 @@
 //! Operating-system limits checked before a run ramps up: open files (the soft limit is raised to
 //! the hard limit first), ephemeral ports towards one destination, and memory mappings. A run that
 //! cannot fit is refused up front with the numbers and the fix, instead of failing at connection
-//! 16,000. Errors that still happen mid-run are counted by reason in `net`/`conn`.
+//! 16,000. Errors that still happen mid-run are counted by reason in `connection`.
 
 use std::fs;
 

@@ -1,6 +1,15 @@
-//! The `load` stage (module map in `lib.rs`).
+//! Stage `load`: carrying out the `load:` section over time. `limits` preflights the operating
+//! system (open files, ports, memory maps); `plan` holds what every connection shares (engine,
+//! connector, collector, pacing); `drive` starts and stops virtual users to follow the shape (its
+//! targets computed in `shape`) and drains them at the end; `vu` repeats iterations and applies the
+//! reconnect policy; `iteration` connects one and hands it to `connection`; `pacing` caps
+//! handshakes in flight and the connect rate.
+//!
+//! Hands to `connection` and `scenario`: a URL, a socket and an instance per iteration. Does not
+//! live here: the event loop (`connection`), the report (`results`), wiring a whole run (`run.rs`).
 
 pub mod drive;
+pub mod iteration;
 pub mod limits;
 pub mod pacing;
 pub mod plan;

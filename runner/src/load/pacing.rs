@@ -1,7 +1,7 @@
 //! Connection pacing, so a ramp cannot become a SYN flood against the user's own service: at most
 //! `net.max_handshakes_in_flight` handshakes at once (a semaphore permit held from TCP connect to
 //! the upgrade's answer) and at most `net.max_connect_rate` new connections per second (evenly
-//! spaced start slots). Used by `conn` before each connect.
+//! spaced start slots). Used by `load::iteration` before each connect.
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -2,11 +2,12 @@
 //! the connector, the variables, the measurement sink and the timing rules — plus the per-connection
 //! URL. Read-only after construction.
 
-use crate::config::{Load, TemplateValues, expand_template};
+use crate::config::Load;
+use crate::config::template::{TemplateValues, expand_template};
+use crate::connection::connect::Connector;
+use crate::measure::collector::Collector;
 use crate::scenario::engine::ScenarioEngine;
 use crate::scenario::host::RunFacts;
-use crate::connection::connect::Connector;
-use crate::measure::stats::Collector;
 use std::sync::Arc;
 use url::Url;
 

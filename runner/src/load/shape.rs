@@ -1,36 +1,9 @@
-//! Load shapes: how many connections should be open at each moment. `constant` (N connections
-//! spread over a ramp, then held), `stages` (a list of targets reached linearly, like k6 stages
-//! and Artillery phases) and `arrival-rate` (an open model: new connections per second, each
-//! running one iteration, capped at a maximum open). Pure functions of elapsed time; `run` acts on
-//! them.
+//! Load shapes as functions of time: how many connections a staged run wants at each moment, and
+//! the gap between arrivals at a rate. Pure functions of elapsed time; `drive` acts on them. The
+//! shapes themselves (`constant`, `stages`, `arrival_rate`) are validated types in `config::load`.
 
-use std::num::NonZeroU32;
+use crate::config::load::Stage;
 use std::time::Duration;
-
-/// One stage: reach `target` connections, linearly, over `duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stage {
-    /// How long the stage lasts.
-    pub duration: Duration,
-    /// Connections open at its end.
-    pub target: u32,
-}
-
-/// The shape of a run's load.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
-    /// `load.connections` VUs started evenly over `ramp_up`, then held.
-    Constant,
-    /// `load.stages`.
-    Stages(Vec<Stage>),
-    /// `load.arrival_rate` new connections per second, at most `max` open.
-    ArrivalRate {
-        /// Arrivals per second.
-        per_second: f64,
-        /// Cap on open connections; arrivals beyond it are dropped and counted.
-        max: NonZeroU32,
-    },
-}
 
 /// Connections wanted `elapsed` into a staged run (starting from 0), fractional.
 pub fn stage_target(stages: &[Stage], elapsed: Duration) -> f64 {
@@ -52,11 +25,6 @@ pub fn stage_target(stages: &[Stage], elapsed: Duration) -> f64 {
     from
 }
 
-/// Total length of the stages.
-pub fn stages_duration(stages: &[Stage]) -> Duration {
-    stages.iter().map(|stage| stage.duration).sum()
-}
-
 /// Time between arrivals at `per_second`.
 pub fn arrival_gap(per_second: f64) -> Duration {
     Duration::from_secs_f64(1.0 / per_second)
@@ -65,6 +33,7 @@ pub fn arrival_gap(per_second: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::load::stages_duration;
 
     fn stages() -> Vec<Stage> {
         vec![

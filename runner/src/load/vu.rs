@@ -3,12 +3,13 @@
 //! `load.retry_pause`, so an unreachable target is counted, not hammered. With `net.reconnect`, a
 //! connection that drops (reset, closed by the server, dead heartbeat, idle) is re-opened after an
 //! exponential backoff with full jitter, up to `max_attempts` in a row; each re-open is counted as a
-//! reconnect and continues the same iteration. The iteration itself lives in `conn`.
+//! reconnect and continues the same iteration. The iteration itself lives in `iteration`.
 
 use crate::config::Reconnect;
-use crate::connection::event_loop::{Outcome, run_iteration};
+use crate::connection::event_loop::Outcome;
+use crate::load::iteration::run_iteration;
 use crate::load::plan::Plan;
-use crate::measure::stats::bump;
+use crate::measure::counters::bump;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,8 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
             reconnect_attempts += 1;
             if reconnect_attempts > policy.max_attempts {
                 // Give up on this series, visibly, and go on with the next iteration.
-                let mut recorder = crate::measure::recorder::Recorder::new(vu, plan.collector.clone());
+                let mut recorder =
+                    crate::measure::recorder::Recorder::new(vu, plan.collector.clone());
                 recorder.failure(&format!(
                     "reconnect: gave up after {} attempts",
                     policy.max_attempts

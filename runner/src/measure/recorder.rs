@@ -2,7 +2,9 @@
 //! struct (no locks, no histograms); it flushes into the shared [`Collector`] every few dozen samples
 //! and when dropped, so a connection that ends any way at all (even aborted) loses nothing.
 
-use crate::measure::stats::{Collector, METRIC_SCALE, Samples, bump};
+use crate::measure::collector::Collector;
+use crate::measure::counters::bump;
+use crate::measure::stats::{METRIC_SCALE, Samples};
 use std::sync::Arc;
 use std::time::Duration;
 

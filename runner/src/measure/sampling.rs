@@ -1,11 +1,9 @@
 //! The sampling task of a run: every interval it takes a time-series point (see `series`),
-//! appends it to the `--series` file, and checks the `abort: true` thresholds against the results
-//! so far, stopping the run when one is crossed. Started and awaited by `run`.
+//! appends it to the `--series` file, and asks an abort check (given by `run`: the `abort: true`
+//! thresholds judged on the results so far) whether to stop the run. Started and awaited by `run`.
 
-use crate::results::report::{CounterValues, ProcessStats, Report, RunInfo, ScenarioInfo};
+use crate::measure::collector::Collector;
 use crate::measure::series::{Sampler, Series, SeriesFile};
-use crate::measure::stats::Collector;
-use crate::results::thresholds::Threshold;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::time::sleep_until;
@@ -23,12 +21,23 @@ pub struct SeriesContext {
     pub done: CancellationToken,
 }
 
-/// Every interval: take a time-series point, append it to the file, and check the abort
-/// thresholds against the results so far (stopping the run when one is crossed). Returns the
-/// series and the crossed rule, if any.
+/// A crossed abort rule: the rule as written and the measured value.
+pub struct Crossed {
+    /// The rule as written.
+    pub expression: String,
+    /// The measured value, human-readable.
+    pub actual: String,
+}
+
+/// Asked once per interval whether an abort rule was crossed by the results so far.
+pub type AbortCheck = Box<dyn FnMut(&Collector) -> Option<Crossed> + Send>;
+
+/// Every interval: take a time-series point, append it to the file, and ask `abort_check` whether
+/// a rule was crossed by the results so far (stopping the run when one was). Returns the series
+/// and the crossed rule, if any.
 pub async fn sample_series(
     collector: Arc<Collector>,
-    abort_rules: Vec<Threshold>,
+    mut abort_check: Option<AbortCheck>,
     context: SeriesContext,
     mut file: Option<SeriesFile>,
 ) -> (Series, Option<String>) {
@@ -59,31 +68,16 @@ pub async fn sample_series(
             return (series, aborted_by);
         }
         next += context.interval;
-        if aborted_by.is_none() && !abort_rules.is_empty() {
-            let provisional = provisional_report(&collector);
-            if let Some(crossed) = abort_rules
-                .iter()
-                .map(|rule| rule.evaluate(&provisional))
-                .find(|outcome| !outcome.passed && !outcome.actual.starts_with("no data"))
-            {
-                eprintln!(
-                    "volley: threshold `{}` crossed (actual {}); stopping the run",
-                    crossed.expression, crossed.actual
-                );
-                aborted_by = Some(crossed.expression);
-                context.stop.cancel();
-            }
+        if aborted_by.is_none()
+            && let Some(check) = &mut abort_check
+            && let Some(crossed) = check(&collector)
+        {
+            eprintln!(
+                "volley: threshold `{}` crossed (actual {}); stopping the run",
+                crossed.expression, crossed.actual
+            );
+            aborted_by = Some(crossed.expression);
+            context.stop.cancel();
         }
     }
-}
-
-/// The results so far, for abort thresholds.
-fn provisional_report(collector: &Collector) -> Report {
-    Report::build(
-        ScenarioInfo::default(),
-        RunInfo::default(),
-        CounterValues::read(&collector.counters),
-        &collector.snapshot(),
-        ProcessStats::default(),
-    )
 }

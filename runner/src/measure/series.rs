@@ -2,9 +2,10 @@
 //! — open connections, messages sent/received, round-trip percentiles, failures by reason — kept
 //! for the final report and, with `--series FILE`, appended to a JSON-lines (or `.csv`) file as the
 //! run goes, so a crash or Ctrl-C loses at most one interval. Reads the live counters and the
-//! collector's interval histogram; the sampling task lives in `run`.
+//! collector's interval histogram; the sampling task lives in `sampling`.
 
-use crate::measure::stats::{Collector, read};
+use crate::measure::collector::Collector;
+use crate::measure::counters::read;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -150,7 +151,8 @@ impl SeriesFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::stats::{Samples, bump};
+    use crate::measure::counters::bump;
+    use crate::measure::stats::Samples;
 
     #[test]
     fn points_hold_interval_deltas_and_percentiles() {

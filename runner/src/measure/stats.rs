@@ -1,11 +1,10 @@
-//! Measurements as plain data: [`Totals`] (histograms, checks, metrics, failures by reason), the live
-//! atomic [`Counters`], and [`Collector`], the sharded sink connections flush their recorders into.
-//! Pure aggregation: recording lives in `recorder`, presentation in `report`.
+//! Measurements as plain data: [`Totals`] (histograms, checks, metrics, failures by reason, exactly
+//! mergeable), [`Samples`] (what one connection holds before it flushes), the bounded-name rule and
+//! the connect [`Phase`]s. Pure aggregation: recording lives in `recorder`, the shared sink in
+//! `collector`, the live atomics in `counters`, the report model in `results`.
 
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Custom metric values are recorded in 1/1024ths: a binary fraction keeps whole numbers below
 /// 4096 (and halves, quarters…) exact in a 3-significant-digit HDR histogram, where thousandths
@@ -235,135 +234,6 @@ impl Phase {
     }
 }
 
-/// Plain counters, updated live with relaxed atomics (read by the progress line and the report).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Connection attempts started.
-    pub attempted: AtomicU64,
-    /// Handshakes completed.
-    pub established: AtomicU64,
-    /// Connections that failed (connect error, protocol error, scenario trap).
-    pub failed: AtomicU64,
-    /// Connections open right now.
-    pub open: AtomicU64,
-    /// Most connections open at once.
-    pub peak_open: AtomicU64,
-    /// Connections the server closed (Close frame) before the scenario or the run did.
-    pub closed_by_server: AtomicU64,
-    /// Data messages sent.
-    pub messages_sent: AtomicU64,
-    /// Data messages received.
-    pub messages_received: AtomicU64,
-    /// Payload bytes sent.
-    pub bytes_sent: AtomicU64,
-    /// Payload bytes received.
-    pub bytes_received: AtomicU64,
-    /// Requests whose reply missed its deadline.
-    pub reply_timeouts: AtomicU64,
-    /// Round trips completed (mirrors the histogram count, for the live view).
-    pub round_trips: AtomicU64,
-    /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
-    pub dropped_arrivals: AtomicU64,
-    /// TLS handshakes that were full.
-    pub tls_full: AtomicU64,
-    /// TLS handshakes that resumed a session.
-    pub tls_resumed: AtomicU64,
-    /// Connections re-opened by the reconnect policy after a drop.
-    pub reconnects: AtomicU64,
-    /// Client pings sent.
-    pub pings_sent: AtomicU64,
-}
-
-/// Increment a counter by `n`.
-pub fn bump(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, Ordering::Relaxed);
-}
-
-/// Read a counter.
-pub fn read(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
-}
-
-impl Counters {
-    /// A connection opened: count it and track the peak.
-    pub fn opened(&self) {
-        let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak_open.fetch_max(now, Ordering::Relaxed);
-    }
-
-    /// A connection that was open has ended.
-    pub fn closed(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-const SHARDS: usize = 8;
-
-/// Where connections' recorders flush: a few mutex-protected [`Totals`], chosen by VU index so two
-/// connections rarely contend. Locks are taken per flush (every few hundred samples), never per sample.
-#[derive(Debug)]
-pub struct Collector {
-    shards: Vec<Mutex<Totals>>,
-    /// Live counters.
-    pub counters: Counters,
-    /// Round trips and failures since the last [`Collector::take_interval`] (for the time series).
-    interval: Mutex<(Histogram<u64>, BTreeMap<String, u64>)>,
-}
-
-impl Default for Collector {
-    fn default() -> Self {
-        Collector {
-            shards: (0..SHARDS).map(|_| Mutex::new(Totals::default())).collect(),
-            counters: Counters::default(),
-            interval: Mutex::new((new_histogram(), BTreeMap::new())),
-        }
-    }
-}
-
-impl Collector {
-    /// Move `samples` into the shard for `vu`, leaving `samples` empty.
-    pub fn absorb(&self, vu: u32, samples: &mut Samples) {
-        if !samples.round_trips.is_empty() || !samples.failures.is_empty() {
-            let mut interval = match self.interval.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            for value in &samples.round_trips {
-                let _ = interval.0.record(*value);
-            }
-            for (reason, count) in &samples.failures {
-                *interval.1.entry(reason.clone()).or_default() += count;
-            }
-        }
-        let shard = &self.shards[vu as usize % SHARDS];
-        match shard.lock() {
-            Ok(mut guard) => samples.drain_into(&mut guard),
-            Err(poisoned) => samples.drain_into(&mut poisoned.into_inner()),
-        }
-    }
-
-    /// Round trips and failures flushed since the last call, and reset.
-    pub fn take_interval(&self) -> (Histogram<u64>, BTreeMap<String, u64>) {
-        let mut interval = match self.interval.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        std::mem::replace(&mut *interval, (new_histogram(), BTreeMap::new()))
-    }
-
-    /// Everything flushed so far, merged.
-    pub fn snapshot(&self) -> Totals {
-        let mut all = Totals::default();
-        for shard in &self.shards {
-            match shard.lock() {
-                Ok(guard) => all.merge(&guard),
-                Err(poisoned) => all.merge(&poisoned.into_inner()),
-            }
-        }
-        all
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,18 +282,12 @@ mod tests {
     }
 
     #[test]
-    fn collector_sums_shards() {
-        let collector = Collector::default();
-        for vu in 0..20 {
-            let mut one = Samples::default();
-            one.failures.insert("connect: refused".into(), 1);
-            one.round_trips.push(u64::from(vu) + 1);
-            collector.absorb(vu, &mut one);
-            assert!(one.is_empty());
+    fn phase_names_are_the_names_thresholds_use() -> Result<(), String> {
+        use crate::config::threshold::{Subject, Threshold, Timing};
+        for phase in Phase::ALL {
+            let rule = Threshold::parse(&format!("{}_time p99 < 1s", phase.name()), false)?;
+            assert_eq!(rule.subject, Subject::Timing(Timing::Phase(phase.name())));
         }
-        let totals = collector.snapshot();
-        assert_eq!(totals.failures["connect: refused"], 20);
-        assert_eq!(totals.round_trips.len(), 20);
-        assert_eq!(totals.round_trips.max(), 20);
+        Ok(())
     }
 }

@@ -3,7 +3,9 @@
 //! current counters and histogram summaries (read from the collector, never blocking the
 //! connections for long). Rendering the exposition is a pure function, [`render`].
 
-use crate::measure::stats::{Collector, Totals, read};
+use crate::measure::collector::Collector;
+use crate::measure::counters::read;
+use crate::measure::stats::Totals;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 /// A running metrics endpoint.
 pub struct MetricsEndpoint {
-    address: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -27,7 +28,6 @@ impl MetricsEndpoint {
         collector: Arc<Collector>,
     ) -> std::io::Result<MetricsEndpoint> {
         let listener = TcpListener::bind(address).await?;
-        let address = listener.local_addr()?;
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
@@ -41,16 +41,7 @@ impl MetricsEndpoint {
                 }
             }
         });
-        Ok(MetricsEndpoint {
-            address,
-            stop,
-            task,
-        })
-    }
-
-    /// Where it listens.
-    pub fn address(&self) -> SocketAddr {
-        self.address
+        Ok(MetricsEndpoint { stop, task })
     }
 
     /// Stop listening.
@@ -128,7 +119,7 @@ fn summary(
 }
 
 /// The OpenMetrics exposition of the live figures.
-pub fn render(counters: &crate::measure::stats::Counters, totals: &Totals) -> String {
+pub fn render(counters: &crate::measure::counters::Counters, totals: &Totals) -> String {
     let mut out = String::new();
     gauge(
         &mut out,
@@ -303,8 +294,8 @@ mod tests {
 
     #[test]
     fn exposition_ends_with_eof_and_names_counters_total() {
-        let counters = crate::measure::stats::Counters::default();
-        crate::measure::stats::bump(&counters.attempted, 3);
+        let counters = crate::measure::counters::Counters::default();
+        crate::measure::counters::bump(&counters.attempted, 3);
         let mut totals = Totals::default();
         totals.checks.insert(
             "say \"hi\"".into(),

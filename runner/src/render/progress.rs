@@ -2,7 +2,8 @@
 //! and failures, rewritten in place on stderr. It only reads the live counters, and it switches
 //! itself off when stderr is not a terminal (CI logs get the final summary only).
 
-use crate::measure::stats::{Collector, read};
+use crate::measure::collector::Collector;
+use crate::measure::counters::read;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

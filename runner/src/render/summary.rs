@@ -1,7 +1,8 @@
 //! The end-of-run summary for a terminal or a CI log: plain aligned text, no control characters.
-//! Reads a [`Report`] only; JSON lives in `report`.
+//! Reads a [`Report`] only; JSON lives in `results::report`.
 
-use crate::results::report::{Distribution, Report, human_bytes, human_micros as micros};
+use crate::config::units::{human_bytes, human_micros as micros};
+use crate::results::report::{Distribution, Report};
 use std::fmt::Write;
 
 fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {

@@ -4,10 +4,10 @@
 //! are evaluated again on the merged figures. The time series is aligned by interval: counts add,
 //! per-interval percentiles take the worst shard's (an upper bound, not exact).
 
+use crate::config::threshold::Threshold;
+use crate::measure::stats::METRIC_SCALE;
 use crate::results::codec;
 use crate::results::report::{Distribution, Report};
-use crate::measure::stats::METRIC_SCALE;
-use crate::results::thresholds::Threshold;
 use std::collections::BTreeMap;
 
 fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {

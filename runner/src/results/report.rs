@@ -1,12 +1,12 @@
 //! The result of a run as plain data ([`Report`]), its JSON form (schema `volley.results/v2`,
-//! documented in docs/results.md) and the verdict (exit code). Built once from the collector at the
-//! end of a run; the terminal rendering lives in `summary`.
+//! documented in docs/results.md), the threshold outcomes and the verdict as data. Assembled in
+//! `build`; every rendering lives in `render`, the verdict in `verdict`.
 
-use crate::measure::stats::{METRIC_SCALE, Totals};
+use crate::measure::process::ProcessStats;
+use crate::results::thresholds::Figures;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Identifies the JSON layout; bumped on any incompatible change.
 pub const SCHEMA: &str = "volley.results/v2";
@@ -49,7 +49,7 @@ pub struct Report {
     pub scenario_errors: BTreeMap<String, u64>,
     /// Thresholds from the file, evaluated on these results.
     #[serde(default)]
-    pub thresholds: Vec<crate::results::thresholds::Outcome>,
+    pub thresholds: Vec<Outcome>,
     /// Per-interval figures over the run.
     #[serde(default)]
     pub series: crate::measure::series::Series,
@@ -271,42 +271,18 @@ impl Distribution {
     }
 }
 
-/// `process` section.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ProcessStats {
-    /// Peak resident memory of the runner, KiB.
-    pub peak_rss_kib: u64,
-    /// User CPU time, seconds.
-    pub cpu_user_s: f64,
-    /// System CPU time, seconds.
-    pub cpu_system_s: f64,
-    /// Open-file limit in force.
-    pub open_files_limit: u64,
-}
-
-impl ProcessStats {
-    /// Read this process's figures.
-    pub fn read(open_files_limit: u64) -> ProcessStats {
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-        // SAFETY: getrusage writes a full rusage into the pointer we pass; zeroed is a valid rusage.
-        #[allow(unsafe_code)] // the one libc call that reports our own CPU time and peak RSS
-        let usage = unsafe {
-            if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
-                return ProcessStats {
-                    open_files_limit,
-                    ..ProcessStats::default()
-                };
-            }
-            usage.assume_init()
-        };
-        let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
-        ProcessStats {
-            peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-            cpu_user_s: seconds(usage.ru_utime),
-            cpu_system_s: seconds(usage.ru_stime),
-            open_files_limit,
-        }
-    }
+/// A rule evaluated on results.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outcome {
+    /// The rule as written.
+    pub expression: String,
+    /// The measured value, human-readable (`3.61ms`, `99.95%`, `no data`).
+    pub actual: String,
+    /// Whether the rule held.
+    pub passed: bool,
+    /// Whether the rule aborts the run when crossed.
+    #[serde(default)]
+    pub abort: bool,
 }
 
 /// `verdict` section.
@@ -320,306 +296,27 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-impl Verdict {
-    /// Judge a report's figures.
-    pub fn judge(
-        connections: &ConnectionStats,
-        checks: &[CheckStats],
-        reply_timeouts: u64,
-        scenario_errors: &BTreeMap<String, u64>,
-        thresholds: &[crate::results::thresholds::Outcome],
-    ) -> Verdict {
-        let mut reasons = Vec::new();
-        for check in checks.iter().filter(|check| check.failed > 0) {
-            reasons.push(format!(
-                "check \"{}\" failed {} of {} times",
-                check.name,
-                check.failed,
-                check.failed + check.passed
-            ));
-        }
-        let count =
-            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        if reply_timeouts > 0 {
-            let replies = count(reply_timeouts, "reply", "replies");
-            reasons.push(format!("{replies} missed their deadline"));
-        }
-        let scenario_failures: u64 = scenario_errors.values().sum();
-        if scenario_failures > 0 {
-            let connections = count(scenario_failures, "connection", "connections");
-            reasons.push(format!("{connections} failed in the scenario"));
-        }
-        if connections.failed > scenario_failures {
-            let failed = count(
-                connections.failed - scenario_failures,
-                "connection",
-                "connections",
-            );
-            reasons.push(format!("{failed} failed"));
-        }
-        if connections.attempted == 0 {
-            reasons.push("no connection was attempted".into());
-        }
-        for outcome in thresholds.iter().filter(|outcome| !outcome.passed) {
-            reasons.push(format!(
-                "threshold `{}` crossed (actual {})",
-                outcome.expression, outcome.actual
-            ));
-        }
-        let passed = reasons.is_empty();
-        Verdict {
-            passed,
-            exit_code: if passed { 0 } else { 1 },
-            reasons,
-        }
-    }
-}
-
-/// Counter values read at the end of a run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CounterValues {
-    /// See [`crate::measure::stats::Counters`].
-    pub attempted: u64,
-    /// Established.
-    pub established: u64,
-    /// Failed.
-    pub failed: u64,
-    /// Closed by server.
-    pub closed_by_server: u64,
-    /// Peak open.
-    pub peak_open: u64,
-    /// Messages sent.
-    pub messages_sent: u64,
-    /// Messages received.
-    pub messages_received: u64,
-    /// Bytes sent.
-    pub bytes_sent: u64,
-    /// Bytes received.
-    pub bytes_received: u64,
-    /// Reply timeouts.
-    pub reply_timeouts: u64,
-    /// Dropped arrivals.
-    pub dropped_arrivals: u64,
-    /// Full TLS handshakes.
-    pub tls_full: u64,
-    /// Resumed TLS handshakes.
-    pub tls_resumed: u64,
-    /// Reconnects.
-    pub reconnects: u64,
-    /// DNS queries (filled in by `run` from the connector).
-    pub dns_queries: u64,
-    /// Pings sent.
-    pub pings_sent: u64,
-}
-
-impl CounterValues {
-    /// Read the live counters now.
-    pub fn read(counters: &crate::measure::stats::Counters) -> CounterValues {
-        use crate::measure::stats::read;
-        CounterValues {
-            attempted: read(&counters.attempted),
-            established: read(&counters.established),
-            failed: read(&counters.failed),
-            closed_by_server: read(&counters.closed_by_server),
-            peak_open: read(&counters.peak_open),
-            messages_sent: read(&counters.messages_sent),
-            messages_received: read(&counters.messages_received),
-            bytes_sent: read(&counters.bytes_sent),
-            bytes_received: read(&counters.bytes_received),
-            reply_timeouts: read(&counters.reply_timeouts),
-            dropped_arrivals: read(&counters.dropped_arrivals),
-            tls_full: read(&counters.tls_full),
-            tls_resumed: read(&counters.tls_resumed),
-            reconnects: read(&counters.reconnects),
-            dns_queries: 0,
-            pings_sent: read(&counters.pings_sent),
-        }
-    }
-}
-
 impl Report {
-    /// Assemble the report.
-    pub fn build(
-        scenario: ScenarioInfo,
-        run: RunInfo,
-        counters: CounterValues,
-        totals: &Totals,
-        process: ProcessStats,
-    ) -> Report {
-        let connections = ConnectionStats {
-            attempted: counters.attempted,
-            established: counters.established,
-            failed: counters.failed,
-            failed_by_reason: totals.failures.clone(),
-            closed_by_server: counters.closed_by_server,
-            peak_open: counters.peak_open,
-            dropped_arrivals: counters.dropped_arrivals,
-        };
-        let checks: Vec<CheckStats> = totals
-            .checks
-            .iter()
-            .map(|(name, count)| CheckStats {
-                name: name.clone(),
-                passed: count.passed,
-                failed: count.failed,
-            })
-            .collect();
-        let verdict = Verdict::judge(
-            &connections,
-            &checks,
-            counters.reply_timeouts,
-            &totals.scenario_errors,
-            &[],
-        );
-        Report {
-            schema: SCHEMA.to_owned(),
-            scenario,
-            run,
-            connections,
-            messages: MessageStats {
-                sent: counters.messages_sent,
-                received: counters.messages_received,
-                bytes_sent: counters.bytes_sent,
-                bytes_received: counters.bytes_received,
-            },
-            checks,
-            round_trips: Distribution::of(&totals.round_trips, 1.0),
-            reply_timeouts: counters.reply_timeouts,
-            timer_lag: Distribution::of(&totals.timer_lag, 1.0),
-            connect_time: Distribution::of(&totals.connect_time, 1.0),
-            connect_phases: crate::measure::stats::Phase::ALL
-                .iter()
-                .map(|phase| {
-                    (
-                        phase.name().to_owned(),
-                        Distribution::of(&totals.phases[*phase as usize], 1.0),
-                    )
-                })
-                .collect(),
-            ping_rtt: Distribution::of(&totals.ping_rtt, 1.0),
-            network: NetworkStats {
-                tls_full_handshakes: counters.tls_full,
-                tls_resumed_handshakes: counters.tls_resumed,
-                reconnects: counters.reconnects,
-                dns_queries: counters.dns_queries,
-                pings_sent: counters.pings_sent,
-            },
-            metrics: totals
-                .metrics
-                .iter()
-                .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE)))
-                .collect(),
-            scenario_errors: totals.scenario_errors.clone(),
-            thresholds: Vec::new(),
-            series: crate::measure::series::Series::default(),
-            process,
-            verdict,
+    /// The figures thresholds are judged on.
+    pub fn figures(&self) -> Figures<'_> {
+        Figures {
+            round_trips: &self.round_trips,
+            connect_time: &self.connect_time,
+            timer_lag: &self.timer_lag,
+            ping_rtt: &self.ping_rtt,
+            connect_phases: &self.connect_phases,
+            metrics: &self.metrics,
+            checks: &self.checks,
+            connections: &self.connections,
+            reconnects: self.network.reconnects,
+            reply_timeouts: self.reply_timeouts,
+            messages: &self.messages,
         }
-    }
-
-    /// Evaluate `thresholds` on these results and judge the verdict again.
-    pub fn apply_thresholds(&mut self, thresholds: &[crate::results::thresholds::Threshold]) {
-        self.thresholds = thresholds
-            .iter()
-            .map(|threshold| threshold.evaluate(self))
-            .collect();
-        self.rejudge();
-    }
-
-    /// Recompute the verdict from the figures and threshold outcomes.
-    pub fn rejudge(&mut self) {
-        self.verdict = Verdict::judge(
-            &self.connections,
-            &self.checks,
-            self.reply_timeouts,
-            &self.scenario_errors,
-            &self.thresholds,
-        );
     }
 
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self)
             .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
-    }
-}
-
-/// `1.5s`, `250ms`, `2m`, as a person writes it.
-pub fn human_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis == 0 {
-        format!("{}µs", duration.as_micros())
-    } else if millis < 1000 {
-        format!("{millis}ms")
-    } else if millis.is_multiple_of(60_000) {
-        format!("{}m", millis / 60_000)
-    } else if millis.is_multiple_of(1000) {
-        format!("{}s", millis / 1000)
-    } else {
-        format!("{:.1}s", duration.as_secs_f64())
-    }
-}
-
-/// A microsecond figure as a person reads it: `850µs`, `3.61ms`, `1.20s`.
-pub fn human_micros(value: f64) -> String {
-    if value >= 1e6 {
-        format!("{:.2}s", value / 1e6)
-    } else if value >= 1e3 {
-        format!("{:.2}ms", value / 1e3)
-    } else {
-        format!("{value:.0}µs")
-    }
-}
-
-/// `4 MiB`, `512 KiB`, `100 B`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_units() {
-        assert_eq!(human_duration(Duration::from_millis(100)), "100ms");
-        assert_eq!(human_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(human_duration(Duration::from_secs(120)), "2m");
-        assert_eq!(human_bytes(4 << 20), "4 MiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-    }
-
-    #[test]
-    fn a_failed_check_fails_the_verdict_by_name() {
-        let connections = ConnectionStats {
-            attempted: 2,
-            established: 2,
-            failed: 0,
-            failed_by_reason: BTreeMap::new(),
-            closed_by_server: 0,
-            peak_open: 2,
-            dropped_arrivals: 0,
-        };
-        let checks = vec![CheckStats {
-            name: "echo".into(),
-            passed: 3,
-            failed: 1,
-        }];
-        let verdict = Verdict::judge(&connections, &checks, 0, &BTreeMap::new(), &[]);
-        assert_eq!(verdict.exit_code, 1);
-        assert_eq!(verdict.reasons, vec!["check \"echo\" failed 1 of 4 times"]);
-        let verdict = Verdict::judge(&connections, &[], 0, &BTreeMap::new(), &[]);
-        assert!(verdict.passed);
     }
 }

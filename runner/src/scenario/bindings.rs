@@ -1,5 +1,5 @@
 //! The host side of the WIT contract `volley:scenario@0.1.0` (`sdk/wit/scenario.wit`): the only
-//! `bindgen!` in the runner. `host` implements the generated import trait; `engine` and `conn` use the
+//! `bindgen!` in the runner. `host` implements the generated import trait; `engine` and `connection::event_loop` use the
 //! generated `VolleyScenario` to call exports. Nothing else names generated paths.
 
 #![allow(missing_docs)] // generated code

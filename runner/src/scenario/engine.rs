@@ -2,7 +2,7 @@
 //! ~20k instances fit one process: no per-instance address-space reservation or guard mappings), the
 //! linker (WASI p2 with nothing granted, plus the Volley host imports), the pre-instantiated module and
 //! the epoch ticker that bounds each callback's CPU time. Instances are made per connection by
-//! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `conn`.
+//! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `connection::event_loop`.
 
 use crate::scenario::bindings::{VolleyScenario, VolleyScenarioPre, WIT_PACKAGE};
 use crate::scenario::host::ConnState;

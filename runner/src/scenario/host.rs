@@ -1,11 +1,11 @@
 //! What a scenario instance can ask of the runner: [`ConnState`] is the data of one connection's
 //! wasmtime `Store`, and implements the WIT `host` imports. Imports never block or do I/O: sends are
 //! queued in an outbox, timers and request deadlines go into queues, measurements into the
-//! connection's `Recorder`. The connection task (`conn`) drains and acts on all of it after each
+//! connection's `Recorder`. The connection task (`connection::event_loop`) drains and acts on all of it after each
 //! callback.
 
-use crate::scenario::bindings::{HostImports, LogLevel};
 use crate::measure::recorder::Recorder;
+use crate::scenario::bindings::{HostImports, LogLevel};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 use std::cmp::Reverse;
@@ -245,7 +245,7 @@ impl ConnState {
         if self.queued_bytes > self.memory {
             self.violate(format!(
                 "scenario: queued more than {} of messages in one callback (limits.memory)",
-                crate::results::report::human_bytes(self.memory as u64)
+                crate::config::units::human_bytes(self.memory as u64)
             ));
             return;
         }

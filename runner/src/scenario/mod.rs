@@ -1,7 +1,28 @@
-//! The `scenario` stage (module map in `lib.rs`).
+//! Stage `scenario`: the user's WebAssembly module. The wasmtime engine compiles it once per run
+//! (`engine`), the one `bindgen!` call gives typed access to its WIT world (`bindings`), `host`
+//! implements the imports a scenario calls (send, timers, requests, checks, metrics) on a
+//! per-connection [`host::ConnState`], `wasi` links a WASI that grants nothing and never blocks a
+//! runtime worker, and `trap` turns a trap (panic, CPU limit, memory cap) into readable text.
+//!
+//! Hands to `connection`: an instantiated store per connection and the callbacks to call on it.
+//! Does not live here: sockets and the event loop (`connection`), recording figures (`measure`;
+//! `host` only calls a recorder). One instance per connection: a trap fails only its connection.
 
 pub mod bindings;
 pub mod engine;
 pub mod host;
 pub mod trap;
 pub mod wasi;
+
+use crate::config::Scenario;
+use engine::{InstanceLimits, ModuleError, ScenarioEngine};
+
+/// Compile and link `scenario`'s module as `run` would, without connecting; returns the WIT
+/// package (interface version) it speaks.
+pub fn check_module(scenario: &Scenario) -> Result<&'static str, ModuleError> {
+    let limits = InstanceLimits {
+        callback_time: scenario.limits.callback_time,
+        memory: scenario.limits.memory,
+    };
+    ScenarioEngine::load(&scenario.module, limits).map(|_| bindings::WIT_PACKAGE)
+}

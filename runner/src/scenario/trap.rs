@@ -1,8 +1,8 @@
 //! Turning a failed scenario call into one readable line for the report: a panic with its message,
 //! the CPU deadline, the memory cap, or wasmtime's own trap text. Pure formatting; the decision to
-//! end the connection lives in `conn`.
+//! end the connection lives in `connection::event_loop`.
 
-use crate::results::report::{human_bytes, human_duration};
+use crate::config::units::{human_bytes, human_duration};
 use std::time::Duration;
 use wasmtime::Trap;
 

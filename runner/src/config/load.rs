@@ -1,0 +1,106 @@
+//! The `load:` section validated: the shape of the load ([`Shape`]: constant, stages or arrival
+//! rate), how many connections, for how long, and the per-connection timeouts. How the load is
+//! carried out over time lives in the `load` stage, not here.
+
+use crate::config::units::human_duration;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// `load:` validated.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Constant, stages or arrival rate.
+    pub shape: Shape,
+    /// Most connections open at once: `connections`, the highest stage target, or
+    /// `max_connections`.
+    pub connections: NonZeroU32,
+    /// Time over which connections are opened, evenly spaced.
+    pub ramp_up: Duration,
+    /// Time to hold after the ramp; `None` runs until every VU finished its iterations.
+    pub duration: Option<Duration>,
+    /// Iterations per VU; `None` repeats until the duration ends.
+    pub iterations: Option<NonZeroU32>,
+    /// Limit on the whole connect: DNS + TCP + TLS + WebSocket upgrade.
+    pub connect_timeout: Duration,
+    /// Time to wait for the server's Close frame after ours.
+    pub close_timeout: Duration,
+    /// Pause before a VU retries after its connection failed.
+    pub retry_pause: Duration,
+    /// Longest one iteration (connection) may stay open before it is closed as a failure.
+    pub iteration_timeout: Option<Duration>,
+}
+
+/// One stage: reach `target` connections, linearly, over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// Connections open at its end.
+    pub target: u32,
+}
+
+/// The shape of a run's load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// `load.connections` VUs started evenly over `ramp_up`, then held.
+    Constant,
+    /// `load.stages`.
+    Stages(Vec<Stage>),
+    /// `load.arrival_rate` new connections per second, at most `max` open.
+    ArrivalRate {
+        /// Arrivals per second.
+        per_second: f64,
+        /// Cap on open connections; arrivals beyond it are dropped and counted.
+        max: NonZeroU32,
+    },
+}
+
+/// Total length of the stages.
+pub fn stages_duration(stages: &[Stage]) -> Duration {
+    stages.iter().map(|stage| stage.duration).sum()
+}
+
+impl Load {
+    /// The load shape in words, for the summary.
+    pub fn describe(&self) -> String {
+        let load = self;
+        match &load.shape {
+            Shape::Constant => {
+                let hold = match (load.duration, load.iterations) {
+                    (Some(duration), Some(iterations)) => format!(
+                        "hold {} or {iterations} iterations",
+                        human_duration(duration)
+                    ),
+                    (Some(duration), None) => format!("hold {}", human_duration(duration)),
+                    (None, Some(iterations)) => format!("{iterations} iterations each"),
+                    (None, None) => String::new(),
+                };
+                format!(
+                    "constant {} connections, ramp {}, {hold}",
+                    load.connections,
+                    human_duration(load.ramp_up)
+                )
+            }
+            Shape::Stages(stages) => {
+                let mut from = 0;
+                let steps: Vec<String> = stages
+                    .iter()
+                    .map(|stage| {
+                        let step = format!(
+                            "{from}→{} over {}",
+                            stage.target,
+                            human_duration(stage.duration)
+                        );
+                        from = stage.target;
+                        step
+                    })
+                    .collect();
+                format!("stages {}", steps.join(", "))
+            }
+            Shape::ArrivalRate { per_second, max } => format!(
+                "arrival rate {per_second}/s for {}, at most {max} open",
+                human_duration(load.duration.unwrap_or_default())
+            ),
+        }
+    }
+}

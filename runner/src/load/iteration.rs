@@ -1,0 +1,113 @@
+//! One iteration of one virtual user: expand the URL, wait for a pacing permit, connect (DNS, TCP,
+//! TLS, upgrade, under `load.connect_timeout`), record the connect phases, instantiate the scenario
+//! and hand both to a [`Connection`] until it ends. A failure here is recorded with its reason and
+//! ends this iteration only. The VU loop that repeats iterations lives in `vu`.
+
+use crate::connection::event_loop::{Connection, Outcome, Settings};
+use crate::connection::keepalive::Keepalive;
+use crate::load::plan::Plan;
+use crate::measure::counters::{Counters, bump};
+use crate::measure::recorder::Recorder;
+use crate::measure::stats::Phase;
+use crate::scenario::host::ConnState;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Run iteration `iteration` of VU `vu`.
+pub async fn run_iteration(
+    plan: &Plan,
+    vu: u32,
+    iteration: u32,
+    stop: &CancellationToken,
+) -> Outcome {
+    let counters = &plan.collector.counters;
+    let mut recorder = Recorder::new(vu, plan.collector.clone());
+    bump(&counters.attempted, 1);
+    let url = match plan.url(vu, iteration) {
+        Ok(url) => url,
+        Err(reason) => {
+            recorder.failure(&format!("url: {reason}"));
+            return Outcome::ConnectFailed;
+        }
+    };
+    let permit = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Outcome::Stopped,
+        permit = plan.pacing.admit() => permit,
+    };
+    let started = Instant::now();
+    let timeout = plan.load.connect_timeout;
+    let connected = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Outcome::Stopped,
+        result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(error)) => {
+                recorder.failure(&error.to_string());
+                return Outcome::ConnectFailed;
+            }
+            Err(_) => {
+                recorder.failure(&format!("connect: timed out after {}", crate::config::units::human_duration(timeout)));
+                return Outcome::ConnectFailed;
+            }
+        },
+    };
+    drop(permit);
+    recorder.connect_time(started.elapsed());
+    let phases = connected.phases;
+    for (phase, took) in
+        Phase::ALL
+            .into_iter()
+            .zip([phases.dns, phases.tcp, phases.tls, phases.upgrade])
+    {
+        if let Some(took) = took {
+            recorder.phase(phase, took);
+        }
+    }
+    match connected.resumed {
+        Some(true) => bump(&counters.tls_resumed, 1),
+        Some(false) => bump(&counters.tls_full, 1),
+        None => {}
+    }
+    let socket = connected.socket;
+    bump(&counters.established, 1);
+    let _open = OpenConnection::new(counters);
+    let memory = plan.engine.limits().memory;
+    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder);
+    match plan.engine.instantiate(state) {
+        Ok((store, scenario)) => {
+            let settings = Settings {
+                limits: plan.engine.limits(),
+                close_timeout: plan.load.close_timeout,
+                keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
+                iteration_timeout: plan.load.iteration_timeout,
+            };
+            Connection::new(socket, store, scenario, stop.clone(), settings)
+                .run()
+                .await
+        }
+        Err(error) => {
+            let mut recorder = Recorder::new(vu, plan.collector.clone());
+            let message = format!("scenario: could not instantiate: {error:#}");
+            recorder.scenario_error(&message);
+            recorder.failure(&message);
+            Outcome::Failed
+        }
+    }
+}
+
+/// Counts a connection as open for as long as it lives, even if its task is aborted.
+struct OpenConnection<'a>(&'a Counters);
+
+impl<'a> OpenConnection<'a> {
+    fn new(counters: &'a Counters) -> Self {
+        counters.opened();
+        OpenConnection(counters)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.closed();
+    }
+}

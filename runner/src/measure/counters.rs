@@ -1,0 +1,128 @@
+//! The live counters of a run ([`Counters`], relaxed atomics bumped by connections and read by
+//! the progress line, the metrics endpoint and the sampler) and their plain end-of-run values
+//! ([`CounterValues`], read once into the report). Histograms live in `stats`, not here.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Plain counters, updated live with relaxed atomics (read by the progress line and the report).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Connection attempts started.
+    pub attempted: AtomicU64,
+    /// Handshakes completed.
+    pub established: AtomicU64,
+    /// Connections that failed (connect error, protocol error, scenario trap).
+    pub failed: AtomicU64,
+    /// Connections open right now.
+    pub open: AtomicU64,
+    /// Most connections open at once.
+    pub peak_open: AtomicU64,
+    /// Connections the server closed (Close frame) before the scenario or the run did.
+    pub closed_by_server: AtomicU64,
+    /// Data messages sent.
+    pub messages_sent: AtomicU64,
+    /// Data messages received.
+    pub messages_received: AtomicU64,
+    /// Payload bytes sent.
+    pub bytes_sent: AtomicU64,
+    /// Payload bytes received.
+    pub bytes_received: AtomicU64,
+    /// Requests whose reply missed its deadline.
+    pub reply_timeouts: AtomicU64,
+    /// Round trips completed (mirrors the histogram count, for the live view).
+    pub round_trips: AtomicU64,
+    /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
+    pub dropped_arrivals: AtomicU64,
+    /// TLS handshakes that were full.
+    pub tls_full: AtomicU64,
+    /// TLS handshakes that resumed a session.
+    pub tls_resumed: AtomicU64,
+    /// Connections re-opened by the reconnect policy after a drop.
+    pub reconnects: AtomicU64,
+    /// Client pings sent.
+    pub pings_sent: AtomicU64,
+}
+
+/// Increment a counter by `n`.
+pub fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Read a counter.
+pub fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+impl Counters {
+    /// A connection opened: count it and track the peak.
+    pub fn opened(&self) {
+        let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_open.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// A connection that was open has ended.
+    pub fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counter values read at the end of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CounterValues {
+    /// See [`Counters`].
+    pub attempted: u64,
+    /// Established.
+    pub established: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Closed by server.
+    pub closed_by_server: u64,
+    /// Peak open.
+    pub peak_open: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Messages received.
+    pub messages_received: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Reply timeouts.
+    pub reply_timeouts: u64,
+    /// Dropped arrivals.
+    pub dropped_arrivals: u64,
+    /// Full TLS handshakes.
+    pub tls_full: u64,
+    /// Resumed TLS handshakes.
+    pub tls_resumed: u64,
+    /// Reconnects.
+    pub reconnects: u64,
+    /// DNS queries (filled in by `run` from the connector).
+    pub dns_queries: u64,
+    /// Pings sent.
+    pub pings_sent: u64,
+}
+
+impl CounterValues {
+    /// Read the live counters now.
+    pub fn read(counters: &Counters) -> CounterValues {
+        CounterValues {
+            attempted: read(&counters.attempted),
+            established: read(&counters.established),
+            failed: read(&counters.failed),
+            closed_by_server: read(&counters.closed_by_server),
+            peak_open: read(&counters.peak_open),
+            messages_sent: read(&counters.messages_sent),
+            messages_received: read(&counters.messages_received),
+            bytes_sent: read(&counters.bytes_sent),
+            bytes_received: read(&counters.bytes_received),
+            reply_timeouts: read(&counters.reply_timeouts),
+            dropped_arrivals: read(&counters.dropped_arrivals),
+            tls_full: read(&counters.tls_full),
+            tls_resumed: read(&counters.tls_resumed),
+            reconnects: read(&counters.reconnects),
+            dns_queries: 0,
+            pings_sent: read(&counters.pings_sent),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Building a [`Report`] from what the `measure` stage collected: the counters, the merged
+//! histograms and the process figures become the plain report model, with a first verdict (before
+//! thresholds, which `verdict` applies). Called by `run` at the end and for provisional results.
+
+use crate::measure::counters::CounterValues;
+use crate::measure::process::ProcessStats;
+use crate::measure::stats::{METRIC_SCALE, Totals};
+use crate::results::report::{
+    CheckStats, ConnectionStats, Distribution, MessageStats, NetworkStats, Report, RunInfo, SCHEMA,
+    ScenarioInfo, Verdict,
+};
+
+impl Report {
+    /// Assemble the report.
+    pub fn build(
+        scenario: ScenarioInfo,
+        run: RunInfo,
+        counters: CounterValues,
+        totals: &Totals,
+        process: ProcessStats,
+    ) -> Report {
+        let connections = ConnectionStats {
+            attempted: counters.attempted,
+            established: counters.established,
+            failed: counters.failed,
+            failed_by_reason: totals.failures.clone(),
+            closed_by_server: counters.closed_by_server,
+            peak_open: counters.peak_open,
+            dropped_arrivals: counters.dropped_arrivals,
+        };
+        let checks: Vec<CheckStats> = totals
+            .checks
+            .iter()
+            .map(|(name, count)| CheckStats {
+                name: name.clone(),
+                passed: count.passed,
+                failed: count.failed,
+            })
+            .collect();
+        let verdict = Verdict::judge(
+            &connections,
+            &checks,
+            counters.reply_timeouts,
+            &totals.scenario_errors,
+            &[],
+        );
+        Report {
+            schema: SCHEMA.to_owned(),
+            scenario,
+            run,
+            connections,
+            messages: MessageStats {
+                sent: counters.messages_sent,
+                received: counters.messages_received,
+                bytes_sent: counters.bytes_sent,
+                bytes_received: counters.bytes_received,
+            },
+            checks,
+            round_trips: Distribution::of(&totals.round_trips, 1.0),
+            reply_timeouts: counters.reply_timeouts,
+            timer_lag: Distribution::of(&totals.timer_lag, 1.0),
+            connect_time: Distribution::of(&totals.connect_time, 1.0),
+            connect_phases: crate::measure::stats::Phase::ALL
+                .iter()
+                .map(|phase| {
+                    (
+                        phase.name().to_owned(),
+                        Distribution::of(&totals.phases[*phase as usize], 1.0),
+                    )
+                })
+                .collect(),
+            ping_rtt: Distribution::of(&totals.ping_rtt, 1.0),
+            network: NetworkStats {
+                tls_full_handshakes: counters.tls_full,
+                tls_resumed_handshakes: counters.tls_resumed,
+                reconnects: counters.reconnects,
+                dns_queries: counters.dns_queries,
+                pings_sent: counters.pings_sent,
+            },
+            metrics: totals
+                .metrics
+                .iter()
+                .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE)))
+                .collect(),
+            scenario_errors: totals.scenario_errors.clone(),
+            thresholds: Vec::new(),
+            series: crate::measure::series::Series::default(),
+            process,
+            verdict,
+        }
+    }
+}
