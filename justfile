@@ -26,7 +26,7 @@ serve *ARGS:
 # Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers.
 test: scenarios
     cd scenarios && cargo test --quiet --target {{host}}
-    cargo test --workspace
+    cargo test --release --workspace
 
 # Formatting and clippy (-D warnings) in both workspaces.
 lint:
