@@ -24,9 +24,14 @@ serve *ARGS:
     cargo run --release --quiet -p volley -- serve {{ARGS}}
 
 # Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers.
-test: scenarios
+# Install or find what the tests need beyond Rust (wasm target, .venv with prometheus-client,
+# chromium); says the one command to run when it cannot.
+setup:
+    scripts/test-setup
+
+test: setup scenarios
     cd scenarios && cargo test --quiet --target {{host}}
-    cargo test --release --workspace
+    VOLLEY_TEST_PYTHON="$PWD/.venv/bin/python" cargo test --release --workspace
 
 # Formatting and clippy (-D warnings) in both workspaces.
 lint:

@@ -294,7 +294,9 @@ rtt = families["volley_round_trip_seconds"]
 count = [s.value for s in rtt.samples if s.name == "volley_round_trip_seconds_count"][0]
 print(f"open={open_now:.0f} rtt_count={count:.0f} families={len(families)}")
 "#;
-    let mut python = match std::process::Command::new("python3")
+    // `scripts/test-setup` (run by `just test`) makes a project-local venv with the parser.
+    let python = std::env::var("VOLLEY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut python = match std::process::Command::new(&python)
         .args(["-c", parser])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -315,7 +317,7 @@ print(f"open={open_now:.0f} rtt_count={count:.0f} families={len(families)}")
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "the OpenMetrics parser rejected the exposition (pip install prometheus-client if it is missing):\n{stderr}\n{body}"
+        "the OpenMetrics parser rejected the exposition (run scripts/test-setup, which installs prometheus-client into .venv):\n{stderr}\n{body}"
     );
     assert!(stdout.contains("open=20"), "{stdout}\n{body}");
     assert!(!stdout.contains("rtt_count=0 "), "{stdout}");
