@@ -80,6 +80,10 @@ pub struct FileArgs {
     /// Override a field of the file, e.g. `--set load.connections=500 --set vars.room=lobby`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
+    /// Show the target's query values and password in the summary and results files (hidden as
+    /// `…` by default, since they often carry tokens).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 /// `volley run`.

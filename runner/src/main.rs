@@ -3,6 +3,7 @@
 //! failed) or 2 (could not run). All logic lives in the library.
 
 mod cli;
+mod output;
 
 use clap::Parser;
 use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
@@ -72,6 +73,7 @@ async fn run(args: RunArgs) -> ExitCode {
         series_file: args.series.clone(),
         metrics_addr: args.metrics_addr,
         hard_stop: Some(hard_stop),
+        show_secrets: args.file.show_secrets,
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
@@ -80,31 +82,23 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
-    print!("{}", volley::render_summary(&report));
-    if let Err(code) = write_outputs(&report, &args.outputs) {
-        return code;
-    }
-    ExitCode::from(report.verdict.exit_code as u8)
+    finish(&report, &args.outputs)
 }
 
-fn write_file(path: &std::path::Path, text: &str) -> Result<(), ExitCode> {
-    std::fs::write(path, text).map_err(|error| {
-        eprintln!("error: cannot write {}: {error}", path.display());
-        ExitCode::from(COULD_NOT_RUN)
-    })
-}
-
-fn write_outputs(report: &Report, outputs: &Outputs) -> Result<(), ExitCode> {
-    if let Some(path) = &outputs.out {
-        write_file(path, &report.to_json())?;
+/// Results files first (so nothing printed can lose them), then the summary; the exit code is the
+/// verdict's, or 2 when a results file could not be written.
+fn finish(report: &Report, outputs: &Outputs) -> ExitCode {
+    let written = output::write_outputs(report, outputs);
+    output::print_stdout(&volley::render_summary(report));
+    match written {
+        Ok(()) => ExitCode::from(report.verdict.exit_code as u8),
+        Err(errors) => {
+            for error in errors {
+                eprintln!("error: {error}");
+            }
+            ExitCode::from(COULD_NOT_RUN)
+        }
     }
-    if let Some(path) = &outputs.html {
-        write_file(path, &volley::render_html(report))?;
-    }
-    if let Some(path) = &outputs.junit {
-        write_file(path, &volley::render_junit(report))?;
-    }
-    Ok(())
 }
 
 fn read_results(path: &std::path::Path) -> Result<Report, ExitCode> {
@@ -128,9 +122,12 @@ fn report(args: ReportArgs) -> ExitCode {
         Ok(report) => report,
         Err(code) => return code,
     };
-    match write_file(&args.output, &volley::render_html(&report)) {
+    match output::write_file(&args.output, &volley::render_html(&report)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(COULD_NOT_RUN)
+        }
     }
 }
 
@@ -149,16 +146,12 @@ fn merge(args: MergeArgs) -> ExitCode {
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
-    print!("{}", volley::render_summary(&merged));
     let outputs = Outputs {
         out: Some(args.output),
         html: args.html,
         junit: args.junit,
     };
-    if let Err(code) = write_outputs(&merged, &outputs) {
-        return code;
-    }
-    ExitCode::from(merged.verdict.exit_code as u8)
+    finish(&merged, &outputs)
 }
 
 fn check(args: FileArgs) -> ExitCode {
@@ -174,7 +167,7 @@ fn check(args: FileArgs) -> ExitCode {
                 scenario.name,
                 scenario.module.display(),
                 interface,
-                scenario.target.describe(),
+                scenario.target.shown(args.show_secrets),
                 scenario.load.connections
             );
             ExitCode::SUCCESS

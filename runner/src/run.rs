@@ -73,6 +73,8 @@ pub struct RunOptions {
     pub metrics_addr: Option<SocketAddr>,
     /// When cancelled after `shutdown`, stop waiting for polite closes (a second Ctrl-C).
     pub hard_stop: Option<CancellationToken>,
+    /// Show query values and passwords of the target in the report (`--show-secrets`).
+    pub show_secrets: bool,
 }
 
 impl Default for RunOptions {
@@ -83,6 +85,7 @@ impl Default for RunOptions {
             series_file: None,
             metrics_addr: None,
             hard_stop: None,
+            show_secrets: false,
         }
     }
 }
@@ -225,7 +228,8 @@ pub async fn run(
         }
     }
     let hard_stop = options.hard_stop.clone().unwrap_or_default();
-    crate::load::drive::hold_and_drain(&plan, &stop, &hard_stop, &mut vus, started).await;
+    let cut_short =
+        crate::load::drive::hold_and_drain(&plan, &stop, &hard_stop, &mut vus, started).await;
 
     stop.cancel();
     let _ = watcher.await;
@@ -251,7 +255,7 @@ pub async fn run(
         ScenarioInfo {
             name: scenario.name.clone(),
             file: scenario.file.display().to_string(),
-            target: scenario.target.describe(),
+            target: scenario.target.shown(options.show_secrets),
             module: scenario.module.display().to_string(),
             seed: scenario.seed,
         },
@@ -266,6 +270,8 @@ pub async fn run(
             shape: load.describe(),
             aborted_by,
             merged_runs: 1,
+            max_duration_reached: cut_short
+                .then(|| crate::config::units::human_duration(load.max_duration)),
         },
         values,
         &collector.snapshot(),

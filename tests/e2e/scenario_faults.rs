@@ -152,3 +152,17 @@ fn an_iteration_that_never_ends_is_closed_at_the_iteration_timeout() {
         "{r:#}"
     );
 }
+
+#[test]
+fn issue_12_a_run_bounded_by_iterations_ends_at_max_duration_and_fails() {
+    let ran = run_case("max-duration", &[]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(r["run"]["max_duration_reached"], "2s", "{r:#}");
+    let reasons = r["verdict"]["reasons"].to_string();
+    assert!(reasons.contains("load.max_duration (2s)"), "{r:#}");
+    assert!(
+        r["run"]["elapsed_s"].as_f64().unwrap_or(99.0) < 30.0,
+        "{r:#}"
+    );
+}

@@ -28,6 +28,24 @@ pub struct Load {
     pub retry_pause: Duration,
     /// Longest one iteration (connection) may stay open before it is closed as a failure.
     pub iteration_timeout: Option<Duration>,
+    /// With no `duration`: the run stops here (after the ramp) even if VUs have iterations left,
+    /// so a scenario that never closes cannot run forever in CI. The run then fails.
+    pub max_duration: Duration,
+}
+
+/// `load.max_duration` when the file does not say.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
+
+impl Load {
+    /// When the load ends, counted from the start of the run: the ramp plus `duration`, or plus
+    /// `max_duration` when the run is bounded by iterations only. Returns the end and whether it is
+    /// the safety limit (reaching it fails the run).
+    pub fn end(&self) -> (Duration, bool) {
+        match self.duration {
+            Some(duration) => (self.ramp_up + duration, false),
+            None => (self.ramp_up + self.max_duration, true),
+        }
+    }
 }
 
 /// One stage: reach `target` connections, linearly, over `duration`.

@@ -15,6 +15,7 @@ mod locate;
 mod network;
 mod overrides;
 mod raw;
+pub mod redact;
 mod substitute;
 pub mod template;
 pub mod threshold;
@@ -116,7 +117,16 @@ pub enum Target {
 }
 
 impl Target {
-    /// The target as the user wrote it.
+    /// The target as shown in outputs: query values and passwords hidden unless `show_secrets`.
+    pub fn shown(&self, show_secrets: bool) -> String {
+        if show_secrets {
+            self.describe()
+        } else {
+            redact::redact_url(&self.describe())
+        }
+    }
+
+    /// The target as the user wrote it (after `${ENV}` substitution).
     pub fn describe(&self) -> String {
         match self {
             Target::Embedded { mode, path } => format!("embedded://{}{path}", mode.name()),

@@ -153,6 +153,8 @@ pub struct RawLoad {
     pub retry_pause: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub iteration_timeout: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub max_duration: Option<String>,
 }
 
 /// One entry of `load.stages`.

@@ -273,6 +273,11 @@ impl Validator<'_> {
                 load.retry_pause.as_deref(),
                 Duration::from_secs(1),
             )?,
+            max_duration: self.duration(
+                &["load", "max_duration"],
+                load.max_duration.as_deref(),
+                super::load::DEFAULT_MAX_DURATION,
+            )?,
             iteration_timeout: match &load.iteration_timeout {
                 None => None,
                 Some(text) => Some(self.duration(

@@ -172,25 +172,25 @@ pub async fn arrivals(
 /// Longest the polite close at the end of a run may take, whatever `close_timeout` says.
 const MAX_DRAIN: Duration = Duration::from_secs(30);
 
-/// Wait for the VUs: until all finished, the duration ended, or the run was stopped; then give
-/// them `close_timeout` (+1 s, at most [`MAX_DRAIN`]) to close politely and abort whatever is
-/// left — at once when `hard_stop` fires.
+/// Wait for the VUs: until all finished, the duration (or, with iterations only,
+/// `load.max_duration`) ended, or the run was stopped; then give them `close_timeout` (+1 s, at most
+/// [`MAX_DRAIN`]) to close politely and abort whatever is left — at once when `hard_stop` fires.
+/// Returns true when `load.max_duration` cut the run short.
 pub async fn hold_and_drain(
     plan: &Arc<Plan>,
     stop: &CancellationToken,
     hard_stop: &CancellationToken,
     vus: &mut JoinSet<()>,
     started: Instant,
-) {
-    let end = plan
-        .load
-        .duration
-        .map(|duration| started + plan.load.ramp_up + duration);
+) -> bool {
+    let (after, is_limit) = plan.load.end();
+    let end = started + after;
+    let mut cut_short = false;
     let mut drain_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
             joined = vus.join_next() => match joined {
-                None => return,
+                None => return cut_short,
                 Some(Err(error)) if error.is_panic() => {
                     // A runner bug: count it where the user will see it instead of losing the VU.
                     let mut recorder = crate::measure::recorder::Recorder::new(0, plan.collector.clone());
@@ -198,7 +198,8 @@ pub async fn hold_and_drain(
                 }
                 Some(_) => {}
             },
-            _ = sleep_until(end.unwrap_or_else(Instant::now).into()), if end.is_some() && drain_deadline.is_none() => {
+            _ = sleep_until(end.into()), if drain_deadline.is_none() && !stop.is_cancelled() => {
+                cut_short = is_limit;
                 stop.cancel();
             }
             _ = stop.cancelled(), if drain_deadline.is_none() => {
@@ -209,12 +210,12 @@ pub async fn hold_and_drain(
                 stop.cancel();
                 vus.abort_all();
                 while vus.join_next().await.is_some() {}
-                return;
+                return cut_short;
             }
             _ = sleep_until(drain_deadline.unwrap_or_else(Instant::now).into()), if drain_deadline.is_some() => {
                 vus.abort_all();
                 while vus.join_next().await.is_some() {}
-                return;
+                return cut_short;
             }
         }
     }

@@ -5,12 +5,27 @@
 use crate::results::report::Report;
 use std::fmt::Write as _;
 
+/// `text` escaped for an XML 1.0 attribute or text node. Characters XML 1.0 forbids even as
+/// references (control characters but tab, newline and carriage return; U+FFFE, U+FFFF) are written
+/// as visible `\u{…}` text, so a check name or panic message with a stray byte cannot make the
+/// document invalid.
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Render `report` as a JUnit `<testsuites>` document.
@@ -106,4 +121,15 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_xml_forbids_become_visible_text() {
+        assert_eq!(xml("a\u{1b}[31m<b>\u{0}"), "a\\u{1b}[31m&lt;b&gt;\\u{0}");
+        assert_eq!(xml("tab\tok\u{fffe}"), "tab\tok\\u{fffe}");
+    }
 }

@@ -23,6 +23,20 @@ fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {
     );
 }
 
+/// `text` with control characters (but newlines) written as visible `\u{…}`, so a check name,
+/// failure reason or panic message cannot move the cursor or recolour a terminal.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Render the summary.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -41,6 +55,12 @@ pub fn render(report: &Report) -> String {
     }
     if run.merged_runs > 1 {
         let _ = writeln!(out, "merged from {} runs", run.merged_runs);
+    }
+    if let Some(limit) = &run.max_duration_reached {
+        let _ = writeln!(
+            out,
+            "stopped at load.max_duration ({limit}) with iterations left; raise it or set load.duration"
+        );
     }
     if let Some(rule) = &run.aborted_by {
         let _ = writeln!(out, "aborted early: threshold `{rule}` was crossed");
@@ -153,5 +173,15 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "  - {reason}");
         }
     }
-    out
+    printable(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(printable("ok\n\u{1b}[2Jx\r"), "ok\n\\u{1b}[2Jx\\u{d}");
+    }
 }

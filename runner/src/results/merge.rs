@@ -141,6 +141,10 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     run.connections += b.run.connections;
     run.interrupted |= b.run.interrupted;
     run.aborted_by = run.aborted_by.take().or(b.run.aborted_by.clone());
+    run.max_duration_reached = run
+        .max_duration_reached
+        .take()
+        .or(b.run.max_duration_reached.clone());
     run.merged_runs += b.run.merged_runs;
     a.process.peak_rss_kib += b.process.peak_rss_kib;
     a.process.cpu_user_s += b.process.cpu_user_s;

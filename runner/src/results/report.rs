@@ -100,6 +100,10 @@ pub struct RunInfo {
     /// Number of result files merged into this one (1 for a single run).
     #[serde(default = "one")]
     pub merged_runs: u32,
+    /// Set when `load.max_duration` stopped a run bounded by iterations before they all finished:
+    /// the limit as written (e.g. `10m`). Such a run fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration_reached: Option<String>,
 }
 
 fn one() -> u32 {
@@ -119,6 +123,7 @@ impl Default for RunInfo {
             shape: String::new(),
             aborted_by: None,
             merged_runs: 1,
+            max_duration_reached: None,
         }
     }
 }

@@ -88,6 +88,13 @@ impl Report {
             &self.scenario_errors,
             &self.thresholds,
         );
+        if let Some(limit) = &self.run.max_duration_reached {
+            self.verdict.reasons.push(format!(
+                "the run reached load.max_duration ({limit}) before every virtual user finished its iterations"
+            ));
+            self.verdict.passed = false;
+            self.verdict.exit_code = 1;
+        }
     }
 }
 

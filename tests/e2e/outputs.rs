@@ -1,0 +1,114 @@
+//! What the binary writes and prints: results files before the summary (a closed stdout loses
+//! nothing) and targets shown without their secrets unless `--show-secrets`.
+
+use crate::support::{build_scenarios, collect, volley};
+use std::process::Stdio;
+
+/// Temporary paths for `--out`, `--html` and `--junit`, in one folder that is removed at the end.
+fn output_paths() -> (tempfile::TempDir, [std::path::PathBuf; 3]) {
+    let folder = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("cannot make a temporary folder: {error}"),
+    };
+    let paths = ["r.json", "r.html", "r.xml"].map(|name| folder.path().join(name));
+    (folder, paths)
+}
+
+fn read(path: &std::path::Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => panic!("{} was not written: {error}", path.display()),
+    }
+}
+
+#[test]
+fn issue_12_results_files_are_written_before_a_closed_stdout() {
+    build_scenarios();
+    let (_folder, [json, html, junit]) = output_paths();
+    let mut child = match volley()
+        .args([
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--no-progress",
+        ])
+        .arg("--out")
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .arg("--junit")
+        .arg(&junit)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    // Close the reading end at once, like `| head -0`: every write to stdout fails with EPIPE.
+    drop(child.stdout.take());
+    let output = match child.wait_with_output() {
+        Ok(output) => output,
+        Err(error) => panic!("volley did not finish: {error}"),
+    };
+    let ran = collect(output, Some(&json));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stderr.contains("cannot write the summary to stdout"),
+        "{ran:?}"
+    );
+    assert!(!ran.stderr.contains("panicked"), "{ran:?}");
+    let results = crate::support::results(&ran);
+    assert_eq!(results["verdict"]["passed"], true, "{results:#}");
+    assert!(
+        read(&html).contains("<html"),
+        "the HTML report is incomplete"
+    );
+    assert!(
+        read(&junit).contains("</testsuites>"),
+        "the JUnit file is incomplete"
+    );
+}
+
+#[test]
+fn issue_12_a_token_in_the_target_is_hidden_in_every_output_unless_shown() {
+    build_scenarios();
+    const TOKEN: &str = "s3cr3t-4f9a";
+    for show in [false, true] {
+        let (_folder, [json, html, junit]) = output_paths();
+        let mut command = volley();
+        command
+            .args([
+                "run",
+                "tests/cases/secret-target/scenario.yaml",
+                "--no-progress",
+            ])
+            .env("VOLLEY_TEST_TOKEN", TOKEN)
+            .arg("--out")
+            .arg(&json)
+            .arg("--html")
+            .arg(&html)
+            .arg("--junit")
+            .arg(&junit);
+        if show {
+            command.arg("--show-secrets");
+        }
+        let ran = match command.output() {
+            Ok(output) => collect(output, Some(&json)),
+            Err(error) => panic!("cannot start volley: {error}"),
+        };
+        assert_eq!(ran.code, 0, "{ran:?}");
+        let target = crate::support::results(&ran)["scenario"]["target"].to_string();
+        let outputs = [ran.stdout.clone(), read(&json), read(&html), read(&junit)];
+        if show {
+            assert!(target.contains(TOKEN), "{target}");
+        } else {
+            assert!(
+                target.contains("token=…") && target.contains("room=…"),
+                "{target}"
+            );
+            for (name, text) in ["summary", "JSON", "HTML", "JUnit"].iter().zip(&outputs) {
+                assert!(!text.contains(TOKEN), "the {name} shows the token");
+            }
+        }
+    }
+}
