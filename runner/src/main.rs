@@ -101,7 +101,21 @@ fn finish(report: &Report, outputs: &Outputs) -> ExitCode {
     }
 }
 
+/// Largest results file `merge` and `report` read: far above any real run's (a 100,000-connection
+/// run writes well under a megabyte), small enough that a hostile file cannot exhaust memory.
+const MAX_RESULTS_FILE: u64 = 64 << 20;
+
 fn read_results(path: &std::path::Path) -> Result<Report, ExitCode> {
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.len() > MAX_RESULTS_FILE
+    {
+        eprintln!(
+            "error: {} is {} bytes; a results file is at most {MAX_RESULTS_FILE} bytes",
+            path.display(),
+            metadata.len()
+        );
+        return Err(ExitCode::from(COULD_NOT_RUN));
+    }
     let text = std::fs::read_to_string(path).map_err(|error| {
         eprintln!("error: cannot read {}: {error}", path.display());
         ExitCode::from(COULD_NOT_RUN)

@@ -329,7 +329,7 @@ fn misbehaving_servers_are_counted_by_reason() {
         (
             Misbehaviour::Oversized(2 << 20),
             vec!["limits.max_message_size=1MiB".into()],
-            "protocol: Message too long: 2097152 > 1048576",
+            "protocol: message too long (limit 1 MiB)",
         ),
     ];
     for (behaviour, sets, reason) in cases {
@@ -417,4 +417,27 @@ fn source_addresses_spread_connections() {
     let got: Vec<String> = by_peer.keys().map(|ip| ip.to_string()).collect();
     assert_eq!(got, expected, "{by_peer:?}");
     assert!(by_peer.values().all(|count| *count == 2), "{by_peer:?}");
+}
+
+#[test]
+fn issue_12_invalid_utf8_five_ways_is_one_reason_and_the_client_says_1007() {
+    let runtime = runtime();
+    let target = misbehaving(&runtime, Misbehaviour::InvalidUtf8);
+    let ran = run_net(&target, &["load.connections=5".into()]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(
+        reasons(results(&ran)),
+        vec![("protocol: invalid UTF-8".to_owned(), 5)],
+        "{ran:?}"
+    );
+    let example = &results(&ran)["connections"]["examples"]["protocol: invalid UTF-8"];
+    assert!(
+        example.as_str().is_some_and(|text| text.contains("UTF-8")),
+        "{ran:?}"
+    );
+    let seen = crate::servers::CLOSE_CODES_SEEN
+        .lock()
+        .map(|codes| codes.clone())
+        .unwrap_or_default();
+    assert_eq!(seen, vec![1007; 5], "Close codes the server received");
 }

@@ -47,16 +47,21 @@ fn a_panicking_scenario_fails_only_its_own_connections() {
     assert_eq!(number(r, "/connections/established"), 4);
     assert_eq!(number(r, "/connections/failed"), 2);
     assert_eq!(hello_checks(r), (2, 0), "the even VUs still ran: {r:#}");
+    // One stable reason for both panics (issue 12); the message, with its VU, is the example.
     let messages = error_messages(r);
-    assert_eq!(messages.len(), 2, "{messages:?}");
-    for vu in [1, 3] {
-        assert!(
-            messages.iter().any(|m| m
-                .starts_with("scenario: panicked in on-open: scenario gave up on purpose (vu ")
-                && m.contains(&format!("(vu {vu})"))),
-            "{messages:?}"
-        );
-    }
+    assert_eq!(messages, vec!["scenario: panicked in on-open"], "{r:#}");
+    assert_eq!(
+        r["scenario_errors"]["scenario: panicked in on-open"], 2,
+        "{r:#}"
+    );
+    let example = r["connections"]["examples"]["scenario: panicked in on-open"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        example.starts_with("scenario: panicked in on-open: scenario gave up on purpose (vu ")
+            && example.contains("(at faulty/src/lib.rs:"),
+        "{r:#}"
+    );
 }
 
 #[test]
@@ -165,4 +170,22 @@ fn issue_12_a_run_bounded_by_iterations_ends_at_max_duration_and_fails() {
         r["run"]["elapsed_s"].as_f64().unwrap_or(99.0) < 30.0,
         "{r:#}"
     );
+}
+
+#[test]
+fn issue_12_sandbox_calls_that_would_block_the_runner_fail_the_scenario_with_a_reason() {
+    for (mode, words) in [
+        ("udp", "cannot open sockets"),
+        ("stdin", "no standard input"),
+    ] {
+        let set = format!("vars.mode={mode}");
+        let ran = run_case("blocking-sleep", &["--set", &set]);
+        assert_eq!(ran.code, 1, "{mode}: {ran:?}");
+        assert!(!ran.stderr.contains("panicked"), "{mode}: {ran:?}");
+        let r = results(&ran);
+        assert_eq!(number(r, "/connections/failed"), 2, "{mode}: {r:#}");
+        let messages = error_messages(r);
+        assert_eq!(messages.len(), 1, "{mode}: {messages:?}");
+        assert!(messages[0].contains(words), "{mode}: {messages:?}");
+    }
 }

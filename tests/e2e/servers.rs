@@ -1,7 +1,7 @@
 //! Servers the network tests run in-process on loopback: a TLS WebSocket echo server with
 //! certificates the test generates, a DNS server (hickory-server) serving names with several
 //! addresses, and servers that misbehave on purpose (never upgrade, answer 503, reset mid-stream,
-//! ignore pings, close every connection after a while, send an oversized frame).
+//! ignore pings, close every connection after a while, send an oversized frame or invalid UTF-8).
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
@@ -49,7 +49,24 @@ pub enum Misbehaviour {
     Oversized(usize),
     /// Upgrade, then close at once with this code.
     CloseWith(u16),
+    /// Upgrade, then send a text message that is not UTF-8, a different way for each connection
+    /// (five ways), and record the Close code the client answers with in [`CLOSE_CODES_SEEN`].
+    InvalidUtf8,
 }
+
+/// Text payloads that are not UTF-8, five ways: a lone continuation byte, an overlong encoding, a
+/// truncated sequence, an encoded surrogate, and a byte that never occurs in UTF-8.
+pub const INVALID_UTF8: [&[u8]; 5] = [
+    b"ok \x80 then",
+    b"\xc0\xaf overlong",
+    b"cut short \xe2\x82",
+    b"\xed\xa0\x80 surrogate",
+    b"bad \xff byte",
+];
+
+/// Close codes clients answered [`Misbehaviour::InvalidUtf8`] with.
+pub static CLOSE_CODES_SEEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+static INVALID_UTF8_SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Serve `behaviour` on `listener` until the runtime ends.
 pub async fn misbehave(listener: TcpListener, behaviour: Misbehaviour) {
@@ -141,6 +158,26 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
             };
             let _ = socket.close(Some(frame)).await;
             while let Some(Ok(_)) = socket.next().await {}
+        }
+        Misbehaviour::InvalidUtf8 => {
+            use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+            use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let way = INVALID_UTF8_SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let payload = INVALID_UTF8[way % INVALID_UTF8.len()].to_vec();
+            let frame = Frame::message(payload, OpCode::Data(Data::Text), true);
+            let _ = socket.send(Message::Frame(frame)).await;
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Close(frame) = message {
+                    let code = frame.map_or(1005, |frame| u16::from(frame.code));
+                    if let Ok(mut seen) = CLOSE_CODES_SEEN.lock() {
+                        seen.push(code);
+                    }
+                    break;
+                }
+            }
         }
         Misbehaviour::Oversized(bytes) => {
             let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {

@@ -34,6 +34,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use validate::Validator;
 
+/// By default `limits.max_message_size` is `limits.memory` divided by this.
+pub const MESSAGE_SHARE_OF_MEMORY: usize = 4;
+
 /// The scenario-file format version this runner reads.
 pub const FILE_VERSION: u32 = 1;
 

@@ -294,12 +294,31 @@ impl Validator<'_> {
                 Duration::from_millis(100),
             )?,
             memory: self.bytes(&["limits", "memory"], raw.limits.memory.as_deref(), 4 << 20)?,
+            max_message_size: 0,
+        };
+        // A message is copied into the scenario's memory whole, and the scenario usually copies it
+        // again (a String, a parsed value): by default a message may use a quarter of that memory,
+        // so one too large fails as `protocol: message too long` before it is copied, never as a
+        // memory trap in the scenario.
+        let default_max_message = (limits.memory / super::MESSAGE_SHARE_OF_MEMORY) as u64;
+        let limits = Limits {
             max_message_size: self.bytes(
                 &["limits", "max_message_size"],
                 raw.limits.max_message_size.as_deref(),
-                16 << 20,
+                default_max_message,
             )?,
+            ..limits
         };
+        if limits.max_message_size > limits.memory / 2 {
+            return Err(self.error(
+                &["limits", "max_message_size"],
+                format!(
+                    "`limits.max_message_size` ({}) must be at most half of `limits.memory` ({}): a message is copied into the scenario's memory; raise `limits.memory` or lower `limits.max_message_size`",
+                    super::units::human_bytes(limits.max_message_size as u64),
+                    super::units::human_bytes(limits.memory as u64)
+                ),
+            ));
+        }
         if limits.callback_time < Duration::from_millis(10) {
             return Err(self.error(
                 &["limits", "callback_time"],

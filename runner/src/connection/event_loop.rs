@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 use tokio::time::sleep_until;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -79,8 +80,16 @@ enum Failure {
     Scenario(String),
     /// The socket failed or went silent (reconnectable).
     Network(String),
-    /// The server broke the protocol (a frame over the limit, a bad frame).
-    Protocol(String),
+    /// The server broke the protocol (a frame over the limit, a bad frame, invalid UTF-8): the
+    /// stable reason, what exactly happened, and the Close code to answer with (RFC 6455 §7.4.1).
+    Protocol {
+        /// Stable reason, e.g. `protocol: invalid UTF-8`.
+        reason: String,
+        /// The library's words for this connection.
+        detail: String,
+        /// 1002 protocol error, 1007 invalid data, 1009 too big.
+        code: u16,
+    },
 }
 
 /// What a connection is allowed, from the scenario file.
@@ -184,8 +193,21 @@ impl Connection {
                     lived: self.opened.elapsed(),
                 }
             }
-            Err(Failure::Protocol(reason)) => {
-                self.store.data_mut().recorder.failure(&reason);
+            Err(Failure::Protocol {
+                reason,
+                detail,
+                code,
+            }) => {
+                let recorder = &mut self.store.data_mut().recorder;
+                recorder.failure_with(&reason, &detail);
+                // Tell the server why before dropping the connection (RFC 6455 §7.1.7); a server
+                // that does not read within a second is not waited for.
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "".into(),
+                };
+                let wait = self.close_timeout.min(Duration::from_secs(1));
+                let _ = tokio::time::timeout(wait, self.socket.close(Some(frame))).await;
                 Outcome::Failed
             }
         };
@@ -474,14 +496,58 @@ impl Connection {
             WsError::Io(_) if self.closing.is_some() => Ok(()),
             WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
             WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
-            WsError::Protocol(
-                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-            ) => Err(Failure::Network(
-                "io: connection reset without a Close frame".into(),
-            )),
-            WsError::Capacity(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
-            WsError::Protocol(error) => Err(Failure::Protocol(format!("protocol: {error}"))),
-            other => Err(Failure::Protocol(format!("protocol: {other}"))),
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Err(
+                Failure::Network("io: connection reset without a Close frame".into()),
+            ),
+            WsError::Capacity(CapacityError::MessageTooLong { max_size, .. }) => {
+                Err(Failure::Protocol {
+                    reason: format!(
+                        "protocol: message too long (limit {})",
+                        crate::config::units::human_bytes(max_size as u64)
+                    ),
+                    detail: error_text(&error),
+                    code: 1009,
+                })
+            }
+            WsError::Utf8(_) => Err(Failure::Protocol {
+                reason: "protocol: invalid UTF-8".into(),
+                detail: error_text(&error),
+                code: 1007,
+            }),
+            WsError::Protocol(ProtocolError::InvalidCloseSequence) => Err(Failure::Protocol {
+                reason: "protocol: invalid close frame".into(),
+                detail: error_text(&error),
+                code: 1002,
+            }),
+            other => {
+                let detail = error_text(&other);
+                Err(Failure::Protocol {
+                    reason: format!("protocol: {}", first_clause(&other)),
+                    detail,
+                    code: 1002,
+                })
+            }
         }
+    }
+}
+
+/// The library's words for a socket error.
+fn error_text(error: &WsError) -> String {
+    format!("protocol: {error}")
+}
+
+/// The stable part of a protocol error: its text up to the first `:` (what follows is a
+/// per-connection value such as an opcode or a size), without the library's prefix.
+fn first_clause(error: &WsError) -> String {
+    let text = match error {
+        WsError::Protocol(inner) => inner.to_string(),
+        WsError::Capacity(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    let clause = text.split(':').next().unwrap_or(&text).trim();
+    let mut chars = clause.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "error".into(),
     }
 }

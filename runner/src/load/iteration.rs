@@ -22,11 +22,11 @@ pub async fn run_iteration(
 ) -> Outcome {
     let counters = &plan.collector.counters;
     let mut recorder = Recorder::new(vu, plan.collector.clone());
-    bump(&counters.attempted, 1);
     let url = match plan.url(vu, iteration) {
         Ok(url) => url,
         Err(reason) => {
-            recorder.failure(&format!("url: {reason}"));
+            bump(&counters.attempted, 1);
+            recorder.failure_with("url: invalid URL", &format!("url: {reason}"));
             return Outcome::ConnectFailed;
         }
     };
@@ -35,11 +35,17 @@ pub async fn run_iteration(
         _ = stop.cancelled() => return Outcome::Stopped,
         permit = plan.pacing.admit() => permit,
     };
+    // An attempt counts from here: one abandoned in the pacing queue when the run ends is none.
+    bump(&counters.attempted, 1);
     let started = Instant::now();
     let timeout = plan.load.connect_timeout;
     let connected = tokio::select! {
         biased;
-        _ = stop.cancelled() => return Outcome::Stopped,
+        _ = stop.cancelled() => {
+            // Abandoned mid-connect because the run ended: not an attempt after all.
+            counters.attempted.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return Outcome::Stopped;
+        }
         result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
             Ok(Ok(connected)) => connected,
             Ok(Err(error)) => {

@@ -60,13 +60,9 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
         let pause = if let Some(policy) = reconnect {
             reconnect_attempts += 1;
             if reconnect_attempts > policy.max_attempts {
-                // Give up on this series, visibly, and go on with the next iteration.
-                let mut recorder =
-                    crate::measure::recorder::Recorder::new(vu, plan.collector.clone());
-                recorder.failure(&format!(
-                    "reconnect: gave up after {} attempts",
-                    policy.max_attempts
-                ));
+                // Give up on this series, visibly, and go on with the next iteration. Its attempts
+                // were counted as failures already; the give-up is not another one.
+                bump(&plan.collector.counters.reconnect_give_ups, 1);
                 reconnect_attempts = 0;
                 iteration = iteration.saturating_add(1);
                 if done(iteration) {

@@ -39,6 +39,9 @@ pub struct Counters {
     pub tls_resumed: AtomicU64,
     /// Connections re-opened by the reconnect policy after a drop.
     pub reconnects: AtomicU64,
+    /// Reconnect series that reached `net.reconnect.max_attempts` (their attempts already
+    /// counted as failures; a give-up is not another one).
+    pub reconnect_give_ups: AtomicU64,
     /// Client pings sent.
     pub pings_sent: AtomicU64,
 }
@@ -97,6 +100,8 @@ pub struct CounterValues {
     pub tls_resumed: u64,
     /// Reconnects.
     pub reconnects: u64,
+    /// Reconnect give-ups.
+    pub reconnect_give_ups: u64,
     /// DNS queries (filled in by `run` from the connector).
     pub dns_queries: u64,
     /// Pings sent.
@@ -121,6 +126,7 @@ impl CounterValues {
             tls_full: read(&counters.tls_full),
             tls_resumed: read(&counters.tls_resumed),
             reconnects: read(&counters.reconnects),
+            reconnect_give_ups: read(&counters.reconnect_give_ups),
             dns_queries: 0,
             pings_sent: read(&counters.pings_sent),
         }

@@ -11,6 +11,7 @@
 pub mod collector;
 pub mod counters;
 pub mod process;
+pub mod reasons;
 pub mod recorder;
 pub mod sampling;
 pub mod series;

@@ -1,9 +1,10 @@
 //! [`Recorder`]: one connection's private measurements. Hot-path recording touches only this
-//! struct (no locks, no histograms); it flushes into the shared [`Collector`] every few dozen samples
+//! struct (no locks, no histograms); it flushes into the shared [`Collector`] every 64 samples (or [`FLUSH_AGE`])
 //! and when dropped, so a connection that ends any way at all (even aborted) loses nothing.
 
 use crate::measure::collector::Collector;
 use crate::measure::counters::bump;
+use crate::measure::reasons;
 use crate::measure::stats::{METRIC_SCALE, Samples};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct Recorder {
     samples: Samples,
     held: usize,
     first_held: Option<std::time::Instant>,
+    /// Set by the first failure: a connection is counted as failed once.
+    failed: bool,
 }
 
 /// Whole microseconds, at least 1 (HDR histograms start at 1).
@@ -39,6 +42,7 @@ impl Recorder {
             samples: Samples::default(),
             held: 0,
             first_held: None,
+            failed: false,
         }
     }
 
@@ -124,20 +128,42 @@ impl Recorder {
         self.added();
     }
 
-    /// The connection failed for `reason`.
+    /// The connection failed for `reason`. A connection fails once: later failures of the same
+    /// connection (a close timeout after an iteration timeout) are not counted again.
     pub fn failure(&mut self, reason: &str) {
-        *self.samples.failures.entry(reason.to_owned()).or_default() += 1;
+        let (reason, example) = reasons::stable(reason);
+        self.failure_with(&reason, &example);
+    }
+
+    /// The connection failed for the stable `reason`; `detail` says what exactly happened (one
+    /// example per reason is kept for the report).
+    pub fn failure_with(&mut self, reason: &str, detail: &str) {
+        if self.failed {
+            return;
+        }
+        self.failed = true;
+        let reason = reasons::cap(reason, reasons::MAX_REASON_BYTES);
+        let example = reasons::cap(detail, reasons::MAX_DETAIL_BYTES);
+        *self.samples.failures.entry(reason.clone()).or_default() += 1;
+        self.samples.examples.entry(reason).or_insert(example);
         bump(&self.collector.counters.failed, 1);
         self.added();
     }
 
-    /// The scenario trapped with `message`.
+    /// Whether this connection has already been counted as failed.
+    pub fn has_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The scenario trapped with `message` (counted under its stable reason).
     pub fn scenario_error(&mut self, message: &str) {
+        let (reason, example) = reasons::stable(message);
         *self
             .samples
             .scenario_errors
-            .entry(message.to_owned())
+            .entry(reason.clone())
             .or_default() += 1;
+        self.samples.examples.entry(reason).or_insert(example);
         self.added();
     }
 

@@ -47,6 +47,8 @@ pub struct Totals {
     pub failures: BTreeMap<String, u64>,
     /// Scenario traps (panics, CPU deadline, memory cap) by message.
     pub scenario_errors: BTreeMap<String, u64>,
+    /// One example detail per failure reason or scenario error (the first seen), for the report.
+    pub examples: BTreeMap<String, String>,
 }
 
 impl Default for Totals {
@@ -66,6 +68,7 @@ impl Default for Totals {
             metrics: BTreeMap::new(),
             failures: BTreeMap::new(),
             scenario_errors: BTreeMap::new(),
+            examples: BTreeMap::new(),
         }
     }
 }
@@ -104,6 +107,11 @@ impl Totals {
         for (message, count) in &other.scenario_errors {
             *self.scenario_errors.entry(message.clone()).or_default() += count;
         }
+        for (reason, example) in &other.examples {
+            self.examples
+                .entry(reason.clone())
+                .or_insert_with(|| example.clone());
+        }
     }
 }
 
@@ -129,6 +137,8 @@ pub struct Samples {
     pub failures: BTreeMap<String, u64>,
     /// Scenario traps by message.
     pub scenario_errors: BTreeMap<String, u64>,
+    /// One example detail per reason.
+    pub examples: BTreeMap<String, String>,
 }
 
 impl Samples {
@@ -183,10 +193,17 @@ impl Samples {
             entry.failed += count.failed;
         }
         for (reason, count) in std::mem::take(&mut self.failures) {
+            let reason = bounded_name(reason, &totals.failures);
             *totals.failures.entry(reason).or_default() += count;
         }
         for (message, count) in std::mem::take(&mut self.scenario_errors) {
+            let message = bounded_name(message, &totals.scenario_errors);
             *totals.scenario_errors.entry(message).or_default() += count;
+        }
+        for (reason, example) in std::mem::take(&mut self.examples) {
+            if totals.examples.len() < 2 * MAX_NAMES {
+                totals.examples.entry(reason).or_insert(example);
+            }
         }
     }
 }

@@ -81,6 +81,9 @@ pub fn render(report: &Report) -> String {
     }
     for (reason, count) in &c.failed_by_reason {
         let _ = writeln!(out, "  ✗ {count:>6}  {reason}");
+        if let Some(example) = c.examples.get(reason) {
+            let _ = writeln!(out, "             e.g. {example}");
+        }
     }
     let m = &report.messages;
     let _ = writeln!(out, "messages");
@@ -127,6 +130,13 @@ pub fn render(report: &Report) -> String {
     if n.reconnects > 0 {
         let _ = writeln!(out, "  {:<16} {}", "reconnects", n.reconnects);
     }
+    if n.reconnect_give_ups > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} (net.reconnect.max_attempts reached)",
+            "gave up", n.reconnect_give_ups
+        );
+    }
     if n.dns_queries > 0 {
         let _ = writeln!(out, "  {:<16} {}", "dns queries", n.dns_queries);
     }
@@ -144,6 +154,9 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "scenario errors");
         for (message, count) in &report.scenario_errors {
             let _ = writeln!(out, "  ✗ {count:>6}  {message}");
+            if let Some(example) = c.examples.get(message) {
+                let _ = writeln!(out, "             e.g. {example}");
+            }
         }
     }
     if !report.thresholds.is_empty() {

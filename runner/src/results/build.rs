@@ -27,6 +27,12 @@ impl Report {
             closed_by_server: counters.closed_by_server,
             peak_open: counters.peak_open,
             dropped_arrivals: counters.dropped_arrivals,
+            examples: totals
+                .examples
+                .iter()
+                .filter(|(reason, example)| reason != example)
+                .map(|(reason, example)| (reason.clone(), example.clone()))
+                .collect(),
         };
         let checks: Vec<CheckStats> = totals
             .checks
@@ -74,6 +80,7 @@ impl Report {
                 tls_full_handshakes: counters.tls_full,
                 tls_resumed_handshakes: counters.tls_resumed,
                 reconnects: counters.reconnects,
+                reconnect_give_ups: counters.reconnect_give_ups,
                 dns_queries: counters.dns_queries,
                 pings_sent: counters.pings_sent,
             },

@@ -89,6 +89,11 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     c.peak_open += b.connections.peak_open;
     c.dropped_arrivals += b.connections.dropped_arrivals;
     add_maps(&mut c.failed_by_reason, &b.connections.failed_by_reason);
+    for (reason, example) in &b.connections.examples {
+        c.examples
+            .entry(reason.clone())
+            .or_insert_with(|| example.clone());
+    }
     a.messages.sent += b.messages.sent;
     a.messages.received += b.messages.received;
     a.messages.bytes_sent += b.messages.bytes_sent;
@@ -114,6 +119,7 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     n.tls_full_handshakes += b.network.tls_full_handshakes;
     n.tls_resumed_handshakes += b.network.tls_resumed_handshakes;
     n.reconnects += b.network.reconnects;
+    n.reconnect_give_ups += b.network.reconnect_give_ups;
     n.dns_queries += b.network.dns_queries;
     n.pings_sent += b.network.pings_sent;
     merge_named(&mut a.metrics, &b.metrics, METRIC_SCALE)?;

@@ -146,6 +146,10 @@ pub struct ConnectionStats {
     /// Arrivals dropped because `max_connections` were open (arrival-rate shape).
     #[serde(default)]
     pub dropped_arrivals: u64,
+    /// One example of what happened, per failure reason and scenario error (the first seen), when
+    /// it says more than the reason: `protocol: invalid UTF-8` → `… at byte 17`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub examples: BTreeMap<String, String>,
 }
 
 /// `network` section.
@@ -157,6 +161,9 @@ pub struct NetworkStats {
     pub tls_resumed_handshakes: u64,
     /// Connections re-opened by `net.reconnect` after a drop.
     pub reconnects: u64,
+    /// Reconnect series given up after `net.reconnect.max_attempts`.
+    #[serde(default)]
+    pub reconnect_give_ups: u64,
     /// DNS queries sent (the other lookups were answered from the cache).
     pub dns_queries: u64,
     /// Client pings sent.

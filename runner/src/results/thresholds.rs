@@ -93,7 +93,7 @@ fn measure(rule: &Threshold, report: &Figures<'_>) -> Option<f64> {
             let c = report.connections;
             Some(match rule.stat.as_str() {
                 "failure_rate" if c.attempted == 0 => return None,
-                "failure_rate" => c.failed as f64 / c.attempted as f64,
+                "failure_rate" => (c.failed as f64 / c.attempted as f64).min(1.0),
                 "failed" => c.failed as f64,
                 "established" => c.established as f64,
                 "attempted" => c.attempted as f64,

@@ -132,6 +132,7 @@ mod tests {
             closed_by_server: 0,
             peak_open: 2,
             dropped_arrivals: 0,
+            examples: BTreeMap::new(),
         };
         let checks = vec![CheckStats {
             name: "echo".into(),

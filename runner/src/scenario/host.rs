@@ -24,6 +24,13 @@ const MAX_TIMERS: usize = 10_000;
 const MAX_PENDING: usize = 100_000;
 /// Longest log line kept, in bytes.
 const MAX_LOG_LINE: usize = 1000;
+/// Longest request key, in bytes: with [`MAX_PENDING`] keys this bounds what pending requests hold.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Longest check or metric name, in bytes (names are kept for the whole run, up to
+/// `measure::stats::MAX_NAMES` of them).
+pub const MAX_NAME_BYTES: usize = 200;
+/// Longest Close reason, in bytes (RFC 6455: the Close payload is at most 125 bytes with the code).
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 /// Log lines printed per run; later ones are counted, not printed.
 pub const MAX_LOG_LINES: u64 = 10_000;
 
@@ -259,6 +266,13 @@ impl ConnState {
     }
 
     fn expect_reply(&mut self, key: String, timeout_ms: u32) {
+        if key.len() > MAX_KEY_BYTES {
+            self.violate(format!(
+                "scenario: a request key is longer than {MAX_KEY_BYTES} bytes ({} bytes)",
+                key.len()
+            ));
+            return;
+        }
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
             self.violate(format!(
                 "scenario: more than {MAX_PENDING} requests waiting for replies"
@@ -284,6 +298,12 @@ impl ConnState {
         );
         self.deadline_queue.push(Reverse((deadline, key)));
     }
+}
+
+/// Whether a scenario may send `code` in a Close frame: RFC 6455 §7.4 reserves 1004–1006 and 1015
+/// (1005, 1006 and 1015 must never be sent), and 0–999 and 1016–2999 are not codes at all.
+pub fn sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 impl WasiView for ConnState {
@@ -328,6 +348,19 @@ impl HostImports for ConnState {
     }
 
     fn close(&mut self, code: u16, reason: String) {
+        if !sendable_close_code(code) {
+            self.violate(format!(
+                "scenario: close code {code} cannot be sent (RFC 6455: use 1000–1003, 1007–1014 or 3000–4999)"
+            ));
+            return;
+        }
+        if reason.len() > MAX_CLOSE_REASON_BYTES {
+            self.violate(format!(
+                "scenario: a close reason is longer than {MAX_CLOSE_REASON_BYTES} bytes ({} bytes; RFC 6455)",
+                reason.len()
+            ));
+            return;
+        }
         if self.close_request.is_none() {
             self.close_request = Some((code, reason));
         }
@@ -359,10 +392,24 @@ impl HostImports for ConnState {
     }
 
     fn check(&mut self, name: String, ok: bool) {
+        if name.len() > MAX_NAME_BYTES {
+            self.violate(format!(
+                "scenario: a check name is longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+                name.len()
+            ));
+            return;
+        }
         self.recorder.check(&name, ok);
     }
 
     fn metric(&mut self, name: String, value: f64) {
+        if name.len() > MAX_NAME_BYTES {
+            self.violate(format!(
+                "scenario: a metric name is longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+                name.len()
+            ));
+            return;
+        }
         self.recorder.metric(&name, value);
     }
 
@@ -418,5 +465,20 @@ impl HostImports for ConnState {
             LogLevel::Error => "error",
         };
         eprintln!("[vu {} #{}] {level}: {text}", self.vu, self.iteration);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_codes_rfc_6455_lets_an_endpoint_send_are_sendable() {
+        for code in [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999] {
+            assert!(sendable_close_code(code), "{code}");
+        }
+        for code in [0, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
+            assert!(!sendable_close_code(code), "{code}");
+        }
     }
 }

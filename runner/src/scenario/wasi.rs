@@ -3,19 +3,25 @@
 //! poll functions would block on the async runtime from a runtime thread (a panic in wasmtime-wasi),
 //! so they are replaced here: writes to stdout/stderr go straight into bounded in-memory pipes and
 //! never fail or wait — what does not fit is dropped (stderr keeps the first panic message for the
-//! report) — and waiting on a pollable is a trap with advice — a
-//! scenario must never block, it sets a timer.
+//! report) — and waiting on (or asking after) a pollable, reading stdin, splicing and opening a
+//! socket are traps with advice: a scenario must never block, it sets a timer, and the runner owns
+//! the network. Stream drops are not replaced (a resource destructor cannot be shadowed here): a
+//! guest that drops a stream still reaches wasmtime-wasi, whose panic is caught per call.
 
 use crate::scenario::host::ConnState;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::bindings::io::streams::StreamError;
-use wasmtime_wasi::p2::{DynOutputStream, DynPollable, OutputStream};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, OutputStream};
 
 /// The WASI version wasmtime-wasi 48 provides (guests built against older 0.2.x match it).
 const IO_VERSION: &str = "0.2.12";
 
 const NO_BLOCKING: &str = "scenarios cannot block (thread::sleep, blocking reads or polls); set a timer with ctx.set_timer instead";
+
+const NO_SOCKETS: &str = "scenarios cannot open sockets (std::net, WASI sockets); the runner owns the connection: send with ctx.send_text / ctx.send_binary";
+
+const NO_STDIN: &str = "scenarios have no standard input; read configuration with ctx.var";
 
 /// What `check-write` grants: writes never wait.
 const WRITE_PERMIT: u64 = 64 * 1024;
@@ -67,7 +73,66 @@ pub fn add_to_linker(linker: &mut Linker<ConnState>) -> wasmtime::Result<()> {
         )?;
     }
     {
+        // wasmtime-wasi's sync bindings run these through `block_on`, which panics on a runtime
+        // worker: each becomes a scenario trap with advice instead.
+        let mut streams = linker.instance(&format!("wasi:io/streams@{IO_VERSION}"))?;
+        for name in [
+            "[method]input-stream.read",
+            "[method]input-stream.blocking-read",
+        ] {
+            streams.func_wrap(
+                name,
+                |_store: StoreContextMut<'_, ConnState>,
+                 (_stream, _len): (Resource<DynInputStream>, u64)|
+                 -> wasmtime::Result<(Result<Vec<u8>, StreamError>,)> {
+                    Err(wasmtime::Error::msg(NO_STDIN))
+                },
+            )?;
+        }
+        for name in [
+            "[method]input-stream.skip",
+            "[method]input-stream.blocking-skip",
+        ] {
+            streams.func_wrap(
+                name,
+                |_store: StoreContextMut<'_, ConnState>,
+                 (_stream, _len): (Resource<DynInputStream>, u64)|
+                 -> wasmtime::Result<(Result<u64, StreamError>,)> {
+                    Err(wasmtime::Error::msg(NO_STDIN))
+                },
+            )?;
+        }
+        for name in [
+            "[method]output-stream.splice",
+            "[method]output-stream.blocking-splice",
+        ] {
+            streams.func_wrap(
+                name,
+                |_store: StoreContextMut<'_, ConnState>,
+                 (_dst, _src, _len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)|
+                 -> wasmtime::Result<(Result<u64, StreamError>,)> {
+                    Err(wasmtime::Error::msg(NO_BLOCKING))
+                },
+            )?;
+        }
+        for (interface, function) in [
+            ("udp-create-socket", "create-udp-socket"),
+            ("tcp-create-socket", "create-tcp-socket"),
+        ] {
+            let mut sockets = linker.instance(&format!("wasi:sockets/{interface}@{IO_VERSION}"))?;
+            sockets.func_new(function, |_store, _type, _params, _results| {
+                Err(wasmtime::Error::msg(NO_SOCKETS))
+            })?;
+        }
+    }
+    {
         let mut poll = linker.instance(&format!("wasi:io/poll@{IO_VERSION}"))?;
+        poll.func_wrap(
+            "[method]pollable.ready",
+            |_store: StoreContextMut<'_, ConnState>,
+             (_pollable,): (Resource<DynPollable>,)|
+             -> wasmtime::Result<(bool,)> { Err(wasmtime::Error::msg(NO_BLOCKING)) },
+        )?;
         poll.func_wrap(
             "[method]pollable.block",
             |_store: StoreContextMut<'_, ConnState>,

@@ -6,7 +6,7 @@
 //! memory cap), `fail-check` (record a failing check named "reply has the secret"), `sleep` (block
 //! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
 //! `spin-timer` (re-arm a zero-delay timer forever and never close), `timer-flood` (set 20,000
-//! timers at once),
+//! timers at once), `udp` (open a UDP socket with std::net), `stdin` (read standard input),
 //! anything else: behave.
 
 use std::time::Duration;
@@ -37,6 +37,16 @@ impl Scenario for Faulty {
                 "loop" => endless(ctx),
                 "bomb" => bomb(),
                 "sleep" => std::thread::sleep(Duration::from_secs(1)),
+                "udp" => {
+                    let bound = std::net::UdpSocket::bind("127.0.0.1:0");
+                    ctx.log(volley_sdk::LogLevel::Info, &format!("bind: {bound:?}"));
+                }
+                "stdin" => {
+                    use std::io::Read as _;
+                    let mut buffer = [0u8; 16];
+                    let read = std::io::stdin().read(&mut buffer);
+                    ctx.log(volley_sdk::LogLevel::Info, &format!("stdin: {read:?}"));
+                }
                 "timer-flood" => {
                     for id in 0..20_000 {
                         ctx.set_timer(id + 100, Duration::from_secs(3600));
