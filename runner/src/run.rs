@@ -157,6 +157,13 @@ pub async fn run(
         ),
         None => None,
     };
+    if let Some(endpoint) = &metrics_endpoint {
+        // With port 0 the system picks the port: say which, for people and scrapers alike.
+        eprintln!(
+            "volley: live metrics on http://{}/metrics",
+            endpoint.address()
+        );
+    }
     let started = Instant::now();
     let started_at_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -27,22 +27,41 @@ fn a_missing_module_names_the_place_and_the_fix() {
 }
 
 #[test]
-fn an_unset_environment_variable_is_a_config_error() {
+fn issue_12_an_unset_environment_variable_is_a_config_error_at_its_place() {
+    // The file really substitutes `${VOLLEY_TEST_UNSET}` (in `target`, line 4), and the variable is
+    // removed from the environment: the error names the file, line, column and the fix.
+    let folder = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("cannot make a temporary folder: {error}"),
+    };
+    let file = folder.path().join("unset.yaml");
+    let module = crate::support::repo().join("scenarios/target/wasm32-wasip2/release/echo.wasm");
+    let text = format!(
+        "version: 1\nname: unset\n# a comment may mention ${{VOLLEY_TEST_UNSET}} freely\ntarget: ws://${{VOLLEY_TEST_UNSET}}/\nmodule: {}\nload:\n  connections: 1\n  iterations: 1\n",
+        module.display()
+    );
+    if let Err(error) = std::fs::write(&file, text) {
+        panic!("cannot write {}: {error}", file.display());
+    }
     let ran = match volley()
-        .args([
-            "check",
-            "scenarios/echo.yaml",
-            "--target",
-            "ws://${VOLLEY_TEST_UNSET}/",
-        ])
+        .arg("check")
+        .arg(&file)
+        .env_remove("VOLLEY_TEST_UNSET")
         .output()
     {
         Ok(output) => collect(output, None),
         Err(error) => panic!("cannot start volley: {error}"),
     };
-    // --target is taken literally (no ${} expansion): it is not a valid URL.
     assert_eq!(ran.code, 2, "{ran:?}");
-    assert!(ran.stderr.contains("--target"), "{ran:?}");
+    let expected = format!(
+        "{}:4:14: environment variable `VOLLEY_TEST_UNSET` is not set",
+        file.display()
+    );
+    assert!(ran.stderr.contains(&expected), "{ran:?}");
+    assert!(
+        ran.stderr.contains("${VOLLEY_TEST_UNSET:-default}"),
+        "{ran:?}"
+    );
 }
 
 #[test]

@@ -12,7 +12,8 @@ fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("volley-{}-{name}", std::process::id()))
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on: bound, read back, and closed again, so connecting is refused.
+fn refusing_port() -> u16 {
     match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
         Ok(address) => address.port(),
         Err(error) => panic!("no free port: {error}"),
@@ -72,7 +73,7 @@ fn an_unknown_metric_in_a_threshold_is_a_config_error() {
 
 #[test]
 fn an_abort_threshold_stops_the_run_early() {
-    let target = format!("ws://127.0.0.1:{}/", free_port());
+    let target = format!("ws://127.0.0.1:{}/", refusing_port());
     let ran = run_case("abort-early", &["--target", &target]);
     assert_eq!(ran.code, 1, "{ran:?}");
     let r = results(&ran);
@@ -252,7 +253,7 @@ fn scrape(port: u16) -> Option<String> {
 #[test]
 fn the_live_metrics_endpoint_serves_valid_openmetrics() {
     build_scenarios();
-    let port = free_port();
+    // Port 0: the runner binds a free port and prints it on stderr (issue 12: no port guessing).
     let child = volley()
         .args([
             "run",
@@ -261,24 +262,50 @@ fn the_live_metrics_endpoint_serves_valid_openmetrics() {
             "--set",
             "load.duration=4s",
             "--metrics-addr",
+            "127.0.0.1:0",
         ])
-        .arg(format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn();
     let mut child = match child {
         Ok(child) => child,
         Err(error) => panic!("cannot start volley: {error}"),
     };
+    let address = match child.stderr.take().and_then(|stderr| {
+        use std::io::BufRead as _;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("volley: live metrics on http://")
+                    .and_then(|rest| rest.strip_suffix("/metrics"))
+                    .map(str::to_owned)
+            })
+    }) {
+        Some(address) => address,
+        None => {
+            let _ = child.kill();
+            panic!("volley never said where its metrics endpoint listens");
+        }
+    };
+    let port: u16 = address
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(0);
+    // Scrape until all 20 connections are open and round trips are in (observable conditions).
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut body = None;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1500));
-        if let Some(text) =
-            scrape(port).filter(|text| text.contains("volley_round_trip_seconds_count"))
-        {
-            body = Some(text);
-            break;
+    while Instant::now() < deadline && body.is_none() {
+        body = scrape(port).filter(|text| {
+            text.lines()
+                .any(|line| line == "volley_connections_open 20")
+                && text.lines().any(|line| {
+                    line.starts_with("volley_round_trip_seconds_count") && !line.ends_with(" 0")
+                })
+        });
+        if body.is_none() {
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
     let _ = child.wait();

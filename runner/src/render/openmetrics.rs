@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 /// A running metrics endpoint.
 pub struct MetricsEndpoint {
+    address: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -28,6 +29,7 @@ impl MetricsEndpoint {
         collector: Arc<Collector>,
     ) -> std::io::Result<MetricsEndpoint> {
         let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
@@ -41,7 +43,16 @@ impl MetricsEndpoint {
                 }
             }
         });
-        Ok(MetricsEndpoint { stop, task })
+        Ok(MetricsEndpoint {
+            address,
+            stop,
+            task,
+        })
+    }
+
+    /// Where it listens (the port chosen when asked for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Stop listening.
