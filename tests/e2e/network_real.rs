@@ -441,3 +441,15 @@ fn issue_12_invalid_utf8_five_ways_is_one_reason_and_the_client_says_1007() {
         .unwrap_or_default();
     assert_eq!(seen, vec![1007; 5], "Close codes the server received");
 }
+
+#[test]
+fn issue_12_after_both_close_frames_the_client_closes_tcp_and_it_is_clean() {
+    let runtime = runtime();
+    let target = misbehaving(&runtime, Misbehaviour::CloseAndWait);
+    // The server never closes TCP; the client must not wait for it (close_timeout is 1s here).
+    let ran = run_net(&target, &[]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/failed"), 0, "{r:#}");
+    assert_eq!(number(r, "/connections/closed_by_server"), 3, "{r:#}");
+}

@@ -49,6 +49,8 @@ pub enum Misbehaviour {
     Oversized(usize),
     /// Upgrade, then close at once with this code.
     CloseWith(u16),
+    /// Upgrade, send Close 1000, then keep TCP open without reading: the client must close it.
+    CloseAndWait,
     /// Upgrade, then send a text message that is not UTF-8, a different way for each connection
     /// (five ways), and record the Close code the client answers with in [`CLOSE_CODES_SEEN`].
     InvalidUtf8,
@@ -158,6 +160,17 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
             };
             let _ = socket.close(Some(frame)).await;
             while let Some(Ok(_)) = socket.next().await {}
+        }
+        Misbehaviour::CloseAndWait => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: 1000.into(),
+                reason: "bye".into(),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
         }
         Misbehaviour::InvalidUtf8 => {
             use tokio_tungstenite::tungstenite::protocol::frame::Frame;

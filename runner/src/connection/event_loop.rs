@@ -314,9 +314,11 @@ impl Connection {
                     self.call(Instant::now(), Callback::Close(code, reason))?;
                     self.closing = Some(Instant::now() + self.close_timeout);
                 }
-                // tungstenite answers the Close itself; keep reading until the stream ends.
+                // tungstenite answers the Close itself. Both Close frames have now been exchanged:
+                // the connection is over and closing TCP is ours to do, cleanly, whether or not
+                // the server closes first (RFC 6455 §7.1.1).
                 let _ = self.socket.flush().await;
-                return Ok(None);
+                return Ok(Some(()));
             }
             Message::Pong(payload) => {
                 if let Some(rtt) = self.keepalive.pong(&payload, Instant::now()) {
