@@ -45,6 +45,13 @@ pub enum Misbehaviour {
     IgnorePings,
     /// Upgrade, echo, and close every connection (1001) after this long.
     CloseAfter(Duration),
+    /// Upgrade and echo; close (1001) only the first `count` connections, each after `after`.
+    CloseFirst {
+        /// How many connections are closed by the server.
+        count: usize,
+        /// How long each of them lives.
+        after: Duration,
+    },
     /// Upgrade, then send one binary message of this many bytes.
     Oversized(usize),
     /// Upgrade, then close at once with this code.
@@ -65,6 +72,9 @@ pub const INVALID_UTF8: [&[u8]; 5] = [
     b"\xed\xa0\x80 surrogate",
     b"bad \xff byte",
 ];
+
+/// Connections [`Misbehaviour::CloseFirst`] has accepted so far.
+static CLOSE_FIRST_SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Close codes clients answered [`Misbehaviour::InvalidUtf8`] with.
 pub static CLOSE_CODES_SEEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
@@ -122,6 +132,15 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
             };
             tokio::time::sleep(Duration::from_secs(60)).await;
             drop(socket);
+        }
+        Misbehaviour::CloseFirst { count, after } => {
+            let nth = CLOSE_FIRST_SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let after = if nth < count {
+                after
+            } else {
+                Duration::from_secs(3600)
+            };
+            Box::pin(misbehave_once(stream, Misbehaviour::CloseAfter(after))).await;
         }
         Misbehaviour::CloseAfter(after) => {
             let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
