@@ -189,3 +189,34 @@ fn issue_12_sandbox_calls_that_would_block_the_runner_fail_the_scenario_with_a_r
         assert!(messages[0].contains(words), "{mode}: {messages:?}");
     }
 }
+
+#[test]
+fn an_error_budget_decides_on_the_right_side_of_its_limit() {
+    // 6 checks, 2 of them failed: pass rate 66.7 %. A threshold on checks is their error budget
+    // (issue 10); without one, any failed check fails the run.
+    let within = run_case(
+        "fail-check",
+        &["--set", r#"thresholds=["checks pass_rate > 60%"]"#],
+    );
+    assert_eq!(within.code, 0, "{within:?}");
+    let rules = results(&within)["verdict"]["rules"].to_string();
+    assert!(
+        rules.contains("check \\\"reply has the secret\\\": 2 failed, judged by threshold `checks pass_rate > 60%`"),
+        "{rules}"
+    );
+    assert!(within.stdout.contains("failures judged by"), "{within:?}");
+    let beyond = run_case(
+        "fail-check",
+        &["--set", r#"thresholds=["checks pass_rate > 70%"]"#],
+    );
+    assert_eq!(beyond.code, 1, "{beyond:?}");
+    let reasons = results(&beyond)["verdict"]["reasons"].to_string();
+    assert!(
+        reasons.contains("threshold `checks pass_rate > 70%` crossed"),
+        "{reasons}"
+    );
+    assert!(
+        !reasons.contains("failed 2 of 2 times"),
+        "the budget alone decides: {reasons}"
+    );
+}

@@ -20,6 +20,8 @@ pub enum Subject {
     Connections,
     /// Replies that missed their deadline (a count).
     ReplyTimeouts,
+    /// Connections that failed in the scenario (a count).
+    ScenarioErrors,
     /// Message counts.
     Messages,
 }
@@ -129,6 +131,7 @@ const SUBJECTS: &[&str] = &[
     "check",
     "connections",
     "reply_timeouts",
+    "scenario_errors",
     "messages",
 ];
 
@@ -229,6 +232,7 @@ impl Threshold {
             "checks" => (Subject::Checks, &words[1..]),
             "connections" => (Subject::Connections, &words[1..]),
             "reply_timeouts" => (Subject::ReplyTimeouts, &words[1..]),
+            "scenario_errors" => (Subject::ScenarioErrors, &words[1..]),
             "messages" => (Subject::Messages, &words[1..]),
             "metric" | "check" => {
                 let name = words
@@ -249,7 +253,9 @@ impl Threshold {
             }
         };
         let (stat, op, value) = match rest {
-            [op, value] if subject == Subject::ReplyTimeouts => ("count".to_owned(), op, value),
+            [op, value] if matches!(subject, Subject::ReplyTimeouts | Subject::ScenarioErrors) => {
+                ("count".to_owned(), op, value)
+            }
             [stat, op, value] => (stat.clone(), op, value),
             _ => return Err(format!("`{expression}`: {usage}")),
         };
@@ -260,7 +266,7 @@ impl Threshold {
             Subject::Checks | Subject::Check(_) => CHECK_STATS,
             Subject::Connections => CONNECTION_STATS,
             Subject::Messages => MESSAGE_STATS,
-            Subject::ReplyTimeouts => &["count"],
+            Subject::ReplyTimeouts | Subject::ScenarioErrors => &["count"],
         };
         if !allowed.contains(&stat.as_str()) {
             return Err(format!(

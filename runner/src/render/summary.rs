@@ -178,6 +178,12 @@ pub fn render(report: &Report) -> String {
         p.cpu_user_s,
         p.cpu_system_s
     );
+    if !report.verdict.rules.is_empty() {
+        let _ = writeln!(out, "failures judged by");
+        for rule in &report.verdict.rules {
+            let _ = writeln!(out, "  {rule}");
+        }
+    }
     if report.verdict.passed {
         let _ = writeln!(out, "PASSED");
     } else {

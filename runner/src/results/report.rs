@@ -306,6 +306,10 @@ pub struct Verdict {
     pub exit_code: i32,
     /// Why it failed, one line per cause.
     pub reasons: Vec<String>,
+    /// Which rule decided each kind of failure that occurred or has a budget: a threshold that
+    /// covers it (its error budget), or the strict default (any failure fails the run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
 }
 
 impl Report {
@@ -322,6 +326,7 @@ impl Report {
             connections: &self.connections,
             reconnects: self.network.reconnects,
             reply_timeouts: self.reply_timeouts,
+            scenario_errors: self.scenario_errors.values().sum(),
             messages: &self.messages,
         }
     }

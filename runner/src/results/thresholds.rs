@@ -29,6 +29,8 @@ pub struct Figures<'a> {
     pub reconnects: u64,
     /// Replies that missed their deadline.
     pub reply_timeouts: u64,
+    /// Connections that failed in the scenario.
+    pub scenario_errors: u64,
     /// Message counts.
     pub messages: &'a MessageStats,
 }
@@ -103,6 +105,7 @@ fn measure(rule: &Threshold, report: &Figures<'_>) -> Option<f64> {
             })
         }
         Subject::ReplyTimeouts => Some(report.reply_timeouts as f64),
+        Subject::ScenarioErrors => Some(report.scenario_errors as f64),
         Subject::Messages => Some(match rule.stat.as_str() {
             "sent" => report.messages.sent as f64,
             _ => report.messages.received as f64,

@@ -2,7 +2,7 @@
 //! exit code follows from it (0 passed, 1 failed). Judged at the end of a run and again after a
 //! merge; the rules themselves are evaluated in `thresholds`.
 
-use crate::config::threshold::Threshold;
+use crate::config::threshold::{Subject, Threshold};
 use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
 use crate::measure::process::ProcessStats;
@@ -13,8 +13,48 @@ use crate::results::report::{
 use crate::results::thresholds::evaluate;
 use std::collections::BTreeMap;
 
+/// The kinds of failure a threshold can take over from the strict default (its error budget).
+#[derive(Default)]
+struct Budgets {
+    connections: Option<String>,
+    checks: Option<String>,
+    check: BTreeMap<String, String>,
+    reply_timeouts: Option<String>,
+    scenario_errors: Option<String>,
+}
+
+impl Budgets {
+    /// Which kinds the thresholds cover, by the rule (the first one) that covers each.
+    fn of(thresholds: &[Outcome]) -> Budgets {
+        let mut budgets = Budgets::default();
+        for outcome in thresholds {
+            let Ok(rule) = Threshold::parse(&outcome.expression, false) else {
+                continue;
+            };
+            let name = format!("threshold `{}`", outcome.expression);
+            let slot = match rule.subject {
+                Subject::Connections => &mut budgets.connections,
+                Subject::Checks => &mut budgets.checks,
+                Subject::ReplyTimeouts => &mut budgets.reply_timeouts,
+                Subject::ScenarioErrors => &mut budgets.scenario_errors,
+                Subject::Check(check) => {
+                    budgets.check.entry(check).or_insert(name);
+                    continue;
+                }
+                _ => continue,
+            };
+            slot.get_or_insert(name);
+        }
+        budgets
+    }
+}
+
+const STRICT: &str = "strict (no threshold covers it: any failure fails the run)";
+
 impl Verdict {
-    /// Judge a report's figures.
+    /// Judge a report's figures. A kind of failure that a threshold covers (`connections …`,
+    /// `checks …`, `check "NAME" …`, `reply_timeouts …`, `scenario_errors …`) is judged by that
+    /// threshold alone; kinds no threshold covers keep the strict default.
     pub fn judge(
         connections: &ConnectionStats,
         checks: &[CheckStats],
@@ -22,34 +62,64 @@ impl Verdict {
         scenario_errors: &BTreeMap<String, u64>,
         thresholds: &[Outcome],
     ) -> Verdict {
+        let budgets = Budgets::of(thresholds);
         let mut reasons = Vec::new();
-        for check in checks.iter().filter(|check| check.failed > 0) {
-            reasons.push(format!(
-                "check \"{}\" failed {} of {} times",
-                check.name,
-                check.failed,
-                check.failed + check.passed
-            ));
-        }
+        let mut rules = Vec::new();
+        // Only kinds that failed at all need a decision; the rule that made it is listed.
+        let mut decide =
+            |kind: &str, failures: u64, budget: Option<&String>, reason: String| match budget {
+                _ if failures == 0 => {}
+                Some(rule) => rules.push(format!("{kind}: {failures} failed, judged by {rule}")),
+                None => {
+                    rules.push(format!("{kind}: {failures} failed, {STRICT}"));
+                    reasons.push(reason);
+                }
+            };
         let count =
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        if reply_timeouts > 0 {
-            let replies = count(reply_timeouts, "reply", "replies");
-            reasons.push(format!("{replies} missed their deadline"));
-        }
-        let scenario_failures: u64 = scenario_errors.values().sum();
-        if scenario_failures > 0 {
-            let connections = count(scenario_failures, "connection", "connections");
-            reasons.push(format!("{connections} failed in the scenario"));
-        }
-        if connections.failed > scenario_failures {
-            let failed = count(
-                connections.failed - scenario_failures,
-                "connection",
-                "connections",
+        for check in checks {
+            let budget = budgets.check.get(&check.name).or(budgets.checks.as_ref());
+            decide(
+                &format!("check \"{}\"", check.name),
+                check.failed,
+                budget,
+                format!(
+                    "check \"{}\" failed {} of {} times",
+                    check.name,
+                    check.failed,
+                    check.failed + check.passed
+                ),
             );
-            reasons.push(format!("{failed} failed"));
         }
+        decide(
+            "reply timeouts",
+            reply_timeouts,
+            budgets.reply_timeouts.as_ref(),
+            format!(
+                "{} missed their deadline",
+                count(reply_timeouts, "reply", "replies")
+            ),
+        );
+        let scenario_failures: u64 = scenario_errors.values().sum();
+        decide(
+            "scenario errors",
+            scenario_failures,
+            budgets.scenario_errors.as_ref(),
+            format!(
+                "{} failed in the scenario",
+                count(scenario_failures, "connection", "connections")
+            ),
+        );
+        let other_failures = connections.failed.saturating_sub(scenario_failures);
+        decide(
+            "connections",
+            other_failures,
+            budgets.connections.as_ref(),
+            format!(
+                "{} failed",
+                count(other_failures, "connection", "connections")
+            ),
+        );
         if connections.attempted == 0 {
             reasons.push("no connection was attempted".into());
         }
@@ -64,6 +134,7 @@ impl Verdict {
             passed,
             exit_code: if passed { 0 } else { 1 },
             reasons,
+            rules,
         }
     }
 }
@@ -144,5 +215,61 @@ mod tests {
         assert_eq!(verdict.reasons, vec!["check \"echo\" failed 1 of 4 times"]);
         let verdict = Verdict::judge(&connections, &[], 0, &BTreeMap::new(), &[]);
         assert!(verdict.passed);
+    }
+
+    fn connections(attempted: u64, failed: u64) -> ConnectionStats {
+        ConnectionStats {
+            attempted,
+            established: attempted - failed,
+            failed,
+            failed_by_reason: BTreeMap::new(),
+            closed_by_server: 0,
+            peak_open: attempted,
+            dropped_arrivals: 0,
+            examples: BTreeMap::new(),
+        }
+    }
+
+    fn outcome(expression: &str, passed: bool) -> Outcome {
+        Outcome {
+            expression: expression.into(),
+            actual: String::new(),
+            passed,
+            abort: false,
+        }
+    }
+
+    #[test]
+    fn a_threshold_is_the_error_budget_of_the_kind_it_covers() {
+        let budget = "connections failure_rate < 0.1%";
+        // 3 failures in 10,000 are within 0.1 %: the threshold holds, and it alone decides.
+        let verdict = Verdict::judge(
+            &connections(10_000, 3),
+            &[],
+            0,
+            &BTreeMap::new(),
+            &[outcome(budget, true)],
+        );
+        assert!(verdict.passed, "{:?}", verdict.reasons);
+        assert_eq!(
+            verdict.rules,
+            vec![format!(
+                "connections: 3 failed, judged by threshold `{budget}`"
+            )]
+        );
+        // Without the threshold the strict default fails the run.
+        let strict = Verdict::judge(&connections(10_000, 3), &[], 0, &BTreeMap::new(), &[]);
+        assert!(!strict.passed);
+        assert!(strict.rules[0].contains("strict"), "{:?}", strict.rules);
+        // A budget for connections does not cover scenario errors.
+        let errors = BTreeMap::from([("scenario: panicked in on-open".to_owned(), 1)]);
+        let mixed = Verdict::judge(
+            &connections(10_000, 3),
+            &[],
+            0,
+            &errors,
+            &[outcome(budget, true)],
+        );
+        assert_eq!(mixed.reasons, vec!["1 connection failed in the scenario"]);
     }
 }
