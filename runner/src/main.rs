@@ -1,8 +1,10 @@
-//! The `volley` binary: parse flags, load the scenario, run it with Ctrl-C as the shutdown signal,
+//! The `volley` binary: parse flags, load the scenario, run it with Ctrl-C or SIGTERM as the
+//! shutdown signal (`signals`),
 //! print the summary, write `--out`, exit 0 (passed), 1 (a check, deadline, connection or scenario
 //! failed) or 2 (could not run). All logic lives in the library.
 
 mod cli;
+mod signals;
 
 use clap::Parser;
 use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
@@ -50,17 +52,24 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    let mut interrupts = match signals::Interrupts::install() {
+        Ok(interrupts) => interrupts,
+        Err(error) => {
+            eprintln!("error: cannot handle SIGINT and SIGTERM: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     let hard_stop = tokio_util::sync::CancellationToken::new();
     let second = hard_stop.clone();
     let shutdown = async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
+        let Some(first) = interrupts.next().await else {
+            return std::future::pending::<()>().await;
+        };
         eprintln!(
-            "\nvolley: interrupted; closing connections and writing the report (Ctrl-C again to skip the polite close)…"
+            "\nvolley: interrupted ({first}); closing connections and writing the report (Ctrl-C or SIGTERM again to skip the polite close)…"
         );
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await.is_some() {
                 eprintln!("volley: closing at once");
                 second.cancel();
             }
@@ -200,6 +209,13 @@ fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::Serv
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let mut interrupts = match signals::Interrupts::install() {
+        Ok(interrupts) => interrupts,
+        Err(error) => {
+            eprintln!("error: cannot handle SIGINT and SIGTERM: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     let (soft, _) = volley::raise_open_files();
     let mode = match args.mode {
         Mode::Echo => ServerMode::Echo,
@@ -224,12 +240,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     println!(
-        "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C to stop",
+        "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C or SIGTERM to stop",
         server.address(),
         mode.name()
     );
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let _ = tokio::signal::ctrl_c().await;
+    let _ = interrupts.next().await;
     server.stop(std::time::Duration::from_secs(2)).await;
     ExitCode::SUCCESS
 }
