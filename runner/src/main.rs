@@ -75,14 +75,77 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         });
     };
+    if let Some(workers) = args.workers {
+        return with_workers(&args, &scenario, workers, shutdown, hard_stop).await;
+    }
     let options = RunOptions {
         progress: !args.no_progress,
         interval: args.interval,
         series_file: args.series.clone(),
         metrics_addr: args.metrics_addr,
         hard_stop: Some(hard_stop),
+        shard: args.shard.unwrap_or_default(),
+        start_at: args.start_at,
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    print!("{}", volley::render_summary(&report));
+    if let Err(code) = write_outputs(&report, &args.outputs) {
+        return code;
+    }
+    ExitCode::from(report.verdict.exit_code as u8)
+}
+
+/// `volley run --workers`: the same run in worker processes (`volley::run_workers`), one report.
+async fn with_workers(
+    args: &RunArgs,
+    scenario: &Scenario,
+    workers: cli::Workers,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    hard_stop: tokio_util::sync::CancellationToken,
+) -> ExitCode {
+    let connections = scenario.load.connections.get();
+    let count = match workers {
+        cli::Workers::Count(count) => count,
+        cli::Workers::Auto => {
+            let (soft, _) = volley::raise_open_files();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+            let embedded = scenario.target.describe().starts_with("embedded://");
+            let (count, why) = volley::workers_for(u64::from(connections), embedded, soft, cores);
+            eprintln!("volley: --workers auto: {count} workers: {why}");
+            count
+        }
+    };
+    let mut run_args: Vec<std::ffi::OsString> = vec!["run".into(), args.file.file.clone().into()];
+    if let Some(target) = &args.file.target {
+        run_args.extend(["--target".into(), target.into()]);
+    }
+    for (key, value) in &args.file.sets {
+        run_args.extend(["--set".into(), format!("{key}={value}").into()]);
+    }
+    run_args.extend([
+        "--interval".into(),
+        format!("{}ms", args.interval.as_millis()).into(),
+    ]);
+    if let Some(at) = args.start_at {
+        let unix = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        run_args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
+    }
+    eprintln!("volley: running {connections} connections in {count} worker processes");
+    let plan = volley::WorkerPlan {
+        count,
+        run_args,
+        connections,
+        series_file: args.series.clone(),
+    };
+    let report = match volley::run_workers(&plan, shutdown, hard_stop).await {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: {error}");
@@ -231,14 +294,27 @@ async fn serve(args: ServeArgs) -> ExitCode {
         },
         _ => None,
     };
+    if args.workers > 1 {
+        let shutdown = async move {
+            let _ = interrupts.next().await;
+        };
+        return match volley::serve_workers(args.workers, args.addr, mode, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(COULD_NOT_RUN)
+            }
+        };
+    }
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    let server = match volley::EmbeddedServer::start_with(args.addr, mode, tls).await {
-        Ok(server) => server,
-        Err(error) => {
-            eprintln!("error: cannot listen on {}: {error}", args.addr);
-            return ExitCode::from(COULD_NOT_RUN);
-        }
-    };
+    let server =
+        match volley::EmbeddedServer::start_shared(args.addr, mode, tls, args.reuse_port).await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("error: cannot listen on {}: {error}", args.addr);
+                return ExitCode::from(COULD_NOT_RUN);
+            }
+        };
     println!(
         "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C or SIGTERM to stop",
         server.address(),

@@ -128,5 +128,8 @@ pub fn wait_for_lines(path: &Path, lines: usize, limit: Duration) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("{} did not reach {lines} lines within {limit:?}", path.display());
+    panic!(
+        "{} did not reach {lines} lines within {limit:?}",
+        path.display()
+    );
 }
