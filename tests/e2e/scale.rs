@@ -45,6 +45,12 @@ fn run_then_stop(
     out: &std::path::Path,
 ) -> crate::support::Ran {
     let output = command.output();
+    // SIGTERM, so `volley serve --workers` stops its workers too; SIGKILL if it does not exit.
+    crate::interrupt::send_signal(server.id(), libc::SIGTERM);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline && matches!(server.try_wait(), Ok(None)) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let _ = server.kill();
     let _ = server.wait();
     let ran = match output {

@@ -200,3 +200,49 @@ fn serve_workers_share_one_port_and_stop_on_sigterm() {
         );
     }
 }
+
+#[test]
+fn serve_workers_do_not_outlive_a_killed_parent() {
+    let spawned = volley()
+        .args(["serve", "--workers", "2", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut server = match spawned {
+        Ok(child) => child,
+        Err(error) => panic!("cannot start volley serve: {error}"),
+    };
+    let mut line = String::new();
+    if let Some(stdout) = server.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let pids: Vec<u32> = line
+        .split_once("pids ")
+        .and_then(|(_, rest)| rest.split_once(','))
+        .map(|(pids, _)| pids.split(' ').filter_map(|pid| pid.parse().ok()).collect())
+        .unwrap_or_default();
+    assert_eq!(pids.len(), 2, "{line}");
+    send_signal(server.id(), libc::SIGKILL);
+    let _ = server.wait();
+    // The kernel sends each worker SIGTERM (PR_SET_PDEATHSIG); they exit and init reaps them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pids
+        .iter()
+        .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+    {
+        if Instant::now() > deadline {
+            for pid in &pids {
+                send_signal_if_alive(*pid);
+            }
+            panic!("server workers {pids:?} outlived their killed parent");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Clean up after a failed assertion: SIGKILL a process if it still exists.
+fn send_signal_if_alive(pid: u32) {
+    if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        send_signal(pid, libc::SIGKILL);
+    }
+}

@@ -72,6 +72,20 @@ struct Worker {
     results: PathBuf,
 }
 
+/// Make a worker process get SIGTERM when this process dies, even by SIGKILL (Linux
+/// `PR_SET_PDEATHSIG`), so no worker outlives its parent: it closes politely and exits.
+pub(crate) fn die_with_parent(command: &mut Command) -> &mut Command {
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
+    // async-signal-safe; it allocates nothing and touches no lock.
+    #[allow(unsafe_code)] // pre_exec is the one hook between fork and exec
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        })
+    }
+}
+
 /// Send `signal` to a worker that is still running.
 fn signal(worker: &Worker, signal: i32) {
     if worker.exited.is_some() {
@@ -141,7 +155,7 @@ pub async fn run_workers(
             count: plan.count,
         };
         let results = folder.join(format!("worker-{index}.json"));
-        let spawned = Command::new(&program)
+        let spawned = die_with_parent(&mut Command::new(&program))
             .args(&plan.run_args)
             .arg("--shard")
             .arg(shard.to_string())
