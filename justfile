@@ -47,7 +47,8 @@ screenshot RESULTS:
     bash tests/browser/check_report.sh target/report.html target/report.png
     @echo "open target/report.png (or target/report.html in a browser)"
 
-# Criterion micro-benchmarks, then 10,000 connections held for 20 s against `volley serve`.
+# Criterion micro-benchmarks, 10,000 connections held for 20 s against `volley serve`, then
+# 60,000 held for 60 s by `--workers auto` against `volley serve --workers 4` (about 3 minutes).
 bench: scenarios
     cargo bench -p volley --bench scenario_calls
-    cargo test --release -p volley --test e2e -- --ignored --nocapture --test-threads 1 hold_10k handshake_rate
+    cargo test --release -p volley --test e2e -- --ignored --nocapture --test-threads 1 hold_10k handshake_rate hold_60k

@@ -108,6 +108,39 @@ pub struct RunArgs {
     /// Do not show the live progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Run shard I of N of the load (I from 0): its share of the global VU indexes, stage targets,
+    /// arrivals and source addresses. `auto/N` reads I from JOB_COMPLETION_INDEX (Kubernetes).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<volley::Shard>,
+    /// Start the load at this time (RFC 3339 or Unix seconds), so shards on several machines start
+    /// together; the module is compiled before the wait.
+    #[arg(long, value_name = "TIME", value_parser = volley::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Run the load in N worker processes of this binary (each a shard), with one summary, one
+    /// results file and one exit code; `auto` picks enough for the open-file limit.
+    #[arg(long, value_name = "N|auto", value_parser = parse_workers, conflicts_with_all = ["shard", "metrics_addr"])]
+    pub workers: Option<Workers>,
+}
+
+/// `--workers`.
+#[derive(Debug, Clone, Copy)]
+pub enum Workers {
+    /// This many.
+    Count(u32),
+    /// As many as the open-file limit needs.
+    Auto,
+}
+
+fn parse_workers(text: &str) -> Result<Workers, String> {
+    if text == "auto" {
+        return Ok(Workers::Auto);
+    }
+    match text.parse::<u32>() {
+        Ok(count) if (1..=1024).contains(&count) => Ok(Workers::Count(count)),
+        _ => Err(format!(
+            "`{text}` is not a number of workers: write a whole number from 1 to 1024, or auto"
+        )),
+    }
 }
 
 /// Server behaviours for `volley serve`.
@@ -135,6 +168,13 @@ pub struct ServeArgs {
     /// Where --tls writes the CA certificate (PEM).
     #[arg(long, requires = "tls")]
     pub ca_out: Option<PathBuf>,
+    /// Serve from N processes on one port (SO_REUSEPORT), past one process's open-file limit.
+    /// Chat rooms are per process: a broadcast reaches only the connections of the same worker.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "tls")]
+    pub workers: u32,
+    /// Listen with SO_REUSEPORT (set by `--workers` for its worker processes).
+    #[arg(long, hide = true)]
+    pub reuse_port: bool,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -143,6 +183,11 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
         return Err("the interval must be at least 100ms".into());
     }
     Ok(interval)
+}
+
+fn parse_shard(text: &str) -> Result<volley::Shard, String> {
+    let job_index = std::env::var("JOB_COMPLETION_INDEX").ok();
+    volley::Shard::parse(text, job_index.as_deref())
 }
 
 fn parse_set(text: &str) -> Result<(String, String), String> {

@@ -10,7 +10,8 @@
 //! (recorders, counters, collector, time series, process figures) → `results` (the report model,
 //! thresholds, verdict, merge, histogram codec) → `render` (summary, progress, HTML, JUnit,
 //! OpenMetrics). `run.rs` wires the stages together for one run; `devserver` (the embedded server
-//! and throwaway CA) stands beside the flow. A stage imports only the stages before it.
+//! and throwaway CA) stands beside the flow; `workers` runs a whole run as N processes of this
+//! binary (`--workers`) and merges them. A stage imports only the stages before it.
 //!
 //! This file is the whole public API; everything else is crate-private. Tests and benches that
 //! must reach inside use [`testing`].
@@ -24,17 +25,21 @@ mod render;
 mod results;
 mod run;
 mod scenario;
+mod workers;
 
 pub use config::units::parse_duration;
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};
 pub use devserver::server::EmbeddedServer;
-pub use load::limits::raise_open_files;
+pub use load::limits::{raise_open_files, workers_for};
+pub use load::shard::{Shard, parse_start_at};
 pub use results::merge::merge;
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
+pub use workers::serve::serve_workers;
+pub use workers::{WorkerError, WorkerPlan, run_workers};
 
 /// The terminal summary of a report (what `volley run` prints).
 pub fn render_summary(report: &Report) -> String {

@@ -1,9 +1,11 @@
-//! The `volley` binary: parse flags, load the scenario, run it with Ctrl-C as the shutdown signal,
+//! The `volley` binary: parse flags, load the scenario, run it with Ctrl-C or SIGTERM as the
+//! shutdown signal (`signals`),
 //! print the summary, write `--out`, exit 0 (passed), 1 (a check, deadline, connection or scenario
 //! failed) or 2 (could not run). All logic lives in the library.
 
 mod cli;
 mod output;
+mod signals;
 
 use clap::Parser;
 use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
@@ -51,22 +53,32 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    let mut interrupts = match signals::Interrupts::install() {
+        Ok(interrupts) => interrupts,
+        Err(error) => {
+            eprintln!("error: cannot handle SIGINT and SIGTERM: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     let hard_stop = tokio_util::sync::CancellationToken::new();
     let second = hard_stop.clone();
     let shutdown = async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
+        let Some(first) = interrupts.next().await else {
+            return std::future::pending::<()>().await;
+        };
         eprintln!(
-            "\nvolley: interrupted; closing connections and writing the report (Ctrl-C again to skip the polite close)…"
+            "\nvolley: interrupted ({first}); closing connections and writing the report (Ctrl-C or SIGTERM again to skip the polite close)…"
         );
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await.is_some() {
                 eprintln!("volley: closing at once");
                 second.cancel();
             }
         });
     };
+    if let Some(workers) = args.workers {
+        return with_workers(&args, &scenario, workers, shutdown, hard_stop).await;
+    }
     let options = RunOptions {
         progress: !args.no_progress,
         interval: args.interval,
@@ -74,6 +86,8 @@ async fn run(args: RunArgs) -> ExitCode {
         metrics_addr: args.metrics_addr,
         hard_stop: Some(hard_stop),
         show_secrets: args.file.show_secrets,
+        shard: args.shard.unwrap_or_default(),
+        start_at: args.start_at,
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
@@ -99,6 +113,63 @@ fn finish(report: &Report, outputs: &Outputs) -> ExitCode {
             ExitCode::from(COULD_NOT_RUN)
         }
     }
+}
+
+/// `volley run --workers`: the same run in worker processes (`volley::run_workers`), one report.
+async fn with_workers(
+    args: &RunArgs,
+    scenario: &Scenario,
+    workers: cli::Workers,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    hard_stop: tokio_util::sync::CancellationToken,
+) -> ExitCode {
+    let connections = scenario.load.connections.get();
+    let count = match workers {
+        cli::Workers::Count(count) => count,
+        cli::Workers::Auto => {
+            let (soft, _) = volley::raise_open_files();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+            let embedded = scenario.target.describe().starts_with("embedded://");
+            let (count, why) = volley::workers_for(u64::from(connections), embedded, soft, cores);
+            eprintln!("volley: --workers auto: {count} workers: {why}");
+            count
+        }
+    };
+    let mut run_args: Vec<std::ffi::OsString> = vec!["run".into(), args.file.file.clone().into()];
+    if let Some(target) = &args.file.target {
+        run_args.extend(["--target".into(), target.into()]);
+    }
+    for (key, value) in &args.file.sets {
+        run_args.extend(["--set".into(), format!("{key}={value}").into()]);
+    }
+    if args.file.show_secrets {
+        run_args.push("--show-secrets".into());
+    }
+    run_args.extend([
+        "--interval".into(),
+        format!("{}ms", args.interval.as_millis()).into(),
+    ]);
+    if let Some(at) = args.start_at {
+        let unix = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        run_args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
+    }
+    eprintln!("volley: running {connections} connections in {count} worker processes");
+    let plan = volley::WorkerPlan {
+        count,
+        run_args,
+        connections,
+        series_file: args.series.clone(),
+    };
+    let report = match volley::run_workers(&plan, shutdown, hard_stop).await {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    finish(&report, &args.outputs)
 }
 
 /// Largest results file `merge` and `report` read: far above any real run's (a 100,000-connection
@@ -207,6 +278,13 @@ fn throwaway_tls(ca_out: &std::path::Path) -> Result<std::sync::Arc<rustls::Serv
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let mut interrupts = match signals::Interrupts::install() {
+        Ok(interrupts) => interrupts,
+        Err(error) => {
+            eprintln!("error: cannot handle SIGINT and SIGTERM: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     let (soft, _) = volley::raise_open_files();
     let mode = match args.mode {
         Mode::Echo => ServerMode::Echo,
@@ -222,21 +300,34 @@ async fn serve(args: ServeArgs) -> ExitCode {
         },
         _ => None,
     };
+    if args.workers > 1 {
+        let shutdown = async move {
+            let _ = interrupts.next().await;
+        };
+        return match volley::serve_workers(args.workers, args.addr, mode, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(COULD_NOT_RUN)
+            }
+        };
+    }
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    let server = match volley::EmbeddedServer::start_with(args.addr, mode, tls).await {
-        Ok(server) => server,
-        Err(error) => {
-            eprintln!("error: cannot listen on {}: {error}", args.addr);
-            return ExitCode::from(COULD_NOT_RUN);
-        }
-    };
+    let server =
+        match volley::EmbeddedServer::start_shared(args.addr, mode, tls, args.reuse_port).await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("error: cannot listen on {}: {error}", args.addr);
+                return ExitCode::from(COULD_NOT_RUN);
+            }
+        };
     println!(
-        "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C to stop",
+        "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C or SIGTERM to stop",
         server.address(),
         mode.name()
     );
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let _ = tokio::signal::ctrl_c().await;
+    let _ = interrupts.next().await;
     server.stop(std::time::Duration::from_secs(2)).await;
     ExitCode::SUCCESS
 }

@@ -5,7 +5,8 @@
 //! shape (`load::drive`), then stop: every connection closes politely and the run drains (bounded
 //! by `load.close_timeout`). `shutdown` (Ctrl-C in the binary, a channel in tests) does the same
 //! early and the report is still produced (`results`); `hard_stop` (a second Ctrl-C) skips the
-//! polite drain. No stage imports this file.
+//! polite drain. With `options.shard` the process carries only its shard of the load (`load::shard`),
+//! and `options.start_at` makes it wait for a wall-clock time first. No stage imports this file.
 
 use crate::config::Shape;
 use crate::config::{Scenario, Target};
@@ -13,6 +14,7 @@ use crate::connection::connect::{Connector, ConnectorSettings};
 use crate::devserver::server::EmbeddedServer;
 use crate::load::limits::{LimitError, preflight};
 use crate::load::plan::Plan;
+use crate::load::shard::Shard;
 use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
 use crate::measure::process::ProcessStats;
@@ -75,6 +77,10 @@ pub struct RunOptions {
     pub hard_stop: Option<CancellationToken>,
     /// Show query values and passwords of the target in the report (`--show-secrets`).
     pub show_secrets: bool,
+    /// The part of the load this process carries (`--shard I/N`); `Shard::WHOLE` by default.
+    pub shard: Shard,
+    /// Start the load at this wall-clock time (`--start-at`), after compiling the module.
+    pub start_at: Option<SystemTime>,
 }
 
 impl Default for RunOptions {
@@ -86,6 +92,8 @@ impl Default for RunOptions {
             metrics_addr: None,
             hard_stop: None,
             show_secrets: false,
+            shard: Shard::WHOLE,
+            start_at: None,
         }
     }
 }
@@ -97,11 +105,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Report, RunError> {
     let embedded = matches!(scenario.target, Target::Embedded { .. });
-    let connections = scenario.load.connections.get();
+    let shard = options.shard;
+    let connections = shard.share(scenario.load.connections.get());
+    let source_addresses = shard.source_addresses(&scenario.net.source_addresses);
     let limits = preflight(
         u64::from(connections),
         embedded,
-        scenario.net.source_addresses.len() as u64,
+        source_addresses.len() as u64,
     )?;
     let engine = ScenarioEngine::load(
         &scenario.module,
@@ -145,7 +155,7 @@ pub async fn run(
         max_message_size: scenario.limits.max_message_size,
         headers: scenario.headers.clone(),
         subprotocols: scenario.subprotocols.clone(),
-        source_addresses: scenario.net.source_addresses.clone(),
+        source_addresses,
     })
     .map_err(RunError::Network)?;
     let collector = Arc::new(Collector::default());
@@ -163,6 +173,24 @@ pub async fn run(
             "volley: live metrics on http://{}/metrics",
             endpoint.address()
         );
+    }
+    let stop = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown => {
+                    interrupted.store(true, Ordering::Relaxed);
+                    stop.cancel();
+                }
+                _ = stop.cancelled() => {}
+            }
+        })
+    };
+    if let Some(at) = options.start_at {
+        wait_for_start(at, shard, &stop).await;
     }
     let started = Instant::now();
     let started_at_unix_s = SystemTime::now()
@@ -186,23 +214,9 @@ pub async fn run(
             scenario.net.max_handshakes_in_flight.get(),
             scenario.net.max_connect_rate,
         ),
+        shard,
     });
 
-    let stop = CancellationToken::new();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let stop = stop.clone();
-        let interrupted = interrupted.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = shutdown => {
-                    interrupted.store(true, Ordering::Relaxed);
-                    stop.cancel();
-                }
-                _ = stop.cancelled() => {}
-            }
-        })
-    };
     let progress_done = CancellationToken::new();
     let progress = if options.progress {
         crate::render::progress::start(collector.clone(), connections, progress_done.clone())
@@ -287,6 +301,27 @@ pub async fn run(
     report.series = series;
     report.apply_thresholds(&scenario.thresholds);
     Ok(report)
+}
+
+/// Wait until the wall-clock time `at` (`--start-at`), or until the run is stopped.
+async fn wait_for_start(at: SystemTime, shard: Shard, stop: &CancellationToken) {
+    let Ok(wait) = at.duration_since(SystemTime::now()) else {
+        eprintln!("volley: --start-at is already past; starting now");
+        return;
+    };
+    let which = if shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!("shard {shard}: ")
+    };
+    eprintln!(
+        "volley: {which}waiting {:.1}s for --start-at",
+        wait.as_secs_f64()
+    );
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::time::sleep(wait) => {}
+    }
 }
 
 /// The sampler's abort check: the `abort: true` rules judged on the results so far (none: no check).

@@ -1,21 +1,52 @@
-//! SIGINT (Ctrl-C) mid-run closes connections politely and still writes the report.
+//! SIGINT (Ctrl-C) and SIGTERM (CI cancellation, Kubernetes) mid-run close connections politely
+//! and still write the report; the exit code stays the verdict's, with `run.interrupted` set.
 
-use crate::support::{build_scenarios, collect, number, results, volley};
+use crate::support::{build_scenarios, collect, number, results, volley, wait_for_lines};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-#[test]
-fn sigint_mid_run_still_writes_the_json() {
+/// Send `signal` to a running process.
+pub fn send_signal(pid: u32, signal: i32) {
+    let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+    // SAFETY: sending a signal to our own child process by its id.
+    #[allow(unsafe_code)] // libc::kill is the way to deliver a signal to a child
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill({pid}, {signal}) failed");
+}
+
+/// Wait for `child` to exit, killing it and failing the test after `limit`.
+pub fn wait_exit(child: &mut std::process::Child, limit: Duration, what: &str) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("volley did not exit within {limit:?} of {what}");
+}
+
+fn interrupt_mid_run(signal: i32, name: &str) {
     build_scenarios();
-    let out = std::env::temp_dir().join(format!("volley-interrupt-{}.json", std::process::id()));
+    let dir = std::env::temp_dir();
+    let tag = format!("{}-{name}", std::process::id());
+    let out = dir.join(format!("volley-interrupt-{tag}.json"));
+    let series = dir.join(format!("volley-interrupt-{tag}.jsonl"));
     let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&series);
     let child = volley()
         .args([
             "run",
             "tests/cases/interrupt/scenario.yaml",
             "--no-progress",
-            "--out",
+            "--interval",
+            "200ms",
+            "--series",
         ])
+        .arg(&series)
+        .arg("--out")
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -24,30 +55,21 @@ fn sigint_mid_run_still_writes_the_json() {
         Ok(child) => child,
         Err(error) => panic!("cannot start volley: {error}"),
     };
-    std::thread::sleep(Duration::from_secs(3));
-    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-    // SAFETY: sending a signal to our own child process by its id.
-    #[allow(unsafe_code)] // libc::kill is the way to deliver SIGINT to a child
-    let sent = unsafe { libc::kill(pid, libc::SIGINT) };
-    assert_eq!(sent, 0, "kill(SIGINT) failed");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if let Ok(None) = child.try_wait() {
-        let _ = child.kill();
-        panic!("volley did not exit within 30 s of SIGINT");
-    }
+    // Mid-run: the ramp (500ms) is over once the time series has three points.
+    wait_for_lines(&series, 3, Duration::from_secs(60));
+    send_signal(child.id(), signal);
+    wait_exit(&mut child, Duration::from_secs(30), name);
     let ran = match child.wait_with_output() {
         Ok(output) => collect(output, Some(&out)),
         Err(error) => panic!("cannot collect volley: {error}"),
     };
     let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&series);
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert!(ran.stderr.contains("interrupted"), "{ran:?}");
+    assert!(
+        ran.stderr.contains(&format!("interrupted ({name})")),
+        "{ran:?}"
+    );
     let r = results(&ran);
     assert_eq!(r["run"]["interrupted"], true);
     assert_eq!(number(r, "/connections/established"), 20);
@@ -57,4 +79,14 @@ fn sigint_mid_run_still_writes_the_json() {
         "connections closed politely: {r:#}"
     );
     assert!(number(r, "/round_trips/count") > 0);
+}
+
+#[test]
+fn sigint_mid_run_still_writes_the_json() {
+    interrupt_mid_run(libc::SIGINT, "SIGINT");
+}
+
+#[test]
+fn sigterm_mid_run_still_writes_the_json() {
+    interrupt_mid_run(libc::SIGTERM, "SIGTERM");
 }

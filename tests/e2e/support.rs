@@ -5,6 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// The repository root (tests run the binary from here, so paths in messages are stable).
 pub fn repo() -> PathBuf {
@@ -115,4 +116,20 @@ pub fn results(ran: &Ran) -> &Value {
         Some(results) => results,
         None => panic!("no results file written: {ran:?}"),
     }
+}
+
+/// Wait until `path` exists and holds at least `lines` lines (a time series growing, a line a
+/// process printed), or panic after `limit`.
+pub fn wait_for_lines(path: &Path, lines: usize, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|text| text.lines().count() >= lines) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{} did not reach {lines} lines within {limit:?}",
+        path.display()
+    );
 }

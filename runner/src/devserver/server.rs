@@ -1,7 +1,9 @@
 //! The embedded WebSocket server behind `embedded://echo`, `embedded://chat` and `volley serve`:
 //! echo sends every data message back; chat broadcasts every data message to all connections on the
 //! same path (the room), sender included. Meant for trials, examples, tests and benchmarks on
-//! loopback, not production.
+//! loopback, not production. With SO_REUSEPORT ([`EmbeddedServer::start_shared`]) several
+//! processes (`volley serve --workers N`) listen on one port and the kernel spreads the
+//! connections between them; chat rooms are then per process.
 
 use crate::config::ServerMode;
 use futures_util::{SinkExt, StreamExt};
@@ -40,7 +42,18 @@ impl EmbeddedServer {
         mode: ServerMode,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<EmbeddedServer> {
-        let listener = listen(address)?;
+        EmbeddedServer::start_shared(address, mode, tls, false).await
+    }
+
+    /// Like [`EmbeddedServer::start_with`]; with `reuse_port`, other processes may listen on the
+    /// same address (SO_REUSEPORT) and the kernel balances new connections between them.
+    pub async fn start_shared(
+        address: SocketAddr,
+        mode: ServerMode,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        reuse_port: bool,
+    ) -> std::io::Result<EmbeddedServer> {
+        let listener = listen(address, reuse_port)?;
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -69,13 +82,16 @@ impl EmbeddedServer {
 /// this at net.core.somaxconn.
 const LISTEN_BACKLOG: u32 = 8192;
 
-fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = if address.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(address)?;
     socket.listen(LISTEN_BACKLOG)
 }

@@ -2,7 +2,9 @@
 //! evenly over the ramp; `stages` keeps the number of running VUs at the interpolated target;
 //! `arrival-rate` starts single-iteration VUs on a fixed schedule, dropping (and counting)
 //! arrivals when `max_connections` are open. Targets come from `shape` (pure functions); the VU
-//! loop lives in `vu`; `run` calls these and then drains.
+//! loop lives in `vu`; `run` calls these and then drains. A sharded run (`plan.shard`) starts only
+//! its shard's global VU indexes, its share of each stage target and every N-th arrival, each at
+//! the moment the one-process run would (`shard`).
 
 use crate::config::load::{Stage, stages_duration};
 use crate::load::plan::Plan;
@@ -15,7 +17,8 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
-/// Start VU `i` at `started + ramp_up × i / connections`, unless the run stops first.
+/// Start VU `i` at `started + ramp_up × i / connections` (only this shard's `i`), unless the run
+/// stops first.
 pub async fn constant(
     plan: &Arc<Plan>,
     stop: &CancellationToken,
@@ -23,7 +26,7 @@ pub async fn constant(
     started: Instant,
 ) {
     let connections = plan.load.connections.get();
-    for vu in 0..connections {
+    for vu in plan.shard.indexes().take_while(|vu| *vu < connections) {
         let offset = plan
             .load
             .ramp_up
@@ -47,8 +50,9 @@ struct Slots {
     retiring: BTreeSet<u32>,
 }
 
-/// Keep the number of running VUs at the stage target: start VUs (lowest free index first) when
-/// it rises, stop the highest-indexed ones (politely) when it falls.
+/// Keep the number of running VUs at the stage target (this shard's share of it): start VUs
+/// (lowest free index of the shard first) when it rises, stop the highest-indexed ones (politely)
+/// when it falls.
 pub async fn stages(
     plan: &Arc<Plan>,
     stages: &[Stage],
@@ -78,11 +82,14 @@ pub async fn stages(
         if now >= end {
             return;
         }
-        let wanted = stage_target(stages, now - started).round() as usize;
+        let whole = stage_target(stages, now - started).round() as u32;
+        let wanted = plan.shard.share(whole) as usize;
         while slots.running.len() < wanted {
-            let vu = (0..)
+            let vu = plan
+                .shard
+                .indexes()
                 .find(|index| !slots.running.contains_key(index) && !slots.retiring.contains(index))
-                .unwrap_or(0);
+                .unwrap_or(plan.shard.index);
             let own = stop.child_token();
             slots.running.insert(vu, own.clone());
             let (plan, finished) = (plan.clone(), finished.clone());
@@ -118,7 +125,8 @@ impl Drop for SlotGuard {
 }
 
 /// Open model: start one single-iteration VU every `1 / per_second`, unless `max` are open, in
-/// which case the arrival is dropped and counted.
+/// which case the arrival is dropped and counted. A shard takes every N-th arrival (at its global
+/// time) and its share of `max`, with global slot indexes.
 pub async fn arrivals(
     plan: &Arc<Plan>,
     per_second: f64,
@@ -132,10 +140,13 @@ pub async fn arrivals(
     };
     let end = started + duration;
     let gap = arrival_gap(per_second);
-    let busy = Arc::new(Mutex::new(vec![false; max as usize]));
-    let mut arrival: u64 = 0;
+    let shard = plan.shard;
+    let busy = Arc::new(Mutex::new(vec![false; shard.share(max) as usize]));
+    let mut owned: u32 = 0;
     loop {
-        let at = started + gap.mul_f64(arrival as f64);
+        // This shard's next arrival, numbered globally from 0.
+        let global = shard.nth(owned);
+        let at = started + gap.mul_f64(f64::from(global));
         if at >= end {
             return;
         }
@@ -144,7 +155,8 @@ pub async fn arrivals(
             _ = stop.cancelled() => return,
             _ = sleep_until(at.into()) => {}
         }
-        arrival += 1;
+        owned = owned.saturating_add(1);
+        let arrival = u64::from(global) + 1;
         let free = busy.lock().ok().and_then(|mut slots| {
             let index = slots.iter().position(|taken| !taken)?;
             slots[index] = true;
@@ -164,7 +176,7 @@ pub async fn arrivals(
         let first_iteration = u32::try_from(arrival).unwrap_or(u32::MAX);
         vus.spawn(async move {
             let _guard = guard;
-            crate::load::vu::run_vu(plan, slot as u32, first_iteration, stop).await;
+            crate::load::vu::run_vu(plan, shard.nth(slot as u32), first_iteration, stop).await;
         });
     }
 }

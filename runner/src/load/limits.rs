@@ -94,11 +94,43 @@ fn read_number_list(path: &str) -> Option<Vec<u64>> {
         .collect()
 }
 
+/// Files one connection needs: its socket, and the server's end too with an `embedded://` target.
+fn files_per_connection(embedded: bool) -> u64 {
+    if embedded { 2 } else { 1 }
+}
+
+/// `--workers auto`: the fewest processes whose open-file limits (`soft` each) hold `connections`
+/// (at least one), and the reason in words. Ports do not grow with processes (the kernel shares
+/// them machine-wide per source and destination address); each worker's preflight checks its
+/// share of them against its share of `net.source_addresses`.
+pub fn workers_for(connections: u64, embedded: bool, soft: u64, cores: u64) -> (u32, String) {
+    let per_connection = files_per_connection(embedded);
+    let per_process = (soft.saturating_sub(RESERVED_FILES) / per_connection).max(1);
+    let needed = connections.div_ceil(per_process).max(1);
+    let count = u32::try_from(needed).unwrap_or(u32::MAX);
+    let files = if embedded {
+        " (two files each with the embedded server)"
+    } else {
+        ""
+    };
+    let cores_note = if needed > cores {
+        format!("; more than one per core ({cores} cores) because the open-file limit needs it")
+    } else {
+        format!(" ({cores} cores)")
+    };
+    (
+        count,
+        format!(
+            "{connections} connections{files} and one process may hold {per_process} (open-file limit {soft}, {RESERVED_FILES} kept for the runner){cores_note}"
+        ),
+    )
+}
+
 /// Check that `connections` fit; `embedded` when this process also serves them; `sources` is the
 /// number of configured source addresses (each has its own ephemeral ports per destination).
 pub fn preflight(connections: u64, embedded: bool, sources: u64) -> Result<Preflight, LimitError> {
     let (soft, hard) = raise_open_files();
-    let per_connection = if embedded { 2 } else { 1 };
+    let per_connection = files_per_connection(embedded);
     let needed = connections * per_connection + RESERVED_FILES;
     if needed > soft {
         return Err(LimitError::OpenFiles {
@@ -154,6 +186,27 @@ pub fn preflight(connections: u64, embedded: bool, sources: u64) -> Result<Prefl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_auto_takes_the_fewest_processes_the_open_file_limit_allows() {
+        // 60,000 connections at 20,000 files a process (19,936 after the reserve): 4 processes.
+        let (count, why) = workers_for(60_000, false, 20_000, 2);
+        assert_eq!(count, 4);
+        assert!(why.contains("one process may hold 19936"), "{why}");
+        assert!(why.contains("more than one per core (2 cores)"), "{why}");
+        assert_eq!(workers_for(15_000, false, 20_000, 2).0, 1);
+        assert_eq!(
+            workers_for(15_000, true, 20_000, 2).0,
+            2,
+            "the embedded server doubles the files"
+        );
+        assert_eq!(workers_for(0, false, 20_000, 2).0, 1);
+        assert_eq!(
+            workers_for(10, false, 10, 8).0,
+            10,
+            "a tiny limit still gives an answer"
+        );
+    }
 
     #[test]
     fn a_run_beyond_the_open_file_limit_is_refused_with_numbers() {

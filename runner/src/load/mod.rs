@@ -3,7 +3,8 @@
 //! connector, collector, pacing); `drive` starts and stops virtual users to follow the shape (its
 //! targets computed in `shape`) and drains them at the end; `vu` repeats iterations and applies the
 //! reconnect policy; `iteration` connects one and hands it to `connection`; `pacing` caps
-//! handshakes in flight and the connect rate.
+//! handshakes in flight and the connect rate; `shard` splits all of it between processes (shard
+//! `I` of `N`: global VU indexes, stage targets, arrivals, source addresses) and parses `--start-at`.
 //!
 //! Hands to `connection` and `scenario`: a URL, a socket and an instance per iteration. Does not
 //! live here: the event loop (`connection`), the report (`results`), wiring a whole run (`run.rs`).
@@ -14,4 +15,5 @@ pub mod limits;
 pub mod pacing;
 pub mod plan;
 pub mod shape;
+pub mod shard;
 pub mod vu;

@@ -30,6 +30,8 @@ pub struct Plan {
     pub net: crate::config::Network,
     /// Handshakes in flight and connection rate.
     pub pacing: crate::load::pacing::Pacing,
+    /// Which part of the load this process carries (`Shard::WHOLE` for all of it).
+    pub shard: crate::load::shard::Shard,
 }
 
 impl Plan {

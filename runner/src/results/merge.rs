@@ -158,15 +158,38 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     Ok(a)
 }
 
+/// The threshold rules a report was judged by.
+fn rules_of(report: &Report) -> Result<Vec<Threshold>, String> {
+    report
+        .thresholds
+        .iter()
+        .map(|outcome| Threshold::parse(&outcome.expression, outcome.abort))
+        .collect()
+}
+
+/// Count a shard that left no results (a worker killed or crashed) into `report`: its
+/// `connections` are planned, attempted and failed with `reason`, and the verdict is judged again.
+pub fn count_lost_shard(report: &mut Report, connections: u32, reason: &str) -> Result<(), String> {
+    let rules = rules_of(report)?;
+    let lost = u64::from(connections);
+    report.run.connections += connections;
+    report.run.merged_runs += 1;
+    report.connections.attempted += lost;
+    report.connections.failed += lost;
+    *report
+        .connections
+        .failed_by_reason
+        .entry(reason.to_owned())
+        .or_default() += lost;
+    report.apply_thresholds(&rules);
+    Ok(())
+}
+
 /// Merge several results into one, re-evaluating the first file's thresholds.
 pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     let mut reports = reports.into_iter();
     let first = reports.next().ok_or("nothing to merge")?;
-    let rules: Vec<Threshold> = first
-        .thresholds
-        .iter()
-        .map(|outcome| Threshold::parse(&outcome.expression, outcome.abort))
-        .collect::<Result<_, _>>()?;
+    let rules = rules_of(&first)?;
     let mut merged = first;
     for report in reports {
         merged = merge_two(merged, &report)?;

@@ -1,0 +1,121 @@
+//! `--shard I/N` and `--start-at`: two shard processes of a run, merged with `volley merge`, count
+//! exactly what one process counts; `--start-at` waits for its time; bad shards are usage errors.
+
+use crate::support::{build_scenarios, collect, number, results, run_case, volley};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("volley-shards-{}-{name}", std::process::id()))
+}
+
+/// The exact counts a merge must preserve.
+const EXACT: &[&str] = &[
+    "/run/connections",
+    "/connections/attempted",
+    "/connections/established",
+    "/connections/failed",
+    "/messages/sent",
+    "/messages/received",
+    "/messages/bytes_sent",
+    "/messages/bytes_received",
+    "/round_trips/count",
+    "/timer_lag/count",
+];
+
+#[test]
+fn two_shards_merged_equal_one_run() {
+    build_scenarios();
+    // 7 connections: shards of 4 and 3, so an uneven split is exercised.
+    let set = ["--set", "load.connections=7"];
+    let whole = run_case("echo-exact", &set);
+    assert_eq!(whole.code, 0, "{whole:?}");
+    let whole = results(&whole).clone();
+
+    let outs: Vec<PathBuf> = (0..2).map(|i| temp(&format!("{i}.json"))).collect();
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            let spawned = volley()
+                .args([
+                    "run",
+                    "tests/cases/echo-exact/scenario.yaml",
+                    "--no-progress",
+                ])
+                .args(set)
+                .args(["--shard", &format!("{i}/2"), "--out"])
+                .arg(&outs[i])
+                .output();
+            match spawned {
+                Ok(output) => collect(output, Some(&outs[i])),
+                Err(error) => panic!("cannot start volley: {error}"),
+            }
+        })
+        .collect();
+    for (i, shard) in children.iter().enumerate() {
+        assert_eq!(shard.code, 0, "shard {i}: {shard:?}");
+    }
+    assert_eq!(number(results(&children[0]), "/run/connections"), 4);
+    assert_eq!(number(results(&children[1]), "/run/connections"), 3);
+
+    let merged_path = temp("merged.json");
+    let merged = volley()
+        .arg("merge")
+        .args(&outs)
+        .arg("-o")
+        .arg(&merged_path)
+        .output();
+    let merged = match merged {
+        Ok(output) => collect(output, Some(&merged_path)),
+        Err(error) => panic!("cannot start volley merge: {error}"),
+    };
+    for path in outs.iter().chain([&merged_path]) {
+        let _ = std::fs::remove_file(path);
+    }
+    assert_eq!(merged.code, 0, "{merged:?}");
+    let merged = results(&merged);
+    for pointer in EXACT {
+        assert_eq!(
+            merged.pointer(pointer),
+            whole.pointer(pointer),
+            "{pointer}: merged shards vs one run"
+        );
+    }
+    assert_eq!(number(merged, "/connections/established"), 7);
+    assert_eq!(merged["checks"], whole["checks"]);
+    assert_eq!(merged["run"]["merged_runs"], Value::from(2));
+}
+
+#[test]
+fn start_at_waits_for_its_time() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let at = now + 3;
+    let ran = run_case("echo-exact", &["--start-at", &at.to_string()]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("s for --start-at"), "{ran:?}");
+    let started = number(results(&ran), "/run/started_at_unix_s");
+    assert!(started >= at, "started at {started}, asked for {at}");
+}
+
+#[test]
+fn a_bad_shard_is_a_usage_error() {
+    let ran = run_case("echo-exact", &["--shard", "2/2"]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("from 0 to 1"), "{ran:?}");
+    let auto = volley()
+        .args([
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--shard",
+            "auto/2",
+        ])
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output();
+    let auto = match auto {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(auto.code, 2, "{auto:?}");
+    assert!(auto.stderr.contains("JOB_COMPLETION_INDEX"), "{auto:?}");
+}
