@@ -11,6 +11,7 @@ mod interrupt;
 mod measurements;
 mod network;
 mod network_real;
+mod protocols;
 mod scale;
 mod scenario_faults;
 mod servers;
