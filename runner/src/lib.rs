@@ -25,6 +25,7 @@ mod results;
 mod run;
 mod scenario;
 
+pub use config::pin::module_digest;
 pub use config::units::parse_duration;
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};

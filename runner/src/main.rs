@@ -166,6 +166,16 @@ fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    let digest = match volley::module_digest(&scenario.module) {
+        Ok(digest) => digest,
+        Err(error) => {
+            eprintln!(
+                "error: cannot read module {}: {error}",
+                scenario.module.display()
+            );
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     match volley::check_module(&scenario) {
         Ok(interface) => {
             println!(
@@ -177,6 +187,12 @@ fn check(args: FileArgs) -> ExitCode {
                 scenario.target.describe(),
                 scenario.load.connections
             );
+            let pinned = if scenario.module_sha256.is_some() {
+                "pinned by module_sha256"
+            } else {
+                "pin it with `module_sha256:` in the file"
+            };
+            println!("module digest: {digest} ({pinned})");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -14,6 +14,7 @@ pub mod load;
 mod locate;
 mod network;
 mod overrides;
+pub mod pin;
 mod raw;
 mod substitute;
 pub mod template;
@@ -49,6 +50,8 @@ pub struct Scenario {
     pub target: Target,
     /// The scenario module, resolved against the file's folder.
     pub module: PathBuf,
+    /// `module_sha256:`: the digest the module must have, when the file pins one.
+    pub module_sha256: Option<pin::Sha256Hex>,
     /// Extra request headers for the upgrade request.
     pub headers: Vec<(String, String)>,
     /// `Sec-WebSocket-Protocol` values offered.
@@ -146,6 +149,25 @@ impl Scenario {
                     scenario.module.display()
                 ),
             ));
+        }
+        if let Some(pinned) = &scenario.module_sha256 {
+            let actual = pin::module_digest(&scenario.module).map_err(|error| {
+                ConfigError::at(
+                    file,
+                    locate::locate(&text, &["module"]),
+                    format!(
+                        "cannot read module `{}`: {error}",
+                        scenario.module.display()
+                    ),
+                )
+            })?;
+            if actual != *pinned {
+                return Err(ConfigError::at(
+                    file,
+                    locate::locate(&text, &["module_sha256"]),
+                    pin::mismatch(&scenario.module, &actual, pinned),
+                ));
+            }
         }
         Ok(scenario)
     }
