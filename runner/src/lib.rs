@@ -12,6 +12,8 @@
 //! OpenMetrics). `run.rs` wires the stages together for one run; `devserver` (the embedded server
 //! and throwaway CA) stands beside the flow. A stage imports only the stages before it.
 //!
+//! `scaffold` (`volley new`: a fresh scenario crate from templates) stands apart from the flow too.
+//!
 //! This file is the whole public API; everything else is crate-private. Tests and benches that
 //! must reach inside use [`testing`].
 
@@ -23,6 +25,7 @@ mod measure;
 mod render;
 mod results;
 mod run;
+mod scaffold;
 mod scenario;
 
 pub use config::pin::module_digest;
@@ -34,6 +37,7 @@ pub use load::limits::raise_open_files;
 pub use results::merge::merge;
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
+pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_source};
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
 

@@ -5,7 +5,9 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
+use cli::{
+    Cli, Command, FileArgs, MergeArgs, Mode, NewArgs, Outputs, ReportArgs, RunArgs, ServeArgs,
+};
 use std::process::ExitCode;
 use volley::{Overrides, Report, RunOptions, Scenario, ServerMode};
 
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Report(args) => report(args),
             Command::Merge(args) => merge(args),
+            Command::New(args) => new(args),
         }
     })
 }
@@ -247,5 +250,33 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let _ = tokio::signal::ctrl_c().await;
     server.stop(std::time::Duration::from_secs(2)).await;
+    ExitCode::SUCCESS
+}
+
+fn new(args: NewArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let created = volley::sdk_source(args.sdk_path.as_deref(), &cwd)
+        .and_then(|sdk| volley::new_scenario_crate(&args.name, sdk));
+    let created = match created {
+        Ok(created) => created,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    let sdk = match &created.sdk {
+        volley::SdkSource::Registry => "volley-sdk 0.1 from crates.io".to_owned(),
+        volley::SdkSource::Path(path) => format!("volley-sdk at {}", path.display()),
+    };
+    let yaml = created
+        .yaml
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    println!(
+        "created scenario crate `{}` in {} ({sdk}); next:\n  cd {}\n  cargo build --release\n  volley run {yaml}",
+        created.name,
+        created.folder.display(),
+        created.folder.display()
+    );
     ExitCode::SUCCESS
 }

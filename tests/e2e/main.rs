@@ -12,6 +12,7 @@ mod measurements;
 mod network;
 mod network_real;
 mod protocols;
+mod scaffold;
 mod scale;
 mod scenario_faults;
 mod servers;
