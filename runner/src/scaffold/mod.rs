@@ -171,6 +171,9 @@ fn relative_to(target: &Path, base: &Path) -> Option<PathBuf> {
     };
     let (target, base) = (normal(target)?, normal(base)?);
     let common = target.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return None;
+    }
     let mut relative = PathBuf::new();
     for _ in common..base.len() {
         relative.push("..");
