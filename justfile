@@ -19,6 +19,11 @@ run FILE *ARGS: scenarios
 check FILE *ARGS: scenarios
     cargo run --release --quiet -p volley -- check {{FILE}} {{ARGS}}
 
+# Create a scenario crate in folder NAME (depends on this checkout's sdk/ by path):
+# `just new orders-feed`, then `cd orders-feed && cargo build --release && volley run orders-feed.yaml`.
+new NAME *ARGS:
+    cargo run --release --quiet -p volley -- new {{NAME}} {{ARGS}}
+
 # Run the embedded server standalone: `just serve --mode chat --addr 127.0.0.1:9002`.
 serve *ARGS:
     cargo run --release --quiet -p volley -- serve {{ARGS}}

@@ -26,6 +26,20 @@ pub enum Command {
     Report(ReportArgs),
     /// Merge results files of one scenario (e.g. shards) into one, re-evaluating thresholds.
     Merge(MergeArgs),
+    /// Create a scenario crate in folder NAME: build it, then `volley run NAME/NAME.yaml`.
+    New(NewArgs),
+}
+
+/// `volley new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The folder to create; its last component is the crate name (e.g. `orders-feed`).
+    pub name: PathBuf,
+    /// Depend on the volley-sdk crate in this folder (the `sdk/` of a Volley checkout) by path.
+    /// Default: the checkout around the current folder if there is one, else volley-sdk 0.1 from
+    /// crates.io.
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
 }
 
 /// Output files every result-producing command can write.

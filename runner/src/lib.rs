@@ -13,6 +13,8 @@
 //! and throwaway CA) stands beside the flow; `workers` runs a whole run as N processes of this
 //! binary (`--workers`) and merges them. A stage imports only the stages before it.
 //!
+//! `scaffold` (`volley new`: a fresh scenario crate from templates) stands apart from the flow too.
+//!
 //! This file is the whole public API; everything else is crate-private. Tests and benches that
 //! must reach inside use [`testing`].
 
@@ -24,9 +26,11 @@ mod measure;
 mod render;
 mod results;
 mod run;
+mod scaffold;
 mod scenario;
 mod workers;
 
+pub use config::pin::module_digest;
 pub use config::units::parse_duration;
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};
@@ -36,6 +40,7 @@ pub use load::shard::{Shard, parse_start_at};
 pub use results::merge::merge;
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
+pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_source};
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
 pub use workers::serve::serve_workers;

@@ -8,7 +8,9 @@ mod output;
 mod signals;
 
 use clap::Parser;
-use cli::{Cli, Command, FileArgs, MergeArgs, Mode, Outputs, ReportArgs, RunArgs, ServeArgs};
+use cli::{
+    Cli, Command, FileArgs, MergeArgs, Mode, NewArgs, Outputs, ReportArgs, RunArgs, ServeArgs,
+};
 use std::process::ExitCode;
 use volley::{Overrides, Report, RunOptions, Scenario, ServerMode};
 
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Report(args) => report(args),
             Command::Merge(args) => merge(args),
+            Command::New(args) => new(args),
         }
     })
 }
@@ -244,6 +247,16 @@ fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    let digest = match volley::module_digest(&scenario.module) {
+        Ok(digest) => digest,
+        Err(error) => {
+            eprintln!(
+                "error: cannot read module {}: {error}",
+                scenario.module.display()
+            );
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     match volley::check_module(&scenario) {
         Ok(interface) => {
             println!(
@@ -255,6 +268,12 @@ fn check(args: FileArgs) -> ExitCode {
                 scenario.target.shown(args.show_secrets),
                 scenario.load.connections
             );
+            let pinned = if scenario.module_sha256.is_some() {
+                "pinned by module_sha256"
+            } else {
+                "pin it with `module_sha256:` in the file"
+            };
+            println!("module digest: {digest} ({pinned})");
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -329,5 +348,33 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let _ = interrupts.next().await;
     server.stop(std::time::Duration::from_secs(2)).await;
+    ExitCode::SUCCESS
+}
+
+fn new(args: NewArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let created = volley::sdk_source(args.sdk_path.as_deref(), &cwd)
+        .and_then(|sdk| volley::new_scenario_crate(&args.name, sdk));
+    let created = match created {
+        Ok(created) => created,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    let sdk = match &created.sdk {
+        volley::SdkSource::Registry => "volley-sdk 0.1 from crates.io".to_owned(),
+        volley::SdkSource::Path(path) => format!("volley-sdk at {}", path.display()),
+    };
+    let yaml = created
+        .yaml
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    println!(
+        "created scenario crate `{}` in {} ({sdk}); next:\n  cd {}\n  cargo build --release\n  volley run {yaml}",
+        created.name,
+        created.folder.display(),
+        created.folder.display()
+    );
     ExitCode::SUCCESS
 }

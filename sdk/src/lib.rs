@@ -35,13 +35,18 @@
 //! Build it with `cargo build --release --target wasm32-wasip2` and point a scenario file's `module:`
 //! at the `.wasm`. Test its logic natively with [`testing::TestHost`].
 //!
+//! Protocols above raw frames: [`socketio`] (Socket.IO v4 events, acknowledgements timed as
+//! requests) and [`graphql`] (GraphQL subscriptions over `graphql-transport-ws`).
+//!
 //! What does not live here: the runner (crate `volley`) and the WIT contract (`wit/scenario.wit`).
 
 #![deny(missing_docs)]
 
 mod context;
+pub mod graphql;
 mod message;
 mod scenario;
+pub mod socketio;
 pub mod testing;
 
 #[doc(hidden)]
@@ -54,6 +59,15 @@ pub mod __bindings;
 pub use context::{Context, Host, LogLevel};
 pub use message::Message;
 pub use scenario::Scenario;
+
+/// JSON values for the protocol layers ([`socketio`], [`graphql`]): `serde_json`, re-exported so a
+/// scenario needs no extra dependency.
+///
+/// ```
+/// let payload = volley_sdk::json!({"seq": 1});
+/// assert_eq!(payload["seq"], 1);
+/// ```
+pub use serde_json::{Value, json};
 
 /// Export a type implementing [`Scenario`] as this module's scenario. Use it once per crate.
 ///

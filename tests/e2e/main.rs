@@ -13,6 +13,8 @@ mod measurements;
 mod network;
 mod network_real;
 mod outputs;
+mod protocols;
+mod scaffold;
 mod scale;
 mod scenario_faults;
 mod servers;

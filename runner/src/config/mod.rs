@@ -14,6 +14,7 @@ pub mod load;
 mod locate;
 mod network;
 mod overrides;
+pub mod pin;
 mod raw;
 pub mod redact;
 mod substitute;
@@ -53,6 +54,8 @@ pub struct Scenario {
     pub target: Target,
     /// The scenario module, resolved against the file's folder.
     pub module: PathBuf,
+    /// `module_sha256:`: the digest the module must have, when the file pins one.
+    pub module_sha256: Option<pin::Sha256Hex>,
     /// Extra request headers for the upgrade request.
     pub headers: Vec<(String, String)>,
     /// `Sec-WebSocket-Protocol` values offered.
@@ -159,6 +162,25 @@ impl Scenario {
                     scenario.module.display()
                 ),
             ));
+        }
+        if let Some(pinned) = &scenario.module_sha256 {
+            let actual = pin::module_digest(&scenario.module).map_err(|error| {
+                ConfigError::at(
+                    file,
+                    locate::locate(&text, &["module"]),
+                    format!(
+                        "cannot read module `{}`: {error}",
+                        scenario.module.display()
+                    ),
+                )
+            })?;
+            if actual != *pinned {
+                return Err(ConfigError::at(
+                    file,
+                    locate::locate(&text, &["module_sha256"]),
+                    pin::mismatch(&scenario.module, &actual, pinned),
+                ));
+            }
         }
         Ok(scenario)
     }

@@ -16,6 +16,8 @@ pub struct RawFile {
     pub description: String,
     pub target: String,
     pub module: String,
+    #[serde(default, deserialize_with = "scalar")]
+    pub module_sha256: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, Value>,
     #[serde(default)]

@@ -7,7 +7,9 @@ use super::raw::{self, RawFile};
 use super::template::{TemplateValues, expand_template};
 use super::threshold::Threshold;
 use super::units::{parse_bytes, parse_duration};
-use super::{ConfigError, FILE_VERSION, Limits, Overrides, Scenario, ServerMode, Target, locate};
+use super::{
+    ConfigError, FILE_VERSION, Limits, Overrides, Scenario, ServerMode, Target, locate, pin,
+};
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -99,6 +101,13 @@ impl Validator<'_> {
         }
         let folder = self.file.parent().unwrap_or(Path::new("."));
         let module = folder.join(&raw.module);
+        let module_sha256 = match &raw.module_sha256 {
+            Some(text) => Some(
+                pin::Sha256Hex::parse(text)
+                    .map_err(|message| self.error(&["module_sha256"], message))?,
+            ),
+            None => None,
+        };
 
         let vars = self.texts(&raw.vars, "vars", "var")?;
         let data = raw
@@ -365,6 +374,7 @@ impl Validator<'_> {
             description: raw.description,
             target,
             module,
+            module_sha256,
             headers,
             subprotocols: raw.subprotocols,
             vars,
