@@ -13,7 +13,6 @@
 use crate::{Context, LogLevel, Message};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 /// The WebSocket subprotocol to offer: `subprotocols: [graphql-transport-ws]` in the scenario file.
@@ -84,48 +83,15 @@ pub enum Event {
 ///     .on_message(&mut Context::new(&mut host), &Message::Text(r#"{"type":"hello"}"#.into()))
 ///     .unwrap_err();
 /// assert_eq!(error.to_string(), r#"graphql-ws: unknown message type `hello` in `{"type":"hello"}`"#);
+/// let error = GraphqlWs::new()
+///     .on_message(&mut Context::new(&mut host), &Message::Text("[]".into()))
+///     .unwrap_err();
+/// assert_eq!(error.reason(), "message is not a JSON object");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError {
-    reason: String,
-    message: String,
-}
+pub use crate::protocol_error::ProtocolError;
 
-impl ProtocolError {
-    fn new(reason: impl Into<String>, message: &str) -> Self {
-        const SHOWN: usize = 120;
-        let mut shown: String = message.chars().take(SHOWN).collect();
-        if message.chars().nth(SHOWN).is_some() {
-            shown.push('…');
-        }
-        ProtocolError {
-            reason: reason.into(),
-            message: shown,
-        }
-    }
-
-    /// What was wrong, without the message.
-    ///
-    /// ```
-    /// use volley_sdk::{Context, Message, graphql::GraphqlWs, testing::TestHost};
-    /// let mut host = TestHost::new();
-    /// let error = GraphqlWs::new()
-    ///     .on_message(&mut Context::new(&mut host), &Message::Text("[]".into()))
-    ///     .unwrap_err();
-    /// assert_eq!(error.reason(), "message is not a JSON object");
-    /// ```
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "graphql-ws: {} in `{}`", self.reason, self.message)
-    }
-}
-
-impl std::error::Error for ProtocolError {}
+/// This layer's name in its errors.
+const PROTOCOL: &str = "graphql-ws";
 
 #[derive(Debug, Clone)]
 struct Subscription {
@@ -345,6 +311,7 @@ impl GraphqlWs {
         let result = match message {
             Message::Text(text) => self.handle(ctx, text),
             Message::Binary(data) => Err(ProtocolError::new(
+                PROTOCOL,
                 "binary messages are not part of graphql-transport-ws",
                 &format!("<{} bytes>", data.len()),
             )),
@@ -380,14 +347,25 @@ impl GraphqlWs {
     }
 
     fn handle(&mut self, ctx: &mut Context, text: &str) -> Result<Option<Event>, ProtocolError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|error| ProtocolError::new(format!("message is not JSON ({error})"), text))?;
+        let value: Value = serde_json::from_str(text).map_err(|error| {
+            ProtocolError::new(PROTOCOL, format!("message is not JSON ({error})"), text)
+        })?;
         let Value::Object(mut fields) = value else {
-            return Err(ProtocolError::new("message is not a JSON object", text));
+            return Err(ProtocolError::new(
+                PROTOCOL,
+                "message is not a JSON object",
+                text,
+            ));
         };
         let kind = match fields.get("type") {
             Some(Value::String(kind)) => kind.clone(),
-            _ => return Err(ProtocolError::new("message has no string `type`", text)),
+            _ => {
+                return Err(ProtocolError::new(
+                    PROTOCOL,
+                    "message has no string `type`",
+                    text,
+                ));
+            }
         };
         let payload = fields.remove("payload");
         match kind.as_str() {
@@ -408,6 +386,7 @@ impl GraphqlWs {
                     Some(Value::String(id)) => id.clone(),
                     _ => {
                         return Err(ProtocolError::new(
+                            PROTOCOL,
                             format!("`{kind}` has no string `id`"),
                             text,
                         ));
@@ -415,6 +394,7 @@ impl GraphqlWs {
                 };
                 let Some(subscription) = self.subscriptions.get(&id) else {
                     return Err(ProtocolError::new(
+                        PROTOCOL,
                         format!("`{kind}` for unknown subscription id `{id}`"),
                         text,
                     ));
@@ -424,13 +404,18 @@ impl GraphqlWs {
                 match kind.as_str() {
                     "next" => {
                         let Some(payload) = payload else {
-                            return Err(ProtocolError::new("`next` has no payload", text));
+                            return Err(ProtocolError::new(
+                                PROTOCOL,
+                                "`next` has no payload",
+                                text,
+                            ));
                         };
                         Ok(Some(Event::Next { id, name, payload }))
                     }
                     "error" => {
                         let Some(Value::Array(errors)) = payload else {
                             return Err(ProtocolError::new(
+                                PROTOCOL,
                                 "`error` payload is not a list of errors",
                                 text,
                             ));
@@ -456,6 +441,7 @@ impl GraphqlWs {
                 }
             }
             other => Err(ProtocolError::new(
+                PROTOCOL,
                 format!("unknown message type `{other}`"),
                 text,
             )),

@@ -45,6 +45,7 @@
 mod context;
 pub mod graphql;
 mod message;
+mod protocol_error;
 mod scenario;
 pub mod socketio;
 pub mod testing;

@@ -12,7 +12,6 @@
 use crate::{Context, LogLevel, Message};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 /// The timer id the layer uses to notice a server that stopped pinging. Scenarios must not set
@@ -97,48 +96,10 @@ pub enum Event {
 /// let error = io.on_message(&mut Context::new(&mut host), &Message::Text("9".into())).unwrap_err();
 /// assert_eq!(error.to_string(), "socket.io: unknown Engine.IO packet type `9` in `9`");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError {
-    reason: String,
-    packet: String,
-}
+pub use crate::protocol_error::ProtocolError;
 
-impl ProtocolError {
-    fn new(reason: impl Into<String>, packet: &str) -> Self {
-        const SHOWN: usize = 120;
-        let mut shown: String = packet.chars().take(SHOWN).collect();
-        if packet.chars().nth(SHOWN).is_some() {
-            shown.push('…');
-        }
-        ProtocolError {
-            reason: reason.into(),
-            packet: shown,
-        }
-    }
-
-    /// What was wrong, without the packet.
-    ///
-    /// ```
-    /// use volley_sdk::socketio::SocketIo;
-    /// use volley_sdk::{Context, Message, testing::TestHost};
-    /// let mut host = TestHost::new();
-    /// let error = SocketIo::new("/")
-    ///     .on_message(&mut Context::new(&mut host), &Message::Text(String::new()))
-    ///     .unwrap_err();
-    /// assert_eq!(error.reason(), "empty packet");
-    /// ```
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "socket.io: {} in `{}`", self.reason, self.packet)
-    }
-}
-
-impl std::error::Error for ProtocolError {}
+/// This layer's name in its errors.
+const PROTOCOL: &str = "socket.io";
 
 /// One Socket.IO client on one connection, in one namespace.
 ///
@@ -367,6 +328,7 @@ impl SocketIo {
         let result = match message {
             Message::Text(text) => self.engine_packet(ctx, text),
             Message::Binary(data) => Err(ProtocolError::new(
+                PROTOCOL,
                 "binary attachments are not supported",
                 &format!("<{} bytes>", data.len()),
             )),
@@ -437,7 +399,7 @@ impl SocketIo {
     ) -> Result<Option<Event>, ProtocolError> {
         let mut chars = text.chars();
         let Some(kind) = chars.next() else {
-            return Err(ProtocolError::new("empty packet", text));
+            return Err(ProtocolError::new(PROTOCOL, "empty packet", text));
         };
         let body = chars.as_str();
         match kind {
@@ -455,10 +417,12 @@ impl SocketIo {
             '3' | '6' => Ok(None),
             '4' => self.socket_packet(ctx, text, body),
             '5' => Err(ProtocolError::new(
+                PROTOCOL,
                 "transport upgrade packets are not expected on a WebSocket-only session",
                 text,
             )),
             other => Err(ProtocolError::new(
+                PROTOCOL,
                 format!("unknown Engine.IO packet type `{other}`"),
                 text,
             )),
@@ -472,12 +436,12 @@ impl SocketIo {
         body: &str,
     ) -> Result<Event, ProtocolError> {
         let handshake: Value = serde_json::from_str(body).map_err(|error| {
-            ProtocolError::new(format!("open packet is not JSON ({error})"), text)
+            ProtocolError::new(PROTOCOL, format!("open packet is not JSON ({error})"), text)
         })?;
         let sid = handshake
             .get("sid")
             .and_then(Value::as_str)
-            .ok_or_else(|| ProtocolError::new("open packet has no string `sid`", text))?
+            .ok_or_else(|| ProtocolError::new(PROTOCOL, "open packet has no string `sid`", text))?
             .to_owned();
         let millis = |field: &str| {
             handshake
@@ -485,7 +449,11 @@ impl SocketIo {
                 .and_then(Value::as_u64)
                 .map(Duration::from_millis)
                 .ok_or_else(|| {
-                    ProtocolError::new(format!("open packet has no numeric `{field}`"), text)
+                    ProtocolError::new(
+                        PROTOCOL,
+                        format!("open packet has no numeric `{field}`"),
+                        text,
+                    )
                 })
         };
         let ping_interval = millis("pingInterval")?;
@@ -513,6 +481,7 @@ impl SocketIo {
         let mut chars = body.chars();
         let Some(kind) = chars.next() else {
             return Err(ProtocolError::new(
+                PROTOCOL,
                 "message packet without a Socket.IO packet type",
                 text,
             ));
@@ -529,6 +498,7 @@ impl SocketIo {
         };
         if namespace != self.namespace {
             return Err(ProtocolError::new(
+                PROTOCOL,
                 format!(
                     "packet for namespace `{namespace}`, this client is in `{}`",
                     self.namespace
@@ -541,14 +511,17 @@ impl SocketIo {
         let id = if id.is_empty() {
             None
         } else {
-            Some(
-                id.parse::<u64>()
-                    .map_err(|_| ProtocolError::new(format!("ack id `{id}` is too large"), text))?,
-            )
+            Some(id.parse::<u64>().map_err(|_| {
+                ProtocolError::new(PROTOCOL, format!("ack id `{id}` is too large"), text)
+            })?)
         };
         let json = |what: &str| -> Result<Value, ProtocolError> {
             serde_json::from_str(payload).map_err(|error| {
-                ProtocolError::new(format!("{what} payload is not JSON ({error})"), text)
+                ProtocolError::new(
+                    PROTOCOL,
+                    format!("{what} payload is not JSON ({error})"),
+                    text,
+                )
             })
         };
         match kind {
@@ -556,7 +529,9 @@ impl SocketIo {
                 let sid = json("CONNECT")?
                     .get("sid")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| ProtocolError::new("CONNECT has no string `sid`", text))?
+                    .ok_or_else(|| {
+                        ProtocolError::new(PROTOCOL, "CONNECT has no string `sid`", text)
+                    })?
                     .to_owned();
                 self.connected = true;
                 Ok(Some(Event::Connected { sid }))
@@ -567,13 +542,25 @@ impl SocketIo {
             }
             '2' => {
                 let Value::Array(mut args) = json("EVENT")? else {
-                    return Err(ProtocolError::new("EVENT payload is not an array", text));
+                    return Err(ProtocolError::new(
+                        PROTOCOL,
+                        "EVENT payload is not an array",
+                        text,
+                    ));
                 };
                 if args.is_empty() {
-                    return Err(ProtocolError::new("EVENT has no event name", text));
+                    return Err(ProtocolError::new(
+                        PROTOCOL,
+                        "EVENT has no event name",
+                        text,
+                    ));
                 }
                 let Value::String(name) = args.remove(0) else {
-                    return Err(ProtocolError::new("EVENT name is not a string", text));
+                    return Err(ProtocolError::new(
+                        PROTOCOL,
+                        "EVENT name is not a string",
+                        text,
+                    ));
                 };
                 Ok(Some(Event::Event {
                     name,
@@ -583,10 +570,14 @@ impl SocketIo {
             }
             '3' => {
                 let Some(id) = id else {
-                    return Err(ProtocolError::new("ACK without an id", text));
+                    return Err(ProtocolError::new(PROTOCOL, "ACK without an id", text));
                 };
                 let Value::Array(args) = json("ACK")? else {
-                    return Err(ProtocolError::new("ACK payload is not an array", text));
+                    return Err(ProtocolError::new(
+                        PROTOCOL,
+                        "ACK payload is not an array",
+                        text,
+                    ));
                 };
                 let name = self.pending.remove(&id);
                 let round_trip = match &name {
@@ -610,10 +601,12 @@ impl SocketIo {
                 Ok(Some(Event::ConnectError { message }))
             }
             '5' | '6' => Err(ProtocolError::new(
+                PROTOCOL,
                 "binary attachments are not supported",
                 text,
             )),
             other => Err(ProtocolError::new(
+                PROTOCOL,
                 format!("unknown Socket.IO packet type `{other}`"),
                 text,
             )),
@@ -865,7 +858,7 @@ mod tests {
     #[test]
     fn long_packets_are_shortened_in_errors() {
         let long = format!("x{}", "y".repeat(500));
-        let error = ProtocolError::new("bad", &long);
+        let error = ProtocolError::new(PROTOCOL, "bad", &long);
         assert!(error.to_string().len() < 200);
         assert!(error.to_string().ends_with("…`"));
     }

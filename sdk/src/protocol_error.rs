@@ -1,0 +1,52 @@
+//! [`ProtocolError`]: what a protocol layer (`socketio`, `graphql`) returns for a message that is not
+//! its protocol. One type for every layer, so a scenario handles them alike; each layer records the
+//! failed check and log line itself. Parsing lives in the layers, not here.
+
+use std::fmt;
+
+/// A message that is not the protocol: which layer, what was wrong, and the start of the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    protocol: &'static str,
+    reason: String,
+    input: String,
+}
+
+impl ProtocolError {
+    /// `reason` found in `input` by `protocol`; the input is kept up to 120 characters.
+    pub(crate) fn new(protocol: &'static str, reason: impl Into<String>, input: &str) -> Self {
+        const SHOWN: usize = 120;
+        let mut shown: String = input.chars().take(SHOWN).collect();
+        if input.chars().nth(SHOWN).is_some() {
+            shown.push('…');
+        }
+        ProtocolError {
+            protocol,
+            reason: reason.into(),
+            input: shown,
+        }
+    }
+
+    /// What was wrong, without the message.
+    ///
+    /// ```
+    /// use volley_sdk::socketio::SocketIo;
+    /// use volley_sdk::{Context, Message, testing::TestHost};
+    /// let mut host = TestHost::new();
+    /// let error = SocketIo::new("/")
+    ///     .on_message(&mut Context::new(&mut host), &Message::Text(String::new()))
+    ///     .unwrap_err();
+    /// assert_eq!(error.reason(), "empty packet");
+    /// ```
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} in `{}`", self.protocol, self.reason, self.input)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
