@@ -310,7 +310,7 @@ fn figures(workload: &str, s: &Side) -> Vec<f64> {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.retain(|v| v.is_finite());
     values.sort_by(f64::total_cmp);
     match values.len() {

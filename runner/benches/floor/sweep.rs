@@ -1,21 +1,37 @@
 //! The handshake-cap sweep (`just bench-handshakes`): Volley's W3 (5,000 connections at once, one
 //! echo each) at `net.max_handshakes_in_flight` 16, 32, 64, 128, 256 and 1,024, against
 //! `volley serve` (listen backlog 8,192, capped by net.core.somaxconn) and against the floor's own
-//! server (tokio's default backlog, 1,024, like websocat). Prints connections/s (whole process and
-//! load phase), connect and TCP-connect p99 and the runner's CPU per connection, so the default cap
-//! can be the one with the best rate and no 1 s SYN-retransmit tail.
+//! server (tokio's default backlog, 1,024, like websocat). Each cap runs `VOLLEY_BENCH_RUNS` times
+//! (default 3; the caps take turns, so drift on a shared machine spreads over all of them) and the
+//! medians are printed: connections/s (whole process and load phase), connect and TCP-connect p99
+//! and the runner's CPU per connection, so the default cap can be the one with the best rate and
+//! no 1 s SYN-retransmit tail.
 
 use crate::child::CLIENT_CPU;
-use crate::compare::{show, volley_counts};
+use crate::compare::{median, show, volley_counts};
 use crate::volley_cli::{self, Server};
 use std::process::ExitCode;
 use std::time::Duration;
 
 const CAPS: [u32; 6] = [16, 32, 64, 128, 256, 1024];
+const COLUMNS: [(&str, &str); 7] = [
+    ("opened", ""),
+    ("conn/s", "(process)"),
+    ("conn/s", "(load)"),
+    ("connect p99", "ms"),
+    ("tcp p99", "ms"),
+    ("CPU µs", "per conn"),
+    ("errors", ""),
+];
 
 pub fn run() -> ExitCode {
+    let runs = std::env::var("VOLLEY_BENCH_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse::<usize>().ok())
+        .unwrap_or(3)
+        .clamp(1, 20);
     println!(
-        "handshake-cap sweep: volley run tests/cases/bench-w3 (5,000 conns, 1 echo each), client on CPU {CLIENT_CPU}, server on the other"
+        "handshake-cap sweep: volley run tests/cases/bench-w3 (5,000 conns, 1 echo each), client on CPU {CLIENT_CPU}, server on the other; median of {runs} run(s) per cap"
     );
     for (label, start) in [
         (
@@ -31,49 +47,61 @@ pub fn run() -> ExitCode {
                 continue;
             }
         };
+        // figures[cap][column] = one value per run
+        let mut figures = vec![vec![Vec::with_capacity(runs); COLUMNS.len()]; CAPS.len()];
+        for _ in 0..runs {
+            for (index, cap) in CAPS.into_iter().enumerate() {
+                match once(&server, cap) {
+                    Ok(values) => {
+                        for (column, value) in values.into_iter().enumerate() {
+                            figures[index][column].push(value);
+                        }
+                    }
+                    Err(error) => println!("{label}, cap {cap}: failed: {error}"),
+                }
+            }
+        }
         println!();
         println!("against {label} on {}:", server.address);
-        println!(
-            "{:>6} {:>8} {:>10} {:>10} {:>12} {:>12} {:>10} {:>7}",
-            "cap", "opened", "conn/s", "conn/s", "connect p99", "tcp p99", "CPU µs", "errors"
-        );
-        println!(
-            "{:>6} {:>8} {:>10} {:>10} {:>12} {:>12} {:>10} {:>7}",
-            "", "", "(process)", "(load)", "ms", "ms", "per conn", ""
-        );
-        for cap in CAPS {
-            let set = format!("net.max_handshakes_in_flight={cap}");
-            let ran = volley_cli::run(
-                "tests/cases/bench-w3/scenario.yaml",
-                &server.address,
-                &[set],
-                &[],
-                Duration::from_secs(90),
-                |_, _| {},
-            );
-            std::thread::sleep(Duration::from_secs(2));
-            let ran = match ran {
-                Ok(ran) => ran,
-                Err(error) => {
-                    println!("{cap:>6} failed: {error}");
-                    continue;
-                }
-            };
-            let c = volley_counts(&ran.results);
-            let get = |key: &str| c[key].as_f64().unwrap_or(f64::NAN);
-            let opened = get("opened");
-            println!(
-                "{:>6} {:>8} {:>10} {:>10} {:>12} {:>12} {:>10} {:>7}",
-                cap,
-                show(opened),
-                show(opened / ran.finished.wall.as_secs_f64()),
-                show(opened / get("elapsed_s")),
-                show(get("connect_p99_us") / 1000.0),
-                show(get("tcp_p99_us") / 1000.0),
-                show(ran.finished.cpu_s * 1e6 / opened),
-                show(get("failed") + get("mismatches") + get("timeouts")),
-            );
+        let heads: Vec<String> = COLUMNS.iter().map(|(a, _)| format!("{a:>12}")).collect();
+        let units: Vec<String> = COLUMNS.iter().map(|(_, b)| format!("{b:>12}")).collect();
+        println!("{:>6}{}", "cap", heads.concat());
+        println!("{:>6}{}", "", units.concat());
+        for (index, cap) in CAPS.into_iter().enumerate() {
+            let cells: Vec<String> = figures[index]
+                .iter()
+                .map(|values| format!("{:>12}", show(median(values.clone()))))
+                .collect();
+            println!("{cap:>6}{}", cells.concat());
         }
     }
     ExitCode::SUCCESS
+}
+
+/// One W3 run at `cap`: the figures in `COLUMNS` order.
+fn once(server: &Server, cap: u32) -> Result<Vec<f64>, String> {
+    let set = format!("net.max_handshakes_in_flight={cap}");
+    let ran = volley_cli::run(
+        "tests/cases/bench-w3/scenario.yaml",
+        &server.address,
+        &[set],
+        &[],
+        Duration::from_secs(90),
+        |_, _| {},
+    );
+    // Let the server finish the last closes before the next run.
+    std::thread::sleep(Duration::from_secs(1));
+    let ran = ran?;
+    let c = volley_counts(&ran.results);
+    let get = |key: &str| c[key].as_f64().unwrap_or(f64::NAN);
+    let opened = get("opened");
+    Ok(vec![
+        opened,
+        opened / ran.finished.wall.as_secs_f64(),
+        opened / get("elapsed_s"),
+        get("connect_p99_us") / 1000.0,
+        get("tcp_p99_us") / 1000.0,
+        ran.finished.cpu_s * 1e6 / opened,
+        get("failed") + get("mismatches") + get("timeouts"),
+    ])
 }
