@@ -336,9 +336,10 @@ pub fn show(value: f64) -> String {
 fn print_table(title: &str, cells: &[Cell]) {
     println!();
     println!("{title}:");
+    let head = ["", "figure", "floor", "Volley", "ratio", "target"];
     println!(
-        "{:<3} {:<31} {:>9} {:>9} {:>7}  {:<14} {}",
-        "", "figure", "floor", "Volley", "ratio", "target", ""
+        "{:<3} {:<31} {:>9} {:>9} {:>7}  {}",
+        head[0], head[1], head[2], head[3], head[4], head[5]
     );
     for (row, &(floor, volley)) in ROWS.iter().zip(cells) {
         let ratio = volley / floor;

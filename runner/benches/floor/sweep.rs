@@ -65,8 +65,8 @@ pub fn run() -> ExitCode {
         println!("against {label} on {}:", server.address);
         let heads: Vec<String> = COLUMNS.iter().map(|(a, _)| format!("{a:>12}")).collect();
         let units: Vec<String> = COLUMNS.iter().map(|(_, b)| format!("{b:>12}")).collect();
-        println!("{:>6}{}", "cap", heads.concat());
-        println!("{:>6}{}", "", units.concat());
+        println!("   cap{}", heads.concat());
+        println!("      {}", units.concat());
         for (index, cap) in CAPS.into_iter().enumerate() {
             let cells: Vec<String> = figures[index]
                 .iter()
