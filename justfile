@@ -52,8 +52,19 @@ screenshot RESULTS:
     bash tests/browser/check_report.sh target/report.html target/report.png
     @echo "open target/report.png (or target/report.html in a browser)"
 
-# Criterion micro-benchmarks, 10,000 connections held for 20 s against `volley serve`, then
-# 60,000 held for 60 s by `--workers auto` against `volley serve --workers 4` (about 3 minutes).
+# See docs/benchmarks.md. The floor comparison takes about 3 minutes (VOLLEY_BENCH_RUNS=3 for medians).
+# Criterion micro-benchmarks, Volley vs a bare tokio-tungstenite client (W1–W3), hold_10k, hold_60k.
 bench: scenarios
     cargo bench -p volley --bench scenario_calls
+    cargo bench -p volley --bench floor
     cargo test --release -p volley --test e2e -- --ignored --nocapture --test-threads 1 hold_10k handshake_rate hold_60k
+
+# Against `volley serve` and a bare tokio-tungstenite server with the default backlog (~2 minutes).
+# W3 (5,000 connections at once) at net.max_handshakes_in_flight 16, 32, 64, 128, 256 and 1024.
+bench-handshakes: scenarios
+    cargo bench -p volley --bench floor -- handshakes
+
+# About 9 minutes, against `volley serve`; target: within 10 MiB.
+# Soak: 1,000,000 arrivals at 2,000/s; the runner's resident memory after 100,000 and 1,000,000.
+soak: scenarios
+    cargo bench -p volley --bench floor -- soak

@@ -1,0 +1,43 @@
+//! The floor comparison (`just bench`; `cargo bench -p volley --bench floor`): Volley next to a bare
+//! tokio-tungstenite client (the "floor" — what a load client without a scripting layer costs) on
+//! issue 8's workloads W1–W3, against the same `volley serve` process, client pinned to CPU 0 and
+//! server to CPU 1, CPU time and peak RSS of each client read from outside (wait4). Prints one table:
+//! each figure for the floor and for Volley, the ratio and the target. `VOLLEY_BENCH_RUNS=N` repeats
+//! it and prints every run and the medians.
+//!
+//! Other modes (the first argument after `--`): `handshakes` (`just bench-handshakes`: W3 at
+//! several `net.max_handshakes_in_flight` caps against `volley serve` and the floor's own server)
+//! and `soak` (`just soak`: resident memory over 1,000,000 arrivals). The binary re-executes itself
+//! for its children: `floor-client w1|w2|w3 ADDR` and `floor-server`.
+//! docs/benchmarks.md explains the workloads, how they are measured and how to read the table.
+
+mod child;
+mod client;
+mod compare;
+mod server;
+mod soak;
+mod sweep;
+mod volley_cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // cargo passes `--bench` (and any filter) to harness-less benches; only our words matter.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("floor-client") => client::main(&args[1..]),
+        Some("floor-server") => server::main(),
+        Some("handshakes") => sweep::run(),
+        Some("soak") => soak::run(),
+        None | Some("compare") => compare::run(),
+        Some(other) => {
+            eprintln!(
+                "floor bench: unknown mode {other:?}; use `compare` (default), `handshakes` or `soak`"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
