@@ -11,13 +11,13 @@
 use crate::config::Shape;
 use crate::config::{Scenario, Target};
 use crate::connection::connect::{Connector, ConnectorSettings};
-use crate::devserver::server::EmbeddedServer;
+use crate::devserver::in_process::InProcessServer;
 use crate::load::limits::{LimitError, preflight};
 use crate::load::plan::Plan;
 use crate::load::shard::Shard;
 use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
-use crate::measure::process::ProcessStats;
+use crate::measure::process::{Baseline, ProcessStats};
 use crate::results::report::{Report, RunInfo, ScenarioInfo};
 use crate::scenario::engine::{InstanceLimits, ModuleError, ScenarioEngine};
 use crate::scenario::host::RunFacts;
@@ -120,9 +120,11 @@ pub async fn run(
             memory: scenario.limits.memory,
         },
     )?;
+    // The run's CPU and peak memory count from here (the module is compiled).
+    let baseline = Baseline::now();
     let server = match &scenario.target {
         Target::Embedded { mode, .. } => Some(
-            EmbeddedServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), *mode)
+            InProcessServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), *mode)
                 .await
                 .map_err(RunError::Server)?,
         ),
@@ -263,9 +265,10 @@ pub async fn run(
     if let Some(progress) = progress {
         let _ = progress.await;
     }
-    if let Some(server) = server {
-        server.stop(Duration::from_secs(2)).await;
-    }
+    let server_cpu = match server {
+        Some(server) => server.stop(Duration::from_secs(2)).await,
+        None => None,
+    };
 
     let values = CounterValues {
         dns_queries: plan.connector.dns_queries(),
@@ -296,7 +299,7 @@ pub async fn run(
         },
         values,
         &collector.snapshot(),
-        ProcessStats::read(limits.open_files),
+        ProcessStats::since(&baseline, server_cpu, limits.open_files),
     );
     report.series = series;
     report.apply_thresholds(&scenario.thresholds);

@@ -7,6 +7,7 @@ mod support;
 
 mod config_errors;
 mod echo;
+mod engine;
 mod interrupt;
 mod manifests;
 mod measurements;

@@ -58,6 +58,15 @@ pub enum Misbehaviour {
     CloseWith(u16),
     /// Upgrade, send Close 1000, then keep TCP open without reading: the client must close it.
     CloseAndWait,
+    /// Upgrade and echo each text or binary message after this delay (one at a time).
+    EchoAfter(Duration),
+    /// Upgrade and read everything, never answering.
+    Swallow,
+    /// Upgrade, then send text frames without pause (for at most 20 s) while reading.
+    Flood,
+    /// Upgrade; answer the first message at once, send a Ping, read nothing for this long, then
+    /// echo everything, counting Pongs received in [`PONGS_SEEN`].
+    PauseReading(Duration),
     /// Upgrade, then send a text message that is not UTF-8, a different way for each connection
     /// (five ways), and record the Close code the client answers with in [`CLOSE_CODES_SEEN`].
     InvalidUtf8,
@@ -72,6 +81,9 @@ pub const INVALID_UTF8: [&[u8]; 5] = [
     b"\xed\xa0\x80 surrogate",
     b"bad \xff byte",
 ];
+
+/// Pongs [`Misbehaviour::PauseReading`] servers received.
+pub static PONGS_SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Connections [`Misbehaviour::CloseFirst`] has accepted so far.
 static CLOSE_FIRST_SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -208,6 +220,83 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
                         seen.push(code);
                     }
                     break;
+                }
+            }
+        }
+        Misbehaviour::EchoAfter(delay) => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            while let Some(Ok(message)) = socket.next().await {
+                if matches!(message, Message::Text(_) | Message::Binary(_)) {
+                    tokio::time::sleep(delay).await;
+                    if socket.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        Misbehaviour::Swallow => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            while let Some(Ok(_)) = socket.next().await {}
+        }
+        Misbehaviour::Flood => {
+            let Ok(socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let (mut sink, mut source) = socket.split();
+            let flood = tokio::spawn(async move {
+                let until = tokio::time::Instant::now() + Duration::from_secs(20);
+                let mut sent: u64 = 0;
+                while tokio::time::Instant::now() < until {
+                    if sink
+                        .send(Message::text(format!("flood {sent}")))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    sent += 1;
+                }
+            });
+            while let Some(Ok(message)) = source.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+            flood.abort();
+        }
+        Misbehaviour::PauseReading(pause) => {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let Some(Ok(first)) = socket.next().await else {
+                return;
+            };
+            if socket.send(first).await.is_err() {
+                return;
+            }
+            if socket
+                .send(Message::Ping(b"are you there".to_vec().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            while let Some(Ok(message)) = socket.next().await {
+                match message {
+                    Message::Pong(_) => {
+                        PONGS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    message @ (Message::Text(_) | Message::Binary(_)) => {
+                        if socket.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

@@ -31,7 +31,10 @@ pub struct Network {
     pub idle_timeout: Option<Duration>,
 }
 
-/// Timeouts of each connect phase.
+/// Default of `net.timeouts.write`.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Timeouts of each connect phase, and of writing on an open connection.
 #[derive(Debug, Clone, Copy)]
 pub struct PhaseTimeouts {
     /// Name resolution.
@@ -42,6 +45,8 @@ pub struct PhaseTimeouts {
     pub tls: Duration,
     /// HTTP upgrade (request sent → 101 received).
     pub upgrade: Duration,
+    /// Longest an open connection may wait for the server to read what it sends.
+    pub write: Duration,
 }
 
 /// `net.heartbeat`.
@@ -150,6 +155,11 @@ impl Validator<'_> {
                 &["net", "timeouts", "upgrade"],
                 t.upgrade.as_deref(),
                 connect_timeout,
+            )?,
+            write: self.duration(
+                &["net", "timeouts", "write"],
+                t.write.as_deref(),
+                DEFAULT_WRITE_TIMEOUT,
             )?,
         };
         let dns_timeout = self.duration(

@@ -78,6 +78,8 @@ pub struct RawTimeouts {
     pub tls: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub upgrade: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub write: Option<String>,
 }
 
 /// `net.heartbeat:`.

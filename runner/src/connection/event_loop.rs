@@ -1,37 +1,44 @@
-//! One open connection's event loop: a single `select!` over the socket, the scenario's next timer
-//! or reply deadline, keepalive, and the stop signal, calling the scenario instance for each event.
-//! On stop it closes politely (Close frame, wait for the server's) and returns how it ended
-//! ([`Outcome`]). Every failure — protocol error, silent socket, scenario trap — is recorded with
-//! its reason and ends this connection only. Connecting and instantiating happen before, in
-//! `load::iteration`; repeating iterations in `load::vu`.
+//! One open connection's event loop. The loop waits on three things only: its own stop token, one
+//! deadline ([`Wake`]: the earliest of the scenario's timers and reply deadlines, heartbeat, idle,
+//! iteration, close and write-stall deadlines) and the socket — reading and writing concurrently, so
+//! queued sends never stop reading, pings are answered and replies time-stamped on arrival while a
+//! write is pending. Before every frame it checks the clock, so a server that streams without pause
+//! delays no deadline by more than one frame. It calls the scenario instance for each event; on stop
+//! it closes politely (Close frame, wait for the server's) and returns how it ended ([`Outcome`]).
+//! Every failure — protocol error, silent socket, a server that stops reading, scenario trap — is
+//! recorded with its reason and ends this connection only. Connecting and instantiating happen
+//! before, in `load::iteration`; repeating iterations in `load::vu`; what is due when lives in the
+//! pure `scenario::schedule`.
 
 use crate::connection::connect::{WsStream, io_reason};
 use crate::connection::keepalive::Keepalive;
+use crate::connection::wake::Wake;
 use crate::measure::counters::bump;
 use crate::scenario::bindings::{Message as GuestMessage, VolleyScenario};
 use crate::scenario::engine::InstanceLimits;
 use crate::scenario::host::{ConnState, Outgoing};
-use futures_util::{SinkExt, StreamExt};
+use crate::scenario::schedule::Due;
+use futures_util::{Sink, SinkExt, Stream};
+use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use wasmtime::Store;
 
-/// tokio's timers have 1 ms granularity and fire late, never early. The connection wakes up to
-/// this much before a due time and fires what is due within it, so scheduled sends are not
-/// systematically late; round trips count from the later of due time and actual send.
+/// tokio's timers have 1 ms granularity and fire late, never early. A scenario timer may fire up
+/// to this much before its due time, so scheduled sends are not systematically late; round trips
+/// count from the later of due time and actual send. Reply deadlines never fire early.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
-/// Longest a send may wait for the server to read before the connection fails.
-const WRITE_STALL: Duration = Duration::from_secs(10);
-
-/// Timer and deadline callbacks made per wake-up before yielding to the runtime.
-const MAX_CALLBACKS_PER_WAKE: usize = 64;
+/// Timer and deadline callbacks made per turn of the loop before the socket gets its turn.
+const MAX_CALLBACKS_PER_TURN: usize = 64;
 
 /// How one iteration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +105,43 @@ pub struct Settings {
     pub limits: InstanceLimits,
     /// Time to wait for the server's Close frame after ours.
     pub close_timeout: Duration,
+    /// `net.timeouts.write`: longest the server may read nothing of what is waiting to be sent.
+    pub write_timeout: Duration,
     /// Heartbeat pings and the idle timeout.
     pub keepalive: Keepalive,
     /// `load.iteration_timeout`.
     pub iteration_timeout: Option<Duration>,
+}
+
+/// What woke the loop.
+enum Event {
+    /// The run (or the VU) is stopping.
+    Stop,
+    /// The deadline passed.
+    Due,
+    /// A frame arrived.
+    Frame(Message),
+    /// The server ended the TCP stream.
+    Ended,
+    /// Reading or writing failed.
+    Error(WsError),
+}
+
+/// Messages waiting for the socket, oldest first, and their payload bytes.
+#[derive(Default)]
+struct SendQueue {
+    messages: VecDeque<Message>,
+    bytes: usize,
+    /// Messages were handed to the socket and not yet flushed.
+    unflushed: bool,
+    /// Since when the socket has taken nothing of what waits (set only while something waits).
+    stalled_since: Option<Instant>,
+}
+
+impl SendQueue {
+    fn is_idle(&self) -> bool {
+        self.messages.is_empty() && !self.unflushed
+    }
 }
 
 /// One open connection and its scenario instance.
@@ -109,10 +149,13 @@ pub struct Connection {
     socket: WsStream,
     store: Store<ConnState>,
     scenario: VolleyScenario,
-    stop: CancellationToken,
+    /// This connection's own stop signal, created once (no run-wide lock per event).
+    stop: Pin<Box<WaitForCancellationFutureOwned>>,
+    stop_seen: bool,
     /// CPU and memory limits of the scenario instance.
     limits: InstanceLimits,
     close_timeout: Duration,
+    write_timeout: Duration,
     /// Set once a close started: the deadline for the server's Close frame.
     closing: Option<Instant>,
     closed_by_server: bool,
@@ -122,10 +165,13 @@ pub struct Connection {
     opened: Instant,
     /// The code of the server's Close frame, when it closed first.
     server_close_code: u16,
-    /// `load.iteration_timeout`.
+    /// When `load.iteration_timeout` runs out.
+    give_up: Option<Instant>,
     iteration_timeout: Option<Duration>,
     /// Set when the iteration timeout closed the connection (already counted as a failure).
     overran: bool,
+    outgoing: SendQueue,
+    wake: Wake,
 }
 
 impl Connection {
@@ -134,23 +180,29 @@ impl Connection {
         socket: WsStream,
         store: Store<ConnState>,
         scenario: VolleyScenario,
-        stop: CancellationToken,
+        stop: &CancellationToken,
         settings: Settings,
     ) -> Connection {
+        let opened = Instant::now();
         Connection {
             socket,
             store,
             scenario,
-            stop,
+            stop: Box::pin(stop.child_token().cancelled_owned()),
+            stop_seen: false,
             limits: settings.limits,
             close_timeout: settings.close_timeout,
+            write_timeout: settings.write_timeout,
             closing: None,
             closed_by_server: false,
             keepalive: settings.keepalive,
-            opened: Instant::now(),
+            opened,
             server_close_code: 1005,
+            give_up: settings.iteration_timeout.map(|limit| opened + limit),
             iteration_timeout: settings.iteration_timeout,
             overran: false,
+            outgoing: SendQueue::default(),
+            wake: Wake::default(),
         }
     }
 
@@ -182,8 +234,7 @@ impl Connection {
                     code: CloseCode::Error,
                     reason: "scenario error".into(),
                 };
-                let _ =
-                    tokio::time::timeout(self.close_timeout, self.socket.close(Some(frame))).await;
+                self.close_quickly(frame, self.close_timeout).await;
                 Outcome::Failed
             }
             Err(Failure::Network(reason)) => {
@@ -206,91 +257,236 @@ impl Connection {
                     code: CloseCode::from(code),
                     reason: "".into(),
                 };
-                let wait = self.close_timeout.min(Duration::from_secs(1));
-                let _ = tokio::time::timeout(wait, self.socket.close(Some(frame))).await;
+                self.close_quickly(frame, self.close_timeout.min(Duration::from_secs(1)))
+                    .await;
                 Outcome::Failed
             }
         };
+        let state = self.store.data_mut();
+        let abandoned = state.schedule.abandon() as u64;
+        let counters = &state.recorder.collector().counters;
+        if abandoned > 0 {
+            bump(&counters.requests_abandoned, abandoned);
+        }
         if self.closed_by_server {
-            bump(
-                &self
-                    .store
-                    .data()
-                    .recorder
-                    .collector()
-                    .counters
-                    .closed_by_server,
-                1,
-            );
+            bump(&counters.closed_by_server, 1);
         }
         outcome
     }
 
+    /// Send `frame` and give the server at most `wait` to take it, then let go.
+    async fn close_quickly(&mut self, frame: CloseFrame, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.socket.close(Some(frame))).await;
+    }
+
     async fn drive(&mut self) -> Result<(), Failure> {
         self.call(Instant::now(), Callback::Open)?;
-        self.flush().await?;
+        self.take_outbox()?;
         loop {
-            let wake = self.store.data_mut().next_wake();
-            let flush_due = self.store.data().recorder.flush_due();
-            let closing = self.closing;
-            let keepalive_due = self.keepalive.next_due();
-            let give_up = self.iteration_timeout.map(|limit| self.opened + limit);
-            // Biased: checked in this order, so the stop signal and deadlines win over busy timers.
-            tokio::select! {
-                biased;
-                _ = self.stop.cancelled(), if closing.is_none() => {
-                    self.begin_close(1000, "run finished", true).await?;
-                }
-                frame = self.socket.next() => match frame {
-                    None => return self.ended_without_close(),
-                    Some(Ok(message)) => {
-                        if let Some(done) = self.on_frame(message).await? {
-                            return Ok(done);
-                        }
-                    }
-                    Some(Err(error)) => return self.socket_error(error),
-                },
-                _ = sleep_until(keepalive_due.unwrap_or_else(Instant::now).into()), if keepalive_due.is_some() && closing.is_none() => {
-                    match self.keepalive.due(Instant::now()) {
-                        Err(reason) => return Err(Failure::Network(reason)),
-                        Ok(Some(payload)) => {
-                            bump(&self.store.data().recorder.collector().counters.pings_sent, 1);
-                            self.write(vec![Message::Ping(payload.into())]).await?;
-                        }
-                        Ok(None) => {}
+            // The clock is read before every event: whatever is due runs first, so a server that
+            // floods frames delays a deadline by one frame at most.
+            self.run_due(Instant::now())?;
+            let next = self.next_deadline();
+            self.wake.set(next);
+            let event = std::future::poll_fn(|cx| self.poll_event(cx)).await;
+            match event {
+                Event::Stop => self.begin_close(1000, "run finished")?,
+                Event::Due => {}
+                Event::Frame(message) => {
+                    if self.on_frame(message)? {
+                        // Both Close frames have been exchanged: the connection is over and
+                        // closing TCP is ours to do, cleanly (RFC 6455 §7.1.1). tungstenite queued
+                        // its answer to a server's Close; give it a moment to leave.
+                        let _ = tokio::time::timeout(self.close_timeout, self.socket.flush()).await;
+                        return Ok(());
                     }
                 }
-                _ = sleep_until(flush_due.unwrap_or_else(Instant::now).into()), if flush_due.is_some() => {
-                    self.store.data_mut().recorder.flush();
-                }
-                _ = sleep_until(give_up.unwrap_or_else(Instant::now).into()), if give_up.is_some() && closing.is_none() => {
-                    let limit = self.iteration_timeout.unwrap_or_default();
-                    self.store.data_mut().recorder.failure(&format!(
-                        "iteration: still open after {} (load.iteration_timeout)",
-                        crate::config::units::human_duration(limit)
-                    ));
-                    self.overran = true;
-                    self.begin_close(1000, "iteration timeout", true).await?;
-                }
-                _ = sleep_until(closing.unwrap_or_else(Instant::now).into()), if closing.is_some() => {
-                    return Err(Failure::Network(format!(
-                        "close: no Close frame from the server within {}",
-                        crate::config::units::human_duration(self.close_timeout)
-                    )));
-                }
-                // Last: a scenario whose timers are always due (a zero-delay loop) must not starve
-                // the deadlines above.
-                _ = sleep_until(wake.map_or_else(Instant::now, |at| at - TIMER_SLACK).into()), if wake.is_some() && closing.is_none() => {
-                    self.fire_due(Instant::now() + TIMER_SLACK)?;
-                    self.flush().await?;
-                }
+                Event::Ended => return self.ended_without_close(),
+                Event::Error(error) => return self.socket_error(error),
             }
         }
     }
 
-    /// Handle one frame; `Some(())` when the connection is finished.
-    async fn on_frame(&mut self, message: Message) -> Result<Option<()>, Failure> {
-        self.keepalive.received(Instant::now());
+    /// Wait for the next event: the stop signal, the deadline, or the socket. Writing is driven
+    /// here too (without being an event), so it progresses while the loop waits for anything else.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if !self.stop_seen && self.stop.as_mut().poll(cx).is_ready() {
+            self.stop_seen = true;
+            if self.closing.is_none() {
+                return Poll::Ready(Event::Stop);
+            }
+        }
+        let stalled = self.outgoing.stalled_since;
+        if let Err(error) = self.poll_send(cx) {
+            return Poll::Ready(Event::Error(error));
+        }
+        if self.outgoing.stalled_since != stalled {
+            // The write deadline moved: the one timer must follow it.
+            let next = self.next_deadline();
+            self.wake.set(next);
+        }
+        match Pin::new(&mut self.socket).poll_next(cx) {
+            Poll::Ready(Some(Ok(message))) => return Poll::Ready(Event::Frame(message)),
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Event::Error(error)),
+            Poll::Ready(None) => return Poll::Ready(Event::Ended),
+            Poll::Pending => {}
+        }
+        match self.wake.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Event::Due),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Hand waiting messages to the socket and flush them, as far as the socket takes them now.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
+        if self.outgoing.is_idle() {
+            return Ok(());
+        }
+        let mut progressed = false;
+        while !self.outgoing.messages.is_empty() {
+            match Pin::new(&mut self.socket).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Pending => break,
+            }
+            let Some(message) = self.outgoing.messages.pop_front() else {
+                break;
+            };
+            let data = matches!(message, Message::Text(_) | Message::Binary(_));
+            let size = message.len();
+            self.outgoing.bytes = self.outgoing.bytes.saturating_sub(size);
+            Pin::new(&mut self.socket).start_send(message)?;
+            if data {
+                let counters = &self.store.data().recorder.collector().counters;
+                bump(&counters.messages_sent, 1);
+                bump(&counters.bytes_sent, size as u64);
+            }
+            self.outgoing.unflushed = true;
+            progressed = true;
+        }
+        if self.outgoing.unflushed {
+            match Pin::new(&mut self.socket).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.outgoing.unflushed = false;
+                    progressed = true;
+                }
+                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Pending => {}
+            }
+        }
+        if self.outgoing.is_idle() || progressed {
+            self.outgoing.stalled_since = None;
+        }
+        if !self.outgoing.is_idle() && self.outgoing.stalled_since.is_none() {
+            self.outgoing.stalled_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// The earliest moment something must be done.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let mut next = [
+            self.closing,
+            self.outgoing
+                .stalled_since
+                .map(|since| since + self.write_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if self.closing.is_none() {
+            let open = [
+                self.give_up,
+                self.keepalive.next_due(),
+                self.store.data_mut().schedule.next_wake(TIMER_SLACK),
+            ];
+            next = next.into_iter().chain(open.into_iter().flatten()).min();
+        }
+        next
+    }
+
+    /// Everything due at `now`, in order: connection deadlines, then the scenario's timers and
+    /// reply deadlines (chronologically, at most [`MAX_CALLBACKS_PER_TURN`] per turn).
+    fn run_due(&mut self, now: Instant) -> Result<(), Failure> {
+        if let Some(deadline) = self.closing
+            && now >= deadline
+        {
+            return Err(Failure::Network(format!(
+                "close: no Close frame from the server within {}",
+                crate::config::units::human_duration(self.close_timeout)
+            )));
+        }
+        if let Some(since) = self.outgoing.stalled_since
+            && now >= since + self.write_timeout
+        {
+            return Err(Failure::Network(format!(
+                "write: the server read nothing for {}",
+                crate::config::units::human_duration(self.write_timeout)
+            )));
+        }
+        if self.closing.is_some() {
+            return Ok(());
+        }
+        if let Some(give_up) = self.give_up
+            && now >= give_up
+        {
+            let limit = self.iteration_timeout.unwrap_or_default();
+            self.store.data_mut().recorder.failure(&format!(
+                "iteration: still open after {} (load.iteration_timeout)",
+                crate::config::units::human_duration(limit)
+            ));
+            self.overran = true;
+            return self.begin_close(1000, "iteration timeout");
+        }
+        if self.keepalive.next_due().is_some_and(|due| now >= due) {
+            match self.keepalive.due(now) {
+                Err(reason) => return Err(Failure::Network(reason)),
+                Ok(Some(payload)) => {
+                    bump(
+                        &self.store.data().recorder.collector().counters.pings_sent,
+                        1,
+                    );
+                    self.outgoing
+                        .messages
+                        .push_back(Message::Ping(payload.into()));
+                }
+                Ok(None) => {}
+            }
+        }
+        for _ in 0..MAX_CALLBACKS_PER_TURN {
+            let state = self.store.data_mut();
+            let Some(due) = state.schedule.take_due(Instant::now(), TIMER_SLACK) else {
+                break;
+            };
+            match due {
+                Due::Expired { key, pending } => {
+                    // Censored at the deadline: a server that stops answering cannot make the
+                    // percentiles look better by leaving requests out.
+                    state
+                        .recorder
+                        .round_trip(pending.deadline.saturating_duration_since(pending.sent));
+                    bump(&state.recorder.collector().counters.reply_timeouts, 1);
+                    self.call(pending.deadline, Callback::ReplyTimeout(key))?;
+                }
+                Due::Timer { id, due } => {
+                    state
+                        .recorder
+                        .timer_lag(Instant::now().saturating_duration_since(due));
+                    self.call(due, Callback::Timer(id))?;
+                }
+            }
+            self.take_outbox()?;
+            if self.closing.is_some() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Handle one frame; `true` when the connection is finished.
+    fn on_frame(&mut self, message: Message) -> Result<bool, Failure> {
+        let now = Instant::now();
+        self.keepalive.received(now);
         let counters = &self.store.data().recorder.collector().counters;
         let guest = match message {
             Message::Text(text) => {
@@ -311,52 +507,25 @@ impl Connection {
                         .unwrap_or((1005, String::new()));
                     self.server_close_code = code;
                     self.store.data_mut().closing = true;
-                    self.call(Instant::now(), Callback::Close(code, reason))?;
-                    self.closing = Some(Instant::now() + self.close_timeout);
+                    self.closing = Some(now + self.close_timeout);
+                    self.call(now, Callback::Close(code, reason))?;
                 }
-                // tungstenite answers the Close itself. Both Close frames have now been exchanged:
-                // the connection is over and closing TCP is ours to do, cleanly, whether or not
-                // the server closes first (RFC 6455 §7.1.1).
-                let _ = self.socket.flush().await;
-                return Ok(Some(()));
+                return Ok(true);
             }
             Message::Pong(payload) => {
-                if let Some(rtt) = self.keepalive.pong(&payload, Instant::now()) {
+                if let Some(rtt) = self.keepalive.pong(&payload, now) {
                     self.store.data_mut().recorder.ping_rtt(rtt);
                 }
-                return Ok(None);
+                return Ok(false);
             }
-            Message::Ping(_) | Message::Frame(_) => return Ok(None),
+            Message::Ping(_) | Message::Frame(_) => return Ok(false),
         };
         if self.closing.is_some() {
-            return Ok(None);
+            return Ok(false);
         }
-        self.call(Instant::now(), Callback::Message(guest))?;
-        self.flush().await?;
-        Ok(None)
-    }
-
-    /// Fire the timers and reply deadlines due by `horizon`, in order — at most
-    /// [`MAX_CALLBACKS_PER_WAKE`], so a scenario re-arming a zero-delay timer yields to the runtime
-    /// (and to the stop signal) instead of spinning inside the runner.
-    fn fire_due(&mut self, horizon: Instant) -> Result<(), Failure> {
-        for _ in 0..MAX_CALLBACKS_PER_WAKE {
-            let state = self.store.data_mut();
-            if let Some((key, deadline)) = state.take_expired_request(horizon) {
-                bump(&state.recorder.collector().counters.reply_timeouts, 1);
-                self.call(deadline, Callback::ReplyTimeout(key))?;
-                continue;
-            }
-            if let Some((id, due)) = state.take_due_timer(horizon) {
-                state
-                    .recorder
-                    .timer_lag(Instant::now().saturating_duration_since(due));
-                self.call(due, Callback::Timer(id))?;
-                continue;
-            }
-            return Ok(());
-        }
-        Ok(())
+        self.call(now, Callback::Message(guest))?;
+        self.take_outbox()?;
+        Ok(false)
     }
 
     /// Make one scenario call with its CPU deadline; a trap becomes a readable message.
@@ -407,77 +576,47 @@ impl Connection {
         })
     }
 
-    /// Send what the last callback queued, then start a close it asked for.
-    async fn flush(&mut self) -> Result<(), Failure> {
-        let outbox = std::mem::take(&mut self.store.data_mut().outbox);
-        if !outbox.is_empty() {
-            let mut bytes = 0;
-            let messages: Vec<Message> = outbox
-                .into_iter()
-                .map(|message| match message {
-                    Outgoing::Text(text) => {
-                        bytes += text.len();
-                        Message::text(text)
-                    }
-                    Outgoing::Binary(data) => {
-                        bytes += data.len();
-                        Message::binary(data)
-                    }
-                })
-                .collect();
-            let sent = messages.len() as u64;
-            self.write(messages).await?;
-            let counters = &self.store.data().recorder.collector().counters;
-            bump(&counters.messages_sent, sent);
-            bump(&counters.bytes_sent, bytes as u64);
+    /// Queue what the last callback asked to send, then start a close it asked for. What waits
+    /// to be sent is bounded by `limits.memory`: a server that reads too slowly for the scenario's
+    /// pace fails the connection instead of growing the runner.
+    fn take_outbox(&mut self) -> Result<(), Failure> {
+        let state = self.store.data_mut();
+        for message in state.outbox.drain(..) {
+            let message = match message {
+                Outgoing::Text(text) => Message::text(text),
+                Outgoing::Binary(data) => Message::binary(data),
+            };
+            self.outgoing.bytes += message.len();
+            self.outgoing.messages.push_back(message);
         }
-        if let Some((code, reason)) = self.store.data_mut().close_request.take() {
-            self.begin_close(code, &reason, true).await?;
+        if self.outgoing.bytes > self.limits.memory {
+            return Err(Failure::Network(format!(
+                "write: more than {} waiting to be sent (limits.memory); the server reads too slowly",
+                crate::config::units::human_bytes(self.limits.memory as u64)
+            )));
+        }
+        if let Some((code, reason)) = state.close_request.take() {
+            self.begin_close(code, &reason)?;
         }
         Ok(())
     }
 
-    /// Start closing from our side: tell the scenario, send a Close frame, wait for the server's.
-    async fn begin_close(
-        &mut self,
-        code: u16,
-        reason: &str,
-        send_frame: bool,
-    ) -> Result<(), Failure> {
+    /// Start closing from our side: tell the scenario, queue a Close frame, wait for the server's.
+    fn begin_close(&mut self, code: u16, reason: &str) -> Result<(), Failure> {
         if self.closing.is_some() {
             return Ok(());
         }
         self.store.data_mut().closing = true;
         self.closing = Some(Instant::now() + self.close_timeout);
         self.call(Instant::now(), Callback::Close(code, reason.to_owned()))?;
-        if send_frame {
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.to_owned().into(),
-            };
-            self.write(vec![Message::Close(Some(frame))]).await?;
-        }
-        Ok(())
-    }
-
-    /// Send `messages` and flush them. A server that reads nothing for [`WRITE_STALL`] fails the
-    /// connection instead of parking it (its timers, deadlines and the stop signal wait meanwhile).
-    async fn write(&mut self, messages: Vec<Message>) -> Result<(), Failure> {
-        let socket = &mut self.socket;
-        let work = async {
-            for message in messages {
-                socket.feed(message).await?;
-            }
-            socket.flush().await
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
         };
-        match tokio::time::timeout(WRITE_STALL, work).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => self.socket_error(error),
-            Err(_) => Err(Failure::Network(format!(
-                "write: the server read nothing for {}",
-                crate::config::units::human_duration(WRITE_STALL)
-            ))),
-        }
+        self.outgoing
+            .messages
+            .push_back(Message::Close(Some(frame)));
+        Ok(())
     }
 
     fn ended_without_close(&mut self) -> Result<(), Failure> {
@@ -494,8 +633,13 @@ impl Connection {
         match error {
             WsError::ConnectionClosed | WsError::AlreadyClosed if self.closing.is_some() => Ok(()),
             // After the Close handshake started, a TCP close without TLS close_notify (common in
-            // servers) or a reset ends nothing that was still needed.
-            WsError::Io(_) if self.closing.is_some() => Ok(()),
+            // servers) or a reset ends nothing that was still needed; so does a send the library
+            // refuses because the server's Close already arrived.
+            WsError::Io(_) | WsError::Protocol(ProtocolError::SendAfterClosing)
+                if self.closing.is_some() =>
+            {
+                Ok(())
+            }
             WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
             WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
             WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Err(

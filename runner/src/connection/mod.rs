@@ -12,3 +12,4 @@ pub mod dns;
 pub mod event_loop;
 pub mod keepalive;
 pub mod tls;
+pub mod wake;

@@ -3,5 +3,6 @@
 //! the throwaway certificate authority (`pki`) that `volley serve --tls` and the tests use.
 //! A run starts it through `run.rs`; no stage of the data flow imports it.
 
+pub mod in_process;
 pub mod pki;
 pub mod server;

@@ -85,10 +85,11 @@ pub async fn run_iteration(
             let settings = Settings {
                 limits: plan.engine.limits(),
                 close_timeout: plan.load.close_timeout,
+                write_timeout: plan.net.timeouts.write,
                 keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
                 iteration_timeout: plan.load.iteration_timeout,
             };
-            Connection::new(socket, store, scenario, stop.clone(), settings)
+            Connection::new(socket, store, scenario, stop, settings)
                 .run()
                 .await
         }

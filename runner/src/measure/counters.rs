@@ -29,6 +29,8 @@ pub struct Counters {
     pub bytes_received: AtomicU64,
     /// Requests whose reply missed its deadline.
     pub reply_timeouts: AtomicU64,
+    /// Requests still waiting for a reply when their connection ended.
+    pub requests_abandoned: AtomicU64,
     /// Round trips completed (mirrors the histogram count, for the live view).
     pub round_trips: AtomicU64,
     /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
@@ -92,6 +94,8 @@ pub struct CounterValues {
     pub bytes_received: u64,
     /// Reply timeouts.
     pub reply_timeouts: u64,
+    /// Requests abandoned when their connection ended.
+    pub requests_abandoned: u64,
     /// Dropped arrivals.
     pub dropped_arrivals: u64,
     /// Full TLS handshakes.
@@ -122,6 +126,7 @@ impl CounterValues {
             bytes_sent: read(&counters.bytes_sent),
             bytes_received: read(&counters.bytes_received),
             reply_timeouts: read(&counters.reply_timeouts),
+            requests_abandoned: read(&counters.requests_abandoned),
             dropped_arrivals: read(&counters.dropped_arrivals),
             tls_full: read(&counters.tls_full),
             tls_resumed: read(&counters.tls_resumed),

@@ -1,42 +1,147 @@
 //! Figures about the runner process itself (CPU time, peak resident memory, the open-file limit),
-//! read from the operating system at the end of a run.
+//! read from the operating system and describing the run only: a [`Baseline`] is taken once the
+//! module is compiled, and the figures at the end count from it. CPU time is the difference of
+//! `getrusage` readings; the peak is `VmHWM` from `/proc/self/status`, reset at the baseline
+//! through `/proc/self/clear_refs`. Both matter because `just run` starts the runner through
+//! `cargo run`, which `exec`s it: `getrusage`'s `ru_maxrss` and CPU times carry cargo's share
+//! across `exec`, `VmHWM` and a baseline do not. The embedded server's thread is measured apart
+//! (see `devserver::in_process`) and taken out of the runner's CPU.
 
 use serde::{Deserialize, Serialize};
 
 /// `process` section.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ProcessStats {
-    /// Peak resident memory of the runner, KiB.
+    /// Peak resident memory of the runner during the run, KiB (the embedded server's share, when
+    /// it runs in-process, included: memory cannot be split by thread).
     pub peak_rss_kib: u64,
-    /// User CPU time, seconds.
+    /// Resident memory when the run started (module compiled), KiB.
+    #[serde(default)]
+    pub start_rss_kib: u64,
+    /// User CPU time of the runner during the run, seconds (the embedded server excluded).
     pub cpu_user_s: f64,
-    /// System CPU time, seconds.
+    /// System CPU time, seconds (the embedded server excluded).
     pub cpu_system_s: f64,
+    /// CPU time of the embedded server's thread, when the target was `embedded://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedded_server: Option<CpuTime>,
     /// Open-file limit in force.
     pub open_files_limit: u64,
 }
 
-impl ProcessStats {
-    /// Read this process's figures.
-    pub fn read(open_files_limit: u64) -> ProcessStats {
+/// User and system CPU time, seconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq)]
+pub struct CpuTime {
+    /// User CPU time, seconds.
+    pub cpu_user_s: f64,
+    /// System CPU time, seconds.
+    pub cpu_system_s: f64,
+}
+
+impl CpuTime {
+    /// CPU time used so far by this process (`RUSAGE_SELF`) or this thread (`RUSAGE_THREAD`).
+    pub fn read(who: libc::c_int) -> CpuTime {
         let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
         // SAFETY: getrusage writes a full rusage into the pointer we pass; zeroed is a valid rusage.
-        #[allow(unsafe_code)] // the one libc call that reports our own CPU time and peak RSS
+        #[allow(unsafe_code)] // the one libc call that reports CPU time by process or thread
         let usage = unsafe {
-            if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
-                return ProcessStats {
-                    open_files_limit,
-                    ..ProcessStats::default()
-                };
+            if libc::getrusage(who, usage.as_mut_ptr()) != 0 {
+                return CpuTime::default();
             }
             usage.assume_init()
         };
         let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
-        ProcessStats {
-            peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        CpuTime {
             cpu_user_s: seconds(usage.ru_utime),
             cpu_system_s: seconds(usage.ru_stime),
+        }
+    }
+
+    fn minus(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            cpu_user_s: (self.cpu_user_s - other.cpu_user_s).max(0.0),
+            cpu_system_s: (self.cpu_system_s - other.cpu_system_s).max(0.0),
+        }
+    }
+}
+
+/// The process's state when the run started.
+#[derive(Debug, Clone, Copy)]
+pub struct Baseline {
+    cpu: CpuTime,
+    rss_kib: u64,
+}
+
+impl Baseline {
+    /// Take the baseline now and reset the peak-RSS mark, so the peak at the end is the run's.
+    pub fn now() -> Baseline {
+        // "5" resets VmHWM to the current RSS (proc(5)); without it the peak still excludes
+        // whatever ran before an exec, as VmHWM belongs to the address space.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        Baseline {
+            cpu: CpuTime::read(libc::RUSAGE_SELF),
+            rss_kib: status_kib("VmRSS:").unwrap_or(0),
+        }
+    }
+}
+
+impl ProcessStats {
+    /// The run's figures since `baseline`, the embedded server's thread (if any) counted apart.
+    pub fn since(
+        baseline: &Baseline,
+        embedded_server: Option<CpuTime>,
+        open_files_limit: u64,
+    ) -> ProcessStats {
+        let mut cpu = CpuTime::read(libc::RUSAGE_SELF).minus(baseline.cpu);
+        if let Some(server) = embedded_server {
+            cpu = cpu.minus(server);
+        }
+        ProcessStats {
+            peak_rss_kib: status_kib("VmHWM:").unwrap_or(0),
+            start_rss_kib: baseline.rss_kib,
+            cpu_user_s: cpu.cpu_user_s,
+            cpu_system_s: cpu.cpu_system_s,
+            embedded_server,
             open_files_limit,
         }
+    }
+}
+
+/// A `kB` figure from `/proc/self/status`, e.g. `VmHWM:`.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_counts_from_the_baseline() {
+        // Touch 64 MiB, free it, take a baseline: the peak after it is well below 64 MiB more
+        // than the start (the allocation before the baseline is not the run's).
+        let hoard = std::hint::black_box(vec![1u8; 64 << 20]);
+        drop(hoard);
+        let baseline = Baseline::now();
+        let stats = ProcessStats::since(&baseline, None, 0);
+        assert!(stats.peak_rss_kib > 0);
+        assert!(
+            stats.peak_rss_kib < stats.start_rss_kib + 48 * 1024,
+            "{stats:?}"
+        );
+    }
+
+    #[test]
+    fn cpu_counts_from_the_baseline() {
+        let baseline = Baseline::now();
+        let stats = ProcessStats::since(&baseline, None, 0);
+        let total = CpuTime::read(libc::RUSAGE_SELF);
+        assert!(stats.cpu_user_s <= total.cpu_user_s);
+        assert!(stats.cpu_user_s + stats.cpu_system_s < 1.0, "{stats:?}");
     }
 }

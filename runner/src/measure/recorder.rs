@@ -1,27 +1,27 @@
-//! [`Recorder`]: one connection's private measurements. Hot-path recording touches only this
-//! struct (no locks, no histograms); it flushes into the shared [`Collector`] every 64 samples (or [`FLUSH_AGE`])
-//! and when dropped, so a connection that ends any way at all (even aborted) loses nothing.
+//! [`Recorder`]: one connection's handle for recording measurements. A sample goes into the sample
+//! buffer of the thread the connection started on (see `collector`): an uncontended lock and a
+//! push, no histogram, no timer and no wake-up per connection; the collector gathers the buffers
+//! whenever it is read (every time-series interval and at the end), so a connection that ends any
+//! way at all (even aborted) loses nothing. The recorder also remembers whether its connection has
+//! been counted as failed, so a connection fails once.
 
-use crate::measure::collector::Collector;
+use crate::measure::collector::{Buffer, Collector, lock};
 use crate::measure::counters::bump;
 use crate::measure::reasons;
 use crate::measure::stats::{METRIC_SCALE, Samples};
 use std::sync::Arc;
 use std::time::Duration;
 
-const FLUSH_AT: usize = 64;
+/// A buffer holding this many samples is gathered at once by the thread that fills it, so a
+/// buffer stays small however long the interval.
+const GATHER_AT: usize = 65_536;
 
-/// Longest a sample waits in a connection before it reaches the collector.
-pub const FLUSH_AGE: Duration = Duration::from_millis(250);
-
-/// Per-connection measurements, flushed on drop.
+/// Per-connection recording handle.
 #[derive(Debug)]
 pub struct Recorder {
     vu: u32,
     collector: Arc<Collector>,
-    samples: Samples,
-    held: usize,
-    first_held: Option<std::time::Instant>,
+    buffer: Buffer,
     /// Set by the first failure: a connection is counted as failed once.
     failed: bool,
 }
@@ -34,14 +34,13 @@ pub fn micros(duration: Duration) -> u64 {
 }
 
 impl Recorder {
-    /// A recorder for VU `vu` flushing into `collector`.
+    /// A recorder for VU `vu` recording into `collector` through this thread's buffer.
     pub fn new(vu: u32, collector: Arc<Collector>) -> Self {
+        let buffer = Collector::buffer(&collector);
         Recorder {
             vu,
             collector,
-            samples: Samples::default(),
-            held: 0,
-            first_held: None,
+            buffer,
             failed: false,
         }
     }
@@ -51,65 +50,60 @@ impl Recorder {
         &self.collector
     }
 
-    /// When the oldest unflushed sample was recorded; the connection flushes it within
-    /// [`FLUSH_AGE`] so the time series sees it in the right interval.
-    pub fn flush_due(&self) -> Option<std::time::Instant> {
-        self.first_held.map(|first| first + FLUSH_AGE)
-    }
-
-    fn added(&mut self) {
-        if self.held == 0 {
-            self.first_held = Some(std::time::Instant::now());
-        }
-        self.held += 1;
-        if self.held >= FLUSH_AT {
-            self.flush();
+    /// Record into the buffer.
+    fn record(&self, add: impl FnOnce(&mut Samples)) {
+        let mut samples = lock(&self.buffer);
+        add(&mut samples);
+        samples.held += 1;
+        if samples.held >= GATHER_AT {
+            self.collector.absorb(self.vu, &mut samples);
         }
     }
 
-    /// A completed request's round trip.
+    /// A request's round trip (completed, or censored at its deadline).
     pub fn round_trip(&mut self, elapsed: Duration) {
-        self.samples.round_trips.push(micros(elapsed));
+        self.record(|samples| samples.round_trips.push(micros(elapsed)));
         bump(&self.collector.counters.round_trips, 1);
-        self.added();
     }
 
     /// How late a timer callback ran.
     pub fn timer_lag(&mut self, lag: Duration) {
-        self.samples.timer_lag.push(micros(lag));
-        self.added();
+        self.record(|samples| samples.timer_lag.push(micros(lag)));
+    }
+
+    /// How late an arrival started.
+    pub fn arrival_lag(&mut self, lag: Duration) {
+        self.record(|samples| samples.arrival_lag.push(micros(lag)));
     }
 
     /// Time to connect (DNS + TCP + TLS + upgrade).
     pub fn connect_time(&mut self, elapsed: Duration) {
-        self.samples.connect_time.push(micros(elapsed));
-        self.added();
+        self.record(|samples| samples.connect_time.push(micros(elapsed)));
     }
 
     /// How long a connect phase took.
     pub fn phase(&mut self, phase: crate::measure::stats::Phase, elapsed: Duration) {
-        self.samples.phases[phase as usize].push(micros(elapsed));
-        self.added();
+        self.record(|samples| samples.phases[phase as usize].push(micros(elapsed)));
     }
 
     /// A ping's round trip.
     pub fn ping_rtt(&mut self, elapsed: Duration) {
-        self.samples.ping_rtt.push(micros(elapsed));
-        self.added();
+        self.record(|samples| samples.ping_rtt.push(micros(elapsed)));
     }
 
     /// A check's outcome.
     pub fn check(&mut self, name: &str, ok: bool) {
-        let count = match self.samples.checks.get_mut(name) {
-            Some(count) => count,
-            None => self.samples.checks.entry(name.to_owned()).or_default(),
-        };
-        if ok {
-            count.passed += 1;
-        } else {
-            count.failed += 1;
-        }
-        self.added();
+        self.record(|samples| {
+            let count = match samples.checks.get_mut(name) {
+                Some(count) => count,
+                None => samples.checks.entry(name.to_owned()).or_default(),
+            };
+            if ok {
+                count.passed += 1;
+            } else {
+                count.failed += 1;
+            }
+        });
     }
 
     /// A custom metric value; negative and non-finite values are recorded as 0.
@@ -119,13 +113,12 @@ impl Recorder {
         } else {
             0
         };
-        match self.samples.metrics.get_mut(name) {
+        self.record(|samples| match samples.metrics.get_mut(name) {
             Some(values) => values.push(scaled),
             None => {
-                self.samples.metrics.insert(name.to_owned(), vec![scaled]);
+                samples.metrics.insert(name.to_owned(), vec![scaled]);
             }
-        }
-        self.added();
+        });
     }
 
     /// The connection failed for `reason`. A connection fails once: later failures of the same
@@ -144,10 +137,11 @@ impl Recorder {
         self.failed = true;
         let reason = reasons::cap(reason, reasons::MAX_REASON_BYTES);
         let example = reasons::cap(detail, reasons::MAX_DETAIL_BYTES);
-        *self.samples.failures.entry(reason.clone()).or_default() += 1;
-        self.samples.examples.entry(reason).or_insert(example);
+        self.record(|samples| {
+            *samples.failures.entry(reason.clone()).or_default() += 1;
+            samples.examples.entry(reason).or_insert(example);
+        });
         bump(&self.collector.counters.failed, 1);
-        self.added();
     }
 
     /// Whether this connection has already been counted as failed.
@@ -158,27 +152,9 @@ impl Recorder {
     /// The scenario trapped with `message` (counted under its stable reason).
     pub fn scenario_error(&mut self, message: &str) {
         let (reason, example) = reasons::stable(message);
-        *self
-            .samples
-            .scenario_errors
-            .entry(reason.clone())
-            .or_default() += 1;
-        self.samples.examples.entry(reason).or_insert(example);
-        self.added();
-    }
-
-    /// Merge what was recorded so far into the collector.
-    pub fn flush(&mut self) {
-        if self.held > 0 {
-            self.collector.absorb(self.vu, &mut self.samples);
-            self.held = 0;
-            self.first_held = None;
-        }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.flush();
+        self.record(|samples| {
+            *samples.scenario_errors.entry(reason.clone()).or_default() += 1;
+            samples.examples.entry(reason).or_insert(example);
+        });
     }
 }

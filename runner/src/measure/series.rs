@@ -41,6 +41,10 @@ pub struct Point {
     pub rtt_p99: Option<f64>,
     /// Largest, µs.
     pub rtt_max: Option<f64>,
+    /// How late timer callbacks ran in the interval: 99th percentile, µs (null without timers).
+    /// The generator's own health: above a few ms the runner, not the server, delayed sends.
+    #[serde(default)]
+    pub timer_lag_p99: Option<f64>,
     /// Connections that failed in the interval.
     pub failed: u64,
     /// Those failures by reason.
@@ -64,8 +68,10 @@ impl Sampler {
         let received = read(&counters.messages_received);
         let round_trips = read(&counters.round_trips);
         let failed = read(&counters.failed);
-        let (histogram, errors) = collector.take_interval();
+        let interval = collector.take_interval();
+        let histogram = &interval.round_trips;
         let at = |q: f64| (!histogram.is_empty()).then(|| histogram.value_at_quantile(q) as f64);
+        let lag = &interval.timer_lag;
         let point = Point {
             t: (t * 1000.0).round() / 1000.0,
             open: read(&counters.open),
@@ -76,8 +82,9 @@ impl Sampler {
             rtt_p90: at(0.9),
             rtt_p99: at(0.99),
             rtt_max: (!histogram.is_empty()).then(|| histogram.max() as f64),
+            timer_lag_p99: (!lag.is_empty()).then(|| lag.value_at_quantile(0.99) as f64),
             failed: failed - self.last_failed,
-            errors,
+            errors: interval.failures,
         };
         self.last_sent = sent;
         self.last_received = received;
@@ -94,8 +101,7 @@ pub struct SeriesFile {
     csv: bool,
 }
 
-const CSV_HEADER: &str =
-    "t,open,sent,received,round_trips,rtt_p50_us,rtt_p90_us,rtt_p99_us,rtt_max_us,failed,errors";
+const CSV_HEADER: &str = "t,open,sent,received,round_trips,rtt_p50_us,rtt_p90_us,rtt_p99_us,rtt_max_us,timer_lag_p99_us,failed,errors";
 
 impl SeriesFile {
     /// Create (truncate) `path`.
@@ -128,7 +134,7 @@ impl SeriesFile {
                 .collect::<Vec<_>>()
                 .join(";");
             format!(
-                "{},{},{},{},{},{},{},{},{},{},\"{errors}\"",
+                "{},{},{},{},{},{},{},{},{},{},{},\"{errors}\"",
                 point.t,
                 point.open,
                 point.sent,
@@ -138,6 +144,7 @@ impl SeriesFile {
                 number(point.rtt_p90),
                 number(point.rtt_p99),
                 number(point.rtt_max),
+                number(point.timer_lag_p99),
                 point.failed
             )
         } else {

@@ -33,6 +33,8 @@ pub struct Totals {
     pub round_trips: Histogram<u64>,
     /// How late timer callbacks ran after they were due, µs.
     pub timer_lag: Histogram<u64>,
+    /// How late arrivals (arrival-rate shape) started after they were due, µs.
+    pub arrival_lag: Histogram<u64>,
     /// DNS + TCP connect + TLS + WebSocket upgrade, µs.
     pub connect_time: Histogram<u64>,
     /// Each connect phase, µs.
@@ -56,6 +58,7 @@ impl Default for Totals {
         Totals {
             round_trips: new_histogram(),
             timer_lag: new_histogram(),
+            arrival_lag: new_histogram(),
             connect_time: new_histogram(),
             phases: [
                 new_histogram(),
@@ -83,6 +86,7 @@ impl Totals {
     pub fn merge(&mut self, other: &Totals) {
         add_histogram(&mut self.round_trips, &other.round_trips);
         add_histogram(&mut self.timer_lag, &other.timer_lag);
+        add_histogram(&mut self.arrival_lag, &other.arrival_lag);
         add_histogram(&mut self.connect_time, &other.connect_time);
         for (mine, theirs) in self.phases.iter_mut().zip(&other.phases) {
             add_histogram(mine, theirs);
@@ -123,6 +127,8 @@ pub struct Samples {
     pub round_trips: Vec<u64>,
     /// Timer lag, µs.
     pub timer_lag: Vec<u64>,
+    /// Arrival lag, µs.
+    pub arrival_lag: Vec<u64>,
     /// Connect time, µs.
     pub connect_time: Vec<u64>,
     /// Connect phases, µs, by [`Phase`] index.
@@ -139,6 +145,8 @@ pub struct Samples {
     pub scenario_errors: BTreeMap<String, u64>,
     /// One example detail per reason.
     pub examples: BTreeMap<String, String>,
+    /// Samples recorded since the last drain (kept by `recorder`, to bound the buffer).
+    pub held: usize,
 }
 
 impl Samples {
@@ -146,6 +154,7 @@ impl Samples {
     pub fn len(&self) -> usize {
         self.round_trips.len()
             + self.timer_lag.len()
+            + self.arrival_lag.len()
             + self.connect_time.len()
             + self.phases.iter().map(Vec::len).sum::<usize>()
             + self.ping_rtt.len()
@@ -162,11 +171,15 @@ impl Samples {
 
     /// Record everything into `totals` and clear (keeping vector capacity).
     pub fn drain_into(&mut self, totals: &mut Totals) {
+        self.held = 0;
         for value in self.round_trips.drain(..) {
             let _ = totals.round_trips.record(value);
         }
         for value in self.timer_lag.drain(..) {
             let _ = totals.timer_lag.record(value);
+        }
+        for value in self.arrival_lag.drain(..) {
+            let _ = totals.arrival_lag.record(value);
         }
         for value in self.connect_time.drain(..) {
             let _ = totals.connect_time.record(value);

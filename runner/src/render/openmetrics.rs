@@ -186,6 +186,12 @@ pub fn render(counters: &crate::measure::counters::Counters, totals: &Totals) ->
         "Requests whose reply missed its deadline.",
         read(&counters.reply_timeouts),
     );
+    counter(
+        &mut out,
+        "volley_requests_abandoned",
+        "Requests still waiting for a reply when their connection ended.",
+        read(&counters.requests_abandoned),
+    );
     let _ = writeln!(
         out,
         "# TYPE volley_connection_failures counter\n# HELP volley_connection_failures Failed connections by reason."

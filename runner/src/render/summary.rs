@@ -109,6 +109,13 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "timings");
     timing_line(&mut out, "round trip", &report.round_trips);
     let _ = writeln!(out, "  {:<16} {}", "reply timeouts", report.reply_timeouts);
+    if report.requests_abandoned > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} (still waiting for a reply when their connection ended)",
+            "abandoned", report.requests_abandoned
+        );
+    }
     timing_line(&mut out, "connect", &report.connect_time);
     for (phase, distribution) in &report.connect_phases {
         if distribution.count > 0 {
@@ -116,6 +123,9 @@ pub fn render(report: &Report) -> String {
         }
     }
     timing_line(&mut out, "timer lag", &report.timer_lag);
+    if report.arrival_lag.count > 0 {
+        timing_line(&mut out, "arrival lag", &report.arrival_lag);
+    }
     if report.ping_rtt.count > 0 {
         timing_line(&mut out, "ping", &report.ping_rtt);
     }
@@ -173,11 +183,22 @@ pub fn render(report: &Report) -> String {
     let p = &report.process;
     let _ = writeln!(
         out,
-        "runner: peak RSS {}, CPU user {:.2}s system {:.2}s",
+        "runner: peak RSS {} ({} at start), CPU user {:.2}s system {:.2}s",
         human_bytes(p.peak_rss_kib * 1024),
+        human_bytes(p.start_rss_kib * 1024),
         p.cpu_user_s,
         p.cpu_system_s
     );
+    if let Some(server) = &p.embedded_server {
+        let _ = writeln!(
+            out,
+            "embedded server: CPU user {:.2}s system {:.2}s (not in the runner's figures; its memory is)",
+            server.cpu_user_s, server.cpu_system_s
+        );
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     if !report.verdict.rules.is_empty() {
         let _ = writeln!(out, "failures judged by");
         for rule in &report.verdict.rules {

@@ -50,7 +50,7 @@ impl Report {
             &totals.scenario_errors,
             &[],
         );
-        Report {
+        let mut report = Report {
             schema: SCHEMA.to_owned(),
             scenario,
             run,
@@ -64,7 +64,10 @@ impl Report {
             checks,
             round_trips: Distribution::of(&totals.round_trips, 1.0),
             reply_timeouts: counters.reply_timeouts,
+            requests_abandoned: counters.requests_abandoned,
             timer_lag: Distribution::of(&totals.timer_lag, 1.0),
+            arrival_lag: Distribution::of(&totals.arrival_lag, 1.0),
+            warnings: Vec::new(),
             connect_time: Distribution::of(&totals.connect_time, 1.0),
             connect_phases: crate::measure::stats::Phase::ALL
                 .iter()
@@ -94,6 +97,8 @@ impl Report {
             series: crate::measure::series::Series::default(),
             process,
             verdict,
-        }
+        };
+        report.warnings = crate::results::health::warnings(&report);
+        report
     }
 }

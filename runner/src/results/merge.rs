@@ -99,6 +99,7 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.messages.bytes_sent += b.messages.bytes_sent;
     a.messages.bytes_received += b.messages.bytes_received;
     a.reply_timeouts += b.reply_timeouts;
+    a.requests_abandoned += b.requests_abandoned;
     add_maps(&mut a.scenario_errors, &b.scenario_errors);
     for check in &b.checks {
         match a.checks.iter_mut().find(|mine| mine.name == check.name) {
@@ -112,6 +113,7 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.checks.sort_by(|x, y| x.name.cmp(&y.name));
     a.round_trips = merge_distribution(&a.round_trips, &b.round_trips, 1.0, "round_trips")?;
     a.timer_lag = merge_distribution(&a.timer_lag, &b.timer_lag, 1.0, "timer_lag")?;
+    a.arrival_lag = merge_distribution(&a.arrival_lag, &b.arrival_lag, 1.0, "arrival_lag")?;
     a.connect_time = merge_distribution(&a.connect_time, &b.connect_time, 1.0, "connect_time")?;
     a.ping_rtt = merge_distribution(&a.ping_rtt, &b.ping_rtt, 1.0, "ping_rtt")?;
     merge_named(&mut a.connect_phases, &b.connect_phases, 1.0)?;
@@ -155,6 +157,14 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.process.peak_rss_kib += b.process.peak_rss_kib;
     a.process.cpu_user_s += b.process.cpu_user_s;
     a.process.cpu_system_s += b.process.cpu_system_s;
+    a.process.start_rss_kib += b.process.start_rss_kib;
+    a.process.embedded_server = match (a.process.embedded_server, b.process.embedded_server) {
+        (Some(x), Some(y)) => Some(crate::measure::process::CpuTime {
+            cpu_user_s: x.cpu_user_s + y.cpu_user_s,
+            cpu_system_s: x.cpu_system_s + y.cpu_system_s,
+        }),
+        (x, y) => x.or(y),
+    };
     Ok(a)
 }
 
@@ -194,6 +204,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     for report in reports {
         merged = merge_two(merged, &report)?;
     }
+    merged.warnings = crate::results::health::warnings(&merged);
     merged.apply_thresholds(&rules);
     Ok(merged)
 }

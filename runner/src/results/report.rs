@@ -28,10 +28,17 @@ pub struct Report {
     pub checks: Vec<CheckStats>,
     /// Request/reply round trips, µs, from when each send was due.
     pub round_trips: Distribution,
-    /// Requests whose reply missed its deadline.
+    /// Requests whose reply missed its deadline (each is also in `round_trips`, censored at its
+    /// deadline).
     pub reply_timeouts: u64,
+    /// Requests still waiting for a reply when their connection ended (not in `round_trips`).
+    #[serde(default)]
+    pub requests_abandoned: u64,
     /// Lateness of timer callbacks, µs: the generator's own delay.
     pub timer_lag: Distribution,
+    /// Lateness of arrivals (arrival-rate shape) against their schedule, µs.
+    #[serde(default = "Distribution::empty")]
+    pub arrival_lag: Distribution,
     /// DNS + TCP connect + TLS + upgrade, µs.
     pub connect_time: Distribution,
     /// Each connect phase (`dns`, `tcp`, `tls`, `upgrade`), µs.
@@ -50,6 +57,9 @@ pub struct Report {
     /// Thresholds from the file, evaluated on these results.
     #[serde(default)]
     pub thresholds: Vec<Outcome>,
+    /// Warnings about the measurement itself (a saturated generator), see `results::health`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Per-interval figures over the run.
     #[serde(default)]
     pub series: crate::measure::series::Series,

@@ -1,15 +1,15 @@
 //! What a scenario instance can ask of the runner: [`ConnState`] is the data of one connection's
 //! wasmtime `Store`, and implements the WIT `host` imports. Imports never block or do I/O: sends are
-//! queued in an outbox, timers and request deadlines go into queues, measurements into the
-//! connection's `Recorder`. The connection task (`connection::event_loop`) drains and acts on all of it after each
-//! callback.
+//! queued in an outbox, timers and request deadlines go into the connection's [`Schedule`],
+//! measurements into its `Recorder`. The connection task (`connection::event_loop`) drains and acts
+//! on all of it after each callback.
 
 use crate::measure::recorder::Recorder;
 use crate::scenario::bindings::{HostImports, LogLevel};
+use crate::scenario::schedule::{Full, MAX_PENDING, MAX_TIMERS, Schedule};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::StoreLimits;
@@ -18,10 +18,6 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiVie
 
 /// How much of a scenario's stderr (where Rust panics print) is kept for the report.
 const STDERR_CAPTURE: usize = 4096;
-/// Timers one connection may have set at once.
-const MAX_TIMERS: usize = 10_000;
-/// Requests one connection may have waiting at once.
-const MAX_PENDING: usize = 100_000;
 /// Longest log line kept, in bytes.
 const MAX_LOG_LINE: usize = 1000;
 /// Longest request key, in bytes: with [`MAX_PENDING`] keys this bounds what pending requests hold.
@@ -44,13 +40,6 @@ pub enum Outgoing {
     Text(String),
     /// Binary message.
     Binary(Vec<u8>),
-}
-
-/// A request waiting for `complete`.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    sent_due: Instant,
-    deadline: Instant,
 }
 
 /// Read-only facts about the run shared by every connection.
@@ -101,10 +90,8 @@ pub struct ConnState {
     pub close_request: Option<(u16, String)>,
     /// Once true, sends are ignored (the connection is closing).
     pub closing: bool,
-    timers: HashMap<u32, Instant>,
-    timer_queue: BinaryHeap<Reverse<(Instant, u32)>>,
-    pending: HashMap<String, Pending>,
-    deadline_queue: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Timers and reply deadlines.
+    pub schedule: Schedule,
     /// This connection's measurements.
     pub recorder: Recorder,
     /// The thread CPU time when the current call first reached its epoch deadline (see `engine`).
@@ -154,10 +141,7 @@ impl ConnState {
             outbox: Vec::new(),
             close_request: None,
             closing: false,
-            timers: HashMap::new(),
-            timer_queue: BinaryHeap::new(),
-            pending: HashMap::new(),
-            deadline_queue: BinaryHeap::new(),
+            schedule: Schedule::default(),
             recorder,
             cpu_mark: None,
             queued_bytes: 0,
@@ -174,67 +158,6 @@ impl ConnState {
     /// What the scenario wrote to stderr (a panic message, usually), lossily decoded.
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
-    }
-
-    /// The earliest timer or request deadline, if any.
-    pub fn next_wake(&mut self) -> Option<Instant> {
-        let timer = self.peek_timer();
-        let deadline = self.peek_deadline();
-        match (timer, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn peek_timer(&mut self) -> Option<Instant> {
-        while let Some(Reverse((due, id))) = self.timer_queue.peek() {
-            if self.timers.get(id) == Some(due) {
-                return Some(*due);
-            }
-            self.timer_queue.pop();
-        }
-        None
-    }
-
-    fn peek_deadline(&mut self) -> Option<Instant> {
-        while let Some(Reverse((deadline, key))) = self.deadline_queue.peek() {
-            if self
-                .pending
-                .get(key)
-                .is_some_and(|pending| pending.deadline == *deadline)
-            {
-                return Some(*deadline);
-            }
-            self.deadline_queue.pop();
-        }
-        None
-    }
-
-    /// A timer due at or before `now`: its id and due time, removed from the queue.
-    pub fn take_due_timer(&mut self, now: Instant) -> Option<(u32, Instant)> {
-        let due = self.peek_timer()?;
-        if due > now {
-            return None;
-        }
-        let Reverse((due, id)) = self.timer_queue.pop()?;
-        self.timers.remove(&id);
-        Some((id, due))
-    }
-
-    /// A request whose deadline passed at or before `now`: its key and deadline, removed.
-    pub fn take_expired_request(&mut self, now: Instant) -> Option<(String, Instant)> {
-        let deadline = self.peek_deadline()?;
-        if deadline > now {
-            return None;
-        }
-        let Reverse((deadline, key)) = self.deadline_queue.pop()?;
-        self.pending.remove(&key);
-        Some((key, deadline))
-    }
-
-    /// Requests still waiting.
-    pub fn pending_requests(&self) -> usize {
-        self.pending.len()
     }
 
     fn queue(&mut self, message: Outgoing) {
@@ -273,30 +196,12 @@ impl ConnState {
             ));
             return;
         }
-        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
+        let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
+        if let Err(Full::Requests) = self.schedule.expect(key, self.send_base, deadline) {
             self.violate(format!(
                 "scenario: more than {MAX_PENDING} requests waiting for replies"
             ));
-            return;
         }
-        if self.deadline_queue.len() > 2 * self.pending.len() + 1024 {
-            // Drop stale entries (completed or re-keyed requests) so the queue stays bounded.
-            let live: Vec<_> = self
-                .pending
-                .iter()
-                .map(|(key, pending)| Reverse((pending.deadline, key.clone())))
-                .collect();
-            self.deadline_queue = live.into();
-        }
-        let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
-        self.pending.insert(
-            key.clone(),
-            Pending {
-                sent_due: self.send_base,
-                deadline,
-            },
-        );
-        self.deadline_queue.push(Reverse((deadline, key)));
     }
 }
 
@@ -341,8 +246,8 @@ impl HostImports for ConnState {
     }
 
     fn complete(&mut self, key: String) -> Option<u64> {
-        let pending = self.pending.remove(&key)?;
-        let elapsed = Instant::now().saturating_duration_since(pending.sent_due);
+        let pending = self.schedule.complete(&key)?;
+        let elapsed = Instant::now().saturating_duration_since(pending.sent);
         self.recorder.round_trip(elapsed);
         Some(crate::measure::recorder::micros(elapsed))
     }
@@ -367,28 +272,16 @@ impl HostImports for ConnState {
     }
 
     fn set_timer(&mut self, id: u32, delay_ms: u32) {
-        if self.timers.len() >= MAX_TIMERS && !self.timers.contains_key(&id) {
+        let due = self.due + Duration::from_millis(u64::from(delay_ms));
+        if let Err(Full::Timers) = self.schedule.set_timer(id, due) {
             self.violate(format!(
                 "scenario: more than {MAX_TIMERS} timers set at once"
             ));
-            return;
         }
-        if self.timer_queue.len() > 2 * self.timers.len() + 1024 {
-            // Re-arming a timer leaves its old entry behind; rebuild from the live timers.
-            let live: Vec<_> = self
-                .timers
-                .iter()
-                .map(|(id, due)| Reverse((*due, *id)))
-                .collect();
-            self.timer_queue = live.into();
-        }
-        let due = self.due + Duration::from_millis(u64::from(delay_ms));
-        self.timers.insert(id, due);
-        self.timer_queue.push(Reverse((due, id)));
     }
 
     fn cancel_timer(&mut self, id: u32) {
-        self.timers.remove(&id);
+        self.schedule.cancel_timer(id);
     }
 
     fn check(&mut self, name: String, ok: bool) {

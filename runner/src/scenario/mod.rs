@@ -11,6 +11,7 @@
 pub mod bindings;
 pub mod engine;
 pub mod host;
+pub mod schedule;
 pub mod trap;
 pub mod wasi;
 

@@ -1,0 +1,52 @@
+//! Generator health: whether the runner itself was the bottleneck. Timer lag (how late scenario
+//! timers fired) is the generator's own delay; every send it delays makes the measured round trips
+//! longer by up to that much, through no fault of the server. When it is large — above
+//! [`LAG_LIMIT_US`] at the 99th percentile, or above [`LAG_SHARE`] of the round-trip median (and
+//! above tokio's 1 ms timer granularity, [`LAG_FLOOR_US`]) — the report carries a warning that says
+//! so, with the figures and what to do. Arrival lag (arrival-rate runs that started arrivals late)
+//! is judged the same way. Called by `build` and again by `merge` (on merged histograms).
+
+use crate::results::report::Report;
+
+/// Timer lag p99 above this (µs) means the generator was saturated.
+pub const LAG_LIMIT_US: f64 = 5_000.0;
+/// Timer lag p99 above this share of the round-trip p50 means the generator's delay is a
+/// noticeable part of what was measured…
+pub const LAG_SHARE: f64 = 0.1;
+/// …provided it is above tokio's timer granularity (µs), which no generator on tokio beats.
+pub const LAG_FLOOR_US: f64 = 1_000.0;
+
+/// The warnings `report` deserves, in a fixed order.
+pub fn warnings(report: &Report) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let lag = &report.timer_lag;
+    let rtt_p50 = report.round_trips.p50;
+    let share_exceeded =
+        report.round_trips.count > 0 && lag.p99 > LAG_FLOOR_US && lag.p99 > LAG_SHARE * rtt_p50;
+    if lag.count > 0 && (lag.p99 > LAG_LIMIT_US || share_exceeded) {
+        let why = if lag.p99 > LAG_LIMIT_US {
+            format!("above {}", ms(LAG_LIMIT_US))
+        } else {
+            format!("above 10% of the round-trip median {}", ms(rtt_p50))
+        };
+        warnings.push(format!(
+            "the generator was saturated: timer lag p99 {} ({why}); round trips include up to that much of the runner's own delay. Run fewer connections per core (this run: {} connections), spread them with --workers N, or use more machines (--shard)",
+            ms(lag.p99),
+            report.run.connections,
+        ));
+    }
+    let arrivals = &report.arrival_lag;
+    if arrivals.count > 0 && arrivals.p99 > LAG_LIMIT_US {
+        warnings.push(format!(
+            "arrivals started late: arrival lag p99 {} (above {}); the offered rate was lower than load.arrival_rate. Lower the rate per process or spread it with --workers N",
+            ms(arrivals.p99),
+            ms(LAG_LIMIT_US),
+        ));
+    }
+    warnings
+}
+
+/// Microseconds as milliseconds, for people.
+fn ms(us: f64) -> String {
+    format!("{:.1} ms", us / 1000.0)
+}

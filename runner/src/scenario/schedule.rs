@@ -1,0 +1,327 @@
+//! [`Schedule`]: what a scenario instance is waiting for in time — its timers (`set-timer`) and the
+//! reply deadlines of its requests — as one pure type with no I/O and no clock of its own. The host
+//! imports (`host`) add and remove entries; the connection loop (`connection::event_loop`) asks for
+//! the earliest wake-up and takes what is due, in due-time order: after a stall, timers and reply
+//! deadlines come back interleaved chronologically, never grouped by kind.
+//!
+//! Two rules make the figures honest. A reply deadline is due only once the clock has reached it
+//! (never early), while a timer may be taken up to a small slack before its due time (tokio's timers
+//! have 1 ms granularity and fire late; firing slightly early keeps scheduled sends on time, and the
+//! send is then counted from its actual time). The connection-level deadlines (heartbeat, idle,
+//! iteration, close, write) live in `connection::event_loop`, not here.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
+
+/// Timers one connection may have set at once.
+pub const MAX_TIMERS: usize = 10_000;
+/// Requests one connection may have waiting at once.
+pub const MAX_PENDING: usize = 100_000;
+
+/// A request waiting for its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// When it counts as sent (round trips are measured from here).
+    pub sent: Instant,
+    /// When it times out.
+    pub deadline: Instant,
+}
+
+/// Something that became due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// Timer `id`, due at `due`.
+    Timer {
+        /// The scenario's timer id.
+        id: u32,
+        /// When it was due.
+        due: Instant,
+    },
+    /// The request `key` got no reply by its deadline.
+    Expired {
+        /// The scenario's request key.
+        key: String,
+        /// When and until when it waited.
+        pending: Pending,
+    },
+}
+
+impl Due {
+    /// When this was due.
+    pub fn at(&self) -> Instant {
+        match self {
+            Due::Timer { due, .. } => *due,
+            Due::Expired { pending, .. } => pending.deadline,
+        }
+    }
+}
+
+/// A limit the scenario ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// More than [`MAX_TIMERS`] timers.
+    Timers,
+    /// More than [`MAX_PENDING`] requests.
+    Requests,
+}
+
+/// One connection's timers and reply deadlines.
+///
+/// Re-arming a timer or re-using a request key leaves a stale heap entry behind; stale entries are
+/// skipped when met and the heaps are rebuilt when stale entries outnumber live ones, so memory stays
+/// bounded by the live entries.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    timers: HashMap<u32, Instant>,
+    timer_queue: BinaryHeap<Reverse<(Instant, u32)>>,
+    pending: HashMap<String, Pending>,
+    deadline_queue: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+impl Schedule {
+    /// Set (or re-arm) timer `id` to fire at `due`.
+    pub fn set_timer(&mut self, id: u32, due: Instant) -> Result<(), Full> {
+        if self.timers.len() >= MAX_TIMERS && !self.timers.contains_key(&id) {
+            return Err(Full::Timers);
+        }
+        if self.timer_queue.len() > 2 * self.timers.len() + 1024 {
+            self.timer_queue = self
+                .timers
+                .iter()
+                .map(|(id, due)| Reverse((*due, *id)))
+                .collect();
+        }
+        self.timers.insert(id, due);
+        self.timer_queue.push(Reverse((due, id)));
+        Ok(())
+    }
+
+    /// Cancel timer `id` (nothing happens if it is not set).
+    pub fn cancel_timer(&mut self, id: u32) {
+        self.timers.remove(&id);
+    }
+
+    /// Wait for a reply to `key` sent at `sent` until `deadline` (re-using a key restarts it).
+    pub fn expect(&mut self, key: String, sent: Instant, deadline: Instant) -> Result<(), Full> {
+        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
+            return Err(Full::Requests);
+        }
+        if self.deadline_queue.len() > 2 * self.pending.len() + 1024 {
+            self.deadline_queue = self
+                .pending
+                .iter()
+                .map(|(key, pending)| Reverse((pending.deadline, key.clone())))
+                .collect();
+        }
+        self.pending.insert(key.clone(), Pending { sent, deadline });
+        self.deadline_queue.push(Reverse((deadline, key)));
+        Ok(())
+    }
+
+    /// The reply to `key` arrived: the request, if it was still waiting.
+    pub fn complete(&mut self, key: &str) -> Option<Pending> {
+        self.pending.remove(key)
+    }
+
+    /// Requests still waiting.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Timers set.
+    pub fn timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Forget every waiting request (the connection ended); how many there were.
+    pub fn abandon(&mut self) -> usize {
+        let count = self.pending.len();
+        self.pending.clear();
+        self.deadline_queue.clear();
+        count
+    }
+
+    /// When the connection must wake next: the earliest timer less `timer_slack`, or the earliest
+    /// reply deadline.
+    pub fn next_wake(&mut self, timer_slack: Duration) -> Option<Instant> {
+        let timer = self.peek_timer().map(|due| due - timer_slack);
+        match (timer, self.peek_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The earliest entry due at `now`: a timer due by `now + timer_slack`, or a request whose
+    /// deadline is at or before `now`; whichever was due first (a deadline wins a tie).
+    pub fn take_due(&mut self, now: Instant, timer_slack: Duration) -> Option<Due> {
+        let timer = self.peek_timer().filter(|due| *due <= now + timer_slack);
+        let deadline = self.peek_deadline().filter(|deadline| *deadline <= now);
+        match (timer, deadline) {
+            (Some(timer), Some(deadline)) if timer < deadline => self.pop_timer(),
+            (_, Some(_)) => self.pop_deadline(),
+            (Some(_), None) => self.pop_timer(),
+            (None, None) => None,
+        }
+    }
+
+    fn pop_timer(&mut self) -> Option<Due> {
+        let Reverse((due, id)) = self.timer_queue.pop()?;
+        self.timers.remove(&id);
+        Some(Due::Timer { id, due })
+    }
+
+    fn pop_deadline(&mut self) -> Option<Due> {
+        let Reverse((_, key)) = self.deadline_queue.pop()?;
+        let pending = self.pending.remove(&key)?;
+        Some(Due::Expired { key, pending })
+    }
+
+    fn peek_timer(&mut self) -> Option<Instant> {
+        while let Some(Reverse((due, id))) = self.timer_queue.peek() {
+            if self.timers.get(id) == Some(due) {
+                return Some(*due);
+            }
+            self.timer_queue.pop();
+        }
+        None
+    }
+
+    fn peek_deadline(&mut self) -> Option<Instant> {
+        while let Some(Reverse((deadline, key))) = self.deadline_queue.peek() {
+            if self
+                .pending
+                .get(key)
+                .is_some_and(|pending| pending.deadline == *deadline)
+            {
+                return Some(*deadline);
+            }
+            self.deadline_queue.pop();
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLACK: Duration = Duration::from_millis(1);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn drain(schedule: &mut Schedule, now: Instant) -> Vec<Due> {
+        std::iter::from_fn(|| schedule.take_due(now, SLACK)).collect()
+    }
+
+    #[test]
+    fn after_a_stall_timers_and_deadlines_come_back_in_due_time_order() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.set_timer(1, t0 + ms(30)).ok();
+        schedule.expect("a".into(), t0, t0 + ms(10)).ok();
+        schedule.set_timer(2, t0 + ms(20)).ok();
+        schedule.expect("b".into(), t0, t0 + ms(40)).ok();
+        let order: Vec<Instant> = drain(&mut schedule, t0 + ms(100))
+            .iter()
+            .map(Due::at)
+            .collect();
+        assert_eq!(order, [t0 + ms(10), t0 + ms(20), t0 + ms(30), t0 + ms(40)]);
+        assert_eq!(schedule.next_wake(SLACK), None);
+    }
+
+    #[test]
+    fn a_reply_deadline_is_never_due_before_it_passes() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.expect("k".into(), t0, t0 + ms(50)).ok();
+        assert_eq!(
+            schedule.take_due(t0 + ms(50) - Duration::from_nanos(1), SLACK),
+            None
+        );
+        assert_eq!(schedule.next_wake(SLACK), Some(t0 + ms(50)));
+        let due = schedule.take_due(t0 + ms(50), SLACK);
+        assert!(matches!(due, Some(Due::Expired { ref key, .. }) if key == "k"));
+    }
+
+    #[test]
+    fn a_timer_may_fire_within_the_slack_before_it_is_due() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.set_timer(7, t0 + ms(10)).ok();
+        assert_eq!(schedule.next_wake(SLACK), Some(t0 + ms(9)));
+        assert_eq!(schedule.take_due(t0 + ms(8), SLACK), None);
+        assert_eq!(
+            schedule.take_due(t0 + ms(9), SLACK),
+            Some(Due::Timer {
+                id: 7,
+                due: t0 + ms(10)
+            })
+        );
+    }
+
+    #[test]
+    fn a_completed_request_never_expires_and_a_cancelled_timer_never_fires() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.expect("k".into(), t0, t0 + ms(10)).ok();
+        schedule.set_timer(1, t0 + ms(5)).ok();
+        assert_eq!(schedule.complete("k").map(|pending| pending.sent), Some(t0));
+        assert_eq!(schedule.complete("k"), None);
+        schedule.cancel_timer(1);
+        assert!(drain(&mut schedule, t0 + ms(100)).is_empty());
+    }
+
+    #[test]
+    fn re_arming_moves_the_timer_and_re_using_a_key_restarts_the_wait() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.set_timer(1, t0 + ms(10)).ok();
+        schedule.set_timer(1, t0 + ms(50)).ok();
+        schedule.expect("k".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("k".into(), t0 + ms(5), t0 + ms(60)).ok();
+        assert!(drain(&mut schedule, t0 + ms(40)).is_empty());
+        let due = drain(&mut schedule, t0 + ms(100));
+        assert_eq!(due.len(), 2, "{due:?}");
+        assert_eq!(due[0].at(), t0 + ms(50));
+        assert_eq!(due[1].at(), t0 + ms(60));
+    }
+
+    #[test]
+    fn stale_entries_do_not_accumulate() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        for round in 0..100_000u64 {
+            schedule.set_timer(1, t0 + ms(round)).ok();
+            schedule.expect("k".into(), t0, t0 + ms(round)).ok();
+        }
+        assert!(schedule.timer_queue.len() <= 1026);
+        assert!(schedule.deadline_queue.len() <= 1026);
+        assert_eq!(drain(&mut schedule, t0 + ms(200_000)).len(), 2);
+    }
+
+    #[test]
+    fn limits_refuse_new_entries_but_allow_re_arming() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        for id in 0..MAX_TIMERS as u32 {
+            assert_eq!(schedule.set_timer(id, t0), Ok(()));
+        }
+        assert_eq!(schedule.set_timer(MAX_TIMERS as u32, t0), Err(Full::Timers));
+        assert_eq!(schedule.set_timer(0, t0 + ms(1)), Ok(()));
+    }
+
+    #[test]
+    fn abandon_counts_and_forgets_waiting_requests() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.expect("a".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("b".into(), t0, t0 + ms(10)).ok();
+        schedule.complete("a");
+        assert_eq!(schedule.abandon(), 1);
+        assert_eq!(schedule.pending(), 0);
+        assert!(drain(&mut schedule, t0 + ms(100)).is_empty());
+    }
+}

@@ -1,0 +1,233 @@
+//! The connection engine's timing and concurrency against servers that misbehave in time: a server
+//! that stops reading, one that floods, one that answers late or never. Each test runs the probe
+//! scenario (`scenarios/probe`) against a real loopback server from `servers` and asserts what
+//! the results say. Bounds here are behavioural (a deadline fires, at or after its time, within a
+//! wide margin), never speed targets; those live in `just bench`.
+
+use crate::servers::{Misbehaviour, PONGS_SEEN, listener, misbehave, runtime};
+use crate::support::{Ran, number, results, run_case};
+use serde_json::Value;
+use std::net::Ipv4Addr;
+
+fn serve(runtime: &tokio::runtime::Runtime, behaviour: Misbehaviour) -> String {
+    let port = runtime.block_on(async {
+        let listener = listener(Ipv4Addr::LOCALHOST).await;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        tokio::spawn(misbehave(listener, behaviour));
+        port
+    });
+    format!("ws://127.0.0.1:{port}/")
+}
+
+fn probe(target: &str, sets: &[&str]) -> Ran {
+    let mut extra = vec!["--target", target];
+    for set in sets {
+        extra.push("--set");
+        extra.push(set);
+    }
+    run_case("probe", &extra)
+}
+
+/// A figure that may be written as a float (distributions are).
+fn figure(r: &Value, pointer: &str) -> f64 {
+    match r.pointer(pointer).and_then(Value::as_f64) {
+        Some(value) => value,
+        None => panic!("no number at {pointer} in {r:#}"),
+    }
+}
+
+fn metric_max(r: &Value, name: &str) -> f64 {
+    r["metrics"][name]["max"].as_f64().unwrap_or(f64::MAX)
+}
+
+fn reasons(r: &Value) -> String {
+    r["connections"]["failed_by_reason"].to_string()
+}
+
+#[test]
+fn replies_are_read_while_a_large_send_waits_for_a_server_that_paused_reading() {
+    let runtime = runtime();
+    let pongs_before = PONGS_SEEN.load(std::sync::atomic::Ordering::Relaxed);
+    let target = serve(
+        &runtime,
+        Misbehaviour::PauseReading(std::time::Duration::from_secs(3)),
+    );
+    // 256 × 64 KiB = 16 MiB queued in open: far more than the socket buffers hold.
+    let ran = probe(&target, &["vars.burst=256", "limits.memory=64MiB"]);
+    let r = results(&ran);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(number(r, "/connections/failed"), 0, "{}", reasons(r));
+    // The tick's reply arrived at once; it must be time-stamped then, not after the 3 s pause
+    // that kept the burst from being sent.
+    let tick_ms = metric_max(r, "tick_ms");
+    assert!(tick_ms < 1500.0, "tick round trip {tick_ms} ms: {r:#}");
+    assert_eq!(figure(r, "/round_trips/count") as u64, 257, "{r:#}");
+    assert!(
+        PONGS_SEEN.load(std::sync::atomic::Ordering::Relaxed) > pongs_before,
+        "the server's ping was not answered"
+    );
+}
+
+#[test]
+fn a_server_that_never_reads_fails_the_connection_after_the_write_timeout() {
+    let runtime = runtime();
+    let target = serve(&runtime, Misbehaviour::IgnorePings);
+    let ran = probe(
+        &target,
+        &[
+            "vars.burst=256",
+            "limits.memory=64MiB",
+            "net.timeouts.write=1s",
+        ],
+    );
+    let r = results(&ran);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(
+        r["connections"]["failed_by_reason"]["write: the server read nothing for 1s"],
+        1,
+        "{}",
+        reasons(r)
+    );
+    // The pending requests were not answered and the connection is gone: abandoned, not timed out.
+    assert_eq!(number(r, "/requests_abandoned"), 257, "{r:#}");
+    assert!(
+        r["run"]["elapsed_s"].as_f64().unwrap_or(f64::MAX) < 20.0,
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_flooding_server_cannot_starve_timers_or_the_iteration_timeout() {
+    let runtime = runtime();
+    let target = serve(&runtime, Misbehaviour::Flood);
+    let ran = probe(
+        &target,
+        &[
+            "vars.timer_ms=20",
+            "vars.ticks=1000000",
+            "load.iteration_timeout=2s",
+        ],
+    );
+    let r = results(&ran);
+    assert_eq!(
+        r["connections"]["failed_by_reason"]["iteration: still open after 2s (load.iteration_timeout)"],
+        1,
+        "{}",
+        reasons(r)
+    );
+    assert!(number(r, "/messages/received") > 1000, "{r:#}");
+    // 2 s of 20 ms timers: about 100 firings, each on time within a frame and the 1 ms timer wheel.
+    let fired = figure(r, "/timer_lag/count") as u64;
+    assert!((50..=101).contains(&fired), "{fired} timer firings: {r:#}");
+    let lag_p99 = figure(r, "/timer_lag/p99") as u64;
+    assert!(lag_p99 < 50_000, "timer lag p99 {lag_p99} µs under a flood");
+    assert!(
+        r["run"]["elapsed_s"].as_f64().unwrap_or(f64::MAX) < 15.0,
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_known_reply_delay_is_measured_and_a_reply_before_its_deadline_is_not_a_timeout() {
+    let runtime = runtime();
+    let target = serve(
+        &runtime,
+        Misbehaviour::EchoAfter(std::time::Duration::from_millis(20)),
+    );
+    // Requests every 100 ms with a 35 ms deadline: each reply comes ~15 ms before it.
+    let ran = probe(
+        &target,
+        &[
+            "vars.timer_ms=100",
+            "vars.ticks=20",
+            "vars.request_ms=1",
+            "vars.timeout_ms=35",
+        ],
+    );
+    let r = results(&ran);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(number(r, "/reply_timeouts"), 0, "{r:#}");
+    // 20 requests + the tick.
+    assert_eq!(figure(r, "/round_trips/count") as u64, 21, "{r:#}");
+    let p50 = figure(r, "/round_trips/p50") as u64;
+    assert!(
+        (20_000..27_000).contains(&p50),
+        "a 20 ms server measured as {p50} µs"
+    );
+}
+
+#[test]
+fn requests_that_time_out_enter_the_histogram_at_their_deadline() {
+    let runtime = runtime();
+    let target = serve(&runtime, Misbehaviour::Swallow);
+    let ran = probe(
+        &target,
+        &[
+            "vars.timer_ms=50",
+            "vars.ticks=10",
+            "vars.request_ms=1",
+            "vars.timeout_ms=200",
+            "load.close_timeout=500ms",
+        ],
+    );
+    let r = results(&ran);
+    // Ten requests time out; the tick (30 s deadline) and the last requests are still waiting
+    // when the scenario closes.
+    let timeouts = number(r, "/reply_timeouts");
+    assert!((6..=10).contains(&timeouts), "{r:#}");
+    assert_eq!(figure(r, "/round_trips/count") as u64, timeouts, "{r:#}");
+    // HDR buckets keep 3 significant digits: 200 ms reads back as 199.9 ms at least.
+    assert!(figure(r, "/round_trips/min") as u64 >= 199_000, "{r:#}");
+    assert_eq!(number(r, "/requests_abandoned"), 11 - timeouts, "{r:#}");
+}
+
+#[test]
+fn a_round_trip_abort_rule_fires_while_the_server_has_stopped_answering() {
+    let runtime = runtime();
+    let target = serve(&runtime, Misbehaviour::Swallow);
+    let ran = probe(
+        &target,
+        &[
+            "vars.timer_ms=50",
+            "vars.ticks=600",
+            "vars.request_ms=1",
+            "vars.timeout_ms=300",
+            "thresholds=[{rule: round_trip p99 < 100ms, abort: true}]",
+        ],
+    );
+    let r = results(&ran);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(r["run"]["aborted_by"].is_string(), "{r:#}");
+    assert!(
+        r["run"]["elapsed_s"].as_f64().unwrap_or(f64::MAX) < 20.0,
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturated() {
+    let ran = run_case(
+        "probe",
+        &[
+            "--set",
+            "vars.timer_ms=10",
+            "--set",
+            "vars.ticks=100",
+            "--set",
+            "vars.stall_at=5",
+            "--set",
+            "vars.stall_ms=300",
+            "--set",
+            "limits.callback_time=2s",
+        ],
+    );
+    let r = results(&ran);
+    assert!(figure(r, "/timer_lag/max") as u64 >= 250_000, "{r:#}");
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("generator was saturated"), "{warnings}");
+    assert!(
+        ran.stdout.contains("generator was saturated"),
+        "{}",
+        ran.stdout
+    );
+}
