@@ -471,7 +471,7 @@ fn workers_show_one_progress_line_with_the_sum() {
         "one line for the whole run's 20 connections, not one per worker: {targets:?}"
     );
     assert!(
-        targets.iter().any(|open| *open == "20/20"),
+        targets.contains(&"20/20"),
         "the line shows both workers' connections open: {targets:?}"
     );
     assert!(
