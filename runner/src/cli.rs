@@ -130,27 +130,23 @@ pub struct RunArgs {
     /// together; the module is compiled before the wait.
     #[arg(long, value_name = "TIME", value_parser = volley::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
-    /// Run the load in N worker processes of this binary (each a shard), with one summary, one
-    /// results file and one exit code; `auto` picks enough for the open-file limit.
-    #[arg(long, value_name = "N|auto", value_parser = parse_workers, conflicts_with_all = ["shard", "metrics_addr"])]
-    pub workers: Option<Workers>,
+    /// Run the load in N worker processes of this binary (each a shard), with one progress line,
+    /// one summary, one results file, one live `--series` file, one `--metrics-addr` endpoint (the
+    /// sum over the workers) and one exit code; `auto` picks enough for the open-file limit.
+    #[arg(long, value_name = "N|auto", value_parser = parse_workers, conflicts_with = "shard")]
+    pub workers: Option<volley::WorkerCount>,
+    /// Write each time-series point with the live figures as a JSON line on stdout instead of the
+    /// summary (set by `--workers` for its worker processes).
+    #[arg(long, hide = true)]
+    pub feed: bool,
 }
 
-/// `--workers`.
-#[derive(Debug, Clone, Copy)]
-pub enum Workers {
-    /// This many.
-    Count(u32),
-    /// As many as the open-file limit needs.
-    Auto,
-}
-
-fn parse_workers(text: &str) -> Result<Workers, String> {
+fn parse_workers(text: &str) -> Result<volley::WorkerCount, String> {
     if text == "auto" {
-        return Ok(Workers::Auto);
+        return Ok(volley::WorkerCount::Auto);
     }
     match text.parse::<u32>() {
-        Ok(count) if (1..=1024).contains(&count) => Ok(Workers::Count(count)),
+        Ok(count) if (1..=1024).contains(&count) => Ok(volley::WorkerCount::Count(count)),
         _ => Err(format!(
             "`{text}` is not a number of workers: write a whole number from 1 to 1024, or auto"
         )),

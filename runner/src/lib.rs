@@ -11,7 +11,7 @@
 //! thresholds, verdict, merge, histogram codec) → `render` (summary, progress, HTML, JUnit,
 //! OpenMetrics). `run.rs` wires the stages together for one run; `devserver` (the embedded server
 //! and throwaway CA) stands beside the flow; `workers` runs a whole run as N processes of this
-//! binary (`--workers`) and merges them. A stage imports only the stages before it.
+//! binary (`--workers`), sums their live feeds and merges their results. A stage imports only the stages before it.
 //!
 //! `scaffold` (`volley new`: a fresh scenario crate from templates) stands apart from the flow too.
 //!
@@ -44,7 +44,7 @@ pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_source}
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
 pub use workers::serve::serve_workers;
-pub use workers::{WorkerError, WorkerPlan, run_workers};
+pub use workers::{WorkerCount, WorkerError, WorkerOptions, run_workers};
 
 /// The terminal summary of a report (what `volley run` prints).
 pub fn render_summary(report: &Report) -> String {

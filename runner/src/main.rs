@@ -40,12 +40,15 @@ fn main() -> ExitCode {
     })
 }
 
-fn load(args: &FileArgs) -> Result<Scenario, ExitCode> {
-    let overrides = Overrides {
+fn overrides(args: &FileArgs) -> Overrides {
+    Overrides {
         target: args.target.clone(),
         sets: args.sets.clone(),
-    };
-    Scenario::load(&args.file, &overrides).map_err(|error| {
+    }
+}
+
+fn load(args: &FileArgs) -> Result<Scenario, ExitCode> {
+    Scenario::load(&args.file, &overrides(args)).map_err(|error| {
         eprintln!("error: {error}");
         ExitCode::from(COULD_NOT_RUN)
     })
@@ -79,8 +82,25 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         });
     };
-    if let Some(workers) = args.workers {
-        return with_workers(&args, &scenario, workers, shutdown, hard_stop).await;
+    if let Some(count) = args.workers {
+        let options = volley::WorkerOptions {
+            count,
+            overrides: overrides(&args.file),
+            show_secrets: args.file.show_secrets,
+            interval: args.interval,
+            start_at: args.start_at,
+            series_file: args.series.clone(),
+            metrics_addr: args.metrics_addr,
+            progress: !args.no_progress,
+            hard_stop,
+        };
+        return match volley::run_workers(&scenario, &options, shutdown).await {
+            Ok(report) => finish(&report, &args.outputs, true),
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(COULD_NOT_RUN)
+            }
+        };
     }
     let options = RunOptions {
         progress: !args.no_progress,
@@ -91,6 +111,7 @@ async fn run(args: RunArgs) -> ExitCode {
         show_secrets: args.file.show_secrets,
         shard: args.shard.unwrap_or_default(),
         start_at: args.start_at,
+        feed: args.feed,
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
@@ -99,14 +120,17 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
-    finish(&report, &args.outputs)
+    // A worker's stdout is its parent's feed: no summary there.
+    finish(&report, &args.outputs, !args.feed)
 }
 
-/// Results files first (so nothing printed can lose them), then the summary; the exit code is the
-/// verdict's, or 2 when a results file could not be written.
-fn finish(report: &Report, outputs: &Outputs) -> ExitCode {
+/// Results files first (so nothing printed can lose them), then the summary (unless `summary` is
+/// false); the exit code is the verdict's, or 2 when a results file could not be written.
+fn finish(report: &Report, outputs: &Outputs, summary: bool) -> ExitCode {
     let written = output::write_outputs(report, outputs);
-    output::print_stdout(&volley::render_summary(report));
+    if summary {
+        output::print_stdout(&volley::render_summary(report));
+    }
     match written {
         Ok(()) => ExitCode::from(report.verdict.exit_code as u8),
         Err(errors) => {
@@ -116,63 +140,6 @@ fn finish(report: &Report, outputs: &Outputs) -> ExitCode {
             ExitCode::from(COULD_NOT_RUN)
         }
     }
-}
-
-/// `volley run --workers`: the same run in worker processes (`volley::run_workers`), one report.
-async fn with_workers(
-    args: &RunArgs,
-    scenario: &Scenario,
-    workers: cli::Workers,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    hard_stop: tokio_util::sync::CancellationToken,
-) -> ExitCode {
-    let connections = scenario.load.connections.get();
-    let count = match workers {
-        cli::Workers::Count(count) => count,
-        cli::Workers::Auto => {
-            let (soft, _) = volley::raise_open_files();
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-            let embedded = scenario.target.describe().starts_with("embedded://");
-            let (count, why) = volley::workers_for(u64::from(connections), embedded, soft, cores);
-            eprintln!("volley: --workers auto: {count} workers: {why}");
-            count
-        }
-    };
-    let mut run_args: Vec<std::ffi::OsString> = vec!["run".into(), args.file.file.clone().into()];
-    if let Some(target) = &args.file.target {
-        run_args.extend(["--target".into(), target.into()]);
-    }
-    for (key, value) in &args.file.sets {
-        run_args.extend(["--set".into(), format!("{key}={value}").into()]);
-    }
-    if args.file.show_secrets {
-        run_args.push("--show-secrets".into());
-    }
-    run_args.extend([
-        "--interval".into(),
-        format!("{}ms", args.interval.as_millis()).into(),
-    ]);
-    if let Some(at) = args.start_at {
-        let unix = at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |since| since.as_secs_f64());
-        run_args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
-    }
-    eprintln!("volley: running {connections} connections in {count} worker processes");
-    let plan = volley::WorkerPlan {
-        count,
-        run_args,
-        connections,
-        series_file: args.series.clone(),
-    };
-    let report = match volley::run_workers(&plan, shutdown, hard_stop).await {
-        Ok(report) => report,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(COULD_NOT_RUN);
-        }
-    };
-    finish(&report, &args.outputs)
 }
 
 /// Largest results file `merge` and `report` read: far above any real run's (a 100,000-connection
@@ -239,7 +206,7 @@ fn merge(args: MergeArgs) -> ExitCode {
         html: args.html,
         junit: args.junit,
     };
-    finish(&merged, &outputs)
+    finish(&merged, &outputs, true)
 }
 
 fn check(args: FileArgs) -> ExitCode {

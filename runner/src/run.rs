@@ -81,6 +81,9 @@ pub struct RunOptions {
     pub shard: Shard,
     /// Start the load at this wall-clock time (`--start-at`), after compiling the module.
     pub start_at: Option<SystemTime>,
+    /// Write every time-series point with the live figures as a JSON line on stdout, for the
+    /// parent of a `--workers` run (`workers::feed`; the hidden flag `--feed`).
+    pub feed: bool,
 }
 
 impl Default for RunOptions {
@@ -94,6 +97,7 @@ impl Default for RunOptions {
             show_secrets: false,
             shard: Shard::WHOLE,
             start_at: None,
+            feed: false,
         }
     }
 }
@@ -163,9 +167,12 @@ pub async fn run(
     let collector = Arc::new(Collector::default());
     let metrics_endpoint = match options.metrics_addr {
         Some(address) => Some(
-            crate::render::openmetrics::MetricsEndpoint::start(address, collector.clone())
-                .await
-                .map_err(|source| RunError::Metrics { address, source })?,
+            crate::render::openmetrics::MetricsEndpoint::start(
+                address,
+                crate::render::openmetrics::of_collector(collector.clone()),
+            )
+            .await
+            .map_err(|source| RunError::Metrics { address, source })?,
         ),
         None => None,
     };
@@ -221,7 +228,12 @@ pub async fn run(
 
     let progress_done = CancellationToken::new();
     let progress = if options.progress {
-        crate::render::progress::start(collector.clone(), connections, progress_done.clone())
+        let live = collector.clone();
+        crate::render::progress::start(
+            move || CounterValues::read(&live.counters),
+            connections,
+            progress_done.clone(),
+        )
     } else {
         None
     };
@@ -235,6 +247,7 @@ pub async fn run(
             interval: options.interval,
             stop: stop.clone(),
             done: sampler_done.clone(),
+            tap: options.feed.then(crate::workers::feed::tap),
         },
         series_file,
     ));

@@ -237,7 +237,8 @@ fn merging_two_shards_equals_one_run_holding_both() {
     }
 }
 
-fn scrape(port: u16) -> Option<String> {
+/// GET the metrics endpoint on 127.0.0.1:`port`; the body, or None.
+pub fn scrape(port: u16) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream

@@ -1,10 +1,13 @@
 //! `volley run --workers N`: worker processes of the real binary, one report whose counts equal a
-//! one-process run; a worker killed with SIGKILL is reported and counted, and SIGTERM to the
-//! parent reaches the others, which close politely and still report.
+//! one-process run; one live metrics endpoint, one live `--series` file and one progress line
+//! with the sum over the workers; a worker killed with SIGKILL is reported and counted, and
+//! SIGTERM to the parent reaches the others, which close politely and still report.
 
 use crate::interrupt::{send_signal, wait_exit};
+use crate::measurements::scrape;
 use crate::support::{build_scenarios, collect, number, results, run_case, volley};
-use std::io::{BufRead, BufReader};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -245,4 +248,234 @@ fn send_signal_if_alive(pid: u32) {
     if std::path::Path::new(&format!("/proc/{pid}")).exists() {
         send_signal(pid, libc::SIGKILL);
     }
+}
+
+/// The `--series` file's rows so far, each a JSON point.
+fn series_rows(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// Sum of one field over series rows.
+fn column(rows: &[Value], field: &str) -> u64 {
+    rows.iter().filter_map(|row| row[field].as_u64()).sum()
+}
+
+#[test]
+fn workers_serve_one_live_endpoint_and_a_live_series_that_add_up() {
+    build_scenarios();
+    let tag = std::process::id();
+    let out = std::env::temp_dir().join(format!("volley-workers-live-{tag}.json"));
+    let series = std::env::temp_dir().join(format!("volley-workers-live-{tag}.jsonl"));
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&series);
+    // 20 connections in 2 workers of 10 each, held for 4 s.
+    let spawned = volley()
+        .args([
+            "run",
+            "tests/cases/interrupt/scenario.yaml",
+            "--no-progress",
+            "--set",
+            "load.duration=4s",
+            "--workers",
+            "2",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--series",
+        ])
+        .arg(&series)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    let Some(stderr) = child.stderr.take() else {
+        panic!("no stderr pipe")
+    };
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let port = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("volley never said where its metrics endpoint listens:\n{seen}");
+        };
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(port) = line
+            .strip_prefix("volley: live metrics on http://")
+            .and_then(|rest| rest.split_once("/metrics"))
+            .and_then(|(address, _)| address.rsplit(':').next())
+            .and_then(|port| port.parse::<u16>().ok())
+        {
+            break port;
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in lines.map_while(Result::ok) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    // Each worker holds 10: only the sum over both reads 20.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut body = None;
+    while body.is_none() && Instant::now() < deadline {
+        body = scrape(port).filter(|text| {
+            text.lines()
+                .any(|line| line == "volley_connections_open 20")
+                && text
+                    .lines()
+                    .any(|line| line == "volley_connections_established_total 20")
+        });
+        if body.is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let Some(body) = body else {
+        let _ = child.kill();
+        panic!("the endpoint never showed the 20 connections of both workers");
+    };
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    // The series file grows while the run goes, not only at its end.
+    let mut rows_while_running = 0;
+    while rows_while_running == 0 && matches!(child.try_wait(), Ok(None)) {
+        rows_while_running = series_rows(&series).len();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_exit(&mut child, Duration::from_secs(60), "the end of the run");
+    let output = match child.wait_with_output() {
+        Ok(output) => output,
+        Err(error) => panic!("cannot collect volley: {error}"),
+    };
+    let mut ran = collect(output, Some(&out));
+    ran.stderr = format!("{seen}{}", rest.join().unwrap_or_default());
+    let rows = series_rows(&series);
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&series);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        rows_while_running > 0,
+        "no --series row before the run ended: {ran:?}"
+    );
+    assert_eq!(
+        ran.stderr.matches("live metrics on").count(),
+        1,
+        "only the parent serves metrics: {ran:?}"
+    );
+    assert_eq!(
+        ran.stdout.matches("volley: interrupt").count(),
+        1,
+        "{ran:?}"
+    );
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/established"), 20);
+    // The live file holds exactly the merged series of the results, and it adds up to them.
+    assert_eq!(
+        Some(&Value::from(rows.clone())),
+        r.pointer("/series/points")
+    );
+    assert_eq!(column(&rows, "sent"), number(r, "/messages/sent"));
+    assert_eq!(column(&rows, "received"), number(r, "/messages/received"));
+    assert_eq!(
+        column(&rows, "round_trips"),
+        number(r, "/round_trips/count")
+    );
+    assert_eq!(column(&rows, "failed"), number(r, "/connections/failed"));
+    assert!(number(r, "/messages/sent") > 0, "{r:#}");
+}
+
+/// A pseudo-terminal (master, slave), both close-on-exec, so `volley` sees a terminal on stderr.
+fn pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty(3) writes two new descriptors into the two ints; the other arguments may
+    // be null. They are owned by the OwnedFds below and nowhere else.
+    #[allow(unsafe_code)] // the one way to get a terminal for a child's stderr
+    let made = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(
+        made,
+        0,
+        "openpty failed: {}",
+        std::io::Error::last_os_error()
+    );
+    #[allow(unsafe_code)] // fcntl(2) and taking ownership of the descriptors openpty made
+    unsafe {
+        libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
+        (
+            std::os::fd::OwnedFd::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    }
+}
+
+#[test]
+fn workers_show_one_progress_line_with_the_sum() {
+    build_scenarios();
+    let (master, slave) = pty();
+    let spawned = volley()
+        .args([
+            "run",
+            "tests/cases/interrupt/scenario.yaml",
+            "--set",
+            "load.duration=4s",
+            "--workers",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    // The terminal's output until every writer has closed it (then reads fail with EIO).
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::fs::File::from(master).read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+    wait_exit(&mut child, Duration::from_secs(60), "the end of the run");
+    let code = child
+        .wait()
+        .map_or(-1, |status| status.code().unwrap_or(-1));
+    let text = reader.join().unwrap_or_default();
+    assert_eq!(code, 0, "{text}");
+    // Each frame of the line: `\r\x1b[2K     2s  open 20/20  sent …/s  received …/s  …`.
+    let targets: Vec<&str> = text
+        .split('\r')
+        .filter_map(|frame| frame.strip_prefix("\x1b[2K"))
+        .filter_map(|frame| frame.split_once("  open "))
+        .filter_map(|(_, rest)| rest.split_whitespace().next())
+        .collect();
+    assert!(!targets.is_empty(), "no progress line: {text:?}");
+    assert!(
+        targets.iter().all(|open| open.ends_with("/20")),
+        "one line for the whole run's 20 connections, not one per worker: {targets:?}"
+    );
+    assert!(
+        targets.contains(&"20/20"),
+        "the line shows both workers' connections open: {targets:?}"
+    );
+    assert!(
+        !text.contains("worker 0:   ") && !text.contains("worker 1:   "),
+        "workers draw no progress line of their own: {text:?}"
+    );
 }

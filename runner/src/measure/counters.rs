@@ -1,6 +1,7 @@
 //! The live counters of a run ([`Counters`], relaxed atomics bumped by connections and read by
-//! the progress line, the metrics endpoint and the sampler) and their plain end-of-run values
-//! ([`CounterValues`], read once into the report). Histograms live in `stats`, not here.
+//! the progress line, the metrics endpoint and the sampler) and their plain values
+//! ([`CounterValues`]: read once into the report, read live by the progress line and the metrics
+//! endpoint, and summed over worker processes by `workers`). Histograms live in `stats`, not here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -71,8 +72,9 @@ impl Counters {
     }
 }
 
-/// Counter values read at the end of a run.
-#[derive(Debug, Clone, Copy, Default)]
+/// Counter values read at one moment (the end of a run, or live).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CounterValues {
     /// See [`Counters`].
     pub attempted: u64,
@@ -110,6 +112,10 @@ pub struct CounterValues {
     pub dns_queries: u64,
     /// Pings sent.
     pub pings_sent: u64,
+    /// Connections open when read (a gauge).
+    pub open: u64,
+    /// Round trips completed.
+    pub round_trips: u64,
 }
 
 impl CounterValues {
@@ -134,6 +140,77 @@ impl CounterValues {
             reconnect_give_ups: read(&counters.reconnect_give_ups),
             dns_queries: 0,
             pings_sent: read(&counters.pings_sent),
+            open: read(&counters.open),
+            round_trips: read(&counters.round_trips),
         }
+    }
+
+    /// Add `other` into `self`, every field summed (processes running side by side). `peak_open`
+    /// becomes the sum of the peaks: an upper bound on the simultaneous peak, not that peak.
+    pub fn add(&mut self, other: &CounterValues) {
+        let CounterValues {
+            attempted,
+            established,
+            failed,
+            closed_by_server,
+            peak_open,
+            messages_sent,
+            messages_received,
+            bytes_sent,
+            bytes_received,
+            reply_timeouts,
+            dropped_arrivals,
+            tls_full,
+            tls_resumed,
+            reconnects,
+            reconnect_give_ups,
+            dns_queries,
+            pings_sent,
+            open,
+            round_trips,
+        } = *other;
+        self.attempted += attempted;
+        self.established += established;
+        self.failed += failed;
+        self.closed_by_server += closed_by_server;
+        self.peak_open += peak_open;
+        self.messages_sent += messages_sent;
+        self.messages_received += messages_received;
+        self.bytes_sent += bytes_sent;
+        self.bytes_received += bytes_received;
+        self.reply_timeouts += reply_timeouts;
+        self.dropped_arrivals += dropped_arrivals;
+        self.tls_full += tls_full;
+        self.tls_resumed += tls_resumed;
+        self.reconnects += reconnects;
+        self.reconnect_give_ups += reconnect_give_ups;
+        self.dns_queries += dns_queries;
+        self.pings_sent += pings_sent;
+        self.open += open;
+        self.round_trips += round_trips;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adding_counter_values_sums_every_field() {
+        let one = CounterValues {
+            attempted: 3,
+            open: 2,
+            peak_open: 3,
+            messages_sent: 10,
+            round_trips: 4,
+            ..Default::default()
+        };
+        let mut sum = one;
+        sum.add(&one);
+        assert_eq!(sum.attempted, 6);
+        assert_eq!(sum.open, 4);
+        assert_eq!(sum.peak_open, 6);
+        assert_eq!(sum.messages_sent, 20);
+        assert_eq!(sum.round_trips, 8);
     }
 }

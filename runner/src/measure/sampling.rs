@@ -1,9 +1,10 @@
 //! The sampling task of a run: every interval it takes a time-series point (see `series`),
-//! appends it to the `--series` file, and asks an abort check (given by `run`: the `abort: true`
+//! appends it to the `--series` file, hands it to an optional tap (a `--workers` worker's live
+//! feed to its parent), and asks an abort check (given by `run`: the `abort: true`
 //! thresholds judged on the results so far) whether to stop the run. Started and awaited by `run`.
 
 use crate::measure::collector::Collector;
-use crate::measure::series::{Sampler, Series, SeriesFile};
+use crate::measure::series::{Point, Sampler, Series, SeriesFile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::time::sleep_until;
@@ -19,7 +20,12 @@ pub struct SeriesContext {
     pub stop: CancellationToken,
     /// Cancelled by `run` when the run is over: the last point is taken then.
     pub done: CancellationToken,
+    /// Called with every point right after it is taken (the last one included).
+    pub tap: Option<PointTap>,
 }
+
+/// Sees every point as it is taken, with the collector it was taken from.
+pub type PointTap = Box<dyn FnMut(&Collector, &Point) + Send>;
 
 /// A crossed abort rule: the rule as written and the measured value.
 pub struct Crossed {
@@ -38,7 +44,7 @@ pub type AbortCheck = Box<dyn FnMut(&Collector) -> Option<Crossed> + Send>;
 pub async fn sample_series(
     collector: Arc<Collector>,
     mut abort_check: Option<AbortCheck>,
-    context: SeriesContext,
+    mut context: SeriesContext,
     mut file: Option<SeriesFile>,
 ) -> (Series, Option<String>) {
     let mut sampler = Sampler::default();
@@ -62,6 +68,9 @@ pub async fn sample_series(
                 writer.path().display()
             );
             file = None;
+        }
+        if let Some(tap) = &mut context.tap {
+            tap(&collector, &point);
         }
         series.points.push(point);
         if last {

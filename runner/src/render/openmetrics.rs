@@ -1,10 +1,11 @@
 //! Live metrics over HTTP in the OpenMetrics text format (`--metrics-addr 127.0.0.1:9464`), so a
 //! running soak can sit on a Grafana board. A minimal HTTP/1.1 responder: any GET returns the
-//! current counters and histogram summaries (read from the collector, never blocking the
-//! connections for long). Rendering the exposition is a pure function, [`render`].
+//! current counters and histogram summaries, from a [`Source`] given at start (one process's
+//! collector, never blocking the connections for long, or the sum over `--workers` processes).
+//! Rendering the exposition is a pure function, [`render`].
 
 use crate::measure::collector::Collector;
-use crate::measure::counters::read;
+use crate::measure::counters::CounterValues;
 use crate::measure::stats::Totals;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -22,12 +23,22 @@ pub struct MetricsEndpoint {
     task: JoinHandle<()>,
 }
 
+/// Gives the exposition text for one scrape.
+pub type Source = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The [`Source`] of one process: its collector's counters and histograms.
+pub fn of_collector(collector: Arc<Collector>) -> Source {
+    Arc::new(move || {
+        render(
+            &CounterValues::read(&collector.counters),
+            &collector.snapshot(),
+        )
+    })
+}
+
 impl MetricsEndpoint {
-    /// Listen on `address` and serve `collector`'s figures.
-    pub async fn start(
-        address: SocketAddr,
-        collector: Arc<Collector>,
-    ) -> std::io::Result<MetricsEndpoint> {
+    /// Listen on `address` and serve what `source` renders.
+    pub async fn start(address: SocketAddr, source: Source) -> std::io::Result<MetricsEndpoint> {
         let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -39,7 +50,7 @@ impl MetricsEndpoint {
                     accepted = listener.accept() => accepted,
                 };
                 if let Ok((stream, _)) = accepted {
-                    tokio::spawn(answer(stream, collector.clone()));
+                    tokio::spawn(answer(stream, source.clone()));
                 }
             }
         });
@@ -62,7 +73,7 @@ impl MetricsEndpoint {
     }
 }
 
-async fn answer(mut stream: tokio::net::TcpStream, collector: Arc<Collector>) {
+async fn answer(mut stream: tokio::net::TcpStream, source: Source) {
     let mut request = Vec::new();
     let mut buffer = [0u8; 1024];
     let read_head = async {
@@ -80,7 +91,7 @@ async fn answer(mut stream: tokio::net::TcpStream, collector: Arc<Collector>) {
     ) {
         return;
     }
-    let body = render(&collector.counters, &collector.snapshot());
+    let body = source();
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -130,61 +141,61 @@ fn summary(
 }
 
 /// The OpenMetrics exposition of the live figures.
-pub fn render(counters: &crate::measure::counters::Counters, totals: &Totals) -> String {
+pub fn render(counters: &CounterValues, totals: &Totals) -> String {
     let mut out = String::new();
     gauge(
         &mut out,
         "volley_connections_open",
         "Connections open now.",
-        read(&counters.open),
+        counters.open,
     );
     counter(
         &mut out,
         "volley_connections_attempted",
         "Connection attempts started.",
-        read(&counters.attempted),
+        counters.attempted,
     );
     counter(
         &mut out,
         "volley_connections_established",
         "Handshakes completed.",
-        read(&counters.established),
+        counters.established,
     );
     counter(
         &mut out,
         "volley_connections_failed",
         "Connections that failed, any reason.",
-        read(&counters.failed),
+        counters.failed,
     );
     counter(
         &mut out,
         "volley_messages_sent",
         "Data messages sent.",
-        read(&counters.messages_sent),
+        counters.messages_sent,
     );
     counter(
         &mut out,
         "volley_messages_received",
         "Data messages received.",
-        read(&counters.messages_received),
+        counters.messages_received,
     );
     counter(
         &mut out,
         "volley_sent_bytes",
         "Payload bytes sent.",
-        read(&counters.bytes_sent),
+        counters.bytes_sent,
     );
     counter(
         &mut out,
         "volley_received_bytes",
         "Payload bytes received.",
-        read(&counters.bytes_received),
+        counters.bytes_received,
     );
     counter(
         &mut out,
         "volley_reply_timeouts",
         "Requests whose reply missed its deadline.",
-        read(&counters.reply_timeouts),
+        counters.reply_timeouts,
     );
     counter(
         &mut out,
@@ -262,19 +273,19 @@ pub fn render(counters: &crate::measure::counters::Counters, totals: &Totals) ->
         &mut out,
         "volley_reconnects",
         "Connections re-opened after a drop.",
-        read(&counters.reconnects),
+        counters.reconnects,
     );
     counter(
         &mut out,
         "volley_tls_resumed_handshakes",
         "TLS handshakes that resumed a session.",
-        read(&counters.tls_resumed),
+        counters.tls_resumed,
     );
     counter(
         &mut out,
         "volley_tls_full_handshakes",
         "Full TLS handshakes.",
-        read(&counters.tls_full),
+        counters.tls_full,
     );
     // One family for every custom metric, the name as a label: names that differ only in
     // characters a metric name cannot hold stay distinct.
@@ -311,8 +322,10 @@ mod tests {
 
     #[test]
     fn exposition_ends_with_eof_and_names_counters_total() {
-        let counters = crate::measure::counters::Counters::default();
-        crate::measure::counters::bump(&counters.attempted, 3);
+        let counters = CounterValues {
+            attempted: 3,
+            ..Default::default()
+        };
         let mut totals = Totals::default();
         totals.checks.insert(
             "say \"hi\"".into(),

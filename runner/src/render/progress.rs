@@ -1,18 +1,18 @@
 //! The live progress line: once a second, open connections against the target, messages per second
-//! and failures, rewritten in place on stderr. It only reads the live counters, and it switches
-//! itself off when stderr is not a terminal (CI logs get the final summary only).
+//! and failures, rewritten in place on stderr. It only reads live counter values through the
+//! function it is given (one process's counters, or the sum over `--workers` processes), and it
+//! switches itself off when stderr is not a terminal (CI logs get the final summary only).
 
-use crate::measure::collector::Collector;
-use crate::measure::counters::read;
+use crate::measure::counters::CounterValues;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Start the progress line if stderr is a terminal; it stops (and clears itself) when `done` fires.
+/// `read` gives the live counter values each second; `target` is the planned connections.
 pub fn start(
-    collector: Arc<Collector>,
+    read: impl Fn() -> CounterValues + Send + 'static,
     target: u32,
     done: CancellationToken,
 ) -> Option<JoinHandle<()>> {
@@ -29,18 +29,17 @@ pub fn start(
                 _ = done.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            let counters = &collector.counters;
-            let sent = read(&counters.messages_sent);
-            let received = read(&counters.messages_received);
+            let values = read();
+            let (sent, received) = (values.messages_sent, values.messages_received);
             let line = format!(
                 "  {:>5.0}s  open {}/{}  sent {}/s  received {}/s  round trips {}  failed {}",
                 started.elapsed().as_secs_f64(),
-                read(&counters.open),
+                values.open,
                 target,
-                sent - last_sent,
-                received - last_received,
-                read(&counters.round_trips),
-                read(&counters.failed),
+                sent.saturating_sub(last_sent),
+                received.saturating_sub(last_received),
+                values.round_trips,
+                values.failed,
             );
             last_sent = sent;
             last_received = received;

@@ -5,6 +5,7 @@
 //! per-interval percentiles take the worst shard's (an upper bound, not exact).
 
 use crate::config::threshold::Threshold;
+use crate::measure::series::Point;
 use crate::measure::stats::METRIC_SCALE;
 use crate::results::codec;
 use crate::results::report::{Distribution, Report};
@@ -55,6 +56,27 @@ fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
+    }
+}
+
+/// Add `theirs`, another run's point number `index`, into `points` (one run's series, or the sum
+/// so far): counts and `open` add, `t` is the later one, percentiles the worst run's.
+pub fn add_point(points: &mut Vec<Point>, index: usize, theirs: &Point) {
+    match points.get_mut(index) {
+        Some(mine) => {
+            mine.t = mine.t.max(theirs.t);
+            mine.open += theirs.open;
+            mine.sent += theirs.sent;
+            mine.received += theirs.received;
+            mine.round_trips += theirs.round_trips;
+            mine.failed += theirs.failed;
+            mine.rtt_p50 = max_option(mine.rtt_p50, theirs.rtt_p50);
+            mine.rtt_p90 = max_option(mine.rtt_p90, theirs.rtt_p90);
+            mine.rtt_p99 = max_option(mine.rtt_p99, theirs.rtt_p99);
+            mine.rtt_max = max_option(mine.rtt_max, theirs.rtt_max);
+            add_maps(&mut mine.errors, &theirs.errors);
+        }
+        None => points.push(theirs.clone()),
     }
 }
 
@@ -126,22 +148,7 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     n.pings_sent += b.network.pings_sent;
     merge_named(&mut a.metrics, &b.metrics, METRIC_SCALE)?;
     for (index, theirs) in b.series.points.iter().enumerate() {
-        match a.series.points.get_mut(index) {
-            Some(mine) => {
-                mine.t = mine.t.max(theirs.t);
-                mine.open += theirs.open;
-                mine.sent += theirs.sent;
-                mine.received += theirs.received;
-                mine.round_trips += theirs.round_trips;
-                mine.failed += theirs.failed;
-                mine.rtt_p50 = max_option(mine.rtt_p50, theirs.rtt_p50);
-                mine.rtt_p90 = max_option(mine.rtt_p90, theirs.rtt_p90);
-                mine.rtt_p99 = max_option(mine.rtt_p99, theirs.rtt_p99);
-                mine.rtt_max = max_option(mine.rtt_max, theirs.rtt_max);
-                add_maps(&mut mine.errors, &theirs.errors);
-            }
-            None => a.series.points.push(theirs.clone()),
-        }
+        add_point(&mut a.series.points, index, theirs);
     }
     let run = &mut a.run;
     run.started_at_unix_s = run.started_at_unix_s.min(b.run.started_at_unix_s);

@@ -1,38 +1,67 @@
 //! `volley run --workers N`: one run carried by N worker processes of this same binary on one
-//! machine, each `volley run FILE --shard i/N` writing its results and time series to a private
-//! temporary folder. This module starts them, forwards SIGINT/SIGTERM (the first signal gives every
-//! worker its polite close, the second its hard stop), stops the others when one crosses an abort
-//! rule, notices workers that die, and merges what they wrote with `results::merge` into one
-//! report, counting a dead worker's connections as failed. Called by `main.rs` instead of
-//! [`crate::run()`]; the shard arithmetic lives in `load::shard`, the per-process run in `run.rs`.
+//! machine, shown and reported as one. [`run_workers`] picks the count (`auto`: enough for the
+//! open-file limit), starts the workers (`process`: each `volley run FILE --shard i/N --feed`,
+//! results to a private temporary folder), and while they run keeps the sum of their live feeds
+//! (`feed`, `live`) behind the one progress line, the one `--metrics-addr` endpoint and the one
+//! `--series` file, appended row by row as the workers report. It forwards SIGINT/SIGTERM (the
+//! first signal gives every worker its polite close, the second its hard stop), stops the others
+//! when one crosses an abort rule, notices workers that die, and at the end merges their results
+//! files with `results::merge` into one report, counting a dead worker's connections as failed.
+//! Called by `main.rs` instead of [`crate::run()`]; the shard arithmetic lives in `load::shard`,
+//! the per-process run in `run.rs` (which writes the feed with [`feed::tap`] when told `--feed`).
 //! `serve` does the same for `volley serve --workers N` (SO_REUSEPORT).
 
+pub(crate) mod feed;
+mod live;
+mod process;
 pub mod serve;
 
+use crate::config::{Overrides, Scenario};
 use crate::load::shard::Shard;
+use crate::measure::series::SeriesFile;
+use crate::render::openmetrics::{MetricsEndpoint, Source};
 use crate::results::merge::{count_lost_shard, merge};
 use crate::results::report::Report;
+use live::Live;
+use process::{Event, Worker, describe, ran, signal};
 use std::ffi::OsString;
 use std::future::Future;
-use std::io::BufRead;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
-/// What the worker processes run.
+/// How many worker processes (`--workers N|auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCount {
+    /// This many.
+    Count(u32),
+    /// The fewest whose open-file limits hold the connections (`load::limits::workers_for`).
+    Auto,
+}
+
+/// What a run with workers needs besides the scenario.
 #[derive(Debug, Clone)]
-pub struct WorkerPlan {
+pub struct WorkerOptions {
     /// How many workers.
-    pub count: u32,
-    /// The arguments every worker gets after the program name: `run FILE [--target …] [--set …]
-    /// [--interval …] [--start-at …]`; `--shard`, `--out`, `--series` and `--no-progress` are added.
-    pub run_args: Vec<OsString>,
-    /// The whole run's planned connections (a dead worker's share of them counts as failed).
-    pub connections: u32,
-    /// Write the merged time series here (at the end of the run).
+    pub count: WorkerCount,
+    /// `--target` and `--set`, given again to every worker.
+    pub overrides: Overrides,
+    /// `--show-secrets`, given to every worker.
+    pub show_secrets: bool,
+    /// Seconds per time-series point, in every worker (and so per live update).
+    pub interval: Duration,
+    /// `--start-at`, given to every worker.
+    pub start_at: Option<SystemTime>,
+    /// Append the summed time series here as the workers report it.
     pub series_file: Option<PathBuf>,
+    /// Serve the workers' summed live metrics here (the workers serve none).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Show one progress line with the summed figures (when stderr is a terminal).
+    pub progress: bool,
+    /// Cancelled after `shutdown` (a second Ctrl-C): every worker gets its hard stop.
+    pub hard_stop: CancellationToken,
 }
 
 /// Why a run with workers could not produce a report (exit code 2).
@@ -56,6 +85,22 @@ pub enum WorkerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The time-series file could not be created.
+    #[error("cannot write the time series to {path}: {source}")]
+    Series {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metrics endpoint could not listen.
+    #[error("cannot serve metrics on {address}: {source}")]
+    Metrics {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// No worker wrote results.
     #[error("no worker wrote results (every one exited: {0}); see their lines above")]
     NoResults(String),
@@ -64,141 +109,160 @@ pub enum WorkerError {
     Merge(String),
 }
 
-/// One running worker.
-struct Worker {
-    index: u32,
-    child: Child,
-    exited: Option<ExitStatus>,
-    results: PathBuf,
-}
+/// How long the parent waits, after the last worker exited, for the rest of their feeds.
+const FEED_DRAIN: Duration = Duration::from_secs(5);
 
-/// Make a worker process get SIGTERM when this process dies, even by SIGKILL (Linux
-/// `PR_SET_PDEATHSIG`), so no worker outlives its parent: it closes politely and exits.
-pub(crate) fn die_with_parent(command: &mut Command) -> &mut Command {
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
-    // async-signal-safe; it allocates nothing and touches no lock.
-    #[allow(unsafe_code)] // pre_exec is the one hook between fork and exec
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        })
+fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
+    match live.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
-/// Send `signal` to a worker that is still running.
-fn signal(worker: &Worker, signal: i32) {
-    if worker.exited.is_some() {
-        return;
-    }
-    if let Ok(pid) = i32::try_from(worker.child.id()) {
-        // SAFETY: kill(2) on the id of a child we started and have not reaped.
-        #[allow(unsafe_code)] // the one way to forward SIGTERM to a child process
-        unsafe {
-            libc::kill(pid, signal);
+/// How many workers `count` means for `scenario` (printing why, for `auto`).
+fn worker_count(scenario: &Scenario, count: WorkerCount) -> u32 {
+    match count {
+        WorkerCount::Count(count) => count.max(1),
+        WorkerCount::Auto => {
+            let (soft, _) = crate::load::limits::raise_open_files();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+            let embedded = matches!(scenario.target, crate::config::Target::Embedded { .. });
+            let connections = u64::from(scenario.load.connections.get());
+            let (count, why) = crate::load::limits::workers_for(connections, embedded, soft, cores);
+            eprintln!("volley: --workers auto: {count} workers: {why}");
+            count
         }
     }
 }
 
-/// How a worker ended, in words: `code 2`, `signal 9`.
-fn describe(status: Option<ExitStatus>) -> String {
-    match status {
-        Some(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => format!("code {code}"),
-            (None, Some(signal)) => format!("signal {signal}"),
-            (None, None) => "status unknown".into(),
-        },
-        None => "not reaped".into(),
+/// The arguments every worker gets after the program name: `run FILE [--target …] [--set …]
+/// [--show-secrets] --interval … [--start-at …]`; `process::start` adds `--out`, `--no-progress`
+/// and `--feed`, [`run_workers`] the `--shard`.
+fn worker_args(scenario: &Scenario, options: &WorkerOptions) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["run".into(), scenario.file.clone().into()];
+    if let Some(target) = &options.overrides.target {
+        args.extend(["--target".into(), target.into()]);
     }
+    for (key, value) in &options.overrides.sets {
+        args.extend(["--set".into(), format!("{key}={value}").into()]);
+    }
+    if options.show_secrets {
+        args.push("--show-secrets".into());
+    }
+    args.extend([
+        "--interval".into(),
+        format!("{}ms", options.interval.as_millis()).into(),
+    ]);
+    if let Some(at) = options.start_at {
+        let unix = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
+    }
+    args
 }
 
-/// Copy a worker's stderr to ours, each line prefixed; tell `abort` when it crosses an abort rule.
-fn forward_stderr(index: u32, child: &mut Child, abort: tokio::sync::mpsc::UnboundedSender<u32>) {
-    let Some(stderr) = child.stderr.take() else {
-        return;
-    };
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.trim().is_empty() {
-                continue;
-            }
-            eprintln!("worker {index}: {line}");
-            if line.contains("crossed") && line.contains("stopping the run") {
-                let _ = abort.send(index);
-            }
-        }
-    });
-}
-
-/// Run `plan.count` workers until they all exit, then merge their results into one report.
+/// Run `scenario` in worker processes until they all exit, then merge their results into one
+/// report. `shutdown` (Ctrl-C, SIGTERM) stops them politely, `options.hard_stop` at once.
 pub async fn run_workers(
-    plan: &WorkerPlan,
+    scenario: &Scenario,
+    options: &WorkerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    hard_stop: CancellationToken,
 ) -> Result<Report, WorkerError> {
+    let count = worker_count(scenario, options.count);
+    let connections = scenario.load.connections.get();
     let program = std::env::current_exe().map_err(|source| WorkerError::Spawn {
         index: 0,
         program: "volley".into(),
         source,
     })?;
+    let series = match &options.series_file {
+        Some(path) => Some(
+            SeriesFile::create(path).map_err(|source| WorkerError::Series {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let live = Arc::new(Mutex::new(Live::new(count, series)));
+    let endpoint = match options.metrics_addr {
+        Some(address) => {
+            let sum = live.clone();
+            let source: Source = Arc::new(move || {
+                let live = lock(&sum);
+                crate::render::openmetrics::render(&live.counters(), &live.totals())
+            });
+            let endpoint = MetricsEndpoint::start(address, source)
+                .await
+                .map_err(|source| WorkerError::Metrics { address, source })?;
+            eprintln!(
+                "volley: live metrics on http://{}/metrics (the sum over the workers)",
+                endpoint.address()
+            );
+            Some(endpoint)
+        }
+        None => None,
+    };
     let folder = std::env::temp_dir().join(format!("volley-workers-{}", std::process::id()));
     std::fs::create_dir_all(&folder).map_err(|source| WorkerError::Folder {
         path: folder.clone(),
         source,
     })?;
-    let (abort_tx, mut abort_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut workers = Vec::new();
-    for index in 0..plan.count {
-        let shard = Shard {
-            index,
-            count: plan.count,
-        };
+    eprintln!("volley: running {connections} connections in {count} worker processes");
+    let args = worker_args(scenario, options);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers: Vec<Worker> = Vec::new();
+    for index in 0..count {
+        let shard = Shard { index, count };
+        let mut worker_args = args.clone();
+        worker_args.extend(["--shard".into(), shard.to_string().into()]);
         let results = folder.join(format!("worker-{index}.json"));
-        let spawned = die_with_parent(&mut Command::new(&program))
-            .args(&plan.run_args)
-            .arg("--shard")
-            .arg(shard.to_string())
-            .arg("--out")
-            .arg(&results)
-            .arg("--no-progress")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards
-            // it once (the terminal's and ours together would be a hard stop).
-            .process_group(0)
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
+        match process::start(&program, index, worker_args, results, &events_tx) {
+            Ok(worker) => {
+                eprintln!(
+                    "volley: worker {index}: pid {}, shard {shard}",
+                    worker.child.id()
+                );
+                workers.push(worker);
+            }
             Err(source) => {
                 for worker in &mut workers {
                     signal(worker, libc::SIGKILL);
                     let _ = worker.child.wait();
                 }
                 let _ = std::fs::remove_dir_all(&folder);
+                if let Some(endpoint) = endpoint {
+                    endpoint.stop().await;
+                }
                 return Err(WorkerError::Spawn {
                     index,
                     program: program.display().to_string(),
                     source,
                 });
             }
-        };
-        eprintln!("volley: worker {index}: pid {}, shard {shard}", child.id());
-        forward_stderr(index, &mut child, abort_tx.clone());
-        workers.push(Worker {
-            index,
-            child,
-            exited: None,
-            results,
-        });
+        }
     }
-    drop(abort_tx);
+    drop(events_tx);
+
+    let progress_done = CancellationToken::new();
+    let progress = if options.progress {
+        let sum = live.clone();
+        crate::render::progress::start(
+            move || lock(&sum).counters(),
+            connections,
+            progress_done.clone(),
+        )
+    } else {
+        None
+    };
 
     let mut shutdown = std::pin::pin!(shutdown);
     let mut interrupted = false;
     let mut hard_stopped = false;
     let mut aborted = false;
+    let mut feeds_open = count;
+    let mut all_exited: Option<Instant> = None;
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
@@ -206,19 +270,27 @@ pub async fn run_workers(
                 interrupted = true;
                 workers.iter().for_each(|worker| signal(worker, libc::SIGTERM));
             }
-            () = hard_stop.cancelled(), if interrupted && !hard_stopped => {
+            () = options.hard_stop.cancelled(), if interrupted && !hard_stopped => {
                 hard_stopped = true;
                 workers.iter().for_each(|worker| signal(worker, libc::SIGTERM));
             }
-            Some(index) = abort_rx.recv(), if !aborted => {
-                // One worker crossed an abort rule: the run stops everywhere, as in one process.
-                aborted = true;
-                eprintln!("volley: worker {index} crossed an abort rule; stopping every worker");
-                workers
-                    .iter()
-                    .filter(|worker| worker.index != index)
-                    .for_each(|worker| signal(worker, libc::SIGTERM));
-            }
+            Some(event) = events.recv() => match event {
+                Event::Feed(index, snapshot) => lock(&live).update(index, *snapshot),
+                Event::FeedClosed(index) => {
+                    feeds_open = feeds_open.saturating_sub(1);
+                    lock(&live).ended(index);
+                }
+                Event::Aborted(index) if !aborted => {
+                    // One worker crossed an abort rule: the run stops everywhere, as in one process.
+                    aborted = true;
+                    eprintln!("volley: worker {index} crossed an abort rule; stopping every worker");
+                    workers
+                        .iter()
+                        .filter(|worker| worker.index != index)
+                        .for_each(|worker| signal(worker, libc::SIGTERM));
+                }
+                Event::Aborted(_) => {}
+            },
             _ = poll.tick() => {}
         }
         for worker in &mut workers {
@@ -226,26 +298,39 @@ pub async fn run_workers(
                 && let Ok(Some(status)) = worker.child.try_wait()
             {
                 worker.exited = Some(status);
+                if !ran(worker.exited) {
+                    lock(&live).died(worker.index);
+                }
             }
         }
         if workers.iter().all(|worker| worker.exited.is_some()) {
-            break;
+            let since = *all_exited.get_or_insert_with(Instant::now);
+            // Every worker has exited; their last feed lines may still be in the pipes.
+            if feeds_open == 0 || since.elapsed() > FEED_DRAIN {
+                break;
+            }
         }
     }
+    progress_done.cancel();
+    if let Some(progress) = progress {
+        let _ = progress.await;
+    }
+    if let Some(endpoint) = endpoint {
+        endpoint.stop().await;
+    }
 
-    let outcome = collect(plan, &workers);
+    let outcome = collect(count, connections, &workers);
     let _ = std::fs::remove_dir_all(&folder);
     outcome
 }
 
 /// Read what the workers wrote, merge it and count the lost shards.
-fn collect(plan: &WorkerPlan, workers: &[Worker]) -> Result<Report, WorkerError> {
+fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, WorkerError> {
     let mut reports = Vec::new();
     let mut lost = Vec::new();
     for worker in workers {
-        let ran = matches!(worker.exited.and_then(|status| status.code()), Some(0 | 1));
         match read_report(&worker.results) {
-            Some(report) if ran => reports.push(report),
+            Some(report) if ran(worker.exited) => reports.push(report),
             _ => lost.push(worker),
         }
     }
@@ -260,9 +345,9 @@ fn collect(plan: &WorkerPlan, workers: &[Worker]) -> Result<Report, WorkerError>
     for worker in lost {
         let share = Shard {
             index: worker.index,
-            count: plan.count,
+            count,
         }
-        .share(plan.connections);
+        .share(connections);
         let how = describe(worker.exited);
         eprintln!(
             "volley: worker {} exited ({how}): its {share} connections are counted as failed",
@@ -275,30 +360,10 @@ fn collect(plan: &WorkerPlan, workers: &[Worker]) -> Result<Report, WorkerError>
         )
         .map_err(WorkerError::Merge)?;
     }
-    if let Some(path) = &plan.series_file {
-        write_series(path, &report);
-    }
     Ok(report)
 }
 
 fn read_report(path: &Path) -> Option<Report> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-/// Write the merged time series to `path` (JSON lines, or CSV for `.csv`).
-fn write_series(path: &Path, report: &Report) {
-    let written = crate::measure::series::SeriesFile::create(path).and_then(|mut file| {
-        report
-            .series
-            .points
-            .iter()
-            .try_for_each(|point| file.append(point))
-    });
-    if let Err(error) = written {
-        eprintln!(
-            "warning: cannot write the time series to {}: {error}",
-            path.display()
-        );
-    }
 }

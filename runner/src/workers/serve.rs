@@ -19,7 +19,7 @@ fn start(
     address: SocketAddr,
     mode: ServerMode,
 ) -> std::io::Result<Child> {
-    super::die_with_parent(&mut Command::new(program))
+    super::process::die_with_parent(&mut Command::new(program))
         .args(["serve", "--reuse-port", "--mode", mode.name(), "--addr"])
         .arg(address.to_string())
         .stdin(Stdio::null())

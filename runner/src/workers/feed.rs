@@ -1,0 +1,224 @@
+//! The live feed from a `--workers` worker to its parent: one JSON line on the worker's stdout per
+//! time-series point, holding that point and the worker's figures so far (its counters, and its
+//! histograms, checks, metrics and failures with each histogram in the results files' encoding,
+//! `results::codec`). The worker writes it from the sampler's tap ([`tap`], switched on by the
+//! hidden flag `volley run --feed`); the parent reads it with [`read_lines`] and [`decode`] and sums
+//! the workers in `live`. A worker writes a line about once per `--interval` (and the last one when
+//! its run has drained), so the parent's live figures are at most one interval old. What the
+//! worker finally reports still travels in its results file (`mod.rs`); this feed is only for the
+//! live views and the live `--series` file.
+
+use crate::measure::collector::Collector;
+use crate::measure::counters::CounterValues;
+use crate::measure::sampling::PointTap;
+use crate::measure::series::Point;
+use crate::measure::stats::{CheckCount, Totals};
+use crate::results::codec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Read, Write};
+
+/// The feed's format version, the first field of every line.
+const FORMAT: u32 = 1;
+
+/// Longest feed line the parent accepts; longer lines are skipped whole. A line holds a dozen
+/// encoded histograms of a few kilobytes each, plus one per custom metric.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// One worker's figures at one point of its run.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Its counters so far (`open` is a gauge: connections open now).
+    pub counters: CounterValues,
+    /// Its histograms, checks, metrics and failures so far (examples and scenario errors are left
+    /// out: no live view shows them).
+    pub totals: Totals,
+    /// The time-series point just taken.
+    pub point: Point,
+}
+
+/// The line as written.
+#[derive(Serialize, Deserialize)]
+struct Line {
+    volley_feed: u32,
+    counters: CounterValues,
+    point: Point,
+    round_trips: String,
+    timer_lag: String,
+    connect_time: String,
+    phases: Vec<String>,
+    ping_rtt: String,
+    checks: BTreeMap<String, (u64, u64)>,
+    metrics: BTreeMap<String, String>,
+    failures: BTreeMap<String, u64>,
+}
+
+/// The feed line for `point`, with `counters` and `totals` read at the same moment.
+pub fn encode(counters: CounterValues, totals: &Totals, point: &Point) -> String {
+    let line = Line {
+        volley_feed: FORMAT,
+        counters,
+        point: point.clone(),
+        round_trips: codec::encode(&totals.round_trips),
+        timer_lag: codec::encode(&totals.timer_lag),
+        connect_time: codec::encode(&totals.connect_time),
+        phases: totals.phases.iter().map(codec::encode).collect(),
+        ping_rtt: codec::encode(&totals.ping_rtt),
+        checks: totals
+            .checks
+            .iter()
+            .map(|(name, count)| (name.clone(), (count.passed, count.failed)))
+            .collect(),
+        metrics: totals
+            .metrics
+            .iter()
+            .map(|(name, histogram)| (name.clone(), codec::encode(histogram)))
+            .collect(),
+        failures: totals.failures.clone(),
+    };
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// Read a line [`encode`] wrote; an error says what is wrong with it.
+pub fn decode(text: &str) -> Result<Snapshot, String> {
+    let line: Line =
+        serde_json::from_str(text).map_err(|error| format!("not a feed line: {error}"))?;
+    if line.volley_feed != FORMAT {
+        return Err(format!(
+            "feed format {} (this parent reads {FORMAT}): the worker is another volley binary",
+            line.volley_feed
+        ));
+    }
+    let mut totals = Totals {
+        round_trips: codec::decode(&line.round_trips)?,
+        timer_lag: codec::decode(&line.timer_lag)?,
+        connect_time: codec::decode(&line.connect_time)?,
+        ping_rtt: codec::decode(&line.ping_rtt)?,
+        failures: line.failures,
+        ..Totals::default()
+    };
+    for (phase, text) in totals.phases.iter_mut().zip(&line.phases) {
+        *phase = codec::decode(text)?;
+    }
+    totals.checks = line
+        .checks
+        .into_iter()
+        .map(|(name, (passed, failed))| (name, CheckCount { passed, failed }))
+        .collect();
+    for (name, text) in line.metrics {
+        totals.metrics.insert(name, codec::decode(&text)?);
+    }
+    Ok(Snapshot {
+        counters: line.counters,
+        totals,
+        point: line.point,
+    })
+}
+
+/// The sampler tap of a worker: each point, with the collector's figures, as a line on stdout.
+/// A write error (the parent is gone) is ignored: the worker still writes its results file.
+pub fn tap() -> PointTap {
+    Box::new(|collector: &Collector, point: &Point| {
+        let line = encode(
+            CounterValues::read(&collector.counters),
+            &collector.snapshot(),
+            point,
+        );
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    })
+}
+
+/// Call `each` with every line of `reader` (without its newline) until end of file or a read
+/// error; a line longer than [`MAX_LINE`] bytes, or not UTF-8, is skipped.
+pub fn read_lines(reader: impl std::io::Read, mut each: impl FnMut(&str)) {
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
+        match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line.last() != Some(&b'\n') && line.len() >= MAX_LINE => {
+                // Too long: drop the rest of it.
+                let mut rest = Vec::new();
+                loop {
+                    rest.clear();
+                    match (&mut reader).take(limit).read_until(b'\n', &mut rest) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if rest.last() == Some(&b'\n') => break,
+                        Ok(_) => {}
+                    }
+                }
+            }
+            Ok(_) => {
+                if let Ok(text) = std::str::from_utf8(&line) {
+                    each(text.trim_end());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::stats::Samples;
+
+    #[test]
+    fn a_feed_line_carries_counters_histograms_and_the_point() {
+        let collector = Collector::default();
+        let mut samples = Samples::default();
+        samples.round_trips.extend([100, 200, 300]);
+        samples.metrics.insert("queue".into(), vec![5 * 1024]);
+        samples.checks.insert(
+            "echo".into(),
+            CheckCount {
+                passed: 3,
+                failed: 1,
+            },
+        );
+        samples.failures.insert("connect: refused".into(), 2);
+        collector.absorb(0, &mut samples);
+        crate::measure::counters::bump(&collector.counters.messages_sent, 7);
+        collector.counters.opened();
+        let point = Point {
+            t: 1.0,
+            open: 1,
+            sent: 7,
+            ..Point::default()
+        };
+        let text = encode(
+            CounterValues::read(&collector.counters),
+            &collector.snapshot(),
+            &point,
+        );
+        assert!(!text.contains('\n'));
+        let back = match decode(&text) {
+            Ok(back) => back,
+            Err(error) => panic!("{error}"),
+        };
+        assert_eq!(back.point, point);
+        assert_eq!(back.counters.messages_sent, 7);
+        assert_eq!(back.counters.open, 1);
+        assert_eq!(back.totals.round_trips.len(), 3);
+        assert_eq!(back.totals.round_trips.max(), 300);
+        assert_eq!(back.totals.metrics["queue"].len(), 1);
+        assert_eq!(back.totals.checks["echo"].failed, 1);
+        assert_eq!(back.totals.failures["connect: refused"], 2);
+    }
+
+    #[test]
+    fn other_lines_are_refused_and_overlong_lines_skipped() {
+        assert!(decode("volley: echo PASSED").is_err());
+        assert!(decode(r#"{"volley_feed":99}"#).is_err());
+        let mut text = "first\n".to_owned();
+        text.push_str(&"x".repeat(MAX_LINE + 10));
+        text.push_str("\nlast\n");
+        let mut seen = Vec::new();
+        read_lines(text.as_bytes(), |line| seen.push(line.to_owned()));
+        assert_eq!(seen, ["first", "last"]);
+    }
+}
