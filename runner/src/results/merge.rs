@@ -74,6 +74,7 @@ pub fn add_point(points: &mut Vec<Point>, index: usize, theirs: &Point) {
             mine.rtt_p90 = max_option(mine.rtt_p90, theirs.rtt_p90);
             mine.rtt_p99 = max_option(mine.rtt_p99, theirs.rtt_p99);
             mine.rtt_max = max_option(mine.rtt_max, theirs.rtt_max);
+            mine.timer_lag_p99 = max_option(mine.timer_lag_p99, theirs.timer_lag_p99);
             add_maps(&mut mine.errors, &theirs.errors);
         }
         None => points.push(theirs.clone()),
