@@ -44,6 +44,8 @@ pub struct Counters {
     pub reconnect_give_ups: AtomicU64,
     /// Client pings sent.
     pub pings_sent: AtomicU64,
+    /// VUs (or arrivals) that stopped because `data_order: unique` had no row left.
+    pub data_exhausted: AtomicU64,
 }
 
 /// Increment a counter by `n`.
@@ -106,6 +108,8 @@ pub struct CounterValues {
     pub dns_queries: u64,
     /// Pings sent.
     pub pings_sent: u64,
+    /// VUs stopped for want of a `unique` data row.
+    pub data_exhausted: u64,
 }
 
 impl CounterValues {
@@ -129,6 +133,7 @@ impl CounterValues {
             reconnect_give_ups: read(&counters.reconnect_give_ups),
             dns_queries: 0,
             pings_sent: read(&counters.pings_sent),
+            data_exhausted: read(&counters.data_exhausted),
         }
     }
 }
