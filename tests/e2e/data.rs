@@ -24,7 +24,7 @@ fn run_tokens(sets: &[&str]) -> (Ran, Vec<Upgrade>) {
     let target = format!("ws://127.0.0.1:{port}/");
     let mut args = vec!["--target", target.as_str()];
     for set in sets {
-        args.extend(["--set", set]);
+        args.extend(["--set", *set]);
     }
     let ran = run_case("data-tokens", &args);
     let seen = seen.lock().map(|seen| seen.clone()).unwrap_or_default();
@@ -88,7 +88,10 @@ fn issue_10_a_jsonl_file_works_like_a_csv_file() {
     let expected: BTreeSet<String> = TOKENS.iter().map(|token| format!("j{token}")).collect();
     assert_eq!(
         tokens,
-        expected.iter().map(String::as_str).collect(),
+        expected
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<&str>>(),
         "6 connections, 6 rows, each taken once"
     );
 }

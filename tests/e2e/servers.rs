@@ -341,7 +341,7 @@ pub type Upgrades = Arc<Mutex<Vec<Upgrade>>>;
 /// Echo on `listener`, recording each connection's `Authorization` and `X-Vu` headers and its first
 /// text message into `seen`.
 pub async fn recording_headers(listener: TcpListener, seen: Upgrades) {
-    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -356,11 +356,12 @@ pub async fn recording_headers(listener: TcpListener, seen: Upgrades) {
                     .map(str::to_owned)
             };
             let mut upgrade = Upgrade::default();
-            let record = |request: &Request, response: Response| {
-                upgrade.authorization = header(request, "authorization");
-                upgrade.vu = header(request, "x-vu");
-                Ok(response)
-            };
+            let record =
+                |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+                    upgrade.authorization = header(request, "authorization");
+                    upgrade.vu = header(request, "x-vu");
+                    Ok(response)
+                };
             let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, record).await else {
                 return;
             };
@@ -376,7 +377,7 @@ pub async fn recording_headers(listener: TcpListener, seen: Upgrades) {
                     && let Ok(mut seen) = seen.lock()
                     && seen[index].first_message.is_none()
                 {
-                    seen[index].first_message = Some(text.to_string());
+                    seen[index].first_message = Some(text.as_str().to_owned());
                 }
                 if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err()
                 {
