@@ -38,7 +38,10 @@ impl Scenario for Faulty {
 
     fn on_message(&mut self, ctx: &mut Context, message: Message) {
         ctx.complete("hello");
-        ctx.check("echo says hello", message.as_text() == Some(self.said.as_str()));
+        ctx.check(
+            "echo says hello",
+            message.as_text() == Some(self.said.as_str()),
+        );
         if self.misbehaves {
             match self.mode.as_str() {
                 "loop" => endless(ctx),
