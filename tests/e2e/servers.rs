@@ -356,6 +356,8 @@ pub async fn recording_headers(listener: TcpListener, seen: Upgrades) {
                     .map(str::to_owned)
             };
             let mut upgrade = Upgrade::default();
+            // The signature is tungstenite's handshake callback; its error type is not ours to shrink.
+            #[allow(clippy::result_large_err)]
             let record =
                 |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
                     upgrade.authorization = header(request, "authorization");
