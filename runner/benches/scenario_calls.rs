@@ -34,7 +34,7 @@ fn facts() -> Arc<RunFacts> {
     Arc::new(RunFacts {
         started: Instant::now(),
         vars: [("messages".to_owned(), "1000000000".to_owned())].into(),
-        data: Vec::new(),
+        data: Default::default(),
         seed: 1,
         log_lines: Default::default(),
     })

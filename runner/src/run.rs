@@ -154,12 +154,37 @@ pub async fn run(
             "warning: tls.insecure_skip_verify is on: server certificates are NOT verified; never use this against production"
         );
     }
+    // Static header values are sent as written; the others are filled in per connection.
+    let mut static_headers = Vec::new();
+    let mut header_templates = Vec::new();
+    for header in &scenario.headers {
+        if header.value.is_static() {
+            let no_vars = |_: &str| None;
+            let value = header
+                .value
+                .render(&crate::config::template::TemplateValues {
+                    vu: 0,
+                    iteration: 0,
+                    lookup: &no_vars,
+                })
+                .map_err(RunError::Network)?;
+            static_headers.push((header.name.clone(), value));
+        } else {
+            let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(
+                header.name.as_bytes(),
+            )
+            .map_err(|_| RunError::Network(format!("invalid header name `{}`", header.name)))?;
+            header_templates.push((name, header.value.clone()));
+        }
+    }
+    let url_template = crate::config::template::Template::parse(&url_template)
+        .map_err(|message| RunError::Network(format!("target: {message}")))?;
     let connector = Connector::new(ConnectorSettings {
         nameservers: &scenario.net.nameservers,
         tls: &scenario.tls,
         timeouts: scenario.net.timeouts,
         max_message_size: scenario.limits.max_message_size,
-        headers: scenario.headers.clone(),
+        headers: static_headers,
         subprotocols: scenario.subprotocols.clone(),
         source_addresses,
     })
@@ -217,6 +242,13 @@ pub async fn run(
         }),
         collector: collector.clone(),
         url_template,
+        header_templates,
+        rows: crate::load::rows::Rows::new(
+            scenario.data.clone(),
+            scenario.data_order,
+            scenario.seed,
+            shard,
+        ),
         load: scenario.load.clone(),
         net: scenario.net.clone(),
         pacing: crate::load::pacing::Pacing::new(
@@ -315,6 +347,14 @@ pub async fn run(
         ProcessStats::since(&baseline, server_cpu, limits.open_files),
     );
     report.series = series;
+    if !scenario.data.is_empty() {
+        report.data = Some(crate::results::report::DataStats {
+            source: scenario.data.source().to_owned(),
+            rows: scenario.data.rows() as u64,
+            order: scenario.data_order.name().to_owned(),
+            exhausted: values.data_exhausted,
+        });
+    }
     report.apply_thresholds(&scenario.thresholds);
     Ok(report)
 }

@@ -6,6 +6,7 @@
 mod support;
 
 mod config_errors;
+mod data;
 mod echo;
 mod engine;
 mod interrupt;

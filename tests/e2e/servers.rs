@@ -412,3 +412,69 @@ async fn udp_socket() -> (tokio::net::UdpSocket, SocketAddr) {
         Err(error) => panic!("{error}"),
     }
 }
+
+/// What one connection sent to [`recording_headers`]: upgrade headers and its first message.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrade {
+    /// `Authorization`, when sent.
+    pub authorization: Option<String>,
+    /// `X-Vu`, when sent.
+    pub vu: Option<String>,
+    /// The first text message, when one came.
+    pub first_message: Option<String>,
+}
+
+/// Every connection [`recording_headers`] accepted, in order of arrival.
+pub type Upgrades = Arc<Mutex<Vec<Upgrade>>>;
+
+/// Echo on `listener`, recording each connection's `Authorization` and `X-Vu` headers and its first
+/// text message into `seen`.
+pub async fn recording_headers(listener: TcpListener, seen: Upgrades) {
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let header = |request: &Request, name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let mut upgrade = Upgrade::default();
+            // The signature is tungstenite's handshake callback; its error type is not ours to shrink.
+            #[allow(clippy::result_large_err)]
+            let record =
+                |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+                    upgrade.authorization = header(request, "authorization");
+                    upgrade.vu = header(request, "x-vu");
+                    Ok(response)
+                };
+            let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, record).await else {
+                return;
+            };
+            let index = match seen.lock() {
+                Ok(mut seen) => {
+                    seen.push(upgrade);
+                    seen.len() - 1
+                }
+                Err(_) => return,
+            };
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = &message
+                    && let Ok(mut seen) = seen.lock()
+                    && seen[index].first_message.is_none()
+                {
+                    seen[index].first_message = Some(text.as_str().to_owned());
+                }
+                if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}

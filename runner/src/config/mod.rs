@@ -9,6 +9,8 @@
 //! Hands to `load` (and the rest): an immutable [`Scenario`]. Imports no other stage. Does not live
 //! here: carrying the load out (`load`), judging thresholds (`results`).
 
+pub mod data;
+mod data_file;
 mod error;
 pub mod load;
 mod locate;
@@ -23,6 +25,7 @@ pub mod threshold;
 pub mod units;
 mod validate;
 
+pub use data::{DataOrder, DataTable};
 pub use error::{ConfigError, closest};
 pub use load::{Load, Shape};
 pub use network::{Heartbeat, Network, PhaseTimeouts, Reconnect, Tls};
@@ -32,7 +35,9 @@ use raw::RawFile;
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+use template::Template;
 use validate::Validator;
 
 /// By default `limits.max_message_size` is `limits.memory` divided by this.
@@ -56,14 +61,16 @@ pub struct Scenario {
     pub module: PathBuf,
     /// `module_sha256:`: the digest the module must have, when the file pins one.
     pub module_sha256: Option<pin::Sha256Hex>,
-    /// Extra request headers for the upgrade request.
-    pub headers: Vec<(String, String)>,
+    /// Extra request headers for the upgrade request; values are templates like `target`.
+    pub headers: Vec<Header>,
     /// `Sec-WebSocket-Protocol` values offered.
     pub subprotocols: Vec<String>,
     /// Variables every connection can read.
     pub vars: BTreeMap<String, String>,
-    /// Per-connection rows: VU `i` reads row `i % data.len()` before `vars`.
-    pub data: Vec<BTreeMap<String, String>>,
+    /// Per-connection rows (inline or from a file), read before `vars`; empty without `data`.
+    pub data: Arc<DataTable>,
+    /// Which row a connection reads.
+    pub data_order: DataOrder,
     /// Seed of the connections' random generators.
     pub seed: u64,
     /// How many connections, how fast, how long.
@@ -76,6 +83,16 @@ pub struct Scenario {
     pub net: Network,
     /// TLS trust and identity.
     pub tls: Tls,
+}
+
+/// One entry of `headers:`: a valid header name and a value template (checked at load with
+/// sample values; rendered per connection unless static).
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// The header name.
+    pub name: String,
+    /// The value, with `{vu}`, `{iteration}`, `{var.NAME}` placeholders.
+    pub value: Template,
 }
 
 /// `limits:` validated.
@@ -337,6 +354,74 @@ load:
         let error = parse(&text).unwrap_err().to_string();
         assert!(
             error.contains("dir/s.yaml:8:3") && error.contains("not a valid HTTP header name"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn header_values_are_templates_checked_against_vars_and_data() -> Result<(), ConfigError> {
+        let with = |headers: &str| {
+            GOOD.replace(
+                "load:",
+                &format!("data:\n  - {{ token: t-1 }}\n  - {{ token: t-2, room: vip }}\nheaders:\n{headers}load:"),
+            )
+        };
+        let scenario = parse(&with(
+            "  Authorization: Bearer {var.token}\n  X-Room: \"{var.room}/{vu}\"\n  X-Static: volley\n",
+        ))?;
+        let headers: Vec<(&str, bool)> = scenario
+            .headers
+            .iter()
+            .map(|header| (header.name.as_str(), header.value.is_static()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("Authorization", false),
+                ("X-Room", false),
+                ("X-Static", true)
+            ]
+        );
+        assert_eq!(scenario.data.rows(), 2);
+        assert_eq!(scenario.data_order, DataOrder::PerVu);
+        let error = parse(&with("  Authorization: Bearer {var.nope}\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "dir/s.yaml:11:3: header `Authorization`: `{var.nope}`: no var `nope` in vars or data"
+        );
+        let error = parse(&with("  X-Id: \"{user}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("dir/s.yaml:11:3: header `X-Id`: unknown placeholder `{user}`"),
+            "{error}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn data_order_is_checked() {
+        let text = GOOD.replace("load:", "data:\n  - { a: 1 }\ndata_order: uniq\nload:");
+        let error = parse(&text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "dir/s.yaml:9:1: unknown data_order `uniq`; did you mean `unique`?"
+        );
+        let text = GOOD.replace("load:", "data_order: random\nload:");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("`data_order` needs `data`"), "{error}");
+        let text = GOOD.replace("load:", "data: users.txt\nload:");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.starts_with("dir/s.yaml:7:1: data file `users.txt`: unknown format"),
+            "{error}"
+        );
+        let text = GOOD.replace("load:", "data: users.csv\nload:");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.starts_with("dir/s.yaml:7:1: cannot read data file `dir/users.csv`"),
             "{error}"
         );
     }

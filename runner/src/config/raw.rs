@@ -24,8 +24,11 @@ pub struct RawFile {
     pub subprotocols: Vec<String>,
     #[serde(default)]
     pub vars: BTreeMap<String, Value>,
+    /// A list of rows, or the path of a CSV / JSON file (checked in `validate`).
     #[serde(default)]
-    pub data: Vec<BTreeMap<String, Value>>,
+    pub data: Option<Value>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub data_order: Option<String>,
     pub seed: Option<u64>,
     pub load: RawLoad,
     #[serde(default)]

@@ -2,18 +2,22 @@
 //! durations, sizes, paths resolved against the file's folder), each mistake a [`ConfigError`]
 //! at the field's `file:line:column` with the fix. Reading the file and `${ENV}` live in `mod.rs`.
 
+use super::data::{self, DataOrder, DataTable};
+use super::data_file;
 use super::load::{Load, Shape, Stage, stages_duration};
 use super::raw::{self, RawFile};
-use super::template::{TemplateValues, expand_template};
+use super::template::{Template, TemplateValues};
 use super::threshold::Threshold;
 use super::units::{parse_bytes, parse_duration};
 use super::{
-    ConfigError, FILE_VERSION, Limits, Overrides, Scenario, ServerMode, Target, locate, pin,
+    ConfigError, FILE_VERSION, Header, Limits, Overrides, Scenario, ServerMode, Target, closest,
+    locate, pin,
 };
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -110,11 +114,17 @@ impl Validator<'_> {
         };
 
         let vars = self.texts(&raw.vars, "vars", "var")?;
-        let data = raw
-            .data
-            .iter()
-            .map(|row| self.texts(row, "data", "data field"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let data = Arc::new(self.data(raw.data.as_ref(), folder)?);
+        let data_order = self.data_order(raw.data_order.as_deref(), &data)?;
+        let sample = |name: &str| {
+            data.sample(name)
+                .or_else(|| vars.get(name).map(String::as_str))
+        };
+        let sample_values = TemplateValues {
+            vu: 0,
+            iteration: 0,
+            lookup: &sample,
+        };
 
         let mut headers = Vec::new();
         for (name, value) in &raw.headers {
@@ -132,30 +142,40 @@ impl Validator<'_> {
                     format!("`{name}` is not a valid HTTP header name"),
                 ));
             }
-            if tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&text).is_err() {
+            let template = Template::parse(&text)
+                .and_then(|template| Ok((template.render(&sample_values)?, template)));
+            let (rendered, template) = template.map_err(|message| {
+                self.error(&["headers", name], format!("header `{name}`: {message}"))
+            })?;
+            if tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&rendered).is_err() {
                 return Err(self.error(
                     &["headers", name],
                     format!("the value of header `{name}` has characters HTTP does not allow"),
                 ));
             }
-            headers.push((name.clone(), text));
+            headers.push(Header {
+                name: name.clone(),
+                value: template,
+            });
         }
 
         let (target_text, from_flag) = match &overrides.target {
             Some(target) => (target.clone(), true),
             None => (raw.target.clone(), false),
         };
-        let target = self.target(&target_text, &vars, &data).map_err(|message| {
-            if from_flag {
-                ConfigError::at(
-                    self.file,
-                    None,
-                    format!("--target {target_text}: {message}"),
-                )
-            } else {
-                self.error(&["target"], format!("target `{target_text}`: {message}"))
-            }
-        })?;
+        let target = self
+            .target(&target_text, &sample_values)
+            .map_err(|message| {
+                if from_flag {
+                    ConfigError::at(
+                        self.file,
+                        None,
+                        format!("--target {target_text}: {message}"),
+                    )
+                } else {
+                    self.error(&["target"], format!("target `{target_text}`: {message}"))
+                }
+            })?;
 
         let load = &raw.load;
         let mut duration = match &load.duration {
@@ -379,6 +399,7 @@ impl Validator<'_> {
             subprotocols: raw.subprotocols,
             vars,
             data,
+            data_order,
             // Below 2^53 so JSON readers that use doubles print it exactly.
             seed: raw.seed.unwrap_or_else(|| rand::random::<u64>() >> 11),
             load,
@@ -386,26 +407,100 @@ impl Validator<'_> {
         })
     }
 
-    fn target(
-        &self,
-        text: &str,
-        vars: &BTreeMap<String, String>,
-        data: &[BTreeMap<String, String>],
-    ) -> Result<Target, String> {
-        let lookup = |name: &str| {
-            data.first()
-                .and_then(|row| row.get(name))
-                .or_else(|| vars.get(name))
-                .cloned()
+    /// `data:`: inline rows, or a file read relative to `folder`.
+    fn data(&self, value: Option<&Value>, folder: &Path) -> Result<DataTable, ConfigError> {
+        let rows = match value {
+            None | Some(Value::Null) => return Ok(DataTable::default()),
+            Some(Value::String(path)) => return self.data_file(path, folder),
+            Some(Value::Sequence(rows)) => rows,
+            Some(_) => {
+                return Err(self.error(
+                    &["data"],
+                    "`data` is a list of rows (`- { user: alice }`) or the path of a CSV or JSON file (`data: users.csv`)",
+                ));
+            }
         };
-        let sample = expand_template(
-            text,
-            &TemplateValues {
-                vu: 0,
-                iteration: 0,
-                lookup: &lookup,
-            },
-        )?;
+        let mut texts = Vec::with_capacity(rows.len());
+        for (index, row) in rows.iter().enumerate() {
+            let Value::Mapping(row) = row else {
+                return Err(self.error(
+                    &["data"],
+                    format!(
+                        "data row {} must be a mapping such as `{{ user: alice }}`",
+                        index + 1
+                    ),
+                ));
+            };
+            let mut cells = Vec::with_capacity(row.len());
+            for (name, value) in row {
+                let Some(name) = name.as_str() else {
+                    return Err(self.error(
+                        &["data"],
+                        format!("data row {}: names must be text", index + 1),
+                    ));
+                };
+                let text = scalar_text(value).ok_or_else(|| {
+                    self.error(
+                        &["data", name],
+                        format!("data field `{name}` must be a string, number or boolean"),
+                    )
+                })?;
+                cells.push((name.to_owned(), text));
+            }
+            texts.push(cells);
+        }
+        data::from_rows(&texts).map_err(|message| self.error(&["data"], message))
+    }
+
+    /// `data: FILE`: CSV or JSON rows; mistakes inside name the data file's line and column.
+    fn data_file(&self, path: &str, folder: &Path) -> Result<DataTable, ConfigError> {
+        let file = folder.join(path);
+        let format = data_file::Format::of(&file).ok_or_else(|| {
+            self.error(
+                &["data"],
+                format!("data file `{path}`: unknown format; name it `.csv` (with a header row), `.jsonl` or `.json`"),
+            )
+        })?;
+        let bytes = std::fs::read(&file).map_err(|error| {
+            self.error(
+                &["data"],
+                format!(
+                    "cannot read data file `{}`: {error}; write its path relative to this file",
+                    file.display()
+                ),
+            )
+        })?;
+        data_file::parse(&file.display().to_string(), format, &bytes)
+            .map_err(|error| ConfigError::at(&file, error.position, error.message))
+    }
+
+    /// `data_order:`.
+    fn data_order(&self, text: Option<&str>, data: &DataTable) -> Result<DataOrder, ConfigError> {
+        let Some(text) = text else {
+            return Ok(DataOrder::default());
+        };
+        let order = DataOrder::parse(text).ok_or_else(|| {
+            let names = DataOrder::ALL.map(DataOrder::name);
+            let hint = match closest(text, names) {
+                Some(name) => format!("did you mean `{name}`?"),
+                None => format!("use one of `{}`", names.join("`, `")),
+            };
+            self.error(
+                &["data_order"],
+                format!("unknown data_order `{text}`; {hint}"),
+            )
+        })?;
+        if data.is_empty() {
+            return Err(self.error(
+                &["data_order"],
+                "`data_order` needs `data` (rows, or a file); add `data:` or remove `data_order`",
+            ));
+        }
+        Ok(order)
+    }
+
+    fn target(&self, text: &str, sample_values: &TemplateValues<'_>) -> Result<Target, String> {
+        let sample = Template::parse(text)?.render(sample_values)?;
         let url = Url::parse(&sample).map_err(|error| {
             format!("not a URL ({error}); write e.g. `ws://host:8080/path` or `embedded://echo`")
         })?;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
@@ -109,7 +109,7 @@ pub struct Connector {
     tls: Arc<rustls::ClientConfig>,
     server_name: Option<String>,
     websocket: WebSocketConfig,
-    headers: Vec<(String, String)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     subprotocols: Vec<String>,
     source_addresses: Vec<IpAddr>,
     next_source: AtomicUsize,
@@ -126,7 +126,8 @@ pub struct ConnectorSettings<'a> {
     pub timeouts: PhaseTimeouts,
     /// Largest incoming message and frame.
     pub max_message_size: usize,
-    /// Extra upgrade headers.
+    /// Extra upgrade headers that are the same for every connection (per-connection ones are
+    /// passed to [`Connector::connect`]).
     pub headers: Vec<(String, String)>,
     /// Offered subprotocols.
     pub subprotocols: Vec<String>,
@@ -151,6 +152,17 @@ async fn phase<T, E>(
 impl Connector {
     /// A connector for one run.
     pub fn new(settings: ConnectorSettings<'_>) -> Result<Connector, String> {
+        let headers = settings
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("invalid header name `{name}`"))?;
+                let value = HeaderValue::from_str(value)
+                    .map_err(|_| format!("invalid value for header `{name}`"))?;
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let websocket = small_buffers()
             .max_message_size(Some(settings.max_message_size))
             .max_frame_size(Some(settings.max_message_size));
@@ -159,7 +171,7 @@ impl Connector {
             tls: tls::client_config(settings.tls)?,
             server_name: settings.tls.server_name.clone(),
             websocket,
-            headers: settings.headers,
+            headers,
             subprotocols: settings.subprotocols,
             source_addresses: settings.source_addresses,
             next_source: AtomicUsize::new(0),
@@ -172,8 +184,13 @@ impl Connector {
         self.dns.queries()
     }
 
-    /// Open a WebSocket to `url` (`ws://` or `wss://`).
-    pub async fn connect(&self, url: &Url) -> Result<Connected, ConnectError> {
+    /// Open a WebSocket to `url` (`ws://` or `wss://`), adding this connection's own `headers`
+    /// (values filled in from its data row) to the static ones.
+    pub async fn connect(
+        &self,
+        url: &Url,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<Connected, ConnectError> {
         let host = url
             .host_str()
             .ok_or_else(|| ConnectError::Url(format!("{url} has no host")))?;
@@ -232,7 +249,7 @@ impl Connector {
         } else {
             MaybeTlsStream::Plain(tcp)
         };
-        let request = self.request(url)?;
+        let request = self.request(url, headers)?;
         let limit = self.timeouts.upgrade;
         let ((socket, _response), took) = phase(
             limit,
@@ -271,18 +288,14 @@ impl Connector {
     fn request(
         &self,
         url: &Url,
+        headers: &[(HeaderName, HeaderValue)],
     ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, ConnectError> {
         let mut request = url
             .as_str()
             .into_client_request()
             .map_err(|error| ConnectError::Url(error.to_string()))?;
-        for (name, value) in &self.headers {
-            let name: tokio_tungstenite::tungstenite::http::HeaderName = name
-                .parse()
-                .map_err(|_| ConnectError::Url(format!("invalid header name `{name}`")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| ConnectError::Url(format!("invalid value for header `{name}`")))?;
-            request.headers_mut().insert(name, value);
+        for (name, value) in self.headers.iter().chain(headers) {
+            request.headers_mut().insert(name.clone(), value.clone());
         }
         if !self.subprotocols.is_empty() {
             let value = HeaderValue::from_str(&self.subprotocols.join(", "))

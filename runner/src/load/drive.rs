@@ -84,7 +84,8 @@ pub async fn stages(
         }
         let whole = stage_target(stages, now - started).round() as u32;
         let wanted = plan.shard.share(whole) as usize;
-        while slots.running.len() < wanted {
+        // With `data_order: unique` run out, a new VU would find no row and stop at once.
+        while slots.running.len() < wanted && !plan.rows.exhausted() {
             let vu = plan
                 .shard
                 .indexes()

@@ -1,5 +1,6 @@
-//! One iteration of one virtual user: expand the URL, wait for a pacing permit, connect (DNS, TCP,
-//! TLS, upgrade, under `load.connect_timeout`), record the connect phases, instantiate the scenario
+//! One iteration of one virtual user: expand the URL and the varying headers from its VU, iteration
+//! and data row, wait for a pacing permit, connect (DNS, TCP, TLS, upgrade, under
+//! `load.connect_timeout`), record the connect phases, instantiate the scenario
 //! and hand both to a [`Connection`] until it ends. A failure here is recorded with its reason and
 //! ends this iteration only. The VU loop that repeats iterations lives in `vu`.
 
@@ -13,20 +14,29 @@ use crate::scenario::host::ConnState;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Run iteration `iteration` of VU `vu`.
+/// Run iteration `iteration` of VU `vu`, which reads data row `row`.
 pub async fn run_iteration(
     plan: &Plan,
     vu: u32,
     iteration: u32,
+    row: Option<u32>,
     stop: &CancellationToken,
 ) -> Outcome {
     let counters = &plan.collector.counters;
     let mut recorder = Recorder::new(vu, plan.collector.clone());
-    let url = match plan.url(vu, iteration) {
+    let url = match plan.url(vu, iteration, row) {
         Ok(url) => url,
         Err(reason) => {
             bump(&counters.attempted, 1);
             recorder.failure_with("url: invalid URL", &format!("url: {reason}"));
+            return Outcome::ConnectFailed;
+        }
+    };
+    let headers = match plan.headers(vu, iteration, row) {
+        Ok(headers) => headers,
+        Err(reason) => {
+            bump(&counters.attempted, 1);
+            recorder.failure_with("url: invalid header value", &format!("url: {reason}"));
             return Outcome::ConnectFailed;
         }
     };
@@ -46,7 +56,7 @@ pub async fn run_iteration(
             counters.attempted.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             return Outcome::Stopped;
         }
-        result = tokio::time::timeout(timeout, plan.connector.connect(&url)) => match result {
+        result = tokio::time::timeout(timeout, plan.connector.connect(&url, &headers)) => match result {
             Ok(Ok(connected)) => connected,
             Ok(Err(error)) => {
                 recorder.failure(&error.to_string());
@@ -79,7 +89,7 @@ pub async fn run_iteration(
     bump(&counters.established, 1);
     let _open = OpenConnection::new(counters);
     let memory = plan.engine.limits().memory;
-    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder);
+    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder).with_row(row);
     match plan.engine.instantiate(state) {
         Ok((store, scenario)) => {
             let settings = Settings {

@@ -2,8 +2,8 @@
 //! system (open files, ports, memory maps); `plan` holds what every connection shares (engine,
 //! connector, collector, pacing); `drive` starts and stops virtual users to follow the shape (its
 //! targets computed in `shape`) and drains them at the end; `vu` repeats iterations and applies the
-//! reconnect policy; `iteration` connects one and hands it to `connection`; `pacing` caps
-//! handshakes in flight and the connect rate; `shard` splits all of it between processes (shard
+//! reconnect policy, asking `rows` which data row each iteration reads; `iteration` connects one
+//! and hands it to `connection`; `pacing` caps handshakes in flight and the connect rate; `shard` splits all of it between processes (shard
 //! `I` of `N`: global VU indexes, stage targets, arrivals, source addresses) and parses `--start-at`.
 //!
 //! Hands to `connection` and `scenario`: a URL, a socket and an instance per iteration. Does not
@@ -14,6 +14,7 @@ pub mod iteration;
 pub mod limits;
 pub mod pacing;
 pub mod plan;
+pub mod rows;
 pub mod shape;
 pub mod shard;
 pub mod vu;

@@ -1,14 +1,16 @@
 //! [`Plan`]: everything the connections of one run share, built once by `run` — the loaded module,
-//! the connector, the variables, the measurement sink and the timing rules — plus the per-connection
-//! URL. Read-only after construction.
+//! the connector, the variables and data rows, the measurement sink and the timing rules — plus the
+//! per-connection URL and header values (templates filled in with the connection's VU, iteration
+//! and data row). Read-only after construction, but for the row counters in `rows`.
 
 use crate::config::Load;
-use crate::config::template::{TemplateValues, expand_template};
+use crate::config::template::{Template, TemplateValues};
 use crate::connection::connect::Connector;
 use crate::measure::collector::Collector;
 use crate::scenario::engine::ScenarioEngine;
 use crate::scenario::host::RunFacts;
 use std::sync::Arc;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
 
 /// What every connection of a run shares.
@@ -23,7 +25,11 @@ pub struct Plan {
     pub collector: Arc<Collector>,
     /// URL template with `{vu}`, `{iteration}`, `{var.NAME}` (embedded targets already resolved to
     /// their loopback address).
-    pub url_template: String,
+    pub url_template: Template,
+    /// Upgrade headers whose values vary per connection (static ones live in the connector).
+    pub header_templates: Vec<(HeaderName, Template)>,
+    /// Which data row each iteration reads.
+    pub rows: crate::load::rows::Rows,
     /// Connections, ramp, duration, iterations and timeouts.
     pub load: Load,
     /// DNS, heartbeat, reconnect and idle settings.
@@ -35,17 +41,46 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The URL for VU `vu`'s iteration `iteration`.
-    pub fn url(&self, vu: u32, iteration: u32) -> Result<Url, String> {
-        let lookup = |name: &str| self.facts.var(vu, name).cloned();
-        let text = expand_template(
-            &self.url_template,
-            &TemplateValues {
-                vu,
-                iteration,
-                lookup: &lookup,
-            },
-        )?;
+    /// The URL for VU `vu`'s iteration `iteration`, reading data row `row`.
+    pub fn url(&self, vu: u32, iteration: u32, row: Option<u32>) -> Result<Url, String> {
+        let lookup = |name: &str| self.facts.var(row, name);
+        let text = self.url_template.render(&TemplateValues {
+            vu,
+            iteration,
+            lookup: &lookup,
+        })?;
         Url::parse(&text).map_err(|error| format!("`{text}` is not a URL: {error}"))
+    }
+
+    /// The varying upgrade headers for VU `vu`'s iteration `iteration`, reading data row `row`
+    /// (empty, without allocating, when every header is static). A value HTTP does not allow (a
+    /// data value with a line break, say) fails this connection only, with a reason naming the
+    /// header.
+    pub fn headers(
+        &self,
+        vu: u32,
+        iteration: u32,
+        row: Option<u32>,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        let lookup = |name: &str| self.facts.var(row, name);
+        let values = TemplateValues {
+            vu,
+            iteration,
+            lookup: &lookup,
+        };
+        self.header_templates
+            .iter()
+            .map(|(name, template)| {
+                let text = template
+                    .render(&values)
+                    .map_err(|reason| format!("header `{name}`: {reason}"))?;
+                let value = HeaderValue::from_str(&text).map_err(|_| {
+                    format!(
+                        "header `{name}`: the value for this connection has characters HTTP does not allow (a line break in the data?)"
+                    )
+                })?;
+                Ok((name.clone(), value))
+            })
+            .collect()
     }
 }

@@ -3,12 +3,16 @@
 //! `load.retry_pause`, so an unreachable target is counted, not hammered. With `net.reconnect`, a
 //! connection that drops (reset, closed by the server, dead heartbeat, idle) is re-opened after an
 //! exponential backoff with full jitter, up to `max_attempts` in a row; each re-open is counted as a
-//! reconnect and continues the same iteration. The iteration itself lives in `iteration`.
+//! reconnect and continues the same iteration. Each iteration reads one data row, asked of
+//! `load::rows` when the iteration starts (a reconnect keeps it); with `data_order: unique` a VU
+//! that finds no row left stops, counted in `data_exhausted`. The iteration itself lives in
+//! `iteration`.
 
 use crate::config::Reconnect;
 use crate::connection::event_loop::Outcome;
 use crate::load::iteration::run_iteration;
 use crate::load::plan::Plan;
+use crate::load::rows::Pick;
 use crate::measure::counters::bump;
 use rand::Rng;
 use std::sync::Arc;
@@ -37,6 +41,8 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
             .is_some_and(|limit| iteration - first_iteration >= limit.get())
     };
     let mut reconnect_attempts: u32 = 0;
+    // The data row of the iteration in progress, kept across its reconnects.
+    let mut row_of: Option<(u32, Option<u32>)> = None;
     loop {
         if stop.is_cancelled() {
             return;
@@ -44,7 +50,20 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
         if done(iteration) {
             return;
         }
-        let outcome = run_iteration(&plan, vu, iteration, &stop).await;
+        let row = match row_of {
+            Some((of, row)) if of == iteration => row,
+            _ => match plan.rows.pick(vu, iteration) {
+                Pick::Row(row) => {
+                    row_of = Some((iteration, row));
+                    row
+                }
+                Pick::Exhausted => {
+                    bump(&plan.collector.counters.data_exhausted, 1);
+                    return;
+                }
+            },
+        };
+        let outcome = run_iteration(&plan, vu, iteration, row, &stop).await;
         let policy = plan.net.reconnect;
         if let (Some(policy), Outcome::Dropped { lived, .. }) = (policy, outcome)
             && lived >= policy.max_backoff.min(Duration::from_secs(10))

@@ -47,6 +47,8 @@ pub struct Counters {
     pub reconnect_give_ups: AtomicU64,
     /// Client pings sent.
     pub pings_sent: AtomicU64,
+    /// VUs (or arrivals) that stopped because `data_order: unique` had no row left.
+    pub data_exhausted: AtomicU64,
 }
 
 /// Increment a counter by `n`.
@@ -116,6 +118,8 @@ pub struct CounterValues {
     pub open: u64,
     /// Round trips completed.
     pub round_trips: u64,
+    /// VUs stopped for want of a `unique` data row.
+    pub data_exhausted: u64,
 }
 
 impl CounterValues {
@@ -142,6 +146,7 @@ impl CounterValues {
             pings_sent: read(&counters.pings_sent),
             open: read(&counters.open),
             round_trips: read(&counters.round_trips),
+            data_exhausted: read(&counters.data_exhausted),
         }
     }
 
@@ -159,6 +164,7 @@ impl CounterValues {
             bytes_sent,
             bytes_received,
             reply_timeouts,
+            requests_abandoned,
             dropped_arrivals,
             tls_full,
             tls_resumed,
@@ -168,6 +174,7 @@ impl CounterValues {
             pings_sent,
             open,
             round_trips,
+            data_exhausted,
         } = *other;
         self.attempted += attempted;
         self.established += established;
@@ -179,6 +186,7 @@ impl CounterValues {
         self.bytes_sent += bytes_sent;
         self.bytes_received += bytes_received;
         self.reply_timeouts += reply_timeouts;
+        self.requests_abandoned += requests_abandoned;
         self.dropped_arrivals += dropped_arrivals;
         self.tls_full += tls_full;
         self.tls_resumed += tls_resumed;
@@ -188,6 +196,7 @@ impl CounterValues {
         self.pings_sent += pings_sent;
         self.open += open;
         self.round_trips += round_trips;
+        self.data_exhausted += data_exhausted;
     }
 }
 

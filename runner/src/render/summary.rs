@@ -79,6 +79,13 @@ pub fn render(report: &Report) -> String {
             c.dropped_arrivals
         );
     }
+    if let Some(data) = report.data.as_ref().filter(|data| data.exhausted > 0) {
+        let _ = writeln!(
+            out,
+            "  data exhausted {} (data_order: {} used all {} rows of {}; those VUs stopped)",
+            data.exhausted, data.order, data.rows, data.source
+        );
+    }
     for (reason, count) in &c.failed_by_reason {
         let _ = writeln!(out, "  ✗ {count:>6}  {reason}");
         if let Some(example) = c.examples.get(reason) {

@@ -87,6 +87,7 @@ impl Report {
                 dns_queries: counters.dns_queries,
                 pings_sent: counters.pings_sent,
             },
+            data: None,
             metrics: totals
                 .metrics
                 .iter()

@@ -147,6 +147,11 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     n.reconnect_give_ups += b.network.reconnect_give_ups;
     n.dns_queries += b.network.dns_queries;
     n.pings_sent += b.network.pings_sent;
+    match (&mut a.data, &b.data) {
+        (Some(mine), Some(theirs)) => mine.exhausted += theirs.exhausted,
+        (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+        _ => {}
+    }
     merge_named(&mut a.metrics, &b.metrics, METRIC_SCALE)?;
     for (index, theirs) in b.series.points.iter().enumerate() {
         add_point(&mut a.series.points, index, theirs);

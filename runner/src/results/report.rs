@@ -50,6 +50,9 @@ pub struct Report {
     /// Network facts: TLS handshakes, reconnects, DNS queries, pings.
     #[serde(default)]
     pub network: NetworkStats,
+    /// The `data` rows connections read, when the file has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataStats>,
     /// Custom metrics by name (values in the scenario's unit).
     pub metrics: BTreeMap<String, Distribution>,
     /// Scenario traps by message.
@@ -178,6 +181,19 @@ pub struct NetworkStats {
     pub dns_queries: u64,
     /// Client pings sent.
     pub pings_sent: u64,
+}
+
+/// `data` section: where the rows came from and what `data_order: unique` left undone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DataStats {
+    /// `inline`, or the data file's path.
+    pub source: String,
+    /// Rows in the data.
+    pub rows: u64,
+    /// `data_order` (`per_vu`, `per_iteration`, `unique`, `random`).
+    pub order: String,
+    /// VUs (or arrivals) that stopped because `unique` had no row left.
+    pub exhausted: u64,
 }
 
 /// `messages` section.

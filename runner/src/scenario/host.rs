@@ -49,8 +49,8 @@ pub struct RunFacts {
     pub started: Instant,
     /// `vars:` from the file.
     pub vars: BTreeMap<String, String>,
-    /// `data:` rows.
-    pub data: Vec<BTreeMap<String, String>>,
+    /// `data:` rows (shared, never copied per connection).
+    pub data: Arc<crate::config::DataTable>,
     /// The file's seed.
     pub seed: u64,
     /// Scenario log lines written so far (printing stops at [`MAX_LOG_LINES`]).
@@ -58,14 +58,11 @@ pub struct RunFacts {
 }
 
 impl RunFacts {
-    /// A variable for VU `vu`: its data row first, then `vars`.
-    pub fn var(&self, vu: u32, name: &str) -> Option<&String> {
-        let row = match self.data.len() {
-            0 => None,
-            rows => self.data.get(vu as usize % rows),
-        };
-        row.and_then(|row| row.get(name))
-            .or_else(|| self.vars.get(name))
+    /// A variable of a connection that reads data row `row` (chosen by `load::rows`; `None`
+    /// without data): the row first, then `vars`.
+    pub fn var(&self, row: Option<u32>, name: &str) -> Option<&str> {
+        row.and_then(|row| self.data.value(row as usize, name))
+            .or_else(|| self.vars.get(name).map(String::as_str))
     }
 }
 
@@ -79,6 +76,8 @@ pub struct ConnState {
     facts: Arc<RunFacts>,
     vu: u32,
     iteration: u32,
+    /// The data row this connection reads (see `with_row`).
+    row: Option<u32>,
     rng: SmallRng,
     /// When the current callback was due; timers set during it count from here.
     pub due: Instant,
@@ -135,6 +134,7 @@ impl ConnState {
             facts,
             vu,
             iteration,
+            row: None,
             rng: SmallRng::seed_from_u64(seed),
             due: Instant::now(),
             send_base: Instant::now(),
@@ -148,6 +148,12 @@ impl ConnState {
             violation: None,
             memory,
         }
+    }
+
+    /// The data row `var` reads for this connection: the one its URL and headers were made from.
+    pub fn with_row(mut self, row: Option<u32>) -> Self {
+        self.row = row;
+        self
     }
 
     /// The WASI resource table (streams, pollables).
@@ -307,7 +313,7 @@ impl HostImports for ConnState {
     }
 
     fn var(&mut self, name: String) -> Option<String> {
-        self.facts.var(self.vu, &name).cloned()
+        self.facts.var(self.row, &name).map(str::to_owned)
     }
 
     fn vu(&mut self) -> u32 {

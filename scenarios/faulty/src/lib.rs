@@ -1,6 +1,7 @@
 //! Test fixture, not an example: a scenario that misbehaves on purpose so the end-to-end tests can
-//! prove one connection's fault stays in that connection. Odd VUs misbehave; even VUs send "hello",
-//! check the echo and close cleanly.
+//! prove one connection's fault stays in that connection. Odd VUs misbehave; even VUs send "hello"
+//! (or the value of var `say`, so a test can see which data row `ctx.var` read), check the echo
+//! and close cleanly.
 //!
 //! Var `mode`: `panic` (panic on open), `loop` (endless loop on the echo), `bomb` (allocate until the
 //! memory cap), `fail-check` (record a failing check named "reply has the secret"), `sleep` (block
@@ -16,6 +17,7 @@ use volley_sdk::{Context, Message, Scenario};
 pub struct Faulty {
     misbehaves: bool,
     mode: String,
+    said: String,
 }
 
 impl Scenario for Faulty {
@@ -25,13 +27,21 @@ impl Scenario for Faulty {
         if misbehaves && mode == "panic" {
             panic!("scenario gave up on purpose (vu {})", ctx.vu());
         }
-        ctx.request_text("hello", "hello", Duration::from_secs(5));
-        Faulty { misbehaves, mode }
+        let said = ctx.var("say").unwrap_or_else(|| "hello".to_owned());
+        ctx.request_text("hello", &said, Duration::from_secs(5));
+        Faulty {
+            misbehaves,
+            mode,
+            said,
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Context, message: Message) {
         ctx.complete("hello");
-        ctx.check("echo says hello", message.as_text() == Some("hello"));
+        ctx.check(
+            "echo says hello",
+            message.as_text() == Some(self.said.as_str()),
+        );
         if self.misbehaves {
             match self.mode.as_str() {
                 "loop" => endless(ctx),
