@@ -201,7 +201,7 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         &mut out,
         "volley_requests_abandoned",
         "Requests still waiting for a reply when their connection ended.",
-        read(&counters.requests_abandoned),
+        counters.requests_abandoned,
     );
     let _ = writeln!(
         out,
