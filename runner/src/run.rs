@@ -215,6 +215,7 @@ pub async fn run(
             scenario.net.max_connect_rate,
         ),
         shard,
+        expect_upgrade: scenario.expect_upgrade,
     });
 
     let progress_done = CancellationToken::new();

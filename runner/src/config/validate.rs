@@ -141,6 +141,22 @@ impl Validator<'_> {
             headers.push((name.clone(), text));
         }
 
+        let expect_upgrade = match &raw.expect_upgrade {
+            None => 101,
+            Some(expect) if expect.status == 101 || (200..=599).contains(&expect.status) => {
+                expect.status
+            }
+            Some(expect) => {
+                return Err(self.error(
+                    &["expect_upgrade", "status"],
+                    format!(
+                        "`expect_upgrade.status: {}` is not an answer to an upgrade; use 101 (the connection opens) or an HTTP status from 200 to 599, e.g. 401",
+                        expect.status
+                    ),
+                ));
+            }
+        };
+
         let (target_text, from_flag) = match &overrides.target {
             Some(target) => (target.clone(), true),
             None => (raw.target.clone(), false),
@@ -377,6 +393,7 @@ impl Validator<'_> {
             module_sha256,
             headers,
             subprotocols: raw.subprotocols,
+            expect_upgrade,
             vars,
             data,
             // Below 2^53 so JSON readers that use doubles print it exactly.

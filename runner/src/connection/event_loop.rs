@@ -8,8 +8,9 @@
 use crate::connection::connect::{WsStream, io_reason};
 use crate::connection::keepalive::Keepalive;
 use crate::measure::counters::bump;
-use crate::scenario::bindings::{Message as GuestMessage, VolleyScenario};
+use crate::scenario::bindings::Message as GuestMessage;
 use crate::scenario::engine::InstanceLimits;
+use crate::scenario::guest::{Callback, Guest};
 use crate::scenario::host::{ConnState, Outgoing};
 use futures_util::{SinkExt, StreamExt};
 use std::panic::AssertUnwindSafe;
@@ -51,27 +52,8 @@ pub enum Outcome {
     },
     /// The run stopped before the connection was established.
     Stopped,
-}
-
-/// The scenario callback being made, for calls and error messages.
-enum Callback {
-    Open,
-    Message(GuestMessage),
-    Timer(u32),
-    ReplyTimeout(String),
-    Close(u16, String),
-}
-
-impl Callback {
-    fn name(&self) -> &'static str {
-        match self {
-            Callback::Open => "on-open",
-            Callback::Message(_) => "on-message",
-            Callback::Timer(_) => "on-timer",
-            Callback::ReplyTimeout(_) => "on-reply-timeout",
-            Callback::Close(..) => "on-close",
-        }
-    }
+    /// The upgrade was answered with the status `expect_upgrade` asked for (a pass; no scenario).
+    Rejected,
 }
 
 /// Why the loop ended early.
@@ -108,7 +90,7 @@ pub struct Settings {
 pub struct Connection {
     socket: WsStream,
     store: Store<ConnState>,
-    scenario: VolleyScenario,
+    scenario: Guest,
     stop: CancellationToken,
     /// CPU and memory limits of the scenario instance.
     limits: InstanceLimits,
@@ -133,7 +115,7 @@ impl Connection {
     pub fn new(
         socket: WsStream,
         store: Store<ConnState>,
-        scenario: VolleyScenario,
+        scenario: Guest,
         stop: CancellationToken,
         settings: Settings,
     ) -> Connection {
@@ -323,6 +305,11 @@ impl Connection {
             Message::Pong(payload) => {
                 if let Some(rtt) = self.keepalive.pong(&payload, Instant::now()) {
                     self.store.data_mut().recorder.ping_rtt(rtt);
+                } else if let Some(pong) = self.store.data_mut().pong(&payload, Instant::now())
+                    && self.closing.is_none()
+                {
+                    self.call(Instant::now(), pong)?;
+                    self.flush().await?;
                 }
                 return Ok(None);
             }
@@ -367,17 +354,12 @@ impl Connection {
         // user would have seen). Early callback (timer slack): count from the actual send.
         state.send_base = due.min(Instant::now());
         self.limits.arm(&mut self.store);
-        let guest = self.scenario.volley_scenario_scenario();
+        let guest = &self.scenario;
         let name = callback.name();
         let store = &mut self.store;
         // A panic in a host function (a runner bug) must end this connection, not its VU task.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match callback {
-            Callback::Open => guest.call_on_open(&mut *store),
-            Callback::Message(message) => guest.call_on_message(&mut *store, &message),
-            Callback::Timer(id) => guest.call_on_timer(&mut *store, id),
-            Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(&mut *store, &key),
-            Callback::Close(code, reason) => guest.call_on_close(&mut *store, code, &reason),
-        }));
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| guest.call(&mut *store, callback)));
         let result = match result {
             Ok(result) => result,
             Err(panic) => {
@@ -412,20 +394,23 @@ impl Connection {
         let outbox = std::mem::take(&mut self.store.data_mut().outbox);
         if !outbox.is_empty() {
             let mut bytes = 0;
+            let mut sent = 0;
             let messages: Vec<Message> = outbox
                 .into_iter()
                 .map(|message| match message {
                     Outgoing::Text(text) => {
                         bytes += text.len();
+                        sent += 1;
                         Message::text(text)
                     }
                     Outgoing::Binary(data) => {
                         bytes += data.len();
+                        sent += 1;
                         Message::binary(data)
                     }
+                    Outgoing::Ping(data) => Message::Ping(data.into()),
                 })
                 .collect();
-            let sent = messages.len() as u64;
             self.write(messages).await?;
             let counters = &self.store.data().recorder.collector().counters;
             bump(&counters.messages_sent, sent);

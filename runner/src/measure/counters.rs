@@ -44,6 +44,8 @@ pub struct Counters {
     pub reconnect_give_ups: AtomicU64,
     /// Client pings sent.
     pub pings_sent: AtomicU64,
+    /// Upgrades answered with the status `expect_upgrade` asked for (not 101): passes.
+    pub expected_rejections: AtomicU64,
 }
 
 /// Increment a counter by `n`.
@@ -106,6 +108,8 @@ pub struct CounterValues {
     pub dns_queries: u64,
     /// Pings sent.
     pub pings_sent: u64,
+    /// Upgrades answered as `expect_upgrade` expected.
+    pub expected_rejections: u64,
 }
 
 impl CounterValues {
@@ -129,6 +133,7 @@ impl CounterValues {
             reconnect_give_ups: read(&counters.reconnect_give_ups),
             dns_queries: 0,
             pings_sent: read(&counters.pings_sent),
+            expected_rejections: read(&counters.expected_rejections),
         }
     }
 }

@@ -67,9 +67,21 @@ impl Recorder {
         }
     }
 
-    /// A completed request's round trip.
-    pub fn round_trip(&mut self, elapsed: Duration) {
-        self.samples.round_trips.push(micros(elapsed));
+    /// A completed request's round trip, in the total and, when `name` is not empty, under its
+    /// name.
+    pub fn round_trip(&mut self, name: &str, elapsed: Duration) {
+        let value = micros(elapsed);
+        self.samples.round_trips.push(value);
+        if !name.is_empty() {
+            match self.samples.round_trips_by_name.get_mut(name) {
+                Some(values) => values.push(value),
+                None => {
+                    self.samples
+                        .round_trips_by_name
+                        .insert(name.to_owned(), vec![value]);
+                }
+            }
+        }
         bump(&self.collector.counters.round_trips, 1);
         self.added();
     }
