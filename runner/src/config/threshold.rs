@@ -1,7 +1,8 @@
 //! Threshold rules as written in a scenario file — `round_trip p99 < 50ms`, `round_trip{echo} p99 <
 //! 20ms` (the requests named `echo`), `checks pass_rate > 99.9%`, `connections failure_rate <
 //! 0.1%`, `reply_timeouts == 0`, `metric payload_bytes p95 < 5000` — parsed once at load into
-//! [`Threshold`] (a mistake is a config error naming the rule). Judging a rule against measured figures lives in `results::thresholds`, not here.
+//! [`Threshold`] (a mistake is a config error naming the rule). Judging a rule against measured
+//! figures lives in `results::thresholds`, not here.
 
 use super::closest;
 
