@@ -273,6 +273,8 @@ pub async fn echo_answering_with(
         };
         let headers = headers.clone();
         tokio::spawn(async move {
+            // The error type is tungstenite's (an HTTP response); this callback never fails.
+            #[allow(clippy::result_large_err)]
             let answer = move |_request: &Request, mut response: Response| {
                 for (name, value) in &headers {
                     response.headers_mut().append(
