@@ -68,5 +68,6 @@ pub mod testing {
     pub use crate::measure::recorder::Recorder;
     pub use crate::scenario::bindings::Message;
     pub use crate::scenario::engine::{InstanceLimits, ScenarioEngine};
+    pub use crate::scenario::guest::{Callback, Guest};
     pub use crate::scenario::host::{ConnState, Outgoing, RunFacts};
 }

@@ -256,6 +256,7 @@ pub async fn run(
             scenario.net.max_connect_rate,
         ),
         shard,
+        expect_upgrade: scenario.expect_upgrade,
     });
 
     let progress_done = CancellationToken::new();

@@ -11,7 +11,7 @@ wit_bindgen::generate!({
     default_bindings_module: "::volley_sdk::__bindings",
 });
 
-use crate::{Host, LogLevel, Message};
+use crate::{Handshake, Host, LogLevel, Message};
 use volley::scenario::host as imports;
 use volley::scenario::types;
 
@@ -25,11 +25,22 @@ impl Host for WasmHost {
     fn send_binary(&mut self, data: &[u8]) {
         imports::send_binary(data)
     }
-    fn request_text(&mut self, key: &str, text: &str, timeout_ms: u32) {
-        imports::request_text(key, text, timeout_ms)
+    fn request_text(&mut self, name: &str, key: &str, text: &str, timeout_ms: u32) {
+        imports::request_text(name, key, text, timeout_ms)
     }
-    fn request_binary(&mut self, key: &str, data: &[u8], timeout_ms: u32) {
-        imports::request_binary(key, data, timeout_ms)
+    fn request_binary(&mut self, name: &str, key: &str, data: &[u8], timeout_ms: u32) {
+        imports::request_binary(name, key, data, timeout_ms)
+    }
+    fn handshake(&mut self) -> Handshake {
+        let answer = imports::handshake();
+        Handshake {
+            status: answer.status,
+            headers: answer.headers,
+            subprotocol: answer.subprotocol,
+        }
+    }
+    fn ping(&mut self, payload: &[u8]) {
+        imports::ping(payload)
     }
     fn complete(&mut self, key: &str) -> Option<u64> {
         imports::complete(key)

@@ -40,6 +40,15 @@ pub fn on_reply_timeout<S: Scenario>(state: &mut Option<S>, key: &str) {
     }
 }
 
+/// `on-pong`.
+pub fn on_pong<S: Scenario>(state: &mut Option<S>, payload: &[u8], rtt_us: u64) {
+    if let Some(scenario) = state {
+        with_context(|ctx| {
+            scenario.on_pong(ctx, payload, std::time::Duration::from_micros(rtt_us))
+        });
+    }
+}
+
 /// `on-close`: the last call; the state is dropped afterwards.
 pub fn on_close<S: Scenario>(state: &mut Option<S>, code: u16, reason: &str) {
     if let Some(mut scenario) = state.take() {

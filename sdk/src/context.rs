@@ -1,6 +1,7 @@
 //! [`Context`]: what a scenario can ask of the runner during a callback, and the [`Host`] trait
 //! behind it (the runner's imports inside WebAssembly, [`crate::testing::TestHost`] natively).
 
+use crate::Handshake;
 use std::time::Duration;
 
 /// Severity of a [`Context::log`] line.
@@ -29,8 +30,8 @@ pub enum LogLevel {
 pub trait Host {
     fn send_text(&mut self, text: &str);
     fn send_binary(&mut self, data: &[u8]);
-    fn request_text(&mut self, key: &str, text: &str, timeout_ms: u32);
-    fn request_binary(&mut self, key: &str, data: &[u8], timeout_ms: u32);
+    fn request_text(&mut self, name: &str, key: &str, text: &str, timeout_ms: u32);
+    fn request_binary(&mut self, name: &str, key: &str, data: &[u8], timeout_ms: u32);
     fn complete(&mut self, key: &str) -> Option<u64>;
     fn close(&mut self, code: u16, reason: &str);
     fn set_timer(&mut self, id: u32, delay_ms: u32);
@@ -43,6 +44,8 @@ pub trait Host {
     fn now_us(&mut self) -> u64;
     fn random_u64(&mut self) -> u64;
     fn log(&mut self, level: LogLevel, text: &str);
+    fn handshake(&mut self) -> Handshake;
+    fn ping(&mut self, payload: &[u8]);
 }
 
 /// The scenario's handle on its connection during one callback.
@@ -84,14 +87,76 @@ impl<'host> Context<'host> {
     /// Send a text message that expects a reply. Call [`Context::complete`] with the same `key` when
     /// the reply arrives; the runner records the round trip from when this send was due. Without a
     /// `complete` within `timeout` (millisecond resolution) the request counts as a reply timeout and
-    /// [`crate::Scenario::on_reply_timeout`] is called. Reusing a pending key restarts it.
+    /// [`crate::Scenario::on_reply_timeout`] is called. Reusing a pending key restarts it. The round
+    /// trip counts in the total only; [`Context::named_request_text`] also keeps it per name.
     pub fn request_text(&mut self, key: &str, text: &str, timeout: Duration) {
-        self.host.request_text(key, text, millis(timeout))
+        self.host.request_text("", key, text, millis(timeout))
     }
 
     /// Binary twin of [`Context::request_text`].
     pub fn request_binary(&mut self, key: &str, data: &[u8], timeout: Duration) {
-        self.host.request_binary(key, data, millis(timeout))
+        self.host.request_binary("", key, data, millis(timeout))
+    }
+
+    /// [`Context::request_text`] for a request named `name`: its round trip is also recorded in the
+    /// histogram of that name (`round_trips_by_name` in the results, `round_trip{NAME}` in
+    /// thresholds). Name kinds of requests (`login`, `order`), not single ones: at most 200 bytes,
+    /// and names beyond the 1000th distinct one are counted together. `key` still identifies this
+    /// one request for [`Context::complete`].
+    ///
+    /// ```
+    /// use volley_sdk::{Context, testing::TestHost};
+    /// use std::time::Duration;
+    /// let mut host = TestHost::new();
+    /// let mut ctx = Context::new(&mut host);
+    /// ctx.named_request_text("echo", "7", "hello", Duration::from_secs(2));
+    /// assert_eq!(host.request_names(), vec![("7", "echo")]);
+    /// ```
+    pub fn named_request_text(&mut self, name: &str, key: &str, text: &str, timeout: Duration) {
+        self.host.request_text(name, key, text, millis(timeout))
+    }
+
+    /// Binary twin of [`Context::named_request_text`].
+    pub fn named_request_binary(&mut self, name: &str, key: &str, data: &[u8], timeout: Duration) {
+        self.host.request_binary(name, key, data, millis(timeout))
+    }
+
+    /// Send a Ping frame carrying `payload` (at most 125 bytes, RFC 6455; more fails the
+    /// connection). When the server's Pong arrives, the runner records the round trip in `ping_rtt`
+    /// and calls [`crate::Scenario::on_pong`]. At most 16 pings may wait for their Pong at once;
+    /// give each its own payload (a counter) to tell them apart. The server's own pings are
+    /// answered by the runner.
+    ///
+    /// ```
+    /// use volley_sdk::{Context, testing::TestHost};
+    /// let mut host = TestHost::new();
+    /// let mut ctx = Context::new(&mut host);
+    /// ctx.ping(b"1");
+    /// assert_eq!(host.pings_waiting(), vec![b"1".to_vec()]);
+    /// ```
+    pub fn ping(&mut self, payload: &[u8]) {
+        self.host.ping(payload)
+    }
+
+    /// The server's answer to this connection's upgrade: status, headers and chosen subprotocol.
+    ///
+    /// ```
+    /// use volley_sdk::{Context, Scenario, testing::TestHost};
+    /// struct Auth;
+    /// impl Scenario for Auth {
+    ///     fn open(ctx: &mut Context) -> Self {
+    ///         let handshake = ctx.handshake();
+    ///         ctx.check("server chose chat.v2", handshake.subprotocol.as_deref() == Some("chat.v2"));
+    ///         Auth
+    ///     }
+    /// }
+    /// let mut host = TestHost::new();
+    /// host.handshake.subprotocol = Some("chat.v2".into());
+    /// let _: Auth = host.open();
+    /// assert!(host.failed_checks().is_empty());
+    /// ```
+    pub fn handshake(&mut self) -> Handshake {
+        self.host.handshake()
     }
 
     /// Mark request `key` answered; returns its round trip, or `None` if it was not pending.

@@ -6,9 +6,9 @@
 //! `on_reply_timeout` to it.
 //!
 //! What does not live here: the WebSocket subprotocol (the scenario file offers it with
-//! `subprotocols: [graphql-transport-ws]`), the legacy `subscriptions-transport-ws` protocol,
-//! and per-name histograms (the WIT interface 0.1.0 has one round-trip histogram; the name is
-//! carried in the request key so it can be reported per name when the interface gains that).
+//! `subprotocols: [graphql-transport-ws]`) and the legacy `subscriptions-transport-ws` protocol.
+//! Each subscription is a request named after it, so the results keep one round-trip histogram
+//! per subscription name.
 
 use crate::{Context, LogLevel, Message};
 use serde_json::{Value, json};
@@ -154,7 +154,8 @@ pub struct GraphqlWs {
     acknowledged: bool,
     next_id: u64,
     subscriptions: BTreeMap<String, Subscription>,
-    queued: Vec<(String, String, Duration)>,
+    /// Subscriptions waiting for `connection_ack`: name, key, message, timeout.
+    queued: Vec<(String, String, String, Duration)>,
 }
 
 impl GraphqlWs {
@@ -239,9 +240,9 @@ impl GraphqlWs {
         .to_string();
         let key = request_key(name, &id);
         if self.acknowledged {
-            ctx.request_text(&key, &message, timeout);
+            ctx.named_request_text(name, &key, &message, timeout);
         } else {
-            self.queued.push((key, message, timeout));
+            self.queued.push((name.to_owned(), key, message, timeout));
         }
         self.subscriptions.insert(
             id.clone(),
@@ -271,7 +272,7 @@ impl GraphqlWs {
         };
         let key = request_key(&subscription.name, id);
         let before = self.queued.len();
-        self.queued.retain(|(queued, _, _)| *queued != key);
+        self.queued.retain(|(_, queued, _, _)| *queued != key);
         if self.queued.len() == before {
             ctx.complete(&key);
             ctx.send_text(&json!({"id": id, "type": "complete"}).to_string());
@@ -371,8 +372,8 @@ impl GraphqlWs {
         match kind.as_str() {
             "connection_ack" => {
                 self.acknowledged = true;
-                for (key, message, timeout) in std::mem::take(&mut self.queued) {
-                    ctx.request_text(&key, &message, timeout);
+                for (name, key, message, timeout) in std::mem::take(&mut self.queued) {
+                    ctx.named_request_text(&name, &key, &message, timeout);
                 }
                 Ok(Some(Event::Acknowledged { payload }))
             }
@@ -458,8 +459,7 @@ fn finish(ctx: &mut Context, name: &str, id: &str, timed_out: bool) -> Option<Du
 }
 
 /// The request key of a subscription: `NAME#ID`. The runner's reply timeouts and
-/// [`Context::complete`] use it; the name part is kept for per-name round-trip histograms once
-/// the scenario interface supports them.
+/// [`Context::complete`] use it; the request's name (its histogram) is NAME.
 ///
 /// ```
 /// assert_eq!(volley_sdk::graphql::request_key("countdown", "1"), "countdown#1");

@@ -2,8 +2,8 @@
 //!
 //! A scenario drives one WebSocket connection. The Volley runner owns the socket, the clock and the
 //! measurements; the scenario reacts to what happens on the connection (open, message, timer, reply
-//! timeout, close) and answers through a [`Context`]: send messages, time request/reply round trips,
-//! record checks and metrics. Each connection gets its own instance, so a scenario keeps its state in
+//! timeout, pong, close) and answers through a [`Context`]: send messages, time request/reply round
+//! trips (per request name), send pings, read the upgrade's answer, record checks and metrics. Each connection gets its own instance, so a scenario keeps its state in
 //! plain fields of its own type.
 //!
 //! ```
@@ -38,12 +38,14 @@
 //! Protocols above raw frames: [`socketio`] (Socket.IO v4 events, acknowledgements timed as
 //! requests) and [`graphql`] (GraphQL subscriptions over `graphql-transport-ws`).
 //!
-//! What does not live here: the runner (crate `volley`) and the WIT contract (`wit/scenario.wit`).
+//! What does not live here: the runner (crate `volley`) and the WIT contract (`wit/scenario.wit`,
+//! `volley:scenario@0.2.0`).
 
 #![deny(missing_docs)]
 
 mod context;
 pub mod graphql;
+mod handshake;
 mod message;
 mod protocol_error;
 mod scenario;
@@ -58,6 +60,7 @@ pub mod __private;
 pub mod __bindings;
 
 pub use context::{Context, Host, LogLevel};
+pub use handshake::Handshake;
 pub use message::Message;
 pub use scenario::Scenario;
 
@@ -119,6 +122,11 @@ macro_rules! export_scenario {
                 fn on_close(code: u16, reason: ::std::string::String) {
                     STATE.with(|state| {
                         $crate::__private::on_close(&mut state.borrow_mut(), code, &reason)
+                    })
+                }
+                fn on_pong(payload: ::std::vec::Vec<u8>, rtt_us: u64) {
+                    STATE.with(|state| {
+                        $crate::__private::on_pong(&mut state.borrow_mut(), &payload, rtt_us)
                     })
                 }
             }

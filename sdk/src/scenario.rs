@@ -42,6 +42,12 @@ pub trait Scenario: Sized + 'static {
         let _ = (ctx, key);
     }
 
+    /// The Pong answering [`Context::ping`] with `payload` arrived, `rtt` after the ping was due
+    /// (the runner has recorded it in `ping_rtt`).
+    fn on_pong(&mut self, ctx: &mut Context, payload: &[u8], rtt: std::time::Duration) {
+        let _ = (ctx, payload, rtt);
+    }
+
     /// The connection is closing with `code` and `reason`. Sends are ignored from here on; checks and
     /// metrics still count.
     fn on_close(&mut self, ctx: &mut Context, code: u16, reason: &str) {

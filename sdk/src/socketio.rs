@@ -5,9 +5,8 @@
 //! `on_message`, `on_timer` and `on_reply_timeout` calls to it.
 //!
 //! What does not live here: the socket (the runner owns it), polling transports, binary
-//! attachments (`BINARY_EVENT`/`BINARY_ACK` are reported as protocol errors), and per-name
-//! histograms (the WIT interface 0.1.0 has one round-trip histogram; the event name is carried in
-//! the request key so it can be reported per name when the interface gains that).
+//! attachments (`BINARY_EVENT`/`BINARY_ACK` are reported as protocol errors). Each acknowledged
+//! emit is a request named after its event, so the results keep one round-trip histogram per event.
 
 use crate::{Context, LogLevel, Message};
 use serde_json::Value;
@@ -273,7 +272,7 @@ impl SocketIo {
         let id = self.next_ack;
         self.next_ack += 1;
         let packet = format!("42{}{id}{}", self.prefix(), event_array(event, args));
-        ctx.request_text(&request_key(event, id), &packet, timeout);
+        ctx.named_request_text(event, &request_key(event, id), &packet, timeout);
         self.pending.insert(id, event.to_owned());
         id
     }
@@ -615,8 +614,7 @@ impl SocketIo {
 }
 
 /// The request key of an emit with an ack: `EVENT#ID`. The runner's reply timeouts and
-/// [`Context::complete`] use it; the name part is kept for per-name round-trip histograms once
-/// the scenario interface supports them.
+/// [`Context::complete`] use it; the request's name (its histogram) is the event.
 ///
 /// ```
 /// assert_eq!(volley_sdk::socketio::request_key("echo", 3), "echo#3");

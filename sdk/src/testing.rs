@@ -1,7 +1,7 @@
 //! Native testing of scenario logic: [`TestHost`] records everything a scenario asks of the runner,
 //! so `cargo test` on the host checks a scenario without a runner, a socket or WebAssembly.
 
-use crate::{Context, Host, LogLevel, Message, Scenario};
+use crate::{Context, Handshake, Host, LogLevel, Message, Scenario};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -14,7 +14,11 @@ pub enum Action {
         message: Message,
         /// The request key, for `request_*` sends.
         request: Option<String>,
+        /// The request's name (`named_request_*`); empty otherwise.
+        name: String,
     },
+    /// `ping(payload)`.
+    Ping(Vec<u8>),
     /// `close(code, reason)`.
     Close(u16, String),
     /// `set_timer(id, delay)`.
@@ -58,6 +62,10 @@ pub struct TestHost {
     pub now: Duration,
     /// Pending request keys with the time they were sent.
     pub pending: BTreeMap<String, Duration>,
+    /// What `handshake` returns (a plain 101 unless a test sets it).
+    pub handshake: Handshake,
+    /// Pings waiting for their pong, with the time they were sent.
+    pub pings: Vec<(Vec<u8>, Duration)>,
     rng: u64,
 }
 
@@ -77,6 +85,8 @@ impl TestHost {
             iteration: 0,
             now: Duration::ZERO,
             pending: BTreeMap::new(),
+            handshake: Handshake::default(),
+            pings: Vec::new(),
             rng: 0x9E37_79B9_7F4A_7C15,
         }
     }
@@ -84,6 +94,12 @@ impl TestHost {
     /// Set a variable (builder style).
     pub fn with_var(mut self, name: &str, value: &str) -> Self {
         self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Set the upgrade answer `handshake` returns (builder style).
+    pub fn with_handshake(mut self, handshake: Handshake) -> Self {
+        self.handshake = handshake;
         self
     }
 
@@ -106,6 +122,60 @@ impl TestHost {
     pub fn reply_timeout<S: Scenario>(&mut self, scenario: &mut S, key: &str) {
         self.pending.remove(key);
         scenario.on_reply_timeout(&mut Context::new(self), key)
+    }
+
+    /// The server answered the ping with `payload`: call [`Scenario::on_pong`] with the time since
+    /// it was sent (by [`TestHost::now`]). Returns false, without a call, when no such ping waits,
+    /// as the runner would.
+    ///
+    /// ```
+    /// use volley_sdk::{Context, Scenario, testing::TestHost};
+    /// use std::time::Duration;
+    /// struct Pinger;
+    /// impl Scenario for Pinger {
+    ///     fn open(ctx: &mut Context) -> Self { ctx.ping(b"p1"); Pinger }
+    ///     fn on_pong(&mut self, ctx: &mut Context, payload: &[u8], rtt: Duration) {
+    ///         ctx.check("pong under 1s", payload == b"p1" && rtt < Duration::from_secs(1));
+    ///     }
+    /// }
+    /// let mut host = TestHost::new();
+    /// let mut pinger: Pinger = host.open();
+    /// host.now += Duration::from_millis(3);
+    /// assert!(host.pong(&mut pinger, b"p1"));
+    /// assert_eq!(host.passed_checks(), vec!["pong under 1s"]);
+    /// assert!(!host.pong(&mut pinger, b"p1"));
+    /// ```
+    pub fn pong<S: Scenario>(&mut self, scenario: &mut S, payload: &[u8]) -> bool {
+        let Some(index) = self.pings.iter().position(|(sent, _)| sent == payload) else {
+            return false;
+        };
+        let (payload, sent) = self.pings.remove(index);
+        let rtt = self.now.saturating_sub(sent);
+        scenario.on_pong(&mut Context::new(self), &payload, rtt);
+        true
+    }
+
+    /// Payloads of the pings still waiting for a pong, in order.
+    pub fn pings_waiting(&self) -> Vec<Vec<u8>> {
+        self.pings
+            .iter()
+            .map(|(payload, _)| payload.clone())
+            .collect()
+    }
+
+    /// `(key, name)` of every named request sent so far, in order.
+    pub fn request_names(&self) -> Vec<(&str, &str)> {
+        self.actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send {
+                    request: Some(key),
+                    name,
+                    ..
+                } if !name.is_empty() => Some((key.as_str(), name.as_str())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Call [`Scenario::on_close`].
@@ -163,29 +233,37 @@ impl TestHost {
             .collect()
     }
 
-    fn send(&mut self, message: Message, request: Option<&str>) {
+    fn send(&mut self, message: Message, request: Option<&str>, name: &str) {
         if let Some(key) = request {
             self.pending.insert(key.to_owned(), self.now);
         }
         self.actions.push(Action::Send {
             message,
             request: request.map(str::to_owned),
+            name: name.to_owned(),
         });
     }
 }
 
 impl Host for TestHost {
     fn send_text(&mut self, text: &str) {
-        self.send(Message::Text(text.to_owned()), None)
+        self.send(Message::Text(text.to_owned()), None, "")
     }
     fn send_binary(&mut self, data: &[u8]) {
-        self.send(Message::Binary(data.to_vec()), None)
+        self.send(Message::Binary(data.to_vec()), None, "")
     }
-    fn request_text(&mut self, key: &str, text: &str, _timeout_ms: u32) {
-        self.send(Message::Text(text.to_owned()), Some(key))
+    fn request_text(&mut self, name: &str, key: &str, text: &str, _timeout_ms: u32) {
+        self.send(Message::Text(text.to_owned()), Some(key), name)
     }
-    fn request_binary(&mut self, key: &str, data: &[u8], _timeout_ms: u32) {
-        self.send(Message::Binary(data.to_vec()), Some(key))
+    fn request_binary(&mut self, name: &str, key: &str, data: &[u8], _timeout_ms: u32) {
+        self.send(Message::Binary(data.to_vec()), Some(key), name)
+    }
+    fn handshake(&mut self) -> Handshake {
+        self.handshake.clone()
+    }
+    fn ping(&mut self, payload: &[u8]) {
+        self.pings.push((payload.to_vec(), self.now));
+        self.actions.push(Action::Ping(payload.to_vec()))
     }
     fn complete(&mut self, key: &str) -> Option<u64> {
         let sent = self.pending.remove(key)?;

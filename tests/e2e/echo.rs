@@ -81,7 +81,7 @@ fn check_validates_file_and_module_without_connecting() {
     );
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
-        ran.stdout.contains("speaks volley:scenario@0.1.0"),
+        ran.stdout.contains("speaks volley:scenario@0.2.0"),
         "{ran:?}"
     );
 }

@@ -21,4 +21,5 @@ mod scale;
 mod scenario_faults;
 mod servers;
 mod shards;
+mod wit_features;
 mod workers;

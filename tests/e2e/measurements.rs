@@ -218,6 +218,7 @@ fn merging_two_shards_equals_one_run_holding_both() {
         "/messages/sent",
         "/messages/received",
         "/round_trips/count",
+        "/round_trips_by_name/echo/count",
         "/checks/0/passed",
     ] {
         assert_eq!(number(merged, pointer), number(&both, pointer), "{pointer}");

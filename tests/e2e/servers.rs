@@ -348,6 +348,44 @@ pub async fn recording_echo(listener: TcpListener, seen: Seen) {
     }
 }
 
+/// Echo on `listener`, answering every upgrade with `headers` added to the 101 response (a
+/// `sec-websocket-protocol` among them chooses a subprotocol). Pings are answered by tungstenite.
+pub async fn echo_answering_with(
+    listener: TcpListener,
+    headers: Vec<(&'static str, &'static str)>,
+) {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let headers = headers.clone();
+        tokio::spawn(async move {
+            // The error type is tungstenite's (an HTTP response); this callback never fails.
+            #[allow(clippy::result_large_err)]
+            let answer = move |_request: &Request, mut response: Response| {
+                for (name, value) in &headers {
+                    response.headers_mut().append(
+                        HeaderName::from_static(name),
+                        HeaderValue::from_static(value),
+                    );
+                }
+                Ok(response)
+            };
+            let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, answer).await else {
+                return;
+            };
+            while let Some(Ok(message)) = socket.next().await {
+                if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
 /// A real DNS server (hickory-server) on a loopback UDP port, authoritative for `volley.test.`:
 /// each `(name, addresses)` gets A records; other names in the zone are NXDOMAIN. Keep the
 /// returned server alive for as long as it must answer.

@@ -65,6 +65,10 @@ pub struct Scenario {
     pub headers: Vec<Header>,
     /// `Sec-WebSocket-Protocol` values offered.
     pub subprotocols: Vec<String>,
+    /// `expect_upgrade.status`: the HTTP status the upgrade should be answered with (101, the
+    /// default, opens the connection; another, e.g. 401 for a negative auth test, counts as an
+    /// expected rejection and the scenario does not run).
+    pub expect_upgrade: u16,
     /// Variables every connection can read.
     pub vars: BTreeMap<String, String>,
     /// Per-connection rows (inline or from a file), read before `vars`; empty without `data`.

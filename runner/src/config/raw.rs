@@ -22,6 +22,7 @@ pub struct RawFile {
     pub headers: BTreeMap<String, Value>,
     #[serde(default)]
     pub subprotocols: Vec<String>,
+    pub expect_upgrade: Option<RawExpectUpgrade>,
     #[serde(default)]
     pub vars: BTreeMap<String, Value>,
     /// A list of rows, or the path of a CSV / JSON file (checked in `validate`).
@@ -57,6 +58,13 @@ pub struct RawNet {
     pub reconnect: Option<RawReconnect>,
     #[serde(default, deserialize_with = "scalar")]
     pub idle_timeout: Option<String>,
+}
+
+/// `expect_upgrade:`: the answer to the upgrade that counts as a pass.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpectUpgrade {
+    pub status: u16,
 }
 
 /// `net.dns:`.

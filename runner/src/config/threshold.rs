@@ -1,14 +1,15 @@
-//! Threshold rules as written in a scenario file — `round_trip p99 < 50ms`, `checks pass_rate >
-//! 99.9%`, `connections failure_rate < 0.1%`, `reply_timeouts == 0`, `metric payload_bytes p95 <
-//! 5000` — parsed once at load into [`Threshold`] (a mistake is a config error naming the rule).
-//! Judging a rule against measured figures lives in `results::thresholds`, not here.
+//! Threshold rules as written in a scenario file — `round_trip p99 < 50ms`, `round_trip{echo} p99 <
+//! 20ms` (the requests named `echo`), `checks pass_rate > 99.9%`, `connections failure_rate <
+//! 0.1%`, `reply_timeouts == 0`, `metric payload_bytes p95 < 5000` — parsed once at load into
+//! [`Threshold`] (a mistake is a config error naming the rule). Judging a rule against measured
+//! figures lives in `results::thresholds`, not here.
 
 use super::closest;
 
 /// What a threshold measures.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Subject {
-    /// A timing histogram (µs): `round_trip`, `connect_time`, `timer_lag`.
+    /// A timing histogram (µs): `round_trip`, `round_trip{NAME}`, `connect_time`, `timer_lag`…
     Timing(Timing),
     /// A custom metric by name, in its own unit.
     Metric(String),
@@ -27,10 +28,13 @@ pub enum Subject {
 }
 
 /// The built-in timing histograms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Timing {
     /// `round_trip`.
     RoundTrip,
+    /// `round_trip{NAME}`: the round trips of the requests named NAME (names are only known at
+    /// run time: a name no request carried judges as "no data", a failure).
+    NamedRoundTrip(String),
     /// `connect_time`.
     ConnectTime,
     /// `timer_lag`.
@@ -215,12 +219,33 @@ fn parse_count(text: &str) -> Result<f64, String> {
 impl Threshold {
     /// Parse one rule, e.g. `round_trip p99 < 50ms`.
     pub fn parse(expression: &str, abort: bool) -> Result<Threshold, String> {
-        let words = tokens(expression)?;
         let usage = "write `SUBJECT [STAT] OP VALUE`, e.g. `round_trip p99 < 50ms`";
+        let (named, words) = match expression.trim().strip_prefix("round_trip{") {
+            Some(rest) => {
+                let end = rest.find('}').ok_or(
+                    "unclosed `round_trip{`; write `round_trip{NAME} p99 < 50ms` with the request's name",
+                )?;
+                let name = rest[..end].trim().trim_matches('"');
+                if name.is_empty() {
+                    return Err(
+                        "`round_trip{}` needs a request name, e.g. `round_trip{echo} p99 < 50ms`"
+                            .into(),
+                    );
+                }
+                let mut words = vec!["round_trip".to_owned()];
+                words.extend(tokens(&rest[end + 1..])?);
+                (Some(name.to_owned()), words)
+            }
+            None => (None, tokens(expression)?),
+        };
         let first = words
             .first()
             .ok_or_else(|| format!("empty threshold; {usage}"))?;
         let (subject, rest) = match first.as_str() {
+            "round_trip" if named.is_some() => (
+                Subject::Timing(Timing::NamedRoundTrip(named.unwrap_or_default())),
+                &words[1..],
+            ),
             "round_trip" => (Subject::Timing(Timing::RoundTrip), &words[1..]),
             "connect_time" => (Subject::Timing(Timing::ConnectTime), &words[1..]),
             "timer_lag" => (Subject::Timing(Timing::TimerLag), &words[1..]),
@@ -321,6 +346,20 @@ mod tests {
             (t.subject, t.limit),
             (Subject::Metric("payload_bytes".into()), 4096.0)
         );
+        let t = Threshold::parse("round_trip{echo} p99 < 20ms", false)?;
+        assert_eq!(
+            (t.subject, t.stat.as_str(), t.limit),
+            (
+                Subject::Timing(Timing::NamedRoundTrip("echo".into())),
+                "p99",
+                20_000.0
+            )
+        );
+        let t = Threshold::parse(r#"round_trip{"order placed"} max <= 1s"#, false)?;
+        assert_eq!(
+            t.subject,
+            Subject::Timing(Timing::NamedRoundTrip("order placed".into()))
+        );
         Ok(())
     }
 
@@ -337,6 +376,10 @@ mod tests {
         assert!(error.contains("`50ms`"), "{error}");
         let error = Threshold::parse("round_trip p99 ~ 50ms", false).unwrap_err();
         assert!(error.contains("unknown comparison"), "{error}");
+        let error = Threshold::parse("round_trip{echo p99 < 50ms", false).unwrap_err();
+        assert!(error.contains("unclosed `round_trip{`"), "{error}");
+        let error = Threshold::parse("round_trip{} p99 < 50ms", false).unwrap_err();
+        assert!(error.contains("needs a request name"), "{error}");
     }
 
     #[test]

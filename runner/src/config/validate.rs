@@ -159,6 +159,22 @@ impl Validator<'_> {
             });
         }
 
+        let expect_upgrade = match &raw.expect_upgrade {
+            None => 101,
+            Some(expect) if expect.status == 101 || (200..=599).contains(&expect.status) => {
+                expect.status
+            }
+            Some(expect) => {
+                return Err(self.error(
+                    &["expect_upgrade", "status"],
+                    format!(
+                        "`expect_upgrade.status: {}` is not an answer to an upgrade; use 101 (the connection opens) or an HTTP status from 200 to 599, e.g. 401",
+                        expect.status
+                    ),
+                ));
+            }
+        };
+
         let (target_text, from_flag) = match &overrides.target {
             Some(target) => (target.clone(), true),
             None => (raw.target.clone(), false),
@@ -397,6 +413,7 @@ impl Validator<'_> {
             module_sha256,
             headers,
             subprotocols: raw.subprotocols,
+            expect_upgrade,
             vars,
             data,
             data_order,

@@ -67,6 +67,8 @@ pub struct Connected {
     pub phases: Phases,
     /// For `wss://`: whether the TLS session was resumed.
     pub resumed: Option<bool>,
+    /// The server's answer to the upgrade (status, headers, subprotocol), for the scenario.
+    pub handshake: crate::scenario::bindings::Handshake,
 }
 
 /// Short, stable wording for an I/O error (the report groups by it).
@@ -251,7 +253,7 @@ impl Connector {
         };
         let request = self.request(url, headers)?;
         let limit = self.timeouts.upgrade;
-        let ((socket, _response), took) = phase(
+        let ((socket, response), took) = phase(
             limit,
             || ConnectError::Upgrade(format!("no response within {}", human_duration(limit))),
             tokio_tungstenite::client_async_with_config(request, stream, Some(self.websocket)),
@@ -263,6 +265,7 @@ impl Connector {
             socket,
             phases,
             resumed,
+            handshake: crate::scenario::handshake::of_response(&response),
         })
     }
 

@@ -14,8 +14,9 @@ use crate::connection::connect::{WsStream, io_reason};
 use crate::connection::keepalive::Keepalive;
 use crate::connection::wake::Wake;
 use crate::measure::counters::bump;
-use crate::scenario::bindings::{Message as GuestMessage, VolleyScenario};
+use crate::scenario::bindings::Message as GuestMessage;
 use crate::scenario::engine::InstanceLimits;
+use crate::scenario::guest::{Callback, Guest};
 use crate::scenario::host::{ConnState, Outgoing};
 use crate::scenario::schedule::Due;
 use futures_util::{Sink, SinkExt, Stream};
@@ -58,27 +59,8 @@ pub enum Outcome {
     },
     /// The run stopped before the connection was established.
     Stopped,
-}
-
-/// The scenario callback being made, for calls and error messages.
-enum Callback {
-    Open,
-    Message(GuestMessage),
-    Timer(u32),
-    ReplyTimeout(String),
-    Close(u16, String),
-}
-
-impl Callback {
-    fn name(&self) -> &'static str {
-        match self {
-            Callback::Open => "on-open",
-            Callback::Message(_) => "on-message",
-            Callback::Timer(_) => "on-timer",
-            Callback::ReplyTimeout(_) => "on-reply-timeout",
-            Callback::Close(..) => "on-close",
-        }
-    }
+    /// The upgrade was answered with the status `expect_upgrade` asked for (a pass; no scenario).
+    Rejected,
 }
 
 /// Why the loop ended early.
@@ -148,7 +130,7 @@ impl SendQueue {
 pub struct Connection {
     socket: WsStream,
     store: Store<ConnState>,
-    scenario: VolleyScenario,
+    scenario: Guest,
     /// This connection's own stop signal, created once (no run-wide lock per event).
     stop: Pin<Box<WaitForCancellationFutureOwned>>,
     stop_seen: bool,
@@ -179,7 +161,7 @@ impl Connection {
     pub fn new(
         socket: WsStream,
         store: Store<ConnState>,
-        scenario: VolleyScenario,
+        scenario: Guest,
         stop: &CancellationToken,
         settings: Settings,
     ) -> Connection {
@@ -462,9 +444,10 @@ impl Connection {
                 Due::Expired { key, pending } => {
                     // Censored at the deadline: a server that stops answering cannot make the
                     // percentiles look better by leaving requests out.
-                    state
-                        .recorder
-                        .round_trip(pending.deadline.saturating_duration_since(pending.sent));
+                    state.recorder.round_trip(
+                        &pending.name,
+                        pending.deadline.saturating_duration_since(pending.sent),
+                    );
                     bump(&state.recorder.collector().counters.reply_timeouts, 1);
                     self.call(pending.deadline, Callback::ReplyTimeout(key))?;
                 }
@@ -515,6 +498,11 @@ impl Connection {
             Message::Pong(payload) => {
                 if let Some(rtt) = self.keepalive.pong(&payload, now) {
                     self.store.data_mut().recorder.ping_rtt(rtt);
+                } else if let Some(pong) = self.store.data_mut().pong(&payload, Instant::now())
+                    && self.closing.is_none()
+                {
+                    self.call(Instant::now(), pong)?;
+                    self.take_outbox()?;
                 }
                 return Ok(false);
             }
@@ -536,17 +524,12 @@ impl Connection {
         // user would have seen). Early callback (timer slack): count from the actual send.
         state.send_base = due.min(Instant::now());
         self.limits.arm(&mut self.store);
-        let guest = self.scenario.volley_scenario_scenario();
+        let guest = &self.scenario;
         let name = callback.name();
         let store = &mut self.store;
         // A panic in a host function (a runner bug) must end this connection, not its VU task.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match callback {
-            Callback::Open => guest.call_on_open(&mut *store),
-            Callback::Message(message) => guest.call_on_message(&mut *store, &message),
-            Callback::Timer(id) => guest.call_on_timer(&mut *store, id),
-            Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(&mut *store, &key),
-            Callback::Close(code, reason) => guest.call_on_close(&mut *store, code, &reason),
-        }));
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| guest.call(&mut *store, callback)));
         let result = match result {
             Ok(result) => result,
             Err(panic) => {
@@ -585,6 +568,7 @@ impl Connection {
             let message = match message {
                 Outgoing::Text(text) => Message::text(text),
                 Outgoing::Binary(data) => Message::binary(data),
+                Outgoing::Ping(data) => Message::Ping(data.into()),
             };
             self.outgoing.bytes += message.len();
             self.outgoing.messages.push_back(message);

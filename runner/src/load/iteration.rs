@@ -1,9 +1,12 @@
 //! One iteration of one virtual user: expand the URL and the varying headers from its VU, iteration
 //! and data row, wait for a pacing permit, connect (DNS, TCP, TLS, upgrade, under
-//! `load.connect_timeout`), record the connect phases, instantiate the scenario
-//! and hand both to a [`Connection`] until it ends. A failure here is recorded with its reason and
-//! ends this iteration only. The VU loop that repeats iterations lives in `vu`.
+//! `load.connect_timeout`), record the connect phases, instantiate the scenario and hand both to a
+//! [`Connection`] until it ends, with the upgrade's answer (status, headers, subprotocol) for the
+//! scenario to read. With `expect_upgrade`, the expected non-101 answer ends the iteration as a
+//! pass ([`Outcome::Rejected`]) and a 101 as a failure. A failure here is recorded with its reason
+//! and ends this iteration only. The VU loop that repeats iterations lives in `vu`.
 
+use crate::connection::connect::ConnectError;
 use crate::connection::event_loop::{Connection, Outcome, Settings};
 use crate::connection::keepalive::Keepalive;
 use crate::load::plan::Plan;
@@ -58,6 +61,10 @@ pub async fn run_iteration(
         }
         result = tokio::time::timeout(timeout, plan.connector.connect(&url, &headers)) => match result {
             Ok(Ok(connected)) => connected,
+            Ok(Err(ConnectError::Status(status))) if status == plan.expect_upgrade => {
+                bump(&counters.expected_rejections, 1);
+                return Outcome::Rejected;
+            }
             Ok(Err(error)) => {
                 recorder.failure(&error.to_string());
                 return Outcome::ConnectFailed;
@@ -85,11 +92,21 @@ pub async fn run_iteration(
         Some(false) => bump(&counters.tls_full, 1),
         None => {}
     }
-    let socket = connected.socket;
+    let mut socket = connected.socket;
+    if plan.expect_upgrade != 101 {
+        recorder.failure(&format!(
+            "upgrade: expected HTTP {} (expect_upgrade.status), got 101 Switching Protocols",
+            plan.expect_upgrade
+        ));
+        let _ = tokio::time::timeout(plan.load.close_timeout, socket.close(None)).await;
+        return Outcome::ConnectFailed;
+    }
     bump(&counters.established, 1);
     let _open = OpenConnection::new(counters);
     let memory = plan.engine.limits().memory;
-    let state = ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder).with_row(row);
+    let mut state =
+        ConnState::new(plan.facts.clone(), vu, iteration, memory, recorder).with_row(row);
+    state.handshake = connected.handshake;
     match plan.engine.instantiate(state) {
         Ok((store, scenario)) => {
             let settings = Settings {

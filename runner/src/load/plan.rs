@@ -38,6 +38,8 @@ pub struct Plan {
     pub pacing: crate::load::pacing::Pacing,
     /// Which part of the load this process carries (`Shard::WHOLE` for all of it).
     pub shard: crate::load::shard::Shard,
+    /// `expect_upgrade.status` (101 unless a file expects a rejection).
+    pub expect_upgrade: u16,
 }
 
 impl Plan {

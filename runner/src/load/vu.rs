@@ -100,6 +100,14 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
                     iteration = iteration.saturating_add(1);
                     None
                 }
+                Outcome::Rejected => {
+                    // Expected, but instant: pace the next attempt like a failed one.
+                    iteration = iteration.saturating_add(1);
+                    if done(iteration) {
+                        return;
+                    }
+                    Some(plan.load.retry_pause)
+                }
                 Outcome::Dropped {
                     failed: false,
                     lived,

@@ -49,6 +49,8 @@ pub struct Counters {
     pub pings_sent: AtomicU64,
     /// VUs (or arrivals) that stopped because `data_order: unique` had no row left.
     pub data_exhausted: AtomicU64,
+    /// Upgrades answered with the status `expect_upgrade` asked for (not 101): passes.
+    pub expected_rejections: AtomicU64,
 }
 
 /// Increment a counter by `n`.
@@ -120,6 +122,8 @@ pub struct CounterValues {
     pub round_trips: u64,
     /// VUs stopped for want of a `unique` data row.
     pub data_exhausted: u64,
+    /// Upgrades answered as `expect_upgrade` expected.
+    pub expected_rejections: u64,
 }
 
 impl CounterValues {
@@ -147,6 +151,7 @@ impl CounterValues {
             open: read(&counters.open),
             round_trips: read(&counters.round_trips),
             data_exhausted: read(&counters.data_exhausted),
+            expected_rejections: read(&counters.expected_rejections),
         }
     }
 
@@ -175,6 +180,7 @@ impl CounterValues {
             open,
             round_trips,
             data_exhausted,
+            expected_rejections,
         } = *other;
         self.attempted += attempted;
         self.established += established;
@@ -197,6 +203,7 @@ impl CounterValues {
         self.open += open;
         self.round_trips += round_trips;
         self.data_exhausted += data_exhausted;
+        self.expected_rejections += expected_rejections;
     }
 }
 

@@ -60,9 +60,23 @@ impl Recorder {
         }
     }
 
-    /// A request's round trip (completed, or censored at its deadline).
-    pub fn round_trip(&mut self, elapsed: Duration) {
-        self.record(|samples| samples.round_trips.push(micros(elapsed)));
+    /// A request's round trip (completed, or censored at its deadline), in the total and, when
+    /// `name` is not empty, under its name.
+    pub fn round_trip(&mut self, name: &str, elapsed: Duration) {
+        let value = micros(elapsed);
+        self.record(|samples| {
+            samples.round_trips.push(value);
+            if !name.is_empty() {
+                match samples.round_trips_by_name.get_mut(name) {
+                    Some(values) => values.push(value),
+                    None => {
+                        samples
+                            .round_trips_by_name
+                            .insert(name.to_owned(), vec![value]);
+                    }
+                }
+            }
+        });
         bump(&self.collector.counters.round_trips, 1);
     }
 

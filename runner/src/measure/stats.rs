@@ -31,6 +31,8 @@ pub struct CheckCount {
 pub struct Totals {
     /// Round trips of completed requests, µs, from when the send was due.
     pub round_trips: Histogram<u64>,
+    /// Round trips of named requests by name, µs (each also counts in `round_trips`).
+    pub round_trips_by_name: BTreeMap<String, Histogram<u64>>,
     /// How late timer callbacks ran after they were due, µs.
     pub timer_lag: Histogram<u64>,
     /// How late arrivals (arrival-rate shape) started after they were due, µs.
@@ -57,6 +59,7 @@ impl Default for Totals {
     fn default() -> Self {
         Totals {
             round_trips: new_histogram(),
+            round_trips_by_name: BTreeMap::new(),
             timer_lag: new_histogram(),
             arrival_lag: new_histogram(),
             connect_time: new_histogram(),
@@ -105,6 +108,14 @@ impl Totals {
                 histogram,
             );
         }
+        for (name, histogram) in &other.round_trips_by_name {
+            add_histogram(
+                self.round_trips_by_name
+                    .entry(name.clone())
+                    .or_insert_with(new_histogram),
+                histogram,
+            );
+        }
         for (reason, count) in &other.failures {
             *self.failures.entry(reason.clone()).or_default() += count;
         }
@@ -125,6 +136,8 @@ impl Totals {
 pub struct Samples {
     /// Round trips, µs.
     pub round_trips: Vec<u64>,
+    /// Round trips of named requests by name, µs (also in `round_trips`).
+    pub round_trips_by_name: BTreeMap<String, Vec<u64>>,
     /// Timer lag, µs.
     pub timer_lag: Vec<u64>,
     /// Arrival lag, µs.
@@ -159,6 +172,11 @@ impl Samples {
             + self.phases.iter().map(Vec::len).sum::<usize>()
             + self.ping_rtt.len()
             + self.metrics.values().map(Vec::len).sum::<usize>()
+            + self
+                .round_trips_by_name
+                .values()
+                .map(Vec::len)
+                .sum::<usize>()
             + self.checks.len()
             + self.failures.len()
             + self.scenario_errors.len()
@@ -199,6 +217,16 @@ impl Samples {
                 let _ = histogram.record(value);
             }
         }
+        for (name, values) in std::mem::take(&mut self.round_trips_by_name) {
+            let name = bounded_name(name, &totals.round_trips_by_name);
+            let histogram = totals
+                .round_trips_by_name
+                .entry(name)
+                .or_insert_with(new_histogram);
+            for value in values {
+                let _ = histogram.record(value);
+            }
+        }
         for (name, count) in std::mem::take(&mut self.checks) {
             let name = bounded_name(name, &totals.checks);
             let entry = totals.checks.entry(name).or_default();
@@ -221,7 +249,7 @@ impl Samples {
     }
 }
 
-/// Distinct check (or metric) names kept; further names are counted together under
+/// Distinct check (or metric, or request) names kept; further names are counted together under
 /// [`OTHER_NAMES`], so a scenario that makes up names (an id in each) cannot grow memory without
 /// bound.
 pub const MAX_NAMES: usize = 1000;
@@ -309,6 +337,26 @@ mod tests {
             }
         );
         Ok(())
+    }
+
+    #[test]
+    fn request_names_are_bounded_like_checks_and_merge_exactly() {
+        let mut totals = Totals::default();
+        let mut samples = Samples::default();
+        for n in 0..MAX_NAMES + 5 {
+            samples
+                .round_trips_by_name
+                .insert(format!("request {n}"), vec![n as u64 + 1]);
+        }
+        samples.drain_into(&mut totals);
+        assert!(samples.is_empty());
+        assert_eq!(totals.round_trips_by_name.len(), MAX_NAMES + 1);
+        assert_eq!(totals.round_trips_by_name[OTHER_NAMES].len(), 5);
+        let mut merged = Totals::default();
+        merged.merge(&totals);
+        merged.merge(&totals);
+        assert_eq!(merged.round_trips_by_name["request 7"].len(), 2);
+        assert_eq!(merged.round_trips_by_name["request 7"].max(), 8);
     }
 
     #[test]

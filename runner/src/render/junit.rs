@@ -1,7 +1,9 @@
 //! JUnit XML for CI systems: one test case per check and per threshold, plus one for connection
-//! failures and one for scenario errors, so a CI dashboard shows which rule broke. Pure rendering
-//! of a [`Report`].
+//! failures and one for scenario errors, so a CI dashboard shows which rule broke; the round trips
+//! of named requests go in as suite properties (`round_trip{NAME} p99` …). Pure rendering of a
+//! [`Report`].
 
+use crate::config::units::human_micros;
 use crate::results::report::Report;
 use std::fmt::Write as _;
 
@@ -99,6 +101,27 @@ pub fn render(report: &Report) -> String {
         cases.len(),
         report.run.elapsed_s
     );
+    if !report.round_trips_by_name.is_empty() {
+        out.push_str("    <properties>\n");
+        for (name, d) in &report.round_trips_by_name {
+            let figures = [
+                ("count", d.count.to_string()),
+                ("p50", human_micros(d.p50)),
+                ("p90", human_micros(d.p90)),
+                ("p99", human_micros(d.p99)),
+                ("max", human_micros(d.max)),
+            ];
+            for (stat, value) in figures {
+                let _ = writeln!(
+                    out,
+                    "      <property name=\"{}\" value=\"{}\"/>",
+                    xml(&format!("round_trip{{{name}}} {stat}")),
+                    xml(&value)
+                );
+            }
+        }
+        out.push_str("    </properties>\n");
+    }
     for (class, name, failure) in &cases {
         let _ = write!(
             out,

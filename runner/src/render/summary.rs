@@ -72,6 +72,13 @@ pub fn render(report: &Report) -> String {
         "  attempted {}  established {}  failed {}  closed by server {}  peak open {}",
         c.attempted, c.established, c.failed, c.closed_by_server, c.peak_open
     );
+    if c.expected_rejections > 0 {
+        let _ = writeln!(
+            out,
+            "  expected rejections {} (upgrade answered as expect_upgrade asked)",
+            c.expected_rejections
+        );
+    }
     if c.dropped_arrivals > 0 {
         let _ = writeln!(
             out,
@@ -115,6 +122,9 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(out, "timings");
     timing_line(&mut out, "round trip", &report.round_trips);
+    for (name, distribution) in &report.round_trips_by_name {
+        timing_line(&mut out, &format!("  {name}"), distribution);
+    }
     let _ = writeln!(out, "  {:<16} {}", "reply timeouts", report.reply_timeouts);
     if report.requests_abandoned > 0 {
         let _ = writeln!(

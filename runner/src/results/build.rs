@@ -27,6 +27,7 @@ impl Report {
             closed_by_server: counters.closed_by_server,
             peak_open: counters.peak_open,
             dropped_arrivals: counters.dropped_arrivals,
+            expected_rejections: counters.expected_rejections,
             examples: totals
                 .examples
                 .iter()
@@ -63,6 +64,11 @@ impl Report {
             },
             checks,
             round_trips: Distribution::of(&totals.round_trips, 1.0),
+            round_trips_by_name: totals
+                .round_trips_by_name
+                .iter()
+                .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, 1.0)))
+                .collect(),
             reply_timeouts: counters.reply_timeouts,
             requests_abandoned: counters.requests_abandoned,
             timer_lag: Distribution::of(&totals.timer_lag, 1.0),

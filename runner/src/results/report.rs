@@ -28,6 +28,9 @@ pub struct Report {
     pub checks: Vec<CheckStats>,
     /// Request/reply round trips, µs, from when each send was due.
     pub round_trips: Distribution,
+    /// Round trips of named requests by name, µs (each also counted in `round_trips`).
+    #[serde(default)]
+    pub round_trips_by_name: BTreeMap<String, Distribution>,
     /// Requests whose reply missed its deadline (each is also in `round_trips`, censored at its
     /// deadline).
     pub reply_timeouts: u64,
@@ -159,6 +162,10 @@ pub struct ConnectionStats {
     /// Arrivals dropped because `max_connections` were open (arrival-rate shape).
     #[serde(default)]
     pub dropped_arrivals: u64,
+    /// Upgrades answered with the status `expect_upgrade` asked for (not 101): passes, not
+    /// failures, and never established.
+    #[serde(default)]
+    pub expected_rejections: u64,
     /// One example of what happened, per failure reason and scenario error (the first seen), when
     /// it says more than the reason: `protocol: invalid UTF-8` → `… at byte 17`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -343,6 +350,7 @@ impl Report {
     pub fn figures(&self) -> Figures<'_> {
         Figures {
             round_trips: &self.round_trips,
+            round_trips_by_name: &self.round_trips_by_name,
             connect_time: &self.connect_time,
             timer_lag: &self.timer_lag,
             ping_rtt: &self.ping_rtt,

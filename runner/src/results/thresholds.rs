@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 pub struct Figures<'a> {
     /// Request/reply round trips, µs.
     pub round_trips: &'a Distribution,
+    /// Round trips of named requests by name, µs.
+    pub round_trips_by_name: &'a BTreeMap<String, Distribution>,
     /// Whole connect, µs.
     pub connect_time: &'a Distribution,
     /// Timer lateness, µs.
@@ -58,6 +60,11 @@ fn no_data(rule: &Threshold) -> String {
         Subject::Check(name) => {
             format!("no data (check `{name}` was never recorded; misspelt?)")
         }
+        Subject::Timing(Timing::NamedRoundTrip(name)) => {
+            format!(
+                "no data (no request named `{name}` completed; misspelt, or not named in the scenario?)"
+            )
+        }
         _ => "no data".into(),
     }
 }
@@ -75,6 +82,9 @@ fn measure(rule: &Threshold, report: &Figures<'_>) -> Option<f64> {
     let distribution = |d: &Distribution| distribution_stat(d, &rule.stat);
     match &rule.subject {
         Subject::Timing(Timing::RoundTrip) => distribution(report.round_trips),
+        Subject::Timing(Timing::NamedRoundTrip(name)) => {
+            report.round_trips_by_name.get(name).and_then(distribution)
+        }
         Subject::Timing(Timing::ConnectTime) => distribution(report.connect_time),
         Subject::Timing(Timing::TimerLag) => distribution(report.timer_lag),
         Subject::Timing(Timing::PingRtt) => distribution(report.ping_rtt),

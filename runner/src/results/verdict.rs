@@ -203,6 +203,7 @@ mod tests {
             closed_by_server: 0,
             peak_open: 2,
             dropped_arrivals: 0,
+            expected_rejections: 0,
             examples: BTreeMap::new(),
         };
         let checks = vec![CheckStats {
@@ -226,6 +227,7 @@ mod tests {
             closed_by_server: 0,
             peak_open: attempted,
             dropped_arrivals: 0,
+            expected_rejections: 0,
             examples: BTreeMap::new(),
         }
     }

@@ -1,16 +1,47 @@
-//! The host side of the WIT contract `volley:scenario@0.1.0` (`sdk/wit/scenario.wit`): the only
-//! `bindgen!` in the runner. `host` implements the generated import trait; `engine` and `connection::event_loop` use the
-//! generated `VolleyScenario` to call exports. Nothing else names generated paths.
+//! The host side of the WIT contract (`sdk/wit/`): the only `bindgen!` calls in the runner, one per
+//! interface version the runner loads — `volley:scenario@0.2.0` (`sdk/wit/scenario.wit`, current)
+//! and `volley:scenario@0.1.0` (`sdk/wit/0.1.0/scenario.wit`, kept for modules built before). `host`
+//! implements the current import trait and forwards the old one to it; `guest` wraps either world's
+//! exports behind one type. Nothing else names generated paths.
 
 #![allow(missing_docs)] // generated code
 
-wasmtime::component::bindgen!({
-    path: "../sdk/wit",
-    world: "volley-scenario",
-});
+/// The current interface.
+pub mod current {
+    wasmtime::component::bindgen!({
+        path: "../sdk/wit/scenario.wit",
+        world: "volley-scenario",
+    });
+}
 
-pub use volley::scenario::host::Host as HostImports;
-pub use volley::scenario::types::{LogLevel, Message};
+/// The interface of Volley 0.1.0, adapted by `host` and `guest` to the current one.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../sdk/wit/0.1.0/scenario.wit",
+        world: "volley-scenario",
+    });
+}
 
-/// The WIT package version this runner implements.
-pub const WIT_PACKAGE: &str = "volley:scenario@0.1.0";
+pub use current::volley::scenario::host::Host as HostImports;
+pub use current::volley::scenario::types::Host as TypesHost;
+pub use current::volley::scenario::types::{LogLevel, Message, UpgradeResponse as Handshake};
+pub use current::{VolleyScenario, VolleyScenarioPre};
+pub use v0_1::volley::scenario::host::Host as HostImportsV0_1;
+pub use v0_1::volley::scenario::types::Host as TypesHostV0_1;
+pub use v0_1::volley::scenario::types::{LogLevel as LogLevelV0_1, Message as MessageV0_1};
+pub use v0_1::{VolleyScenario as VolleyScenarioV0_1, VolleyScenarioPre as VolleyScenarioPreV0_1};
+
+/// The WIT package (interface version) of modules built with this runner's SDK.
+pub const WIT_PACKAGE: &str = "volley:scenario@0.2.0";
+/// The older interface this runner still loads.
+pub const WIT_PACKAGE_V0_1: &str = "volley:scenario@0.1.0";
+
+/// Link both versions' `host` and `types` imports for `ConnState`.
+pub fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<crate::scenario::host::ConnState>,
+) -> wasmtime::Result<()> {
+    use crate::scenario::host::ConnState;
+    use wasmtime::component::HasSelf;
+    VolleyScenario::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)?;
+    VolleyScenarioV0_1::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)
+}

@@ -4,7 +4,8 @@
 //! the epoch ticker that bounds each callback's CPU time. Instances are made per connection by
 //! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `connection::event_loop`.
 
-use crate::scenario::bindings::{VolleyScenario, VolleyScenarioPre, WIT_PACKAGE};
+use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
+use crate::scenario::guest::{Guest, GuestPre};
 use crate::scenario::host::ConnState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +43,7 @@ pub enum ModuleError {
     },
     /// The component does not match the contract (imports or exports).
     #[error(
-        "scenario module {path} does not fit this runner's interface {WIT_PACKAGE}: {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}"
+        "scenario module {path} does not fit this runner's interface {WIT_PACKAGE} (nor {WIT_PACKAGE_V0_1}): {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}"
     )]
     Interface {
         /// The module path.
@@ -117,7 +118,7 @@ fn on_deadline(state: &mut ConnState, budget: Duration, window: u64) -> UpdateDe
 /// A loaded, linked scenario module ready to instantiate once per connection.
 pub struct ScenarioEngine {
     engine: Engine,
-    pre: VolleyScenarioPre<ConnState>,
+    pre: GuestPre,
     limits: InstanceLimits,
     _ticker: EpochTicker,
 }
@@ -165,15 +166,11 @@ impl ScenarioEngine {
         };
         let mut linker: Linker<ConnState> = Linker::new(&engine);
         crate::scenario::wasi::add_to_linker(&mut linker).map_err(interface_error)?;
-        VolleyScenario::add_to_linker::<ConnState, wasmtime::component::HasSelf<ConnState>>(
-            &mut linker,
-            |state| state,
-        )
-        .map_err(interface_error)?;
+        crate::scenario::bindings::add_to_linker(&mut linker).map_err(interface_error)?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(interface_error)?;
-        let pre = VolleyScenarioPre::new(instance_pre).map_err(interface_error)?;
+        let pre = GuestPre::new(instance_pre).map_err(interface_error)?;
         Ok(ScenarioEngine {
             _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
                 ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
@@ -189,12 +186,17 @@ impl ScenarioEngine {
         self.limits
     }
 
+    /// The WIT package (interface version) the module speaks, e.g. `volley:scenario@0.2.0`.
+    pub fn interface(&self) -> &'static str {
+        self.pre.package()
+    }
+
     /// A fresh store and instance for one connection. Fails only if instantiation traps (e.g. the
     /// module's start-up code exceeds its limits).
     pub fn instantiate(
         &self,
         state: ConnState,
-    ) -> Result<(Store<ConnState>, VolleyScenario), wasmtime::Error> {
+    ) -> Result<(Store<ConnState>, Guest), wasmtime::Error> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         let window = self.limits.window_ticks();

@@ -1,15 +1,19 @@
 //! What a scenario instance can ask of the runner: [`ConnState`] is the data of one connection's
-//! wasmtime `Store`, and implements the WIT `host` imports. Imports never block or do I/O: sends are
-//! queued in an outbox, timers and request deadlines go into the connection's [`Schedule`],
-//! measurements into its `Recorder`. The connection task (`connection::event_loop`) drains and acts
-//! on all of it after each callback.
+//! wasmtime `Store`, and implements the WIT `host` imports — once, for the current interface; the
+//! `volley:scenario@0.1.0` imports forward to the same methods (an unnamed request, for instance).
+//! Imports never block or do I/O: sends and pings are queued in an outbox, timers and request
+//! deadlines go into the connection's [`Schedule`], measurements into its `Recorder`. The
+//! connection task (`connection::event_loop`) drains and acts on all of it after each callback.
 
 use crate::measure::recorder::Recorder;
-use crate::scenario::bindings::{HostImports, LogLevel};
+use crate::scenario::bindings::{
+    Handshake, HostImports, HostImportsV0_1, LogLevel, LogLevelV0_1, TypesHost, TypesHostV0_1,
+};
+use crate::scenario::guest::Callback;
 use crate::scenario::schedule::{Full, MAX_PENDING, MAX_TIMERS, Schedule};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::StoreLimits;
@@ -27,6 +31,10 @@ pub const MAX_KEY_BYTES: usize = 256;
 pub const MAX_NAME_BYTES: usize = 200;
 /// Longest Close reason, in bytes (RFC 6455: the Close payload is at most 125 bytes with the code).
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
+/// Longest Ping payload, in bytes (RFC 6455: a control frame carries at most 125).
+pub const MAX_PING_BYTES: usize = 125;
+/// Scenario pings that may wait for their Pong at once.
+pub const MAX_PINGS_WAITING: usize = 16;
 /// Log lines printed per run; later ones are counted, not printed.
 pub const MAX_LOG_LINES: u64 = 10_000;
 
@@ -40,6 +48,8 @@ pub enum Outgoing {
     Text(String),
     /// Binary message.
     Binary(Vec<u8>),
+    /// A Ping frame (`ping`), not a data message.
+    Ping(Vec<u8>),
 }
 
 /// Read-only facts about the run shared by every connection.
@@ -101,6 +111,10 @@ pub struct ConnState {
     pub violation: Option<String>,
     /// The memory cap, which also bounds what one callback may queue.
     memory: usize,
+    /// The server's answer to the upgrade (set before `on-open`).
+    pub handshake: Handshake,
+    /// Scenario pings waiting for their Pong: payload and when the ping was due.
+    pings: VecDeque<(Vec<u8>, Instant)>,
 }
 
 impl ConnState {
@@ -147,6 +161,8 @@ impl ConnState {
             queued_bytes: 0,
             violation: None,
             memory,
+            handshake: crate::scenario::handshake::none_yet(),
+            pings: VecDeque::new(),
         }
     }
 
@@ -172,7 +188,7 @@ impl ConnState {
         }
         let size = match &message {
             Outgoing::Text(text) => text.len(),
-            Outgoing::Binary(data) => data.len(),
+            Outgoing::Binary(data) | Outgoing::Ping(data) => data.len(),
         };
         if self.outbox.is_empty() {
             self.queued_bytes = 0;
@@ -194,7 +210,28 @@ impl ConnState {
         }
     }
 
-    fn expect_reply(&mut self, key: String, timeout_ms: u32) {
+    /// A Pong with `payload` arrived at `now`. When it answers a scenario ping: its round trip is
+    /// recorded in `ping_rtt` and the `on-pong` callback to make is returned; `None` otherwise
+    /// (a heartbeat's pong, or an unsolicited one).
+    pub fn pong(&mut self, payload: &[u8], now: Instant) -> Option<Callback> {
+        let index = self.pings.iter().position(|(sent, _)| sent == payload)?;
+        let (payload, due) = self.pings.remove(index)?;
+        let rtt = now.saturating_duration_since(due);
+        self.recorder.ping_rtt(rtt);
+        Some(Callback::Pong(
+            payload,
+            crate::measure::recorder::micros(rtt),
+        ))
+    }
+
+    fn expect_reply(&mut self, name: String, key: String, timeout_ms: u32) {
+        if name.len() > MAX_NAME_BYTES {
+            self.violate(format!(
+                "scenario: a request name is longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+                name.len()
+            ));
+            return;
+        }
         if key.len() > MAX_KEY_BYTES {
             self.violate(format!(
                 "scenario: a request key is longer than {MAX_KEY_BYTES} bytes ({} bytes)",
@@ -203,7 +240,10 @@ impl ConnState {
             return;
         }
         let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
-        if let Err(Full::Requests) = self.schedule.expect(key, self.send_base, deadline) {
+        if let Err(Full::Requests) =
+            self.schedule
+                .expect(key, name.into_boxed_str(), self.send_base, deadline)
+        {
             self.violate(format!(
                 "scenario: more than {MAX_PENDING} requests waiting for replies"
             ));
@@ -226,7 +266,8 @@ impl WasiView for ConnState {
     }
 }
 
-impl crate::scenario::bindings::volley::scenario::types::Host for ConnState {}
+impl TypesHost for ConnState {}
+impl TypesHostV0_1 for ConnState {}
 
 impl HostImports for ConnState {
     fn send_text(&mut self, text: String) {
@@ -237,16 +278,16 @@ impl HostImports for ConnState {
         self.queue(Outgoing::Binary(data));
     }
 
-    fn request_text(&mut self, key: String, text: String, timeout_ms: u32) {
+    fn request_text(&mut self, name: String, key: String, text: String, timeout_ms: u32) {
         if !self.closing {
-            self.expect_reply(key, timeout_ms);
+            self.expect_reply(name, key, timeout_ms);
             self.queue(Outgoing::Text(text));
         }
     }
 
-    fn request_binary(&mut self, key: String, data: Vec<u8>, timeout_ms: u32) {
+    fn request_binary(&mut self, name: String, key: String, data: Vec<u8>, timeout_ms: u32) {
         if !self.closing {
-            self.expect_reply(key, timeout_ms);
+            self.expect_reply(name, key, timeout_ms);
             self.queue(Outgoing::Binary(data));
         }
     }
@@ -254,8 +295,34 @@ impl HostImports for ConnState {
     fn complete(&mut self, key: String) -> Option<u64> {
         let pending = self.schedule.complete(&key)?;
         let elapsed = Instant::now().saturating_duration_since(pending.sent);
-        self.recorder.round_trip(elapsed);
+        self.recorder.round_trip(&pending.name, elapsed);
         Some(crate::measure::recorder::micros(elapsed))
+    }
+
+    fn handshake(&mut self) -> Handshake {
+        self.handshake.clone()
+    }
+
+    fn ping(&mut self, payload: Vec<u8>) {
+        if self.closing {
+            return;
+        }
+        if payload.len() > MAX_PING_BYTES {
+            self.violate(format!(
+                "scenario: a ping payload is longer than {MAX_PING_BYTES} bytes ({} bytes; RFC 6455)",
+                payload.len()
+            ));
+            return;
+        }
+        if self.pings.len() >= MAX_PINGS_WAITING {
+            self.violate(format!(
+                "scenario: more than {MAX_PINGS_WAITING} pings waiting for a pong"
+            ));
+            return;
+        }
+        self.pings.push_back((payload.clone(), self.send_base));
+        crate::measure::counters::bump(&self.recorder.collector().counters.pings_sent, 1);
+        self.queue(Outgoing::Ping(payload));
     }
 
     fn close(&mut self, code: u16, reason: String) {
@@ -364,6 +431,59 @@ impl HostImports for ConnState {
             LogLevel::Error => "error",
         };
         eprintln!("[vu {} #{}] {level}: {text}", self.vu, self.iteration);
+    }
+}
+
+/// The `volley:scenario@0.1.0` imports: each forwards to the current implementation above
+/// (requests are unnamed: counted in the total round trips only).
+impl HostImportsV0_1 for ConnState {
+    fn send_text(&mut self, text: String) {
+        HostImports::send_text(self, text)
+    }
+    fn send_binary(&mut self, data: Vec<u8>) {
+        HostImports::send_binary(self, data)
+    }
+    fn request_text(&mut self, key: String, text: String, timeout_ms: u32) {
+        HostImports::request_text(self, String::new(), key, text, timeout_ms)
+    }
+    fn request_binary(&mut self, key: String, data: Vec<u8>, timeout_ms: u32) {
+        HostImports::request_binary(self, String::new(), key, data, timeout_ms)
+    }
+    fn complete(&mut self, key: String) -> Option<u64> {
+        HostImports::complete(self, key)
+    }
+    fn close(&mut self, code: u16, reason: String) {
+        HostImports::close(self, code, reason)
+    }
+    fn set_timer(&mut self, id: u32, delay_ms: u32) {
+        HostImports::set_timer(self, id, delay_ms)
+    }
+    fn cancel_timer(&mut self, id: u32) {
+        HostImports::cancel_timer(self, id)
+    }
+    fn check(&mut self, name: String, ok: bool) {
+        HostImports::check(self, name, ok)
+    }
+    fn metric(&mut self, name: String, value: f64) {
+        HostImports::metric(self, name, value)
+    }
+    fn var(&mut self, name: String) -> Option<String> {
+        HostImports::var(self, name)
+    }
+    fn vu(&mut self) -> u32 {
+        HostImports::vu(self)
+    }
+    fn iteration(&mut self) -> u32 {
+        HostImports::iteration(self)
+    }
+    fn now_us(&mut self) -> u64 {
+        HostImports::now_us(self)
+    }
+    fn random_u64(&mut self) -> u64 {
+        HostImports::random_u64(self)
+    }
+    fn log(&mut self, level: LogLevelV0_1, text: String) {
+        HostImports::log(self, crate::scenario::guest::log_level(level), text)
     }
 }
 

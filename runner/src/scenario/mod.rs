@@ -1,5 +1,7 @@
 //! Stage `scenario`: the user's WebAssembly module. The wasmtime engine compiles it once per run
-//! (`engine`), the one `bindgen!` call gives typed access to its WIT world (`bindings`), `host`
+//! (`engine`), `bindings` (the one file calling `bindgen!`) gives typed access to the WIT worlds it
+//! may speak (0.2.0, or 0.1.0 for older modules), `guest` calls either world's exports through one
+//! type, `handshake` holds the upgrade answer a scenario can read, `host`
 //! implements the imports a scenario calls (send, timers, requests, checks, metrics) on a
 //! per-connection [`host::ConnState`], `wasi` links a WASI that grants nothing and never blocks a
 //! runtime worker, and `trap` turns a trap (panic, CPU limit, memory cap) into readable text.
@@ -10,6 +12,8 @@
 
 pub mod bindings;
 pub mod engine;
+pub mod guest;
+pub mod handshake;
 pub mod host;
 pub mod schedule;
 pub mod trap;
@@ -25,5 +29,5 @@ pub fn check_module(scenario: &Scenario) -> Result<&'static str, ModuleError> {
         callback_time: scenario.limits.callback_time,
         memory: scenario.limits.memory,
     };
-    ScenarioEngine::load(&scenario.module, limits).map(|_| bindings::WIT_PACKAGE)
+    ScenarioEngine::load(&scenario.module, limits).map(|engine| engine.interface())
 }

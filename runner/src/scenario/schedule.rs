@@ -20,12 +20,14 @@ pub const MAX_TIMERS: usize = 10_000;
 pub const MAX_PENDING: usize = 100_000;
 
 /// A request waiting for its reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     /// When it counts as sent (round trips are measured from here).
     pub sent: Instant,
     /// When it times out.
     pub deadline: Instant,
+    /// The request's name (empty: counted in the total round trips only).
+    pub name: Box<str>,
 }
 
 /// Something that became due.
@@ -102,8 +104,15 @@ impl Schedule {
         self.timers.remove(&id);
     }
 
-    /// Wait for a reply to `key` sent at `sent` until `deadline` (re-using a key restarts it).
-    pub fn expect(&mut self, key: String, sent: Instant, deadline: Instant) -> Result<(), Full> {
+    /// Wait for a reply to `key` (a request named `name`) sent at `sent` until `deadline`
+    /// (re-using a key restarts it).
+    pub fn expect(
+        &mut self,
+        key: String,
+        name: Box<str>,
+        sent: Instant,
+        deadline: Instant,
+    ) -> Result<(), Full> {
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
             return Err(Full::Requests);
         }
@@ -114,7 +123,14 @@ impl Schedule {
                 .map(|(key, pending)| Reverse((pending.deadline, key.clone())))
                 .collect();
         }
-        self.pending.insert(key.clone(), Pending { sent, deadline });
+        self.pending.insert(
+            key.clone(),
+            Pending {
+                sent,
+                deadline,
+                name,
+            },
+        );
         self.deadline_queue.push(Reverse((deadline, key)));
         Ok(())
     }
@@ -221,9 +237,9 @@ mod tests {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
         schedule.set_timer(1, t0 + ms(30)).ok();
-        schedule.expect("a".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("a".into(), "".into(), t0, t0 + ms(10)).ok();
         schedule.set_timer(2, t0 + ms(20)).ok();
-        schedule.expect("b".into(), t0, t0 + ms(40)).ok();
+        schedule.expect("b".into(), "".into(), t0, t0 + ms(40)).ok();
         let order: Vec<Instant> = drain(&mut schedule, t0 + ms(100))
             .iter()
             .map(Due::at)
@@ -236,7 +252,7 @@ mod tests {
     fn a_reply_deadline_is_never_due_before_it_passes() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.expect("k".into(), t0, t0 + ms(50)).ok();
+        schedule.expect("k".into(), "".into(), t0, t0 + ms(50)).ok();
         assert_eq!(
             schedule.take_due(t0 + ms(50) - Duration::from_nanos(1), SLACK),
             None
@@ -266,7 +282,7 @@ mod tests {
     fn a_completed_request_never_expires_and_a_cancelled_timer_never_fires() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.expect("k".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("k".into(), "".into(), t0, t0 + ms(10)).ok();
         schedule.set_timer(1, t0 + ms(5)).ok();
         assert_eq!(schedule.complete("k").map(|pending| pending.sent), Some(t0));
         assert_eq!(schedule.complete("k"), None);
@@ -280,8 +296,8 @@ mod tests {
         let mut schedule = Schedule::default();
         schedule.set_timer(1, t0 + ms(10)).ok();
         schedule.set_timer(1, t0 + ms(50)).ok();
-        schedule.expect("k".into(), t0, t0 + ms(10)).ok();
-        schedule.expect("k".into(), t0 + ms(5), t0 + ms(60)).ok();
+        schedule.expect("k".into(), "".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("k".into(), "".into(), t0 + ms(5), t0 + ms(60)).ok();
         assert!(drain(&mut schedule, t0 + ms(40)).is_empty());
         let due = drain(&mut schedule, t0 + ms(100));
         assert_eq!(due.len(), 2, "{due:?}");
@@ -295,7 +311,7 @@ mod tests {
         let mut schedule = Schedule::default();
         for round in 0..100_000u64 {
             schedule.set_timer(1, t0 + ms(round)).ok();
-            schedule.expect("k".into(), t0, t0 + ms(round)).ok();
+            schedule.expect("k".into(), "".into(), t0, t0 + ms(round)).ok();
         }
         assert!(schedule.timer_queue.len() <= 1026);
         assert!(schedule.deadline_queue.len() <= 1026);
@@ -317,8 +333,8 @@ mod tests {
     fn abandon_counts_and_forgets_waiting_requests() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.expect("a".into(), t0, t0 + ms(10)).ok();
-        schedule.expect("b".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("a".into(), "".into(), t0, t0 + ms(10)).ok();
+        schedule.expect("b".into(), "".into(), t0, t0 + ms(10)).ok();
         schedule.complete("a");
         assert_eq!(schedule.abandon(), 1);
         assert_eq!(schedule.pending(), 0);

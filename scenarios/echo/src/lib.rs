@@ -1,4 +1,5 @@
-//! Echo scenario: every `interval_ms` send a JSON text `{"seq":N,"vu":V}` as a timed request, expect
+//! Echo scenario: every `interval_ms` send a JSON text `{"seq":N,"vu":V}` as a timed request named
+//! `echo` (its round trips also show as `round_trip{echo}`), expect
 //! the same text back, check it, and close after `messages` round trips. Runs against
 //! `embedded://echo` or any echo server.
 //!
@@ -60,7 +61,8 @@ impl Scenario for Echo {
         }
         self.sent += 1;
         let vu = ctx.vu();
-        ctx.request_text(
+        ctx.named_request_text(
+            "echo",
             &self.sent.to_string(),
             &payload(self.sent, vu),
             self.timeout,

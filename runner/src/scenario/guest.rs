@@ -1,0 +1,141 @@
+//! One scenario instance's exports, whatever interface version it was built for: [`GuestPre`] is
+//! the linked module (which world it speaks is found once, at load), [`Guest`] one instance, and
+//! [`Guest::call`] makes one [`Callback`] on it. A `volley:scenario@0.1.0` module gets the same
+//! callbacks converted to its types; the ones its world lacks (`on-pong`) are skipped, as such a
+//! module cannot ask for them. The imports both worlds call live in `host`; when to call lives in
+//! `connection::event_loop`.
+
+use crate::scenario::bindings::{
+    LogLevel, LogLevelV0_1, Message, MessageV0_1, VolleyScenario, VolleyScenarioPre,
+    VolleyScenarioPreV0_1, VolleyScenarioV0_1, WIT_PACKAGE, WIT_PACKAGE_V0_1,
+};
+use crate::scenario::host::ConnState;
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+/// A scenario callback to make, with its arguments.
+#[derive(Debug)]
+pub enum Callback {
+    /// `on-open`.
+    Open,
+    /// `on-message`.
+    Message(Message),
+    /// `on-timer(id)`.
+    Timer(u32),
+    /// `on-reply-timeout(key)`.
+    ReplyTimeout(String),
+    /// `on-close(code, reason)`.
+    Close(u16, String),
+    /// `on-pong(payload, rtt-us)` (0.2.0 and later).
+    Pong(Vec<u8>, u64),
+}
+
+impl Callback {
+    /// Its WIT name, for error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Callback::Open => "on-open",
+            Callback::Message(_) => "on-message",
+            Callback::Timer(_) => "on-timer",
+            Callback::ReplyTimeout(_) => "on-reply-timeout",
+            Callback::Close(..) => "on-close",
+            Callback::Pong(..) => "on-pong",
+        }
+    }
+}
+
+/// A linked module, ready to instantiate, in the world it speaks.
+pub enum GuestPre {
+    /// `volley:scenario@0.2.0`.
+    Current(VolleyScenarioPre<ConnState>),
+    /// `volley:scenario@0.1.0`.
+    V0_1(VolleyScenarioPreV0_1<ConnState>),
+}
+
+impl GuestPre {
+    /// Find which world `instance` exports: the current one, else 0.1.0; the error is the current
+    /// world's (what a module should be rebuilt for).
+    pub fn new(instance: InstancePre<ConnState>) -> wasmtime::Result<GuestPre> {
+        match VolleyScenarioPre::new(instance.clone()) {
+            Ok(pre) => Ok(GuestPre::Current(pre)),
+            Err(error) => match VolleyScenarioPreV0_1::new(instance) {
+                Ok(pre) => Ok(GuestPre::V0_1(pre)),
+                Err(_) => Err(error),
+            },
+        }
+    }
+
+    /// The WIT package the module speaks, e.g. `volley:scenario@0.2.0`.
+    pub fn package(&self) -> &'static str {
+        match self {
+            GuestPre::Current(_) => WIT_PACKAGE,
+            GuestPre::V0_1(_) => WIT_PACKAGE_V0_1,
+        }
+    }
+
+    /// A new instance in `store`.
+    pub fn instantiate(&self, store: &mut Store<ConnState>) -> wasmtime::Result<Guest> {
+        Ok(match self {
+            GuestPre::Current(pre) => Guest::Current(pre.instantiate(store)?),
+            GuestPre::V0_1(pre) => Guest::V0_1(pre.instantiate(store)?),
+        })
+    }
+}
+
+/// One scenario instance.
+pub enum Guest {
+    /// `volley:scenario@0.2.0`.
+    Current(VolleyScenario),
+    /// `volley:scenario@0.1.0`.
+    V0_1(VolleyScenarioV0_1),
+}
+
+impl Guest {
+    /// Make `callback` on this instance (the caller arms the CPU deadline first).
+    pub fn call(&self, store: &mut Store<ConnState>, callback: Callback) -> wasmtime::Result<()> {
+        match self {
+            Guest::Current(instance) => {
+                let guest = instance.volley_scenario_scenario();
+                match callback {
+                    Callback::Open => guest.call_on_open(store),
+                    Callback::Message(message) => guest.call_on_message(store, &message),
+                    Callback::Timer(id) => guest.call_on_timer(store, id),
+                    Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(store, &key),
+                    Callback::Close(code, reason) => guest.call_on_close(store, code, &reason),
+                    Callback::Pong(payload, rtt) => guest.call_on_pong(store, &payload, rtt),
+                }
+            }
+            Guest::V0_1(instance) => {
+                let guest = instance.volley_scenario_scenario();
+                match callback {
+                    Callback::Open => guest.call_on_open(store),
+                    Callback::Message(message) => {
+                        guest.call_on_message(store, &message_v0_1(message))
+                    }
+                    Callback::Timer(id) => guest.call_on_timer(store, id),
+                    Callback::ReplyTimeout(key) => guest.call_on_reply_timeout(store, &key),
+                    Callback::Close(code, reason) => guest.call_on_close(store, code, &reason),
+                    // A 0.1.0 module cannot ping, so it is never owed a pong.
+                    Callback::Pong(..) => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn message_v0_1(message: Message) -> MessageV0_1 {
+    match message {
+        Message::Text(text) => MessageV0_1::Text(text),
+        Message::Binary(data) => MessageV0_1::Binary(data),
+    }
+}
+
+/// The current log level for a 0.1.0 one (used by `host`'s adapter).
+pub fn log_level(level: LogLevelV0_1) -> LogLevel {
+    match level {
+        LogLevelV0_1::Debug => LogLevel::Debug,
+        LogLevelV0_1::Info => LogLevel::Info,
+        LogLevelV0_1::Warn => LogLevel::Warn,
+        LogLevelV0_1::Error => LogLevel::Error,
+    }
+}
