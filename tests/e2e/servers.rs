@@ -287,16 +287,12 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
             }
             tokio::time::sleep(pause).await;
             while let Some(Ok(message)) = socket.next().await {
-                match message {
-                    Message::Pong(_) => {
-                        PONGS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    message @ (Message::Text(_) | Message::Binary(_)) => {
-                        if socket.send(message).await.is_err() {
-                            return;
-                        }
-                    }
-                    _ => {}
+                if matches!(message, Message::Pong(_)) {
+                    PONGS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else if matches!(message, Message::Text(_) | Message::Binary(_))
+                    && socket.send(message).await.is_err()
+                {
+                    return;
                 }
             }
         }

@@ -297,7 +297,9 @@ mod tests {
         schedule.set_timer(1, t0 + ms(10)).ok();
         schedule.set_timer(1, t0 + ms(50)).ok();
         schedule.expect("k".into(), "".into(), t0, t0 + ms(10)).ok();
-        schedule.expect("k".into(), "".into(), t0 + ms(5), t0 + ms(60)).ok();
+        schedule
+            .expect("k".into(), "".into(), t0 + ms(5), t0 + ms(60))
+            .ok();
         assert!(drain(&mut schedule, t0 + ms(40)).is_empty());
         let due = drain(&mut schedule, t0 + ms(100));
         assert_eq!(due.len(), 2, "{due:?}");
@@ -311,7 +313,9 @@ mod tests {
         let mut schedule = Schedule::default();
         for round in 0..100_000u64 {
             schedule.set_timer(1, t0 + ms(round)).ok();
-            schedule.expect("k".into(), "".into(), t0, t0 + ms(round)).ok();
+            schedule
+                .expect("k".into(), "".into(), t0, t0 + ms(round))
+                .ok();
         }
         assert!(schedule.timer_queue.len() <= 1026);
         assert!(schedule.deadline_queue.len() <= 1026);

@@ -91,7 +91,7 @@ impl Scenario for Probe {
             return;
         }
         if self.fired == self.stall_at
-            || (self.stall_every > 0 && self.fired % self.stall_every == 0)
+            || (self.stall_every > 0 && self.fired.is_multiple_of(self.stall_every))
         {
             let start = ctx.now();
             while ctx.now() - start < self.stall {
