@@ -231,3 +231,65 @@ fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturat
         ran.stdout
     );
 }
+
+/// Python that touches 300 MiB and burns 1 s of CPU, then `exec`s its arguments — like `cargo run`
+/// does before it becomes `volley`.
+const HUNGRY_EXEC: &str = "import os, sys, time\n\
+hoard = b'\\x01' * (300 << 20)\n\
+start = time.process_time()\n\
+while time.process_time() - start < 1.0:\n    pass\n\
+os.execv(sys.argv[1], sys.argv[1:])\n";
+
+#[test]
+fn process_figures_are_the_run_s_even_through_an_exec_wrapper_that_used_memory_first() {
+    crate::support::build_scenarios();
+    let python = std::env::var("VOLLEY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let volley = env!("CARGO_BIN_EXE_volley");
+    let run = |wrapped: bool| -> Value {
+        let out =
+            std::env::temp_dir().join(format!("volley-exec-{}-{wrapped}.json", std::process::id()));
+        let args = [
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--no-progress",
+            "--out",
+        ];
+        let mut command = if wrapped {
+            let mut command = std::process::Command::new(&python);
+            command.args(["-c", HUNGRY_EXEC, volley]);
+            command
+        } else {
+            std::process::Command::new(volley)
+        };
+        command
+            .current_dir(crate::support::repo())
+            .args(args)
+            .arg(&out);
+        let output = match command.output() {
+            Ok(output) => output,
+            Err(error) => panic!("cannot start {python} / volley: {error}"),
+        };
+        let ran = crate::support::collect(output, Some(&out));
+        let _ = std::fs::remove_file(&out);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        results(&ran).clone()
+    };
+    let direct = run(false);
+    let wrapped = run(true);
+    let peak = |r: &Value| figure(r, "/process/peak_rss_kib");
+    let cpu = |r: &Value| figure(r, "/process/cpu_user_s") + figure(r, "/process/cpu_system_s");
+    // The wrapper's 300 MiB and 1 s of CPU are not the run's: the figures stay close to a direct
+    // launch (well under the 300 MiB and the second the wrapper spent).
+    assert!(
+        peak(&wrapped) < peak(&direct) + 100.0 * 1024.0,
+        "peak RSS {} KiB through the wrapper, {} KiB direct",
+        peak(&wrapped),
+        peak(&direct)
+    );
+    assert!(
+        cpu(&wrapped) < cpu(&direct) + 0.5,
+        "CPU {} s through the wrapper, {} s direct",
+        cpu(&wrapped),
+        cpu(&direct)
+    );
+}
