@@ -242,7 +242,7 @@ impl ConnState {
         let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
         if let Err(Full::Requests) =
             self.schedule
-                .expect(key, name.into_boxed_str(), self.send_base, deadline)
+                .wait_for_reply(key, name.into_boxed_str(), self.send_base, deadline)
         {
             self.violate(format!(
                 "scenario: more than {MAX_PENDING} requests waiting for replies"

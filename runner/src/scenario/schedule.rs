@@ -106,7 +106,7 @@ impl Schedule {
 
     /// Wait for a reply to `key` (a request named `name`) sent at `sent` until `deadline`
     /// (re-using a key restarts it).
-    pub fn expect(
+    pub fn wait_for_reply(
         &mut self,
         key: String,
         name: Box<str>,
@@ -237,9 +237,13 @@ mod tests {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
         schedule.set_timer(1, t0 + ms(30)).ok();
-        schedule.expect("a".into(), "".into(), t0, t0 + ms(10)).ok();
+        schedule
+            .wait_for_reply("a".into(), "".into(), t0, t0 + ms(10))
+            .ok();
         schedule.set_timer(2, t0 + ms(20)).ok();
-        schedule.expect("b".into(), "".into(), t0, t0 + ms(40)).ok();
+        schedule
+            .wait_for_reply("b".into(), "".into(), t0, t0 + ms(40))
+            .ok();
         let order: Vec<Instant> = drain(&mut schedule, t0 + ms(100))
             .iter()
             .map(Due::at)
@@ -252,7 +256,9 @@ mod tests {
     fn a_reply_deadline_is_never_due_before_it_passes() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.expect("k".into(), "".into(), t0, t0 + ms(50)).ok();
+        schedule
+            .wait_for_reply("k".into(), "".into(), t0, t0 + ms(50))
+            .ok();
         assert_eq!(
             schedule.take_due(t0 + ms(50) - Duration::from_nanos(1), SLACK),
             None
@@ -282,7 +288,9 @@ mod tests {
     fn a_completed_request_never_expires_and_a_cancelled_timer_never_fires() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.expect("k".into(), "".into(), t0, t0 + ms(10)).ok();
+        schedule
+            .wait_for_reply("k".into(), "".into(), t0, t0 + ms(10))
+            .ok();
         schedule.set_timer(1, t0 + ms(5)).ok();
         assert_eq!(schedule.complete("k").map(|pending| pending.sent), Some(t0));
         assert_eq!(schedule.complete("k"), None);
@@ -296,9 +304,11 @@ mod tests {
         let mut schedule = Schedule::default();
         schedule.set_timer(1, t0 + ms(10)).ok();
         schedule.set_timer(1, t0 + ms(50)).ok();
-        schedule.expect("k".into(), "".into(), t0, t0 + ms(10)).ok();
         schedule
-            .expect("k".into(), "".into(), t0 + ms(5), t0 + ms(60))
+            .wait_for_reply("k".into(), "".into(), t0, t0 + ms(10))
+            .ok();
+        schedule
+            .wait_for_reply("k".into(), "".into(), t0 + ms(5), t0 + ms(60))
             .ok();
         assert!(drain(&mut schedule, t0 + ms(40)).is_empty());
         let due = drain(&mut schedule, t0 + ms(100));
@@ -314,7 +324,7 @@ mod tests {
         for round in 0..100_000u64 {
             schedule.set_timer(1, t0 + ms(round)).ok();
             schedule
-                .expect("k".into(), "".into(), t0, t0 + ms(round))
+                .wait_for_reply("k".into(), "".into(), t0, t0 + ms(round))
                 .ok();
         }
         assert!(schedule.timer_queue.len() <= 1026);
@@ -337,8 +347,12 @@ mod tests {
     fn abandon_counts_and_forgets_waiting_requests() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.expect("a".into(), "".into(), t0, t0 + ms(10)).ok();
-        schedule.expect("b".into(), "".into(), t0, t0 + ms(10)).ok();
+        schedule
+            .wait_for_reply("a".into(), "".into(), t0, t0 + ms(10))
+            .ok();
+        schedule
+            .wait_for_reply("b".into(), "".into(), t0, t0 + ms(10))
+            .ok();
         schedule.complete("a");
         assert_eq!(schedule.abandon(), 1);
         assert_eq!(schedule.pending(), 0);
