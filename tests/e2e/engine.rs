@@ -4,20 +4,9 @@
 //! the results say. Bounds here are behavioural (a deadline fires, at or after its time, within a
 //! wide margin), never speed targets; those live in `just bench`.
 
-use crate::servers::{Misbehaviour, PONGS_SEEN, listener, misbehave, runtime};
+use crate::servers::{Misbehaviour, PONGS_SEEN, misbehaving, runtime};
 use crate::support::{Ran, number, results, run_case};
 use serde_json::Value;
-use std::net::Ipv4Addr;
-
-fn serve(runtime: &tokio::runtime::Runtime, behaviour: Misbehaviour) -> String {
-    let port = runtime.block_on(async {
-        let listener = listener(Ipv4Addr::LOCALHOST).await;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        tokio::spawn(misbehave(listener, behaviour));
-        port
-    });
-    format!("ws://127.0.0.1:{port}/")
-}
 
 fn probe(target: &str, sets: &[&str]) -> Ran {
     let mut extra = vec!["--target", target];
@@ -48,7 +37,7 @@ fn reasons(r: &Value) -> String {
 fn replies_are_read_while_a_large_send_waits_for_a_server_that_paused_reading() {
     let runtime = runtime();
     let pongs_before = PONGS_SEEN.load(std::sync::atomic::Ordering::Relaxed);
-    let target = serve(
+    let target = misbehaving(
         &runtime,
         Misbehaviour::PauseReading(std::time::Duration::from_secs(3)),
     );
@@ -71,7 +60,7 @@ fn replies_are_read_while_a_large_send_waits_for_a_server_that_paused_reading() 
 #[test]
 fn a_server_that_never_reads_fails_the_connection_after_the_write_timeout() {
     let runtime = runtime();
-    let target = serve(&runtime, Misbehaviour::IgnorePings);
+    let target = misbehaving(&runtime, Misbehaviour::IgnorePings);
     let ran = probe(
         &target,
         &[
@@ -99,7 +88,7 @@ fn a_server_that_never_reads_fails_the_connection_after_the_write_timeout() {
 #[test]
 fn a_flooding_server_cannot_starve_timers_or_the_iteration_timeout() {
     let runtime = runtime();
-    let target = serve(&runtime, Misbehaviour::Flood);
+    let target = misbehaving(&runtime, Misbehaviour::Flood);
     let ran = probe(
         &target,
         &[
@@ -130,7 +119,7 @@ fn a_flooding_server_cannot_starve_timers_or_the_iteration_timeout() {
 #[test]
 fn a_known_reply_delay_is_measured_and_a_reply_before_its_deadline_is_not_a_timeout() {
     let runtime = runtime();
-    let target = serve(
+    let target = misbehaving(
         &runtime,
         Misbehaviour::EchoAfter(std::time::Duration::from_millis(20)),
     );
@@ -159,7 +148,7 @@ fn a_known_reply_delay_is_measured_and_a_reply_before_its_deadline_is_not_a_time
 #[test]
 fn requests_that_time_out_enter_the_histogram_at_their_deadline() {
     let runtime = runtime();
-    let target = serve(&runtime, Misbehaviour::Swallow);
+    let target = misbehaving(&runtime, Misbehaviour::Swallow);
     let ran = probe(
         &target,
         &[
@@ -184,7 +173,7 @@ fn requests_that_time_out_enter_the_histogram_at_their_deadline() {
 #[test]
 fn a_round_trip_abort_rule_fires_while_the_server_has_stopped_answering() {
     let runtime = runtime();
-    let target = serve(&runtime, Misbehaviour::Swallow);
+    let target = misbehaving(&runtime, Misbehaviour::Swallow);
     let ran = probe(
         &target,
         &[

@@ -5,7 +5,7 @@
 //! addresses.
 
 use crate::servers::{
-    Misbehaviour, Seen, dns_server, listener, misbehave, recording_echo, runtime, silent_dns,
+    Misbehaviour, Seen, dns_server, listener, misbehaving, recording_echo, runtime, silent_dns,
 };
 use crate::support::{Ran, number, results, run_case};
 use serde_json::Value;
@@ -280,16 +280,6 @@ fn nxdomain_and_a_silent_name_server_are_reported_by_reason() {
             3
         )]
     );
-}
-
-fn misbehaving(runtime: &tokio::runtime::Runtime, behaviour: Misbehaviour) -> String {
-    let port = runtime.block_on(async {
-        let listener = listener(Ipv4Addr::LOCALHOST).await;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        tokio::spawn(misbehave(listener, behaviour));
-        port
-    });
-    format!("ws://127.0.0.1:{port}/")
 }
 
 #[test]

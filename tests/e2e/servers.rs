@@ -92,6 +92,17 @@ static CLOSE_FIRST_SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::A
 pub static CLOSE_CODES_SEEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 static INVALID_UTF8_SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Serve `behaviour` on a fresh loopback port on `runtime`; the `ws://` URL to point a run at.
+pub fn misbehaving(runtime: &tokio::runtime::Runtime, behaviour: Misbehaviour) -> String {
+    let port = runtime.block_on(async {
+        let listener = listener(Ipv4Addr::LOCALHOST).await;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        tokio::spawn(misbehave(listener, behaviour));
+        port
+    });
+    format!("ws://127.0.0.1:{port}/")
+}
+
 /// Serve `behaviour` on `listener` until the runtime ends.
 pub async fn misbehave(listener: TcpListener, behaviour: Misbehaviour) {
     loop {
