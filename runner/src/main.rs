@@ -28,7 +28,10 @@ fn main() -> ExitCode {
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
-    runtime.block_on(async {
+    // The command runs as a task on the runtime's workers, not on this thread inside `block_on`:
+    // a run's driver awaits every VU, and waking a thread outside the pool costs a futex call and a
+    // context switch per connection (W3 in docs/benchmarks.md).
+    let command = runtime.spawn(async move {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Check(args) => check(args),
@@ -37,6 +40,10 @@ fn main() -> ExitCode {
             Command::Merge(args) => merge(args),
             Command::New(args) => new(args),
         }
+    });
+    runtime.block_on(command).unwrap_or_else(|error| {
+        eprintln!("error: volley stopped unexpectedly: {error}");
+        ExitCode::from(COULD_NOT_RUN)
     })
 }
 

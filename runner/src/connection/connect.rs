@@ -206,7 +206,8 @@ impl Connector {
             Err(_) => {
                 // The resolver applies the DNS timeout itself (one lookup serves many connections).
                 let started = Instant::now();
-                let ip = self.dns.resolve(bare).await.map_err(ConnectError::Dns)?;
+                // Boxed, like the TLS handshake below: large futures most connections never run.
+                let ip = Box::pin(self.dns.resolve(bare)).await.map_err(ConnectError::Dns)?;
                 phases.dns = Some(started.elapsed());
                 ip
             }
@@ -238,7 +239,7 @@ impl Connector {
                         human_duration(limit)
                     ))
                 },
-                tokio_rustls::TlsConnector::from(self.tls.clone()).connect(name, tcp),
+                Box::pin(tokio_rustls::TlsConnector::from(self.tls.clone()).connect(name, tcp)),
                 |error| ConnectError::Tls(tls::reason(&error, &verify_name)),
             )
             .await?;

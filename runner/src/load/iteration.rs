@@ -59,7 +59,10 @@ pub async fn run_iteration(
             counters.attempted.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             return Outcome::Stopped;
         }
-        result = tokio::time::timeout(timeout, plan.connector.connect(&url, &headers)) => match result {
+        // Boxed: the connect future (DNS, TLS, upgrade) is ~17 KiB, needed only while connecting;
+        // inline it would stay in every VU task for the connection's whole life (W1 in
+        // docs/benchmarks.md: 63 → 49 KiB per connection).
+        result = tokio::time::timeout(timeout, Box::pin(plan.connector.connect(&url, &headers))) => match result {
             Ok(Ok(connected)) => connected,
             Ok(Err(ConnectError::Status(status))) if status == plan.expect_upgrade => {
                 bump(&counters.expected_rejections, 1);
@@ -92,6 +95,22 @@ pub async fn run_iteration(
         Some(false) => bump(&counters.tls_full, 1),
         None => {}
     }
+    // The session is its own boxed future: the VU task then holds only what this function keeps
+    // across its awaits before it (the generator does not overlap the two parts' locals well).
+    Box::pin(session(plan, vu, iteration, row, connected, recorder, stop)).await
+}
+
+/// The connection's life after a 101: instantiate the scenario and run the [`Connection`].
+async fn session(
+    plan: &Plan,
+    vu: u32,
+    iteration: u32,
+    row: Option<u32>,
+    connected: crate::connection::connect::Connected,
+    mut recorder: Recorder,
+    stop: &CancellationToken,
+) -> Outcome {
+    let counters = &plan.collector.counters;
     let mut socket = connected.socket;
     if plan.expect_upgrade != 101 {
         recorder.failure(&format!(
