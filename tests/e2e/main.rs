@@ -12,6 +12,7 @@ mod engine;
 mod interrupt;
 mod manifests;
 mod measurements;
+mod module_cache;
 mod network;
 mod network_real;
 mod outputs;

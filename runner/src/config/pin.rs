@@ -40,13 +40,17 @@ impl std::fmt::Display for Sha256Hex {
 
 /// The SHA-256 of the module file at `path`.
 pub fn module_digest(path: &Path) -> std::io::Result<Sha256Hex> {
-    let bytes = std::fs::read(path)?;
-    let digest = Sha256::digest(&bytes);
+    Ok(digest_of(&std::fs::read(path)?))
+}
+
+/// The SHA-256 of `bytes`.
+pub fn digest_of(bytes: &[u8]) -> Sha256Hex {
+    let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(64);
     for byte in digest {
         hex.push_str(&format!("{byte:02x}"));
     }
-    Ok(Sha256Hex(hex))
+    Sha256Hex(hex)
 }
 
 /// What `run` and `check` say when the module is not the pinned one.

@@ -207,7 +207,9 @@ impl Connector {
                 // The resolver applies the DNS timeout itself (one lookup serves many connections).
                 let started = Instant::now();
                 // Boxed, like the TLS handshake below: large futures most connections never run.
-                let ip = Box::pin(self.dns.resolve(bare)).await.map_err(ConnectError::Dns)?;
+                let ip = Box::pin(self.dns.resolve(bare))
+                    .await
+                    .map_err(ConnectError::Dns)?;
                 phases.dns = Some(started.elapsed());
                 ip
             }

@@ -1,7 +1,8 @@
 //! The wasmtime side of a run: one [`ScenarioEngine`] per run holds the engine (configured so that
 //! ~20k instances fit one process: no per-instance address-space reservation or guard mappings), the
 //! linker (WASI p2 with nothing granted, plus the Volley host imports), the pre-instantiated module and
-//! the epoch ticker that bounds each callback's CPU time. Instances are made per connection by
+//! the epoch ticker that bounds each callback's CPU time. The compiled code comes from `cache` when
+//! an earlier run compiled the same module. Instances are made per connection by
 //! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `connection::event_loop`.
 
 use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 /// How often the epoch advances; callback deadlines are counted in these ticks.
@@ -155,10 +156,13 @@ impl ScenarioEngine {
     ) -> Result<ScenarioEngine, ModuleError> {
         let engine = Engine::new(&engine_config())
             .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
+        let cache = crate::scenario::cache::folder();
         let component =
-            Component::new(&engine, bytes).map_err(|error| ModuleError::NotAComponent {
-                path: path.to_owned(),
-                reason: format!("{error:#}"),
+            crate::scenario::cache::compile(&engine, bytes, cache.as_deref()).map_err(|error| {
+                ModuleError::NotAComponent {
+                    path: path.to_owned(),
+                    reason: format!("{error:#}"),
+                }
             })?;
         let interface_error = |error: wasmtime::Error| ModuleError::Interface {
             path: path.to_owned(),

@@ -1,5 +1,5 @@
 //! Stage `scenario`: the user's WebAssembly module. The wasmtime engine compiles it once per run
-//! (`engine`), `bindings` (the one file calling `bindgen!`) gives typed access to the WIT worlds it
+//! (`engine`; `cache` keeps the compiled code between runs), `bindings` (the one file calling `bindgen!`) gives typed access to the WIT worlds it
 //! may speak (0.2.0, or 0.1.0 for older modules), `guest` calls either world's exports through one
 //! type, `handshake` holds the upgrade answer a scenario can read, `host`
 //! implements the imports a scenario calls (send, timers, requests, checks, metrics) on a
@@ -11,6 +11,7 @@
 //! `host` only calls a recorder). One instance per connection: a trap fails only its connection.
 
 pub mod bindings;
+pub mod cache;
 pub mod engine;
 pub mod guest;
 pub mod handshake;

@@ -1,0 +1,72 @@
+//! Compiled modules kept between runs (`scenario/cache.rs`): a real run fills the cache folder
+//! named by `VOLLEY_MODULE_CACHE`, the next run loads from it with the same results, and a damaged
+//! entry is compiled again instead of failing the run.
+
+use crate::support::{build_scenarios, collect, number, results, volley};
+use std::path::{Path, PathBuf};
+
+fn run_echo(cache: &Path) -> crate::support::Ran {
+    build_scenarios();
+    let out = cache.with_extension(format!("{}.json", std::process::id()));
+    let output = volley()
+        .env("VOLLEY_MODULE_CACHE", cache)
+        .args([
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(&out)
+        .output();
+    match output {
+        Ok(output) => {
+            let ran = collect(output, Some(&out));
+            let _ = std::fs::remove_file(&out);
+            ran
+        }
+        Err(error) => panic!("cannot start volley: {error}"),
+    }
+}
+
+fn entries(folder: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(folder)
+        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+        .unwrap_or_default()
+}
+
+fn assert_exact_echo(ran: &crate::support::Ran) {
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(ran);
+    assert_eq!(number(r, "/connections/established"), 5, "{r:#}");
+    assert_eq!(number(r, "/round_trips/count"), 100, "{r:#}");
+    assert_eq!(number(r, "/checks/0/failed"), 0, "{r:#}");
+}
+
+#[test]
+fn a_run_fills_the_module_cache_and_the_next_run_loads_it_or_recompiles_a_damaged_entry() {
+    let folder = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("temporary folder: {error}"),
+    };
+    let cache = folder.path().join("modules");
+
+    assert_exact_echo(&run_echo(&cache));
+    let written = entries(&cache);
+    assert_eq!(written.len(), 1, "one compiled module: {written:?}");
+    let compiled = std::fs::read(&written[0]).unwrap_or_default();
+    assert!(compiled.len() > 1000, "{} bytes", compiled.len());
+
+    assert_exact_echo(&run_echo(&cache));
+    assert_eq!(entries(&cache), written, "a hit adds nothing");
+
+    if let Err(error) = std::fs::write(&written[0], b"damaged") {
+        panic!("cannot damage the entry: {error}");
+    }
+    assert_exact_echo(&run_echo(&cache));
+    let replaced = std::fs::read(&written[0]).unwrap_or_default();
+    assert!(
+        replaced.len() > 1000 && replaced != b"damaged",
+        "the damaged entry is rewritten: {} bytes",
+        replaced.len()
+    );
+}
