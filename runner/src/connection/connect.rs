@@ -97,11 +97,14 @@ pub fn io_reason(error: &std::io::Error) -> String {
 
 /// tungstenite's defaults allocate a 128 KiB read buffer per connection up front (a separate
 /// mmap each, ~130 KiB of address space and a memory mapping per connection) and hold writes until
-/// 128 KiB. Connections here are many and their messages small: read in 8 KiB chunks (larger
-/// messages take several reads), write each flush through.
+/// 128 KiB. Connections here are many and their messages small: read in 4 KiB chunks (larger
+/// messages take several reads), write each flush through. tungstenite zero-fills the free part of
+/// the read buffer before every read (even one that finds nothing), so its size is paid per read
+/// in `memset` and per connection in resident pages: 8 KiB cost ~4 KiB more per connection in
+/// W1 than the floor's 4 KiB (docs/benchmarks.md).
 pub fn small_buffers() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
 }
 

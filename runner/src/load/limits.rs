@@ -9,8 +9,9 @@ use std::fs;
 const RESERVED_FILES: u64 = 64;
 /// Memory mappings the runner uses before any connection (code, heap, thread stacks).
 const BASE_MAPPINGS: u64 = 2_000;
-/// Mappings per connection with packed linear memories (measured: none per instance; the
-/// allocator's arenas amortise to well under one).
+/// Mappings per connection: linear memories are anonymous mappings of one size that the kernel
+/// merges with their neighbours (`scenario::memory`; measured: 56 mappings with 5,000 instances);
+/// the allocator's arenas amortise to well under one.
 const MAPPINGS_PER_CONNECTION: u64 = 1;
 
 /// A limit the planned run does not fit in.

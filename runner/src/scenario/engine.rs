@@ -8,6 +8,7 @@
 use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
 use crate::scenario::guest::{Guest, GuestPre};
 use crate::scenario::host::ConnState;
+use crate::scenario::memory::{MemoryPool, PooledMemories};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,7 +125,7 @@ pub struct ScenarioEngine {
     _ticker: EpochTicker,
 }
 
-fn engine_config() -> Config {
+fn engine_config(memory_cap: usize) -> Config {
     let mut config = Config::new();
     // Packed linear memories: no 4 GiB reservation and no guard pages per instance, so instances
     // cost no extra memory mappings (the default needs ~4 per instance and hits vm.max_map_count
@@ -135,6 +136,8 @@ fn engine_config() -> Config {
     config.guard_before_linear_memory(false);
     config.memory_init_cow(false);
     config.epoch_interruption(true);
+    // Linear memories come from a pool of mappings recycled between connections (`memory`).
+    config.with_host_memory(Arc::new(PooledMemories(MemoryPool::new(memory_cap))));
     config
 }
 
@@ -154,7 +157,7 @@ impl ScenarioEngine {
         bytes: &[u8],
         limits: InstanceLimits,
     ) -> Result<ScenarioEngine, ModuleError> {
-        let engine = Engine::new(&engine_config())
+        let engine = Engine::new(&engine_config(limits.memory))
             .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
         let cache = crate::scenario::cache::folder();
         let component =

@@ -1,5 +1,6 @@
 //! Stage `scenario`: the user's WebAssembly module. The wasmtime engine compiles it once per run
-//! (`engine`; `cache` keeps the compiled code between runs), `bindings` (the one file calling `bindgen!`) gives typed access to the WIT worlds it
+//! (`engine`; `cache` keeps the compiled code between runs; `memory` recycles instances' linear
+//! memories between connections), `bindings` (the one file calling `bindgen!`) gives typed access to the WIT worlds it
 //! may speak (0.2.0, or 0.1.0 for older modules), `guest` calls either world's exports through one
 //! type, `handshake` holds the upgrade answer a scenario can read, `host`
 //! implements the imports a scenario calls (send, timers, requests, checks, metrics) on a
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod guest;
 pub mod handshake;
 pub mod host;
+pub mod memory;
 pub mod schedule;
 pub mod trap;
 pub mod wasi;
