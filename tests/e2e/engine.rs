@@ -221,6 +221,72 @@ fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturat
     );
 }
 
+#[test]
+fn long_callbacks_are_counted_with_the_longest_and_warned_about_and_merge_adds_them() {
+    // VU 0 busy-waits 30 ms at every second firing of its 20 ms timer (5 of 10 firings); VU 1
+    // never does.
+    let ran = run_case(
+        "probe",
+        &[
+            "--set",
+            "load.connections=2",
+            "--set",
+            "vars.timer_ms=20",
+            "--set",
+            "vars.ticks=10",
+            "--set",
+            "vars.stall_vu=0",
+            "--set",
+            "vars.stall_every=2",
+            "--set",
+            "vars.stall_ms=30",
+            "--set",
+            "limits.callback_time=1s",
+        ],
+    );
+    let r = results(&ran);
+    // At least the 5 stalls (a callback preempted on a busy machine may count too).
+    let count = number(r, "/long_callbacks/count");
+    assert!((5..=15).contains(&count), "{r:#}");
+    assert!(number(r, "/long_callbacks/max_us") >= 30_000, "{r:#}");
+    assert_eq!(number(r, "/long_callbacks/threshold_us"), 5_000, "{r:#}");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("{count} scenario callbacks took 5.0 ms or longer")),
+        "{warnings}"
+    );
+    assert!(ran.stdout.contains("long callbacks"), "{}", ran.stdout);
+
+    let folder = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("temporary folder: {error}"),
+    };
+    let (one, merged) = (
+        folder.path().join("one.json"),
+        folder.path().join("two.json"),
+    );
+    if let Err(error) = std::fs::write(&one, r.to_string()) {
+        panic!("cannot write {one:?}: {error}");
+    }
+    let output = crate::support::volley()
+        .arg("merge")
+        .arg(&one)
+        .arg(&one)
+        .arg("-o")
+        .arg(&merged)
+        .output();
+    let ran = match output {
+        Ok(output) => crate::support::collect(output, Some(&merged)),
+        Err(error) => panic!("cannot start volley merge: {error}"),
+    };
+    let m = results(&ran);
+    assert_eq!(number(m, "/long_callbacks/count"), 2 * count, "{m:#}");
+    assert_eq!(
+        number(m, "/long_callbacks/max_us"),
+        number(r, "/long_callbacks/max_us")
+    );
+}
+
 /// Python that touches 300 MiB and burns 1 s of CPU, then `exec`s its arguments — like `cargo run`
 /// does before it becomes `volley`.
 const HUNGRY_EXEC: &str = "import os, sys, time\n\

@@ -34,6 +34,11 @@ pub struct Counters {
     pub requests_abandoned: AtomicU64,
     /// Round trips completed (mirrors the histogram count, for the live view).
     pub round_trips: AtomicU64,
+    /// Scenario callbacks that took at least `connection::event_loop::LONG_CALLBACK` of wall-clock
+    /// time: while one runs, nothing else on its worker thread does.
+    pub long_callbacks: AtomicU64,
+    /// The longest scenario callback so far, µs of wall-clock time.
+    pub longest_callback_us: AtomicU64,
     /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
     pub dropped_arrivals: AtomicU64,
     /// TLS handshakes that were full.
@@ -102,6 +107,10 @@ pub struct CounterValues {
     pub reply_timeouts: u64,
     /// Requests abandoned when their connection ended.
     pub requests_abandoned: u64,
+    /// Callbacks that took at least `LONG_CALLBACK`.
+    pub long_callbacks: u64,
+    /// The longest callback, µs (the maximum when processes are added).
+    pub longest_callback_us: u64,
     /// Dropped arrivals.
     pub dropped_arrivals: u64,
     /// Full TLS handshakes.
@@ -141,6 +150,8 @@ impl CounterValues {
             bytes_received: read(&counters.bytes_received),
             reply_timeouts: read(&counters.reply_timeouts),
             requests_abandoned: read(&counters.requests_abandoned),
+            long_callbacks: read(&counters.long_callbacks),
+            longest_callback_us: read(&counters.longest_callback_us),
             dropped_arrivals: read(&counters.dropped_arrivals),
             tls_full: read(&counters.tls_full),
             tls_resumed: read(&counters.tls_resumed),
@@ -155,8 +166,9 @@ impl CounterValues {
         }
     }
 
-    /// Add `other` into `self`, every field summed (processes running side by side). `peak_open`
-    /// becomes the sum of the peaks: an upper bound on the simultaneous peak, not that peak.
+    /// Add `other` into `self`, every field summed (processes running side by side) except
+    /// `longest_callback_us`, the maximum. `peak_open` becomes the sum of the peaks: an upper
+    /// bound on the simultaneous peak, not that peak.
     pub fn add(&mut self, other: &CounterValues) {
         let CounterValues {
             attempted,
@@ -170,6 +182,8 @@ impl CounterValues {
             bytes_received,
             reply_timeouts,
             requests_abandoned,
+            long_callbacks,
+            longest_callback_us,
             dropped_arrivals,
             tls_full,
             tls_resumed,
@@ -193,6 +207,8 @@ impl CounterValues {
         self.bytes_received += bytes_received;
         self.reply_timeouts += reply_timeouts;
         self.requests_abandoned += requests_abandoned;
+        self.long_callbacks += long_callbacks;
+        self.longest_callback_us = self.longest_callback_us.max(longest_callback_us);
         self.dropped_arrivals += dropped_arrivals;
         self.tls_full += tls_full;
         self.tls_resumed += tls_resumed;

@@ -203,6 +203,12 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         "Requests still waiting for a reply when their connection ended.",
         counters.requests_abandoned,
     );
+    counter(
+        &mut out,
+        "volley_long_callbacks",
+        "Scenario callbacks that took 5 ms or longer of wall-clock time.",
+        counters.long_callbacks,
+    );
     let _ = writeln!(
         out,
         "# TYPE volley_connection_failures counter\n# HELP volley_connection_failures Failed connections by reason."

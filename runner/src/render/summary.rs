@@ -133,6 +133,16 @@ pub fn render(report: &Report) -> String {
             "abandoned", report.requests_abandoned
         );
     }
+    if report.long_callbacks.count > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} took {} ms or longer (longest {:.1} ms)",
+            "long callbacks",
+            report.long_callbacks.count,
+            report.long_callbacks.threshold_us / 1000,
+            report.long_callbacks.max_us as f64 / 1000.0
+        );
+    }
     timing_line(&mut out, "connect", &report.connect_time);
     for (phase, distribution) in &report.connect_phases {
         if distribution.count > 0 {

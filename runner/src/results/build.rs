@@ -72,6 +72,11 @@ impl Report {
             reply_timeouts: counters.reply_timeouts,
             requests_abandoned: counters.requests_abandoned,
             timer_lag: Distribution::of(&totals.timer_lag, 1.0),
+            long_callbacks: crate::results::report::LongCallbacks {
+                count: counters.long_callbacks,
+                max_us: counters.longest_callback_us,
+                threshold_us: crate::connection::event_loop::LONG_CALLBACK.as_micros() as u64,
+            },
             arrival_lag: Distribution::of(&totals.arrival_lag, 1.0),
             warnings: Vec::new(),
             connect_time: Distribution::of(&totals.connect_time, 1.0),

@@ -4,7 +4,8 @@
 //! [`LAG_LIMIT_US`] at the 99th percentile, or above [`LAG_SHARE`] of the round-trip median (and
 //! above [`LAG_FLOOR_US`], twice tokio's 1 ms timer granularity, which an idle runner reaches) —
 //! the report carries a warning that says so, with the figures and what to do. Arrival lag (arrival-rate runs that started arrivals late)
-//! is judged the same way. Called by `build` and again by `merge` (on merged histograms).
+//! is judged the same way, and so are scenario callbacks long enough to hold up their worker thread
+//! (`long_callbacks`). Called by `build` and again by `merge` (on merged histograms).
 
 use crate::results::report::Report;
 
@@ -34,6 +35,16 @@ pub fn warnings(report: &Report) -> Vec<String> {
             "the generator was saturated: timer lag p99 {} ({why}); round trips include up to that much of the runner's own delay. Run fewer connections per core (this run: {} connections), spread them with --workers N, or use more machines (--shard)",
             ms(lag.p99),
             report.run.connections,
+        ));
+    }
+    let long = &report.long_callbacks;
+    if long.count > 0 {
+        warnings.push(format!(
+            "{} scenario callback{} took {} or longer (longest {}): while a callback runs, nothing else on its worker thread does, so the round trips and timers of the connections waiting there grew by up to that much. Keep callbacks short (split long work over timers); more cores (or --workers N) spread the delay but do not remove it",
+            long.count,
+            if long.count == 1 { "" } else { "s" },
+            ms(long.threshold_us as f64),
+            ms(long.max_us as f64),
         ));
     }
     let arrivals = &report.arrival_lag;

@@ -124,6 +124,12 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.messages.bytes_received += b.messages.bytes_received;
     a.reply_timeouts += b.reply_timeouts;
     a.requests_abandoned += b.requests_abandoned;
+    a.long_callbacks.count += b.long_callbacks.count;
+    a.long_callbacks.max_us = a.long_callbacks.max_us.max(b.long_callbacks.max_us);
+    a.long_callbacks.threshold_us = a
+        .long_callbacks
+        .threshold_us
+        .max(b.long_callbacks.threshold_us);
     add_maps(&mut a.scenario_errors, &b.scenario_errors);
     for check in &b.checks {
         match a.checks.iter_mut().find(|mine| mine.name == check.name) {

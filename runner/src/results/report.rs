@@ -39,6 +39,9 @@ pub struct Report {
     pub requests_abandoned: u64,
     /// Lateness of timer callbacks, µs: the generator's own delay.
     pub timer_lag: Distribution,
+    /// Scenario callbacks that ran long enough to delay their neighbours.
+    #[serde(default)]
+    pub long_callbacks: LongCallbacks,
     /// Lateness of arrivals (arrival-rate shape) against their schedule, µs.
     #[serde(default = "Distribution::empty")]
     pub arrival_lag: Distribution,
@@ -370,4 +373,17 @@ impl Report {
         serde_json::to_string_pretty(self)
             .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
     }
+}
+
+/// Scenario callbacks that took at least `threshold_us` of wall-clock time. A callback runs on a
+/// runtime worker thread between every other connection's reads and timers, so each one delays
+/// the connections waiting on that thread by up to its length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LongCallbacks {
+    /// How many.
+    pub count: u64,
+    /// The longest callback of the run (any length), µs.
+    pub max_us: u64,
+    /// What counts as long, µs.
+    pub threshold_us: u64,
 }
