@@ -2,30 +2,11 @@
 //! named by `VOLLEY_MODULE_CACHE`, the next run loads from it with the same results, and a damaged
 //! entry is compiled again instead of failing the run.
 
-use crate::support::{build_scenarios, collect, number, results, volley};
+use crate::support::{number, results, run_case_with_env};
 use std::path::{Path, PathBuf};
 
 fn run_echo(cache: &Path) -> crate::support::Ran {
-    build_scenarios();
-    let out = cache.with_extension(format!("{}.json", std::process::id()));
-    let output = volley()
-        .env("VOLLEY_MODULE_CACHE", cache)
-        .args([
-            "run",
-            "tests/cases/echo-exact/scenario.yaml",
-            "--no-progress",
-            "--out",
-        ])
-        .arg(&out)
-        .output();
-    match output {
-        Ok(output) => {
-            let ran = collect(output, Some(&out));
-            let _ = std::fs::remove_file(&out);
-            ran
-        }
-        Err(error) => panic!("cannot start volley: {error}"),
-    }
+    run_case_with_env("echo-exact", &[("VOLLEY_MODULE_CACHE", cache)], &[])
 }
 
 fn entries(folder: &Path) -> Vec<PathBuf> {

@@ -80,6 +80,11 @@ pub fn collect(output: Output, results: Option<&Path>) -> Ran {
 
 /// `volley run tests/cases/<case>/scenario.yaml --out <tmp> --no-progress <extra…>`.
 pub fn run_case(case: &str, extra: &[&str]) -> Ran {
+    run_case_with_env(case, &[], extra)
+}
+
+/// [`run_case`] with environment variables `env` set for volley.
+pub fn run_case_with_env(case: &str, env: &[(&str, &Path)], extra: &[&str]) -> Ran {
     build_scenarios();
     let out = tempfile::NamedTempFile::new().map_or_else(
         |_| std::env::temp_dir().join(format!("volley-{case}.json")),
@@ -91,6 +96,7 @@ pub fn run_case(case: &str, extra: &[&str]) -> Ran {
         .args(["run", &file, "--no-progress", "--out"])
         .arg(&out)
         .args(extra)
+        .envs(env.iter().copied())
         .output();
     match output {
         Ok(output) => {

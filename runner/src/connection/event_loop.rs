@@ -531,7 +531,12 @@ impl Connection {
         // A panic in a host function (a runner bug) must end this connection, not its VU task.
         let result =
             std::panic::catch_unwind(AssertUnwindSafe(|| guest.call(&mut *store, callback)));
-        record_length(self.store.data().recorder.collector(), started.elapsed());
+        self.store
+            .data()
+            .recorder
+            .collector()
+            .counters
+            .callback_ran(started.elapsed());
         let result = match result {
             Ok(result) => result,
             Err(panic) => {
@@ -681,25 +686,5 @@ fn first_clause(error: &WsError) -> String {
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => "error".into(),
-    }
-}
-
-/// A scenario callback at least this long (wall-clock) is counted in `long_callbacks`: it held
-/// its worker thread, and every connection waiting on that thread, for as long (docs/benchmarks.md,
-/// "A long callback and its neighbours"). The generator-saturation threshold, for the same reason.
-pub const LONG_CALLBACK: Duration = Duration::from_millis(5);
-
-/// Count a callback that took `took` if it was long, and keep the longest.
-fn record_length(collector: &crate::measure::collector::Collector, took: Duration) {
-    let counters = &collector.counters;
-    let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-    let longest = &counters.longest_callback_us;
-    // A plain load first: the maximum rarely changes, and a read-modify-write on every callback
-    // would pull the cache line away from the other worker threads each time.
-    if micros > longest.load(std::sync::atomic::Ordering::Relaxed) {
-        longest.fetch_max(micros, std::sync::atomic::Ordering::Relaxed);
-    }
-    if took >= LONG_CALLBACK {
-        bump(&counters.long_callbacks, 1);
     }
 }

@@ -4,6 +4,12 @@
 //! endpoint, and summed over worker processes by `workers`). Histograms live in `stats`, not here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A scenario callback at least this long (wall-clock) is counted in `long_callbacks`: it held its
+/// worker thread, and every connection waiting on that thread, for as long (docs/benchmarks.md,
+/// "A long callback and its neighbours"). The same 5 ms as the generator-saturation limit.
+pub const LONG_CALLBACK: Duration = Duration::from_millis(5);
 
 /// Plain counters, updated live with relaxed atomics (read by the progress line and the report).
 #[derive(Debug, Default)]
@@ -34,8 +40,8 @@ pub struct Counters {
     pub requests_abandoned: AtomicU64,
     /// Round trips completed (mirrors the histogram count, for the live view).
     pub round_trips: AtomicU64,
-    /// Scenario callbacks that took at least `connection::event_loop::LONG_CALLBACK` of wall-clock
-    /// time: while one runs, nothing else on its worker thread does.
+    /// Scenario callbacks that took at least [`LONG_CALLBACK`] of wall-clock time: while one runs,
+    /// nothing else on its worker thread does.
     pub long_callbacks: AtomicU64,
     /// The longest scenario callback so far, µs of wall-clock time.
     pub longest_callback_us: AtomicU64,
@@ -69,6 +75,20 @@ pub fn read(counter: &AtomicU64) -> u64 {
 }
 
 impl Counters {
+    /// A scenario callback took `took`: count it if it was long, and keep the longest.
+    pub fn callback_ran(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        // A plain load first: the maximum rarely changes, and a read-modify-write on every
+        // callback would pull the cache line away from the other worker threads each time.
+        if micros > read(&self.longest_callback_us) {
+            self.longest_callback_us
+                .fetch_max(micros, Ordering::Relaxed);
+        }
+        if took >= LONG_CALLBACK {
+            bump(&self.long_callbacks, 1);
+        }
+    }
+
     /// A connection opened: count it and track the peak.
     pub fn opened(&self) {
         let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
@@ -226,6 +246,19 @@ impl CounterValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_callbacks_are_counted_from_the_threshold_and_the_longest_is_kept() {
+        let counters = Counters::default();
+        counters.callback_ran(Duration::from_micros(40));
+        counters.callback_ran(LONG_CALLBACK - Duration::from_micros(1));
+        assert_eq!(read(&counters.long_callbacks), 0);
+        counters.callback_ran(LONG_CALLBACK);
+        counters.callback_ran(Duration::from_millis(30));
+        counters.callback_ran(Duration::from_millis(7));
+        assert_eq!(read(&counters.long_callbacks), 3);
+        assert_eq!(read(&counters.longest_callback_us), 30_000);
+    }
 
     #[test]
     fn adding_counter_values_sums_every_field() {

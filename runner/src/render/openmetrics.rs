@@ -206,7 +206,10 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
     counter(
         &mut out,
         "volley_long_callbacks",
-        "Scenario callbacks that took 5 ms or longer of wall-clock time.",
+        &format!(
+            "Scenario callbacks that took {} ms or longer of wall-clock time.",
+            crate::measure::counters::LONG_CALLBACK.as_millis()
+        ),
         counters.long_callbacks,
     );
     let _ = writeln!(

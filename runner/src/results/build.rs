@@ -75,7 +75,7 @@ impl Report {
             long_callbacks: crate::results::report::LongCallbacks {
                 count: counters.long_callbacks,
                 max_us: counters.longest_callback_us,
-                threshold_us: crate::connection::event_loop::LONG_CALLBACK.as_micros() as u64,
+                threshold_us: crate::measure::counters::LONG_CALLBACK.as_micros() as u64,
             },
             arrival_lag: Distribution::of(&totals.arrival_lag, 1.0),
             warnings: Vec::new(),
