@@ -5,6 +5,9 @@
 //! message is due `interval_ms` after the previous one was sent, like `echo`. It closes after
 //! `messages` round trips (`messages: 0` closes at once, after the handshake). The bench's own
 //! tokio-tungstenite client (the "floor") sends the same bytes, so both clients do the same work.
+//! Each text and its request key are built once, into buffers kept between messages, and the echo
+//! is compared with the text kept: what a scenario does per message is its own CPU cost, measured
+//! with the runner's, so this one does no more than the floor client does.
 //!
 //! Vars: `messages` (default 10), `interval_ms` (default 0), `size` (default 32, at least 10, so
 //! any `u32` sequence number fits), `timeout_ms` (default 5000).
@@ -22,22 +25,45 @@ pub struct PingPong {
     interval: Duration,
     size: usize,
     timeout: Duration,
+    /// The last text sent (the echo expected).
+    text: String,
+    /// The last request's key: its sequence number in decimal.
+    key: String,
 }
 
 /// The text sent for sequence number `seq`: its decimal digits, zero-padded on the left to `size`
 /// bytes (`size` ≥ 10 keeps every `u32` within it).
 pub fn payload(seq: u32, size: usize) -> String {
-    format!("{seq:0>size$}")
+    let mut text = String::with_capacity(size);
+    write_padded(&mut text, seq, size);
+    text
+}
+
+/// Replace `out` with `seq`'s decimal digits, zero-padded on the left to at least `width` bytes.
+fn write_padded(out: &mut String, seq: u32, width: usize) {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = seq;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = &digits[start..];
+    out.clear();
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    out.extend(digits.iter().map(|&digit| char::from(digit)));
 }
 
 impl PingPong {
     fn send_next(&mut self, ctx: &mut Context) {
         self.sent += 1;
-        ctx.request_text(
-            &self.sent.to_string(),
-            &payload(self.sent, self.size),
-            self.timeout,
-        );
+        write_padded(&mut self.key, self.sent, 1);
+        write_padded(&mut self.text, self.sent, self.size);
+        ctx.request_text(&self.key, &self.text, self.timeout);
         if !self.interval.is_zero() && self.sent < self.messages {
             ctx.set_timer(TICK, self.interval);
         }
@@ -67,6 +93,8 @@ impl Scenario for PingPong {
             interval,
             size,
             timeout,
+            text: String::with_capacity(size),
+            key: String::with_capacity(10),
         };
         if messages == 0 {
             ctx.close(1000, "done");
@@ -83,12 +111,11 @@ impl Scenario for PingPong {
     }
 
     fn on_message(&mut self, ctx: &mut Context, message: Message) {
-        let expected = payload(self.sent, self.size);
         ctx.check(
             "echo matches what was sent",
-            message.as_text() == Some(expected.as_str()),
+            message.as_text() == Some(self.text.as_str()),
         );
-        ctx.complete(&self.sent.to_string());
+        ctx.complete(&self.key);
         self.answered(ctx);
     }
 
@@ -109,6 +136,11 @@ mod tests {
         assert_eq!(payload(7, 32).len(), 32);
         assert_eq!(payload(u32::MAX, 32).len(), 32);
         assert_eq!(payload(7, 32), format!("{}7", "0".repeat(31)));
+        assert_eq!(payload(4_294_967_295, 10), "4294967295");
+        assert_eq!(payload(0, 10), "0000000000");
+        let mut key = String::from("stale text");
+        write_padded(&mut key, 120, 1);
+        assert_eq!(key, "120");
     }
 
     #[test]
