@@ -39,9 +39,27 @@ pub const W3_IN_FLIGHT: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The text for sequence number `seq`, zero-padded to `MESSAGE_BYTES` (as `scenarios/pingpong`).
+/// The text for sequence number `seq`, zero-padded to `MESSAGE_BYTES`, built as
+/// `scenarios/pingpong` builds it (its digits after a run of zeros, no `fmt` padding), so both
+/// clients spend the same on it.
 fn payload(seq: u32) -> Utf8Bytes {
-    format!("{seq:0>MESSAGE_BYTES$}").into()
+    const ZEROS: &str = "00000000000000000000000000000000";
+    let mut digits = [b'0'; 10];
+    let mut start = digits.len();
+    let mut rest = seq;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = std::str::from_utf8(&digits[start..]).unwrap_or_default();
+    let mut text = String::with_capacity(MESSAGE_BYTES.max(digits.len()));
+    text.push_str(&ZEROS[..MESSAGE_BYTES.saturating_sub(digits.len()).min(ZEROS.len())]);
+    text.push_str(digits);
+    text.into()
 }
 
 /// What one run counted, shared by its tasks (one thread, so `Rc<RefCell>`).

@@ -4,7 +4,8 @@
 //! may speak (0.2.0, or 0.1.0 for older modules), `guest` calls either world's exports through one
 //! type, `handshake` holds the upgrade answer a scenario can read, `host`
 //! implements the imports a scenario calls (send, timers, requests, checks, metrics) on a
-//! per-connection [`host::ConnState`], `wasi` links a WASI that grants nothing and never blocks a
+//! per-connection [`host::ConnState`] — its timers and reply deadlines in `schedule`, the requests
+//! waiting for replies in `requests` — `wasi` links a WASI that grants nothing and never blocks a
 //! runtime worker, and `trap` turns a trap (panic, CPU limit, memory cap) into readable text.
 //!
 //! Hands to `connection`: an instantiated store per connection and the callbacks to call on it.
@@ -18,6 +19,7 @@ pub mod guest;
 pub mod handshake;
 pub mod host;
 pub mod memory;
+pub mod requests;
 pub mod schedule;
 pub mod trap;
 pub mod wasi;

@@ -9,9 +9,14 @@
 //! have 1 ms granularity and fire late; firing slightly early keeps scheduled sends on time, and the
 //! send is then counted from its actual time). The connection-level deadlines (heartbeat, idle,
 //! iteration, close, write) live in `connection::event_loop`, not here.
+//!
+//! The requests themselves are kept by `scenario::requests`. The timers' map hashes with foldhash
+//! (seeded per process) instead of SipHash: it is looked up several times per timer.
 
+use crate::scenario::requests::Requests;
+use foldhash::HashMap;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 /// Timers one connection may have set at once.
@@ -77,8 +82,7 @@ pub enum Full {
 pub struct Schedule {
     timers: HashMap<u32, Instant>,
     timer_queue: BinaryHeap<Reverse<(Instant, u32)>>,
-    pending: HashMap<String, Pending>,
-    deadline_queue: BinaryHeap<Reverse<(Instant, String)>>,
+    requests: Requests,
 }
 
 impl Schedule {
@@ -113,36 +117,28 @@ impl Schedule {
         sent: Instant,
         deadline: Instant,
     ) -> Result<(), Full> {
-        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
+        if self.requests.len() >= MAX_PENDING && !self.requests.contains(&key) {
             return Err(Full::Requests);
         }
-        if self.deadline_queue.len() > 2 * self.pending.len() + 1024 {
-            self.deadline_queue = self
-                .pending
-                .iter()
-                .map(|(key, pending)| Reverse((pending.deadline, key.clone())))
-                .collect();
-        }
-        self.pending.insert(
-            key.clone(),
+        self.requests.insert(
+            key,
             Pending {
                 sent,
                 deadline,
                 name,
             },
         );
-        self.deadline_queue.push(Reverse((deadline, key)));
         Ok(())
     }
 
     /// The reply to `key` arrived: the request, if it was still waiting.
     pub fn complete(&mut self, key: &str) -> Option<Pending> {
-        self.pending.remove(key)
+        self.requests.remove(key)
     }
 
     /// Requests still waiting.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.requests.len()
     }
 
     /// Timers set.
@@ -152,17 +148,14 @@ impl Schedule {
 
     /// Forget every waiting request (the connection ended); how many there were.
     pub fn abandon(&mut self) -> usize {
-        let count = self.pending.len();
-        self.pending.clear();
-        self.deadline_queue.clear();
-        count
+        self.requests.clear()
     }
 
     /// When the connection must wake next: the earliest timer less `timer_slack`, or the earliest
     /// reply deadline.
     pub fn next_wake(&mut self, timer_slack: Duration) -> Option<Instant> {
         let timer = self.peek_timer().map(|due| due - timer_slack);
-        match (timer, self.peek_deadline()) {
+        match (timer, self.requests.earliest()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -172,7 +165,7 @@ impl Schedule {
     /// deadline is at or before `now`; whichever was due first (a deadline wins a tie).
     pub fn take_due(&mut self, now: Instant, timer_slack: Duration) -> Option<Due> {
         let timer = self.peek_timer().filter(|due| *due <= now + timer_slack);
-        let deadline = self.peek_deadline().filter(|deadline| *deadline <= now);
+        let deadline = self.requests.earliest().filter(|deadline| *deadline <= now);
         match (timer, deadline) {
             (Some(timer), Some(deadline)) if timer < deadline => self.pop_timer(),
             (_, Some(_)) => self.pop_deadline(),
@@ -188,8 +181,7 @@ impl Schedule {
     }
 
     fn pop_deadline(&mut self) -> Option<Due> {
-        let Reverse((_, key)) = self.deadline_queue.pop()?;
-        let pending = self.pending.remove(&key)?;
+        let (key, pending) = self.requests.pop_earliest()?;
         Some(Due::Expired { key, pending })
     }
 
@@ -199,20 +191,6 @@ impl Schedule {
                 return Some(*due);
             }
             self.timer_queue.pop();
-        }
-        None
-    }
-
-    fn peek_deadline(&mut self) -> Option<Instant> {
-        while let Some(Reverse((deadline, key))) = self.deadline_queue.peek() {
-            if self
-                .pending
-                .get(key)
-                .is_some_and(|pending| pending.deadline == *deadline)
-            {
-                return Some(*deadline);
-            }
-            self.deadline_queue.pop();
         }
         None
     }
@@ -328,7 +306,7 @@ mod tests {
                 .ok();
         }
         assert!(schedule.timer_queue.len() <= 1026);
-        assert!(schedule.deadline_queue.len() <= 1026);
+        assert!(schedule.requests.heap_len() <= 1026);
         assert_eq!(drain(&mut schedule, t0 + ms(200_000)).len(), 2);
     }
 
