@@ -8,20 +8,21 @@
 use super::{dns, tls};
 use crate::config::units::human_duration;
 use crate::config::{PhaseTimeouts, Tls};
+use crate::connection::transport::Transport;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 /// An open client WebSocket.
-pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type WsStream = WebSocketStream<Transport>;
 
 /// Why a connection could not be opened; the `Display` text is the report's reason.
 #[derive(Debug, thiserror::Error)]
@@ -253,9 +254,9 @@ impl Connector {
                 tls.get_ref().1.handshake_kind(),
                 Some(rustls::HandshakeKind::Resumed)
             ));
-            MaybeTlsStream::Rustls(tls)
+            Transport::Tls(Box::new(tls))
         } else {
-            MaybeTlsStream::Plain(tcp)
+            Transport::Plain(tcp)
         };
         let request = self.request(url, headers)?;
         let limit = self.timeouts.upgrade;

@@ -1,5 +1,6 @@
 //! Stage `connection`: one WebSocket connection. `connect` opens it phase by phase (DNS through
-//! `dns`, TCP, TLS through `tls`, the HTTP upgrade), each timed and with its own timeout;
+//! `dns`, TCP, TLS through `tls`, the HTTP upgrade), each timed and with its own timeout, over a
+//! `transport` (plain TCP, or boxed TLS);
 //! `event_loop` then drives the open socket and its scenario instance until it ends; `keepalive`
 //! schedules heartbeat pings and the idle timeout.
 //!
@@ -12,4 +13,5 @@ pub mod dns;
 pub mod event_loop;
 pub mod keepalive;
 pub mod tls;
+pub mod transport;
 pub mod wake;
