@@ -241,6 +241,21 @@ pub async fn run(
             log_lines: Default::default(),
         }),
         collector: collector.clone(),
+        // A static target is parsed once here; one that does not parse is left to each
+        // connection, which reports it as its failure.
+        static_url: url_template
+            .is_static()
+            .then(|| {
+                let none = |_: &str| None;
+                let values = crate::config::template::TemplateValues {
+                    vu: 0,
+                    iteration: 0,
+                    lookup: &none,
+                };
+                let text = url_template.render(&values).ok()?;
+                url::Url::parse(&text).ok()
+            })
+            .flatten(),
         url_template,
         header_templates,
         rows: crate::load::rows::Rows::new(

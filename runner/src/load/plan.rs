@@ -26,6 +26,8 @@ pub struct Plan {
     /// URL template with `{vu}`, `{iteration}`, `{var.NAME}` (embedded targets already resolved to
     /// their loopback address).
     pub url_template: Template,
+    /// The URL itself when the template has no placeholders: parsed once, not per connection.
+    pub static_url: Option<Url>,
     /// Upgrade headers whose values vary per connection (static ones live in the connector).
     pub header_templates: Vec<(HeaderName, Template)>,
     /// Which data row each iteration reads.
@@ -43,15 +45,26 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The URL for VU `vu`'s iteration `iteration`, reading data row `row`.
-    pub fn url(&self, vu: u32, iteration: u32, row: Option<u32>) -> Result<Url, String> {
+    /// The URL for VU `vu`'s iteration `iteration`, reading data row `row` (borrowed when it is
+    /// the same for every connection).
+    pub fn url(
+        &self,
+        vu: u32,
+        iteration: u32,
+        row: Option<u32>,
+    ) -> Result<std::borrow::Cow<'_, Url>, String> {
+        if let Some(url) = &self.static_url {
+            return Ok(std::borrow::Cow::Borrowed(url));
+        }
         let lookup = |name: &str| self.facts.var(row, name);
         let text = self.url_template.render(&TemplateValues {
             vu,
             iteration,
             lookup: &lookup,
         })?;
-        Url::parse(&text).map_err(|error| format!("`{text}` is not a URL: {error}"))
+        Url::parse(&text)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|error| format!("`{text}` is not a URL: {error}"))
     }
 
     /// The varying upgrade headers for VU `vu`'s iteration `iteration`, reading data row `row`
