@@ -12,6 +12,7 @@
 
 use crate::connection::connect::{WsStream, io_reason};
 use crate::connection::keepalive::Keepalive;
+use crate::connection::stop::StopSignal;
 use crate::connection::wake::Wake;
 use crate::measure::counters::bump;
 use crate::scenario::bindings::Message as GuestMessage;
@@ -21,7 +22,6 @@ use crate::scenario::host::{ConnState, Outgoing};
 use crate::scenario::schedule::Due;
 use futures_util::{Sink, SinkExt, Stream};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
 
 /// tokio's timers have 1 ms granularity and fire late, never early. A scenario timer may fire up
@@ -131,8 +131,8 @@ pub struct Connection {
     socket: WsStream,
     store: Store<ConnState>,
     scenario: Guest,
-    /// This connection's own stop signal, created once (no run-wide lock per event).
-    stop: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// This connection's own stop signal, created once (no lock per event).
+    stop: StopSignal,
     stop_seen: bool,
     /// CPU and memory limits of the scenario instance.
     limits: InstanceLimits,
@@ -170,7 +170,7 @@ impl Connection {
             socket,
             store,
             scenario,
-            stop: Box::pin(stop.child_token().cancelled_owned()),
+            stop: StopSignal::new(stop),
             stop_seen: false,
             limits: settings.limits,
             close_timeout: settings.close_timeout,
@@ -292,7 +292,7 @@ impl Connection {
     /// Wait for the next event: the stop signal, the deadline, or the socket. Writing is driven
     /// here too (without being an event), so it progresses while the loop waits for anything else.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
-        if !self.stop_seen && self.stop.as_mut().poll(cx).is_ready() {
+        if !self.stop_seen && self.stop.poll_stopped(cx) {
             self.stop_seen = true;
             if self.closing.is_none() {
                 return Poll::Ready(Event::Stop);
