@@ -9,7 +9,12 @@ use crate::support::{Ran, number, results, run_case};
 use serde_json::Value;
 
 fn probe(target: &str, sets: &[&str]) -> Ran {
-    let mut extra = vec!["--target", target];
+    probe_with(&["--target", target], sets)
+}
+
+/// The probe case with `args`, then each of `sets` as `--set`.
+fn probe_with(args: &[&str], sets: &[&str]) -> Ran {
+    let mut extra = args.to_vec();
     for set in sets {
         extra.push("--set");
         extra.push(set);
@@ -225,22 +230,15 @@ fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturat
 fn long_callbacks_are_counted_with_the_longest_and_warned_about_and_merge_adds_them() {
     // VU 0 busy-waits 30 ms at every second firing of its 20 ms timer (5 of 10 firings); VU 1
     // never does.
-    let ran = run_case(
-        "probe",
+    let ran = probe_with(
+        &[],
         &[
-            "--set",
             "load.connections=2",
-            "--set",
             "vars.timer_ms=20",
-            "--set",
             "vars.ticks=10",
-            "--set",
             "vars.stall_vu=0",
-            "--set",
             "vars.stall_every=2",
-            "--set",
             "vars.stall_ms=30",
-            "--set",
             "limits.callback_time=1s",
         ],
     );

@@ -50,7 +50,8 @@ impl Requests {
     /// Wait for the reply to `key`; a key already waiting restarts with `pending`.
     pub fn insert(&mut self, key: String, pending: Pending) {
         let deadline = pending.deadline;
-        let slot = match self.find(&key) {
+        let hash = self.hasher.hash_one(key.as_str());
+        let slot = match self.find_hashed(hash, &key) {
             Some(slot) => {
                 let entry = &mut self.slots[slot as usize];
                 entry.generation = entry.generation.wrapping_add(1);
@@ -65,7 +66,6 @@ impl Requests {
                         (self.slots.len() - 1) as u32
                     }
                 };
-                let hash = self.hasher.hash_one(key.as_str());
                 self.slots[slot as usize].request = Some((key, pending));
                 let (slots, hasher) = (&self.slots, &self.hasher);
                 self.by_key
@@ -132,7 +132,10 @@ impl Requests {
     }
 
     fn find(&self, key: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(key);
+        self.find_hashed(self.hasher.hash_one(key), key)
+    }
+
+    fn find_hashed(&self, hash: u64, key: &str) -> Option<u32> {
         self.by_key
             .find(hash, |slot| key_of(&self.slots, *slot) == Some(key))
             .copied()
