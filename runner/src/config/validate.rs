@@ -373,7 +373,7 @@ impl Validator<'_> {
         if limits.memory < 256 << 10 {
             return Err(self.error(
                 &["limits", "memory"],
-                "`limits.memory` must be at least 256KiB (a scenario starts at 128KiB)",
+                "`limits.memory` must be at least 256KiB (a scenario built as docs/sdk.md says starts at 64 or 128KiB)",
             ));
         }
 

@@ -1,6 +1,6 @@
 //! `volley new NAME`: writes a scenario crate a new user builds and runs at once: `Cargo.toml`
 //! (cdylib + rlib, the release profile, its own workspace), `.cargo/config.toml` (the wasm32-wasip2
-//! target and a 64 KiB stack), `src/lib.rs` (a small echo scenario with a native unit test),
+//! target and a 58 KiB stack), `src/lib.rs` (a small echo scenario with a native unit test),
 //! `NAME.yaml` (against `embedded://echo`), `README.md` (the three commands) and `.gitignore`. The
 //! templates are the files in `template/`. Called by `main.rs`; stands beside the run's data flow
 //! and imports none of it. Does not live here: building the crate (the user's `cargo build`).
