@@ -11,17 +11,15 @@ use crate::scenario::bindings::{
 };
 use crate::scenario::guest::Callback;
 use crate::scenario::schedule::{Full, MAX_PENDING, MAX_TIMERS, Schedule};
+use crate::scenario::wasi_state::LazyWasi;
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::StoreLimits;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{ResourceTable, WasiCtxView, WasiView};
 
-/// How much of a scenario's stderr (where Rust panics print) is kept for the report.
-const STDERR_CAPTURE: usize = 4096;
 /// Longest log line kept, in bytes.
 const MAX_LOG_LINE: usize = 1000;
 /// Longest request key, in bytes: with [`MAX_PENDING`] keys this bounds what pending requests hold.
@@ -37,9 +35,6 @@ pub const MAX_PING_BYTES: usize = 125;
 pub const MAX_PINGS_WAITING: usize = 16;
 /// Log lines printed per run; later ones are counted, not printed.
 pub const MAX_LOG_LINES: u64 = 10_000;
-
-/// stdout of a scenario is discarded beyond this much.
-const STDOUT_CAPTURE: usize = 1024;
 
 /// A message the scenario asked to send.
 #[derive(Debug)]
@@ -78,9 +73,8 @@ impl RunFacts {
 
 /// The state of one connection's store.
 pub struct ConnState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    stderr: MemoryOutputPipe,
+    /// WASI (Rust's std links it), built on the scenario's first WASI call.
+    wasi: LazyWasi,
     /// Memory cap enforcement (installed as the store's limiter).
     pub limits: StoreLimits,
     facts: Arc<RunFacts>,
@@ -126,17 +120,9 @@ impl ConnState {
         memory: usize,
         recorder: Recorder,
     ) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        // stdout is kept small and never read: scenarios log through `ctx.log`.
-        let wasi = WasiCtxBuilder::new()
-            .stdout(MemoryOutputPipe::new(STDOUT_CAPTURE))
-            .stderr(stderr.clone())
-            .build();
         let seed = facts.seed ^ (u64::from(vu) << 32) ^ u64::from(iteration);
         ConnState {
-            wasi,
-            table: ResourceTable::new(),
-            stderr,
+            wasi: LazyWasi::default(),
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(memory)
                 .trap_on_grow_failure(true)
@@ -174,12 +160,12 @@ impl ConnState {
 
     /// The WASI resource table (streams, pollables).
     pub fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
+        self.wasi.table()
     }
 
     /// What the scenario wrote to stderr (a panic message, usually), lossily decoded.
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        self.wasi.stderr_text()
     }
 
     fn queue(&mut self, message: Outgoing) {
@@ -259,10 +245,7 @@ pub fn sendable_close_code(code: u16) -> bool {
 
 impl WasiView for ConnState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.wasi.view()
     }
 }
 
