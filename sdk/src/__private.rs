@@ -5,8 +5,7 @@ use crate::{Context, Message, Scenario};
 
 #[cfg(target_arch = "wasm32")]
 fn with_context<R>(f: impl FnOnce(&mut Context) -> R) -> R {
-    let mut host = crate::__bindings::WasmHost;
-    f(&mut Context::new(&mut host))
+    f(&mut Context::of_imports())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
