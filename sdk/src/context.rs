@@ -66,8 +66,8 @@ pub struct Context<'host> {
 /// Who answers a [`Context`]'s calls.
 enum Backend<'host> {
     /// Inside WebAssembly: the runner's imports, called directly. Not through `dyn Host`: a vtable
-    /// for them put 18 more functions in every instance's function table (≈ 0.7 KiB of wasmtime
-    /// state per connection) and made each call indirect.
+    /// for them put 18 more functions in every instance's function table (for pingpong about
+    /// 2.6 KB more wasmtime state per connection) and made each call indirect.
     #[cfg(target_arch = "wasm32")]
     Imports,
     /// Any other host: [`crate::testing::TestHost`] natively, or your own.
@@ -90,8 +90,8 @@ fn millis(duration: Duration) -> u32 {
 }
 
 impl<'host> Context<'host> {
-    /// Wrap a host. The runtime does this for every callback; tests do it through
-    /// [`crate::testing::TestHost`].
+    /// Wrap a host: tests do it through [`crate::testing::TestHost`]. Inside WebAssembly the
+    /// exported callbacks get a context on the runner's imports instead.
     pub fn new(host: &'host mut dyn Host) -> Self {
         Context {
             host: Backend::Custom(host),

@@ -6,7 +6,8 @@
 //! implements the imports a scenario calls (send, timers, requests, checks, metrics) on a
 //! per-connection [`host::ConnState`] — its timers and reply deadlines in `schedule`, the requests
 //! waiting for replies in `requests` — `wasi` links a WASI that grants nothing and never blocks a
-//! runtime worker (`wasi_state` builds a connection's WASI context only when its scenario uses it), and `trap` turns a trap (panic, CPU limit, memory cap) into readable text.
+//! runtime worker (`wasi_state` builds a connection's WASI context only once its scenario uses
+//! it), and `trap` turns a trap (panic, CPU limit, memory cap) into readable text.
 //!
 //! Hands to `connection`: an instantiated store per connection and the callbacks to call on it.
 //! Does not live here: sockets and the event loop (`connection`), recording figures (`measure`;

@@ -1,6 +1,6 @@
 //! One connection's WASI state, built the first time its scenario calls a WASI function. Rust's
 //! std links WASI into every module, but the examples never call it while they run: building a
-//! `WasiCtx` for each connection anyway cost about 1 KiB (seeding a ChaCha generator for its
+//! `WasiCtx` for each connection anyway cost about 0.9 KB (seeding a ChaCha generator for its
 //! `random` interface, two output pipes, boxed clocks) and the CPU to seed it. A scenario that
 //! prints or panics builds it then; its stderr (where panics print) is kept for the report.
 
