@@ -18,10 +18,15 @@ const COULD_NOT_RUN: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One core to run on (CPU affinity or a cgroup quota of one): a current-thread runtime, which
+    // does the same work without a multi-thread scheduler's cross-thread bookkeeping.
+    let one_core = std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1);
+    let mut builder = if one_core {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

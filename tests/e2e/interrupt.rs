@@ -28,15 +28,20 @@ pub fn wait_exit(child: &mut std::process::Child, limit: Duration, what: &str) {
     panic!("volley did not exit within {limit:?} of {what}");
 }
 
-fn interrupt_mid_run(signal: i32, name: &str) {
+/// Run the interrupt case with `launcher` (a `volley` command), send `signal` mid-run, check the
+/// report.
+pub fn interrupt_mid_run(mut launcher: std::process::Command, signal: i32, name: &str) {
     build_scenarios();
     let dir = std::env::temp_dir();
-    let tag = format!("{}-{name}", std::process::id());
+    // Unique per call: tests on one core and on all run this with the same signal at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tag = format!("{}-{name}-{call}", std::process::id());
     let out = dir.join(format!("volley-interrupt-{tag}.json"));
     let series = dir.join(format!("volley-interrupt-{tag}.jsonl"));
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_file(&series);
-    let child = volley()
+    let child = launcher
         .args([
             "run",
             "tests/cases/interrupt/scenario.yaml",
@@ -83,10 +88,10 @@ fn interrupt_mid_run(signal: i32, name: &str) {
 
 #[test]
 fn sigint_mid_run_still_writes_the_json() {
-    interrupt_mid_run(libc::SIGINT, "SIGINT");
+    interrupt_mid_run(volley(), libc::SIGINT, "SIGINT");
 }
 
 #[test]
 fn sigterm_mid_run_still_writes_the_json() {
-    interrupt_mid_run(libc::SIGTERM, "SIGTERM");
+    interrupt_mid_run(volley(), libc::SIGTERM, "SIGTERM");
 }

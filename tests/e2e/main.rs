@@ -15,6 +15,7 @@ mod measurements;
 mod module_cache;
 mod network;
 mod network_real;
+mod one_core;
 mod outputs;
 mod protocols;
 mod scaffold;

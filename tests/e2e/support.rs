@@ -65,6 +65,17 @@ pub fn volley() -> Command {
     command
 }
 
+/// The `volley` binary under test, allowed one CPU (`taskset -c 0`, util-linux): the runner then
+/// uses a current-thread runtime.
+pub fn volley_on_one_core() -> Command {
+    let mut command = Command::new("taskset");
+    command
+        .args(["-c", "0"])
+        .arg(env!("CARGO_BIN_EXE_volley"))
+        .current_dir(repo());
+    command
+}
+
 /// Collect a finished process and its `--out` file.
 pub fn collect(output: Output, results: Option<&Path>) -> Ran {
     let results = results
@@ -85,6 +96,16 @@ pub fn run_case(case: &str, extra: &[&str]) -> Ran {
 
 /// [`run_case`] with environment variables `env` set for volley.
 pub fn run_case_with_env(case: &str, env: &[(&str, &Path)], extra: &[&str]) -> Ran {
+    run_case_using(volley(), case, env, extra)
+}
+
+/// [`run_case_with_env`] with `launcher` (a `volley` command) instead of [`volley`].
+pub fn run_case_using(
+    mut launcher: Command,
+    case: &str,
+    env: &[(&str, &Path)],
+    extra: &[&str],
+) -> Ran {
     build_scenarios();
     let out = tempfile::NamedTempFile::new().map_or_else(
         |_| std::env::temp_dir().join(format!("volley-{case}.json")),
@@ -92,7 +113,7 @@ pub fn run_case_with_env(case: &str, env: &[(&str, &Path)], extra: &[&str]) -> R
     );
     let _ = std::fs::remove_file(&out);
     let file = format!("tests/cases/{case}/scenario.yaml");
-    let output = volley()
+    let output = launcher
         .args(["run", &file, "--no-progress", "--out"])
         .arg(&out)
         .args(extra)
@@ -104,7 +125,7 @@ pub fn run_case_with_env(case: &str, env: &[(&str, &Path)], extra: &[&str]) -> R
             let _ = std::fs::remove_file(&out);
             ran
         }
-        Err(error) => panic!("cannot start volley: {error}"),
+        Err(error) => panic!("cannot start volley ({launcher:?}): {error}"),
     }
 }
 
