@@ -1,12 +1,16 @@
 //! The echo example end to end, with exact counts, and the shipped example files.
 
-use crate::support::{number, results, run_case};
+use crate::support::{Ran, number, results, run_case};
 
 #[test]
 fn echo_counts_are_exact() {
-    let ran = run_case("echo-exact", &[]);
+    assert_echo_exact(&run_case("echo-exact", &[]));
+}
+
+/// The `echo-exact` case's outcome: every count exact, the check passed, the verdict PASSED.
+pub fn assert_echo_exact(ran: &Ran) {
     assert_eq!(ran.code, 0, "{ran:?}");
-    let r = results(&ran);
+    let r = results(ran);
     assert_eq!(r["schema"], "volley.results/v2");
     assert_eq!(number(r, "/connections/attempted"), 5);
     assert_eq!(number(r, "/connections/established"), 5);

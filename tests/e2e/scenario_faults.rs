@@ -1,7 +1,7 @@
 //! Hostile and broken scenarios fail only their own connections, with readable reasons, and the
 //! run's verdict says so (exit 1). The fixture module `scenarios/faulty` misbehaves on odd VUs.
 
-use crate::support::{number, results, run_case};
+use crate::support::{Ran, number, results, run_case};
 use serde_json::Value;
 
 fn error_messages(results: &Value) -> Vec<String> {
@@ -66,9 +66,13 @@ fn a_panicking_scenario_fails_only_its_own_connections() {
 
 #[test]
 fn an_endless_loop_is_interrupted_at_the_cpu_limit() {
-    let ran = run_case("endless-loop", &[]);
+    assert_endless_loop_stopped(&run_case("endless-loop", &[]));
+}
+
+/// The `endless-loop` case's outcome: each VU's loop stopped at the CPU limit, after its echo.
+pub fn assert_endless_loop_stopped(ran: &Ran) {
     assert_eq!(ran.code, 1, "{ran:?}");
-    let r = results(&ran);
+    let r = results(ran);
     assert_eq!(number(r, "/connections/failed"), 2);
     assert_eq!(
         hello_checks(r),
