@@ -28,14 +28,14 @@ new NAME *ARGS:
 serve *ARGS:
     cargo run --release --quiet -p volley -- serve {{ARGS}}
 
-# Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers. Built
-# with the `tests` profile: `release` without link-time optimisation (Cargo.toml), so test binaries
-# link quickly; `just run` and `just bench` use `release` itself.
 # Install or find what the tests need beyond Rust (wasm target, .venv with prometheus-client,
 # chromium); says the one command to run when it cannot.
 setup:
     scripts/test-setup
 
+# Built with the `tests` profile: `release` without link-time optimisation (Cargo.toml), so test
+# binaries link quickly; `just run` and `just bench` use `release` itself (LTO).
+# Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers.
 test: setup scenarios
     cd scenarios && cargo test --quiet --target {{host}}
     VOLLEY_TEST_PYTHON="$PWD/.venv/bin/python" cargo test --profile tests --workspace
