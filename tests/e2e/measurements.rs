@@ -321,7 +321,10 @@ families = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
 open_now = families["volley_connections_open"].samples[0].value
 rtt = families["volley_round_trip_seconds"]
 count = [s.value for s in rtt.samples if s.name == "volley_round_trip_seconds_count"][0]
-print(f"open={open_now:.0f} rtt_count={count:.0f} families={len(families)}")
+named = families["volley_named_round_trip_seconds"]
+echo = [s.value for s in named.samples
+        if s.name == "volley_named_round_trip_seconds_count" and s.labels.get("name") == "echo"][0]
+print(f"open={open_now:.0f} rtt_count={count:.0f} echo_count={echo:.0f} families={len(families)}")
 "#;
     // `scripts/test-setup` (run by `just test`) makes a project-local venv with the parser.
     let python = std::env::var("VOLLEY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -350,6 +353,11 @@ print(f"open={open_now:.0f} rtt_count={count:.0f} families={len(families)}")
     );
     assert!(stdout.contains("open=20"), "{stdout}\n{body}");
     assert!(!stdout.contains("rtt_count=0 "), "{stdout}");
+    // The echo example names its requests `echo`: their own summary, labelled by name.
+    assert!(
+        stdout.contains("echo_count=") && !stdout.contains("echo_count=0 "),
+        "{stdout}\n{body}"
+    );
 }
 
 #[test]

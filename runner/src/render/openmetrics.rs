@@ -130,14 +130,54 @@ fn summary(
     scale: f64,
 ) {
     let _ = writeln!(out, "# TYPE {name} summary\n# HELP {name} {help}");
+    summary_samples(out, name, "", histogram, scale);
+}
+
+/// One summary family with a series per name (`{name}{{LABEL="…"}}`), e.g. custom metrics or
+/// named round trips: names that differ only in characters a metric name cannot hold stay apart.
+fn labelled_summaries(
+    out: &mut String,
+    (family, label): (&str, &str),
+    help: &str,
+    histograms: &std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+    scale: f64,
+) {
+    let _ = writeln!(out, "# TYPE {family} summary\n# HELP {family} {help}");
+    for (name, histogram) in histograms {
+        let labels = format!("{label}=\"{}\"", escape(name));
+        summary_samples(out, family, &labels, histogram, scale);
+    }
+}
+
+/// The quantile, `_sum` and `_count` samples of one summary series with `labels` (may be empty).
+fn summary_samples(
+    out: &mut String,
+    family: &str,
+    labels: &str,
+    histogram: &hdrhistogram::Histogram<u64>,
+    scale: f64,
+) {
+    let comma = if labels.is_empty() { "" } else { "," };
     if !histogram.is_empty() {
         for quantile in [0.5, 0.9, 0.99, 0.999] {
             let value = histogram.value_at_quantile(quantile) as f64 / scale;
-            let _ = writeln!(out, "{name}{{quantile=\"{quantile}\"}} {value}");
+            let _ = writeln!(
+                out,
+                "{family}{{{labels}{comma}quantile=\"{quantile}\"}} {value}"
+            );
         }
     }
     let sum = histogram.mean() * histogram.len() as f64 / scale;
-    let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {}", histogram.len());
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(
+        out,
+        "{family}_sum{braces} {sum}\n{family}_count{braces} {}",
+        histogram.len()
+    );
 }
 
 /// The OpenMetrics exposition of the live figures.
@@ -212,6 +252,18 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         ),
         counters.long_callbacks,
     );
+    counter(
+        &mut out,
+        "volley_dropped_arrivals",
+        "Arrivals not started because max_connections were open.",
+        counters.dropped_arrivals,
+    );
+    counter(
+        &mut out,
+        "volley_data_exhausted",
+        "Virtual users stopped because data_order: unique had used every row.",
+        counters.data_exhausted,
+    );
     let _ = writeln!(
         out,
         "# TYPE volley_connection_failures counter\n# HELP volley_connection_failures Failed connections by reason."
@@ -245,6 +297,13 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         "volley_round_trip_seconds",
         "Request/reply round trips from when the send was due.",
         &totals.round_trips,
+        1e6,
+    );
+    labelled_summaries(
+        &mut out,
+        ("volley_named_round_trip_seconds", "name"),
+        "Round trips of named requests, by name (each also in volley_round_trip_seconds).",
+        &totals.round_trips_by_name,
         1e6,
     );
     summary(
@@ -296,31 +355,13 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         "Full TLS handshakes.",
         counters.tls_full,
     );
-    // One family for every custom metric, the name as a label: names that differ only in
-    // characters a metric name cannot hold stay distinct.
-    let _ = writeln!(
-        out,
-        "# TYPE volley_metric summary\n# HELP volley_metric Custom metrics recorded by the scenario, by name."
+    labelled_summaries(
+        &mut out,
+        ("volley_metric", "name"),
+        "Custom metrics recorded by the scenario, by name.",
+        &totals.metrics,
+        crate::measure::stats::METRIC_SCALE,
     );
-    for (name, histogram) in &totals.metrics {
-        let label = escape(name);
-        let scale = crate::measure::stats::METRIC_SCALE;
-        if !histogram.is_empty() {
-            for quantile in [0.5, 0.9, 0.99, 0.999] {
-                let value = histogram.value_at_quantile(quantile) as f64 / scale;
-                let _ = writeln!(
-                    out,
-                    "volley_metric{{name=\"{label}\",quantile=\"{quantile}\"}} {value}"
-                );
-            }
-        }
-        let sum = histogram.mean() * histogram.len() as f64 / scale;
-        let _ = writeln!(
-            out,
-            "volley_metric_sum{{name=\"{label}\"}} {sum}\nvolley_metric_count{{name=\"{label}\"}} {}",
-            histogram.len()
-        );
-    }
     out.push_str("# EOF\n");
     out
 }
@@ -343,8 +384,34 @@ mod tests {
                 failed: 1,
             },
         );
+        let mut named = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for micros in [1_000, 2_000, 3_000] {
+            named.saturating_record(micros);
+        }
+        totals
+            .round_trips_by_name
+            .insert("join \"a\"".into(), named.clone());
+        totals.metrics.insert("queue depth".into(), named);
         let text = render(&counters, &totals);
         assert!(text.ends_with("# EOF\n"));
+        assert!(text.contains("# TYPE volley_named_round_trip_seconds summary\n"));
+        assert!(
+            text.contains(
+                "volley_named_round_trip_seconds{name=\"join \\\"a\\\"\",quantile=\"0.99\"} 0.003"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("volley_named_round_trip_seconds_count{name=\"join \\\"a\\\"\"} 3\n")
+        );
+        assert!(
+            text.contains("volley_named_round_trip_seconds_sum{name=\"join \\\"a\\\"\"} 0.006")
+        );
+        assert!(text.contains("volley_metric_count{name=\"queue depth\"} 3\n"));
+        assert!(text.contains("volley_data_exhausted_total 0\n"));
+        // The unlabelled summaries keep their plain sample names.
+        assert!(text.contains("volley_round_trip_seconds_count 0\n"));
         assert!(text.contains("volley_connections_attempted_total 3\n"));
         assert!(text.contains(r#"volley_checks_total{check="say \"hi\"",result="fail"} 1"#));
     }
