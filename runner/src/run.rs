@@ -124,6 +124,8 @@ pub async fn run(
             memory: scenario.limits.memory,
         },
     )?;
+    let module_sha256 = engine.module_digest().hex().to_owned();
+    let interface = engine.interface();
     // The run's CPU and peak memory count from here (the module is compiled).
     let baseline = Baseline::now();
     let server = match &scenario.target {
@@ -342,6 +344,8 @@ pub async fn run(
             file: scenario.file.display().to_string(),
             target: scenario.target.shown(options.show_secrets),
             module: scenario.module.display().to_string(),
+            module_sha256,
+            interface: interface.to_owned(),
             seed: scenario.seed,
         },
         RunInfo {

@@ -8,7 +8,8 @@
 #
 # Passes when the dumped DOM has data-rendered="ok" and at least MIN_CHARTS (default 5)
 # <svg class="chart"> elements whose data-points is > 0, and Chromium's log during --dump-dom
-# shows no "Uncaught" or "SyntaxError". Also writes a 1280x2400 screenshot.
+# shows no "Uncaught" or "SyntaxError", and every id in EXPECT_IDS (space-separated, default
+# none) is in the rendered DOM. Also writes a 1280x2400 screenshot.
 # Exit codes: 0 ok, 1 check failed, 2 usage error or chromium missing.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ fi
 report=$1
 shot=$2
 min_charts=${MIN_CHARTS:-5}
+expect_ids=${EXPECT_IDS:-}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -109,6 +111,10 @@ done < <(grep -oE '<svg[^>]*>' "$work/dom.html" || true)
 if (( drawn < min_charts )); then
   fail "only $drawn of $total charts have data points (need at least $min_charts)"
 fi
+
+for id in $expect_ids; do
+  grep -q "id=\"$id\"" "$work/dom.html" || fail "no element with id=\"$id\" in the rendered report"
+done
 
 # 2. Screenshot.
 rm -f "$abs_shot"

@@ -13,6 +13,11 @@ const TOKENS: [&str; 6] = ["tok-a1", "tok-b2", "tok-c3", "tok-d4", "tok-e5", "to
 
 /// Run the data-tokens case against a recording server with `sets`; what it ran and what it saw.
 fn run_tokens(sets: &[&str]) -> (Ran, Vec<Upgrade>) {
+    run_tokens_with(sets, &[])
+}
+
+/// [`run_tokens`] with `extra` command-line arguments.
+fn run_tokens_with(sets: &[&str], extra: &[&str]) -> (Ran, Vec<Upgrade>) {
     let runtime = runtime();
     let seen = Upgrades::default();
     let port = runtime.block_on(async {
@@ -26,6 +31,7 @@ fn run_tokens(sets: &[&str]) -> (Ran, Vec<Upgrade>) {
     for set in sets {
         args.extend(["--set", *set]);
     }
+    args.extend(extra);
     let ran = run_case("data-tokens", &args);
     let seen = seen.lock().map(|seen| seen.clone()).unwrap_or_default();
     (ran, seen)
@@ -99,11 +105,16 @@ fn issue_10_a_jsonl_file_works_like_a_csv_file() {
 #[test]
 fn issue_10_unique_never_repeats_a_row_and_reports_exhaustion() {
     // 4 VUs that would each run 10 iterations share 6 rows: 6 connections, then every VU stops.
-    let (ran, seen) = run_tokens(&[
-        "data_order=unique",
-        "load.connections=4",
-        "load.iterations=10",
-    ]);
+    let html = std::env::temp_dir().join(format!("volley-{}-exhausted.html", std::process::id()));
+    let html_arg = html.display().to_string();
+    let (ran, seen) = run_tokens_with(
+        &[
+            "data_order=unique",
+            "load.connections=4",
+            "load.iterations=10",
+        ],
+        &["--html", &html_arg],
+    );
     assert_eq!(ran.code, 0, "{ran:?}");
     let rows = by_vu(&seen);
     let tokens: BTreeSet<&str> = rows.iter().map(|(_, token, _)| token.as_str()).collect();
@@ -124,6 +135,25 @@ fn issue_10_unique_never_repeats_a_row_and_reports_exhaustion() {
             .contains("data exhausted 4 (data_order: unique used all 6 rows"),
         "{ran:?}"
     );
+    // The HTML report says so too, in its header (rendered by headless Chromium).
+    let checked = std::process::Command::new("bash")
+        .arg(repo().join("tests/browser/check_report.sh"))
+        .arg(&html)
+        .arg(repo().join("target/report-exhausted.png"))
+        .env("MIN_CHARTS", "0")
+        .env("EXPECT_IDS", "data-exhausted")
+        .output();
+    let output = match checked {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run the browser check: {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "the report does not show the exhausted data (apt-get install -y chromium if it is missing):\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_file(html);
 }
 
 #[test]

@@ -68,9 +68,32 @@ fn two_shards_merged_equal_one_run() {
         Ok(output) => collect(output, Some(&merged_path)),
         Err(error) => panic!("cannot start volley merge: {error}"),
     };
-    for path in outs.iter().chain([&merged_path]) {
+    // Shards that ran different builds of the module are not merged.
+    let rebuilt = temp("rebuilt.json");
+    let mut other = results(&children[1]).clone();
+    other["scenario"]["module_sha256"] = Value::from("0".repeat(64));
+    let _ = std::fs::write(&rebuilt, other.to_string());
+    let refused = volley()
+        .arg("merge")
+        .arg(&outs[0])
+        .arg(&rebuilt)
+        .arg("-o")
+        .arg(temp("refused.json"))
+        .output();
+    let refused = match refused {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley merge: {error}"),
+    };
+    for path in outs.iter().chain([&merged_path, &rebuilt]) {
         let _ = std::fs::remove_file(path);
     }
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("cannot merge results of different modules (sha256 "),
+        "{refused:?}"
+    );
     assert_eq!(merged.code, 0, "{merged:?}");
     let merged = results(&merged);
     for pointer in EXACT {
@@ -83,6 +106,26 @@ fn two_shards_merged_equal_one_run() {
     assert_eq!(number(merged, "/connections/established"), 7);
     assert_eq!(merged["checks"], whole["checks"]);
     assert_eq!(merged["run"]["merged_runs"], Value::from(2));
+    // The results name the module by its digest (the one `volley check` prints) and interface.
+    let checked = volley()
+        .args(["check", "tests/cases/echo-exact/scenario.yaml"])
+        .output();
+    let checked = match checked {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley check: {error}"),
+    };
+    let digest = checked
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("module digest: sha256:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no module digest in {checked:?}"));
+    assert_eq!(whole["scenario"]["module_sha256"], Value::from(digest));
+    assert_eq!(merged["scenario"]["module_sha256"], Value::from(digest));
+    assert_eq!(
+        whole["scenario"]["interface"],
+        Value::from("volley:scenario@0.2.0")
+    );
 }
 
 #[test]

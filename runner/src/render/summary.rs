@@ -53,6 +53,18 @@ pub fn render(report: &Report) -> String {
     if !run.shape.is_empty() {
         let _ = writeln!(out, "load: {}", run.shape);
     }
+    let scenario = &report.scenario;
+    if !scenario.module_sha256.is_empty() {
+        let short = scenario
+            .module_sha256
+            .get(..16)
+            .unwrap_or(&scenario.module_sha256);
+        let _ = writeln!(
+            out,
+            "module: sha256:{short}… {}",
+            printable(&scenario.interface)
+        );
+    }
     if run.merged_runs > 1 {
         let _ = writeln!(out, "merged from {} runs", run.merged_runs);
     }

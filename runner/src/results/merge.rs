@@ -104,6 +104,20 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
             a.scenario.name, b.scenario.name
         ));
     }
+    let (mine, theirs) = (&a.scenario.module_sha256, &b.scenario.module_sha256);
+    if !mine.is_empty() && !theirs.is_empty() && mine != theirs {
+        let short = |digest: &str| digest.get(..12).unwrap_or(digest).to_owned();
+        return Err(format!(
+            "cannot merge results of different modules (sha256 {}… and {}…): every shard must run the same build of `{}`",
+            short(mine),
+            short(theirs),
+            a.scenario.name
+        ));
+    }
+    if mine.is_empty() {
+        a.scenario.module_sha256 = b.scenario.module_sha256.clone();
+        a.scenario.interface = b.scenario.interface.clone();
+    }
     let c = &mut a.connections;
     c.attempted += b.connections.attempted;
     c.established += b.connections.established;

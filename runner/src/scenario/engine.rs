@@ -5,6 +5,7 @@
 //! an earlier run compiled the same module. Instances are made per connection by
 //! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `connection::event_loop`.
 
+use crate::config::pin::{Sha256Hex, digest_of};
 use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
 use crate::scenario::guest::{Guest, GuestPre};
 use crate::scenario::host::ConnState;
@@ -121,6 +122,8 @@ fn on_deadline(state: &mut ConnState, budget: Duration, window: u64) -> UpdateDe
 pub struct ScenarioEngine {
     engine: Engine,
     pre: GuestPre,
+    /// SHA-256 of the module file, recorded in the results.
+    digest: Sha256Hex,
     limits: InstanceLimits,
     _ticker: EpochTicker,
 }
@@ -179,6 +182,7 @@ impl ScenarioEngine {
             .map_err(interface_error)?;
         let pre = GuestPre::new(instance_pre).map_err(interface_error)?;
         Ok(ScenarioEngine {
+            digest: digest_of(bytes),
             _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
                 ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
             })?,
@@ -191,6 +195,11 @@ impl ScenarioEngine {
     /// The per-instance limits.
     pub fn limits(&self) -> InstanceLimits {
         self.limits
+    }
+
+    /// The SHA-256 of the module file.
+    pub fn module_digest(&self) -> &Sha256Hex {
+        &self.digest
     }
 
     /// The WIT package (interface version) the module speaks, e.g. `volley:scenario@0.2.0`.
