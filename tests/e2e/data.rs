@@ -4,7 +4,9 @@
 //! repeats a row and reports the VUs it stopped; a malformed data file names its line and column.
 
 use crate::servers::{Upgrade, Upgrades, listener, recording_headers, runtime};
-use crate::support::{Ran, collect, number, repo, results, run_case, volley};
+use crate::support::{
+    Ran, check_report_in_browser, collect, number, repo, results, run_case, volley,
+};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -136,23 +138,8 @@ fn issue_10_unique_never_repeats_a_row_and_reports_exhaustion() {
         "{ran:?}"
     );
     // The HTML report says so too, in its header (rendered by headless Chromium).
-    let checked = std::process::Command::new("bash")
-        .arg(repo().join("tests/browser/check_report.sh"))
-        .arg(&html)
-        .arg(repo().join("target/report-exhausted.png"))
-        .env("MIN_CHARTS", "0")
-        .env("EXPECT_IDS", "data-exhausted")
-        .output();
-    let output = match checked {
-        Ok(output) => output,
-        Err(error) => panic!("cannot run the browser check: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "the report does not show the exhausted data (apt-get install -y chromium if it is missing):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let shot = repo().join("target/report-exhausted.png");
+    check_report_in_browser(&html, &shot, 0, &["data-exhausted"]);
     let _ = std::fs::remove_file(html);
 }
 

@@ -2,7 +2,9 @@
 //! JUnit, merging shards exactly, the live OpenMetrics endpoint (parsed by the reference Python
 //! parser) and the HTML report in headless Chromium.
 
-use crate::support::{build_scenarios, collect, number, repo, results, run_case, volley};
+use crate::support::{
+    build_scenarios, check_report_in_browser, collect, number, repo, results, run_case, volley,
+};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -366,20 +368,6 @@ fn the_html_report_renders_its_charts_in_headless_chromium() {
     let shot = repo().join("target/report-screenshot.png");
     let ran = run_case("stages", &["--html", &html.display().to_string()]);
     assert_eq!(ran.code, 0, "{ran:?}");
-    let checked = std::process::Command::new("bash")
-        .arg(repo().join("tests/browser/check_report.sh"))
-        .arg(&html)
-        .arg(&shot)
-        .output();
-    let output = match checked {
-        Ok(output) => output,
-        Err(error) => panic!("cannot run the browser check: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "headless Chromium check failed (apt-get install -y chromium if it is missing):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    check_report_in_browser(&html, &shot, 5, &["module-sha256"]);
     let _ = std::fs::remove_file(html);
 }

@@ -160,3 +160,26 @@ pub fn wait_for_lines(path: &Path, lines: usize, limit: Duration) {
         path.display()
     );
 }
+
+/// Render the HTML report `html` in headless Chromium with `tests/browser/check_report.sh`
+/// (saving a screenshot to `shot`) and fail the test unless it rendered with at least
+/// `min_charts` charts with data and an element for each id in `expect_ids`.
+pub fn check_report_in_browser(html: &Path, shot: &Path, min_charts: usize, expect_ids: &[&str]) {
+    let checked = Command::new("bash")
+        .arg(repo().join("tests/browser/check_report.sh"))
+        .arg(html)
+        .arg(shot)
+        .env("MIN_CHARTS", min_charts.to_string())
+        .env("EXPECT_IDS", expect_ids.join(" "))
+        .output();
+    let output = match checked {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run the browser check: {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "headless Chromium check failed (apt-get install -y chromium if it is missing):\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
