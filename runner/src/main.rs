@@ -237,7 +237,13 @@ fn check(args: FileArgs) -> ExitCode {
         }
     };
     match volley::check_module(&scenario) {
-        Ok(interface) => {
+        Ok((interface, trial)) => {
+            if let Some(trap) = &trial.trap {
+                eprintln!(
+                    "error: on_open trapped for VU 0 (iteration 0, first data row): {trap}; every connection like it would fail"
+                );
+                return ExitCode::from(COULD_NOT_RUN);
+            }
             println!(
                 "ok: {} ({}): module {} speaks {}; target {}; {} connections",
                 scenario.file.display(),
@@ -253,6 +259,15 @@ fn check(args: FileArgs) -> ExitCode {
                 "pin it with `module_sha256:` in the file"
             };
             println!("module digest: {digest} ({pinned})");
+            println!(
+                "one instance: linear memory {}, {} of it touched by instantiation and on_open; instantiated in {}, on_open took {} and queued {} message{}",
+                volley::human_bytes(trial.memory as u64),
+                volley::human_bytes(trial.touched as u64),
+                volley::human_micros(trial.instantiate.as_secs_f64() * 1e6),
+                volley::human_micros(trial.open.as_secs_f64() * 1e6),
+                trial.queued,
+                if trial.queued == 1 { "" } else { "s" }
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -73,19 +73,55 @@ fn shipped_examples_pass_against_the_embedded_servers() {
 #[test]
 fn check_validates_file_and_module_without_connecting() {
     crate::support::build_scenarios();
-    let ran = crate::support::collect(
-        match crate::support::volley()
-            .args(["check", "scenarios/echo.yaml"])
-            .output()
-        {
-            Ok(output) => output,
-            Err(error) => panic!("cannot start volley: {error}"),
-        },
-        None,
-    );
+    let ran = crate::support::volley_args(&["check", "scenarios/echo.yaml"]);
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.stdout.contains("speaks volley:scenario@0.2.0"),
         "{ran:?}"
     );
+    // One trial instance says what a connection's instance costs: its linear memory and the part
+    // the guest touched (a few pages of it, never nothing, never more than the memory).
+    let kib = |text: &str| -> u64 {
+        match text
+            .strip_suffix(" KiB")
+            .and_then(|number| number.parse().ok())
+        {
+            Some(value) => value,
+            None => panic!("not a KiB figure: {text:?} in {ran:?}"),
+        }
+    };
+    let line = ran
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("one instance: linear memory "))
+        .unwrap_or_else(|| panic!("no trial line in {ran:?}"));
+    let (memory, rest) = line.split_once(", ").unwrap_or_default();
+    let touched = rest
+        .split_once(" of it touched by instantiation and on_open")
+        .map(|(touched, _)| touched)
+        .unwrap_or_default();
+    let (memory, touched) = (kib(memory), kib(touched));
+    assert!(memory >= 64, "{ran:?}");
+    assert!(touched > 0 && touched <= memory, "{ran:?}");
+}
+
+#[test]
+fn check_opens_one_instance_and_reports_a_module_that_traps_as_it_opens() {
+    crate::support::build_scenarios();
+    let ran = crate::support::volley_args(&[
+        "check",
+        "tests/cases/panic/scenario.yaml",
+        "--set",
+        "vars.mode=panic-open",
+    ]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(
+        ran.stderr.contains(
+            "error: on_open trapped for VU 0 (iteration 0, first data row): scenario: panicked in on-open: scenario gave up on purpose (vu 0)"
+        ),
+        "{ran:?}"
+    );
+    // Its odd VUs only: VU 0 opens cleanly, so the file checks out.
+    let odd_only = crate::support::volley_args(&["check", "tests/cases/panic/scenario.yaml"]);
+    assert_eq!(odd_only.code, 0, "{odd_only:?}");
 }

@@ -183,3 +183,11 @@ pub fn check_report_in_browser(html: &Path, shot: &Path, min_charts: usize, expe
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Run `volley ARGS…` to the end (no results file).
+pub fn volley_args(args: &[&str]) -> Ran {
+    match volley().args(args).output() {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    }
+}

@@ -9,7 +9,7 @@ use crate::config::pin::{Sha256Hex, digest_of};
 use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
 use crate::scenario::guest::{Guest, GuestPre};
 use crate::scenario::host::ConnState;
-use crate::scenario::memory::{MemoryPool, PooledMemories};
+use crate::scenario::memory::{MemoryPool, PooledMemories, Released};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +52,15 @@ pub enum ModuleError {
         /// The module path.
         path: PathBuf,
         /// wasmtime's reason.
+        reason: String,
+    },
+    /// The component links but cannot be instantiated (e.g. its initial memory is over
+    /// `limits.memory`); found by `volley check`'s trial instance.
+    #[error("scenario module {path} could not be instantiated: {reason}")]
+    Instantiate {
+        /// The module path.
+        path: PathBuf,
+        /// What failed, in words.
         reason: String,
     },
     /// The engine could not be configured.
@@ -122,13 +131,15 @@ fn on_deadline(state: &mut ConnState, budget: Duration, window: u64) -> UpdateDe
 pub struct ScenarioEngine {
     engine: Engine,
     pre: GuestPre,
+    /// The linear memories' pool (the engine's memory creator).
+    memories: Arc<MemoryPool>,
     /// SHA-256 of the module file, recorded in the results.
     digest: Sha256Hex,
     limits: InstanceLimits,
     _ticker: EpochTicker,
 }
 
-fn engine_config(memory_cap: usize) -> Config {
+fn engine_config(memories: Arc<MemoryPool>) -> Config {
     let mut config = Config::new();
     // Packed linear memories: no 4 GiB reservation and no guard pages per instance, so instances
     // cost no extra memory mappings (the default needs ~4 per instance and hits vm.max_map_count
@@ -140,7 +151,7 @@ fn engine_config(memory_cap: usize) -> Config {
     config.memory_init_cow(false);
     config.epoch_interruption(true);
     // Linear memories come from a pool of mappings recycled between connections (`memory`).
-    config.with_host_memory(Arc::new(PooledMemories(MemoryPool::new(memory_cap))));
+    config.with_host_memory(Arc::new(PooledMemories(memories)));
     config
 }
 
@@ -160,7 +171,8 @@ impl ScenarioEngine {
         bytes: &[u8],
         limits: InstanceLimits,
     ) -> Result<ScenarioEngine, ModuleError> {
-        let engine = Engine::new(&engine_config(limits.memory))
+        let memories = MemoryPool::new(limits.memory);
+        let engine = Engine::new(&engine_config(memories.clone()))
             .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
         let cache = crate::scenario::cache::folder();
         let component =
@@ -182,6 +194,7 @@ impl ScenarioEngine {
             .map_err(interface_error)?;
         let pre = GuestPre::new(instance_pre).map_err(interface_error)?;
         Ok(ScenarioEngine {
+            memories,
             digest: digest_of(bytes),
             _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
                 ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
@@ -195,6 +208,11 @@ impl ScenarioEngine {
     /// The per-instance limits.
     pub fn limits(&self) -> InstanceLimits {
         self.limits
+    }
+
+    /// What the linear memory of the instance dropped last had become (for `volley check`).
+    pub fn last_released_memory(&self) -> Released {
+        self.memories.last_released()
     }
 
     /// The SHA-256 of the module file.

@@ -15,6 +15,7 @@
 //! guard pages or reservations, see `engine`), so the part of a mapping beyond the size is never
 //! reachable from the guest.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
 
@@ -65,11 +66,12 @@ impl Mapping {
         self.start as *mut u8
     }
 
-    /// Make the first `used` bytes zero again, keeping resident pages resident.
-    fn clear(&self, used: usize) {
+    /// Make the first `used` bytes zero again, keeping resident pages resident; returns how many
+    /// bytes were resident (0 when unknown).
+    fn clear(&self, used: usize) -> usize {
         let used = used.div_ceil(PAGE) * PAGE;
         if used == 0 {
-            return;
+            return 0;
         }
         let mut resident = vec![0u8; used / PAGE];
         // SAFETY: mincore reads the page tables of our own mapping [start, start + used) and
@@ -80,8 +82,9 @@ impl Mapping {
                 == 0;
         if !known {
             self.discard(0, used);
-            return;
+            return 0;
         }
+        let mut touched = 0;
         let mut page = 0;
         while page < resident.len() {
             let is_resident = resident[page] & 1 == 1;
@@ -91,6 +94,7 @@ impl Mapping {
                 .count();
             let (offset, length) = (page * PAGE, run * PAGE);
             if is_resident {
+                touched += length;
                 // SAFETY: [offset, offset + length) lies within our mapping, which no instance
                 // uses any more (this runs when its memory was dropped).
                 #[allow(unsafe_code)] // zeroing our own mapping in place
@@ -103,6 +107,7 @@ impl Mapping {
             }
             page += run;
         }
+        touched
     }
 
     /// `madvise(MADV_DONTNEED)`: the range reads as zeroes again (pages are freed).
@@ -136,6 +141,18 @@ pub struct MemoryPool {
     /// Length of every mapping: the memory cap rounded up to whole pages.
     length: usize,
     free: Mutex<Vec<Mapping>>,
+    /// The size and resident bytes of the memory given back last (for `volley check`).
+    last_size: AtomicUsize,
+    last_touched: AtomicUsize,
+}
+
+/// What one instance's memory had become when it was given back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Released {
+    /// The linear memory's size, bytes (its initial size plus any growth).
+    pub size: usize,
+    /// Bytes of it the guest touched (resident pages).
+    pub touched: usize,
 }
 
 impl MemoryPool {
@@ -144,6 +161,8 @@ impl MemoryPool {
         Arc::new(MemoryPool {
             length: cap.div_ceil(PAGE).max(1) * PAGE,
             free: Mutex::new(Vec::new()),
+            last_size: AtomicUsize::new(0),
+            last_touched: AtomicUsize::new(0),
         })
     }
 
@@ -161,8 +180,18 @@ impl MemoryPool {
         }
     }
 
+    /// The memory given back last: its size and how much of it the guest touched.
+    pub fn last_released(&self) -> Released {
+        Released {
+            size: self.last_size.load(Ordering::Relaxed),
+            touched: self.last_touched.load(Ordering::Relaxed),
+        }
+    }
+
     fn give_back(&self, mapping: Mapping, used: usize) {
-        mapping.clear(used);
+        let touched = mapping.clear(used);
+        self.last_size.store(used, Ordering::Relaxed);
+        self.last_touched.store(touched, Ordering::Relaxed);
         if let Ok(mut free) = self.free.lock()
             && free.len() < MAX_POOLED
         {
@@ -291,6 +320,25 @@ mod tests {
         let mut second = memory(&pool, 128 << 10);
         assert_eq!(second.as_ptr(), address, "the mapping is reused");
         assert!(bytes(second.as_mut()).iter().all(|byte| *byte == 0));
+    }
+
+    #[test]
+    fn a_released_memory_reports_its_size_and_the_pages_touched() {
+        let pool = MemoryPool::new(1 << 20);
+        let mut memory = memory(&pool, 128 << 10);
+        // Three pages touched: two bytes on page 0, one on page 5, one on the last page.
+        bytes(memory.as_mut())[1] = 1;
+        bytes(memory.as_mut())[2] = 1;
+        bytes(memory.as_mut())[5 * PAGE + 7] = 1;
+        bytes(memory.as_mut())[(128 << 10) - 1] = 1;
+        drop(memory);
+        assert_eq!(
+            pool.last_released(),
+            Released {
+                size: 128 << 10,
+                touched: 3 * PAGE
+            }
+        );
     }
 
     #[test]

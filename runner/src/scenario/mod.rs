@@ -7,7 +7,8 @@
 //! per-connection [`host::ConnState`] — its timers and reply deadlines in `schedule`, the requests
 //! waiting for replies in `requests` — `wasi` links a WASI that grants nothing and never blocks a
 //! runtime worker (`wasi_state` builds a connection's WASI context only once its scenario uses
-//! it), and `trap` turns a trap (panic, CPU limit, memory cap) into readable text.
+//! it), `trap` turns a trap (panic, CPU limit, memory cap) into readable text, and `trial` opens
+//! one instance without connecting for `volley check`.
 //!
 //! Hands to `connection`: an instantiated store per connection and the callbacks to call on it.
 //! Does not live here: sockets and the event loop (`connection`), recording figures (`measure`;
@@ -23,18 +24,24 @@ pub mod memory;
 pub mod requests;
 pub mod schedule;
 pub mod trap;
+pub mod trial;
 pub mod wasi;
 pub mod wasi_state;
 
 use crate::config::Scenario;
 use engine::{InstanceLimits, ModuleError, ScenarioEngine};
 
-/// Compile and link `scenario`'s module as `run` would, without connecting; returns the WIT
-/// package (interface version) it speaks.
-pub fn check_module(scenario: &Scenario) -> Result<&'static str, ModuleError> {
+/// Compile and link `scenario`'s module as `run` would, without connecting, and open one trial
+/// instance; returns the WIT package (interface version) it speaks and what the trial showed.
+pub fn check_module(scenario: &Scenario) -> Result<(&'static str, trial::Trial), ModuleError> {
     let limits = InstanceLimits {
         callback_time: scenario.limits.callback_time,
         memory: scenario.limits.memory,
     };
-    ScenarioEngine::load(&scenario.module, limits).map(|engine| engine.interface())
+    let engine = ScenarioEngine::load(&scenario.module, limits)?;
+    let trial = trial::run_trial(&engine, scenario).map_err(|reason| ModuleError::Instantiate {
+        path: scenario.module.clone(),
+        reason,
+    })?;
+    Ok((engine.interface(), trial))
 }

@@ -3,7 +3,8 @@
 //! (or the value of var `say`, so a test can see which data row `ctx.var` read), check the echo
 //! and close cleanly.
 //!
-//! Var `mode`: `panic` (panic on open), `loop` (endless loop on the echo), `bomb` (allocate until the
+//! Var `mode`: `panic` (panic on open), `panic-open` (every VU, even ones included, panics on open),
+//! `loop` (endless loop on the echo), `bomb` (allocate until the
 //! memory cap), `fail-check` (record a failing check named "reply has the secret"), `sleep` (block
 //! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
 //! `spin-timer` (re-arm a zero-delay timer forever and never close), `timer-flood` (set 20,000
@@ -24,7 +25,7 @@ impl Scenario for Faulty {
     fn open(ctx: &mut Context) -> Self {
         let mode = ctx.var("mode").unwrap_or_default();
         let misbehaves = ctx.vu() % 2 == 1;
-        if misbehaves && mode == "panic" {
+        if (misbehaves && mode == "panic") || mode == "panic-open" {
             panic!("scenario gave up on purpose (vu {})", ctx.vu());
         }
         let said = ctx.var("say").unwrap_or_else(|| "hello".to_owned());
