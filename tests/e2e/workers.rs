@@ -8,7 +8,7 @@ use crate::measurements::scrape;
 use crate::support::{build_scenarios, collect, number, results, run_case, volley};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -56,6 +56,41 @@ fn sockets(pid: u32) -> usize {
     })
 }
 
+/// `child`'s stderr, read line by line until `find` returns a value (if the child ends first, the
+/// test fails saying what it was `waiting_for`). Returns the value, the lines read so far, and a
+/// thread reading the rest: join it for the remainder of stderr.
+fn read_stderr_until<T>(
+    child: &mut Child,
+    waiting_for: &str,
+    mut find: impl FnMut(&str) -> Option<T>,
+) -> (T, String, std::thread::JoinHandle<String>) {
+    let Some(stderr) = child.stderr.take() else {
+        panic!("no stderr pipe")
+    };
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let found = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("volley ended before {waiting_for}:\n{seen}");
+        };
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(found) = find(&line) {
+            break found;
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in lines.map_while(Result::ok) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    (found, seen, rest)
+}
+
 #[test]
 fn a_worker_killed_with_sigkill_is_counted_and_sigterm_reaches_the_rest() {
     build_scenarios();
@@ -79,19 +114,8 @@ fn a_worker_killed_with_sigkill_is_counted_and_sigterm_reaches_the_rest() {
         Err(error) => panic!("cannot start volley: {error}"),
     };
     // The parent names its workers: `volley: worker I: pid P, shard I/2`.
-    let Some(stderr) = child.stderr.take() else {
-        panic!("no stderr pipe")
-    };
-    let mut lines = BufReader::new(stderr).lines();
     let mut pids = Vec::new();
-    let mut seen = String::new();
-    while pids.len() < 2 {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("volley ended before naming its workers:\n{seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
+    let ((), seen, rest) = read_stderr_until(&mut child, "naming its workers", |line| {
         if let Some(pid) = line
             .strip_prefix("volley: worker ")
             .and_then(|rest| rest.split_once(": pid "))
@@ -100,14 +124,7 @@ fn a_worker_killed_with_sigkill_is_counted_and_sigterm_reaches_the_rest() {
         {
             pids.push(pid);
         }
-    }
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        for line in lines.map_while(Result::ok) {
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
+        (pids.len() == 2).then_some(())
     });
     // Mid-run: each worker holds its 10 connections, the embedded server's 10 ends and listener.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -296,35 +313,16 @@ fn workers_serve_one_live_endpoint_and_a_live_series_that_add_up() {
         Ok(child) => child,
         Err(error) => panic!("cannot start volley: {error}"),
     };
-    let Some(stderr) = child.stderr.take() else {
-        panic!("no stderr pipe")
-    };
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    let port = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("volley never said where its metrics endpoint listens:\n{seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(port) = line
-            .strip_prefix("volley: live metrics on http://")
-            .and_then(|rest| rest.split_once("/metrics"))
-            .and_then(|(address, _)| address.rsplit(':').next())
-            .and_then(|port| port.parse::<u16>().ok())
-        {
-            break port;
-        }
-    };
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        for line in lines.map_while(Result::ok) {
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
+    let (port, seen, rest) = read_stderr_until(
+        &mut child,
+        "saying where its metrics endpoint listens",
+        |line| {
+            line.strip_prefix("volley: live metrics on http://")
+                .and_then(|rest| rest.split_once("/metrics"))
+                .and_then(|(address, _)| address.rsplit(':').next())
+                .and_then(|port| port.parse::<u16>().ok())
+        },
+    );
     // Each worker holds 10: only the sum over both reads 20.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut body = None;
