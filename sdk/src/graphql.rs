@@ -10,7 +10,7 @@
 //! Each subscription is a request named after it, so the results keep one round-trip histogram
 //! per subscription name.
 
-use crate::{Context, LogLevel, Message};
+use crate::{Context, Message};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -89,6 +89,7 @@ pub enum Event {
 /// assert_eq!(error.reason(), "message is not a JSON object");
 /// ```
 pub use crate::protocol_error::ProtocolError;
+use crate::protocol_error::reported;
 
 /// This layer's name in its errors.
 const PROTOCOL: &str = "graphql-ws";
@@ -309,19 +310,12 @@ impl GraphqlWs {
         ctx: &mut Context,
         message: &Message,
     ) -> Result<Option<Event>, ProtocolError> {
-        let result = match message {
-            Message::Text(text) => self.handle(ctx, text),
-            Message::Binary(data) => Err(ProtocolError::new(
-                PROTOCOL,
-                "binary messages are not part of graphql-transport-ws",
-                &format!("<{} bytes>", data.len()),
-            )),
-        };
-        if let Err(error) = &result {
-            ctx.check(MESSAGE_CHECK, false);
-            ctx.log(LogLevel::Warn, &error.to_string());
-        }
-        result
+        let layer = (
+            PROTOCOL,
+            MESSAGE_CHECK,
+            "binary messages are not part of graphql-transport-ws",
+        );
+        reported(ctx, message, layer, |ctx, text| self.handle(ctx, text))
     }
 
     /// Handle a reply timeout: returns the subscription's name and id when `key` was one of this

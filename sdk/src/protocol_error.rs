@@ -1,8 +1,32 @@
 //! [`ProtocolError`]: what a protocol layer (`socketio`, `graphql`) returns for a message that is not
-//! its protocol. One type for every layer, so a scenario handles them alike; each layer records the
-//! failed check and log line itself. Parsing lives in the layers, not here.
+//! its protocol. One type for every layer, so a scenario handles them alike; [`reported`] records
+//! the failed check and log line every layer owes for one. Parsing lives in the layers, not here.
 
+use crate::{Context, LogLevel, Message};
 use std::fmt;
+
+/// Parse `message` with `parse_text` (a binary message is `binary`'s error, with its size), and
+/// count an error as a failed check named `check`, logged as a warning; the result is passed on.
+pub(crate) fn reported<T>(
+    ctx: &mut Context,
+    message: &Message,
+    (protocol, check, binary): (&'static str, &str, &str),
+    parse_text: impl FnOnce(&mut Context, &str) -> Result<T, ProtocolError>,
+) -> Result<T, ProtocolError> {
+    let result = match message {
+        Message::Text(text) => parse_text(ctx, text),
+        Message::Binary(data) => Err(ProtocolError::new(
+            protocol,
+            binary,
+            &format!("<{} bytes>", data.len()),
+        )),
+    };
+    if let Err(error) = &result {
+        ctx.check(check, false);
+        ctx.log(LogLevel::Warn, &error.to_string());
+    }
+    result
+}
 
 /// A message that is not the protocol: which layer, what was wrong, and the start of the message.
 #[derive(Debug, Clone, PartialEq, Eq)]

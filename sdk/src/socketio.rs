@@ -96,6 +96,7 @@ pub enum Event {
 /// assert_eq!(error.to_string(), "socket.io: unknown Engine.IO packet type `9` in `9`");
 /// ```
 pub use crate::protocol_error::ProtocolError;
+use crate::protocol_error::reported;
 
 /// This layer's name in its errors.
 const PROTOCOL: &str = "socket.io";
@@ -324,19 +325,14 @@ impl SocketIo {
         ctx: &mut Context,
         message: &Message,
     ) -> Result<Option<Event>, ProtocolError> {
-        let result = match message {
-            Message::Text(text) => self.engine_packet(ctx, text),
-            Message::Binary(data) => Err(ProtocolError::new(
-                PROTOCOL,
-                "binary attachments are not supported",
-                &format!("<{} bytes>", data.len()),
-            )),
-        };
-        if let Err(error) = &result {
-            ctx.check(PACKET_CHECK, false);
-            ctx.log(LogLevel::Warn, &error.to_string());
-        }
-        result
+        let layer = (
+            PROTOCOL,
+            PACKET_CHECK,
+            "binary attachments are not supported",
+        );
+        reported(ctx, message, layer, |ctx, text| {
+            self.engine_packet(ctx, text)
+        })
     }
 
     /// Handle a timer: returns `true` when it was the layer's [`WATCHDOG_TIMER`] (the server sent no
