@@ -235,13 +235,7 @@ pub async fn run(
     let plan = Arc::new(Plan {
         engine,
         connector,
-        facts: Arc::new(RunFacts {
-            started,
-            vars: scenario.vars.clone(),
-            data: scenario.data.clone(),
-            seed: scenario.seed,
-            log_lines: Default::default(),
-        }),
+        facts: Arc::new(RunFacts::of(scenario, started)),
         collector: collector.clone(),
         // A static target is parsed once here; one that does not parse is left to each
         // connection, which reports it as its failure.

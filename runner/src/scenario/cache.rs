@@ -11,7 +11,7 @@
 //! cannot be written only costs the compile. Trust: an entry is native code, loaded as is —
 //! exactly like wasmtime's own cache, the folder must be writable by the user running volley only.
 
-use crate::config::pin::digest_of;
+use crate::config::pin::Sha256Hex;
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -47,24 +47,26 @@ fn folder_from(
     }
 }
 
-/// The file name of `bytes` compiled by `engine`.
-fn entry_name(engine: &Engine, bytes: &[u8]) -> String {
+/// The file name of the module with SHA-256 `digest` compiled by `engine`.
+fn entry_name(engine: &Engine, digest: &Sha256Hex) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("{}-{:016x}.cwasm", digest_of(bytes).hex(), hasher.finish())
+    format!("{}-{:016x}.cwasm", digest.hex(), hasher.finish())
 }
 
-/// `bytes` compiled for `engine`: loaded from the cache in `folder` when there, else compiled (and
-/// stored for next time). Errors are the compiler's (the module is not a valid component).
+/// `bytes` (whose SHA-256 is `digest`, computed once by the caller) compiled for `engine`: loaded
+/// from the cache in `folder` when there, else compiled (and stored for next time). Errors are the
+/// compiler's (the module is not a valid component).
 pub fn compile(
     engine: &Engine,
     bytes: &[u8],
+    digest: &Sha256Hex,
     folder: Option<&Path>,
 ) -> wasmtime::Result<Component> {
     let Some(folder) = folder else {
         return Component::new(engine, bytes);
     };
-    let entry = folder.join(entry_name(engine, bytes));
+    let entry = folder.join(entry_name(engine, digest));
     if entry.is_file() {
         // SAFETY: the entry was written by `store` below from wasmtime's own serialisation, for an
         // engine with this compatibility hash (in its name; wasmtime checks its header again). The
@@ -100,6 +102,7 @@ fn store(component: &Component, folder: &Path, entry: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::pin::digest_of;
 
     /// The smallest component in the binary format: the magic, version 0x0d, layer 1, no sections.
     const EMPTY_COMPONENT: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
@@ -110,6 +113,17 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Whether the empty component compiles (or loads) for `engine` with the cache in `folder`.
+    fn compiles_empty(engine: &Engine, folder: &Path) -> bool {
+        compile(
+            engine,
+            EMPTY_COMPONENT,
+            &digest_of(EMPTY_COMPONENT),
+            Some(folder),
+        )
+        .is_ok()
+    }
+
     fn modified(path: &Path) -> Option<std::time::SystemTime> {
         std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
@@ -118,7 +132,7 @@ mod tests {
     fn a_module_is_compiled_once_then_loaded_from_the_cache() {
         let folder = tempfile::tempdir().expect("temporary folder");
         let engine = Engine::default();
-        assert!(compile(&engine, EMPTY_COMPONENT, Some(folder.path())).is_ok());
+        assert!(compiles_empty(&engine, folder.path()));
         let written = entries(folder.path());
         assert_eq!(written.len(), 1, "{written:?}");
         assert!(
@@ -127,7 +141,7 @@ mod tests {
         );
         let before = modified(&written[0]);
         std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(compile(&engine, EMPTY_COMPONENT, Some(folder.path())).is_ok());
+        assert!(compiles_empty(&engine, folder.path()));
         assert_eq!(
             modified(&written[0]),
             before,
@@ -140,9 +154,11 @@ mod tests {
     fn a_damaged_entry_is_compiled_again_and_replaced() {
         let folder = tempfile::tempdir().expect("temporary folder");
         let engine = Engine::default();
-        let entry = folder.path().join(entry_name(&engine, EMPTY_COMPONENT));
+        let entry = folder
+            .path()
+            .join(entry_name(&engine, &digest_of(EMPTY_COMPONENT)));
         std::fs::write(&entry, b"not machine code").expect("write");
-        assert!(compile(&engine, EMPTY_COMPONENT, Some(folder.path())).is_ok());
+        assert!(compiles_empty(&engine, folder.path()));
         let replaced = std::fs::read(&entry).expect("entry");
         assert_ne!(replaced, b"not machine code");
         assert_eq!(
@@ -158,22 +174,30 @@ mod tests {
         let mut other = EMPTY_COMPONENT.to_vec();
         other.push(0);
         assert_ne!(
-            entry_name(&engine, EMPTY_COMPONENT),
-            entry_name(&engine, &other)
+            entry_name(&engine, &digest_of(EMPTY_COMPONENT)),
+            entry_name(&engine, &digest_of(&other))
         );
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let tuned = Engine::new(&config).expect("engine");
         assert_ne!(
-            entry_name(&engine, EMPTY_COMPONENT),
-            entry_name(&tuned, EMPTY_COMPONENT)
+            entry_name(&engine, &digest_of(EMPTY_COMPONENT)),
+            entry_name(&tuned, &digest_of(EMPTY_COMPONENT))
         );
     }
 
     #[test]
     fn invalid_bytes_are_the_compiler_s_error_and_write_nothing() {
         let folder = tempfile::tempdir().expect("temporary folder");
-        assert!(compile(&Engine::default(), b"not wasm", Some(folder.path())).is_err());
+        assert!(
+            compile(
+                &Engine::default(),
+                b"not wasm",
+                &digest_of(b"not wasm"),
+                Some(folder.path())
+            )
+            .is_err()
+        );
         assert!(entries(folder.path()).is_empty());
     }
 

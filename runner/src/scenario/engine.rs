@@ -174,13 +174,12 @@ impl ScenarioEngine {
         let memories = MemoryPool::new(limits.memory);
         let engine = Engine::new(&engine_config(memories.clone()))
             .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
+        let digest = digest_of(bytes);
         let cache = crate::scenario::cache::folder();
-        let component =
-            crate::scenario::cache::compile(&engine, bytes, cache.as_deref()).map_err(|error| {
-                ModuleError::NotAComponent {
-                    path: path.to_owned(),
-                    reason: format!("{error:#}"),
-                }
+        let component = crate::scenario::cache::compile(&engine, bytes, &digest, cache.as_deref())
+            .map_err(|error| ModuleError::NotAComponent {
+                path: path.to_owned(),
+                reason: format!("{error:#}"),
             })?;
         let interface_error = |error: wasmtime::Error| ModuleError::Interface {
             path: path.to_owned(),
@@ -195,7 +194,7 @@ impl ScenarioEngine {
         let pre = GuestPre::new(instance_pre).map_err(interface_error)?;
         Ok(ScenarioEngine {
             memories,
-            digest: digest_of(bytes),
+            digest,
             _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
                 ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
             })?,

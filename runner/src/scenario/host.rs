@@ -63,6 +63,17 @@ pub struct RunFacts {
 }
 
 impl RunFacts {
+    /// The facts of a run of `scenario` that started at `started`.
+    pub fn of(scenario: &crate::config::Scenario, started: Instant) -> RunFacts {
+        RunFacts {
+            started,
+            vars: scenario.vars.clone(),
+            data: scenario.data.clone(),
+            seed: scenario.seed,
+            log_lines: Default::default(),
+        }
+    }
+
     /// A variable of a connection that reads data row `row` (chosen by `load::rows`; `None`
     /// without data): the row first, then `vars`.
     pub fn var(&self, row: Option<u32>, name: &str) -> Option<&str> {

@@ -33,13 +33,7 @@ pub struct Trial {
 /// Instantiate `scenario`'s module once in `engine`, call `on_open`, drop it, and say what it cost.
 /// Fails (with wasmtime's reason) when the module cannot be instantiated at all.
 pub fn run_trial(engine: &ScenarioEngine, scenario: &Scenario) -> Result<Trial, String> {
-    let facts = Arc::new(RunFacts {
-        started: Instant::now(),
-        vars: scenario.vars.clone(),
-        data: scenario.data.clone(),
-        seed: scenario.seed,
-        log_lines: Default::default(),
-    });
+    let facts = Arc::new(RunFacts::of(scenario, Instant::now()));
     let limits = engine.limits();
     let recorder = Recorder::new(0, Arc::new(Collector::default()));
     let first_row = (scenario.data.rows() > 0).then_some(0);
