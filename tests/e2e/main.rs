@@ -18,6 +18,7 @@ mod network_real;
 mod one_core;
 mod outputs;
 mod protocols;
+mod requests;
 mod scaffold;
 mod scale;
 mod scenario_faults;

@@ -62,6 +62,8 @@ pub enum Misbehaviour {
     EchoAfter(Duration),
     /// Upgrade and read everything, never answering.
     Swallow,
+    /// Wait this long before reading the upgrade request, then upgrade and echo at once.
+    SlowUpgrade(Duration),
     /// Upgrade, then send text frames without pause (for at most 20 s) while reading.
     Flood,
     /// Upgrade; answer the first message at once, send a Ping, read nothing for this long, then
@@ -246,6 +248,14 @@ async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
                     }
                 }
             }
+        }
+        Misbehaviour::SlowUpgrade(delay) => {
+            tokio::time::sleep(delay).await;
+            Box::pin(misbehave_once(
+                stream,
+                Misbehaviour::EchoAfter(Duration::ZERO),
+            ))
+            .await;
         }
         Misbehaviour::Swallow => {
             let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {

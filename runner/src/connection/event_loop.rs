@@ -520,6 +520,13 @@ impl Connection {
     fn call(&mut self, due: Instant, callback: Callback) -> Result<(), Failure> {
         let state = self.store.data_mut();
         state.due = due;
+        state.arrived = match callback {
+            Callback::Message(_) => Some(due),
+            _ => None,
+        };
+        // Timers fired and deadlines passed since the last call hold nothing any more.
+        let held = state.schedule.held_bytes();
+        state.limits.hold(held);
         // Late callback: count from when the send was due (the generator's delay is latency the
         // user would have seen). Early callback (timer slack): count from the actual send.
         let started = Instant::now();

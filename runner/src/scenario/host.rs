@@ -9,6 +9,7 @@ use crate::measure::recorder::Recorder;
 use crate::scenario::bindings::{
     Handshake, HostImports, HostImportsV0_1, LogLevel, LogLevelV0_1, TypesHost, TypesHostV0_1,
 };
+use crate::scenario::budget::MemoryBudget;
 use crate::scenario::guest::Callback;
 use crate::scenario::schedule::{Full, MAX_PENDING, MAX_TIMERS, Schedule};
 use crate::scenario::wasi_state::LazyWasi;
@@ -17,7 +18,6 @@ use rand::{RngCore, SeedableRng};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::StoreLimits;
 use wasmtime_wasi::{ResourceTable, WasiCtxView, WasiView};
 
 /// Longest log line kept, in bytes.
@@ -86,8 +86,9 @@ impl RunFacts {
 pub struct ConnState {
     /// WASI (Rust's std links it), built on the scenario's first WASI call.
     wasi: LazyWasi,
-    /// Memory cap enforcement (installed as the store's limiter).
-    pub limits: StoreLimits,
+    /// The memory cap, shared by linear memory and the requests and timers held for the scenario
+    /// (installed as the store's limiter).
+    pub limits: MemoryBudget,
     facts: Arc<RunFacts>,
     vu: u32,
     iteration: u32,
@@ -98,6 +99,9 @@ pub struct ConnState {
     pub due: Instant,
     /// When the current callback's sends count as sent: the earlier of its due time and its start.
     pub send_base: Instant,
+    /// When the message the current callback handles arrived (`on-message` only): a round trip
+    /// the scenario completes ends there, not after the scenario's own parsing.
+    pub arrived: Option<Instant>,
     /// Messages queued by the current callback.
     pub outbox: Vec<Outgoing>,
     /// A close the scenario asked for.
@@ -134,14 +138,7 @@ impl ConnState {
         let seed = facts.seed ^ (u64::from(vu) << 32) ^ u64::from(iteration);
         ConnState {
             wasi: LazyWasi::default(),
-            limits: wasmtime::StoreLimitsBuilder::new()
-                .memory_size(memory)
-                .trap_on_grow_failure(true)
-                .instances(8)
-                .memories(2)
-                .tables(8)
-                .table_elements(100_000)
-                .build(),
+            limits: MemoryBudget::new(memory),
             facts,
             vu,
             iteration,
@@ -149,6 +146,7 @@ impl ConnState {
             rng: SmallRng::seed_from_u64(seed),
             due: Instant::now(),
             send_base: Instant::now(),
+            arrived: None,
             outbox: Vec::new(),
             close_request: None,
             closing: false,
@@ -222,6 +220,9 @@ impl ConnState {
     }
 
     fn expect_reply(&mut self, name: String, key: String, timeout_ms: u32) {
+        if self.violation.is_some() {
+            return;
+        }
         if name.len() > MAX_NAME_BYTES {
             self.violate(format!(
                 "scenario: a request name is longer than {MAX_NAME_BYTES} bytes ({} bytes)",
@@ -243,6 +244,20 @@ impl ConnState {
         {
             self.violate(format!(
                 "scenario: more than {MAX_PENDING} requests waiting for replies"
+            ));
+            return;
+        }
+        self.hold_schedule();
+    }
+
+    /// Note what the waiting requests and timers hold; past the memory cap (with the linear
+    /// memory), the connection fails with a memory reason.
+    fn hold_schedule(&mut self) {
+        let held = self.schedule.held_bytes();
+        if !self.limits.hold(held) {
+            self.violate(format!(
+                "scenario: waiting requests and timers, with linear memory, exceed the {} memory cap; raise limits.memory if they are legitimate",
+                crate::config::units::human_bytes(self.memory as u64)
             ));
         }
     }
@@ -288,7 +303,9 @@ impl HostImports for ConnState {
 
     fn complete(&mut self, key: String) -> Option<u64> {
         let pending = self.schedule.complete(&key)?;
-        let elapsed = Instant::now().saturating_duration_since(pending.sent);
+        self.limits.hold(self.schedule.held_bytes());
+        let end = self.arrived.unwrap_or_else(Instant::now);
+        let elapsed = end.saturating_duration_since(pending.sent);
         self.recorder.round_trip(&pending.name, elapsed);
         Some(crate::measure::recorder::micros(elapsed))
     }
@@ -344,11 +361,14 @@ impl HostImports for ConnState {
             self.violate(format!(
                 "scenario: more than {MAX_TIMERS} timers set at once"
             ));
+            return;
         }
+        self.hold_schedule();
     }
 
     fn cancel_timer(&mut self, id: u32) {
         self.schedule.cancel_timer(id);
+        self.limits.hold(self.schedule.held_bytes());
     }
 
     fn check(&mut self, name: String, ok: bool) {

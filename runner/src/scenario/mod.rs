@@ -15,6 +15,7 @@
 //! `host` only calls a recorder). One instance per connection: a trap fails only its connection.
 
 pub mod bindings;
+pub mod budget;
 pub mod cache;
 pub mod engine;
 pub mod guest;

@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 pub const MAX_TIMERS: usize = 10_000;
 /// Requests one connection may have waiting at once.
 pub const MAX_PENDING: usize = 100_000;
+/// Bytes one set timer holds in the runner: its map entry and its heap entries (the heap may hold
+/// a stale entry per live one).
+pub const TIMER_OVERHEAD_BYTES: usize =
+    std::mem::size_of::<(u32, Instant)>() + 2 * std::mem::size_of::<Reverse<(Instant, u32)>>() + 8;
 
 /// A request waiting for its reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +113,7 @@ impl Schedule {
     }
 
     /// Wait for a reply to `key` (a request named `name`) sent at `sent` until `deadline`
-    /// (re-using a key restarts it).
+    /// (a key still waiting gets a queue: each request is completed oldest first, or times out).
     pub fn wait_for_reply(
         &mut self,
         key: String,
@@ -117,7 +121,7 @@ impl Schedule {
         sent: Instant,
         deadline: Instant,
     ) -> Result<(), Full> {
-        if self.requests.len() >= MAX_PENDING && !self.requests.contains(&key) {
+        if self.requests.len() >= MAX_PENDING {
             return Err(Full::Requests);
         }
         self.requests.insert(
@@ -131,7 +135,7 @@ impl Schedule {
         Ok(())
     }
 
-    /// The reply to `key` arrived: the request, if it was still waiting.
+    /// The reply to `key` arrived: the oldest request waiting with that key, if any.
     pub fn complete(&mut self, key: &str) -> Option<Pending> {
         self.requests.remove(key)
     }
@@ -146,31 +150,44 @@ impl Schedule {
         self.timers.len()
     }
 
+    /// What the waiting requests and set timers hold in the runner, in bytes: counted against the
+    /// scenario's memory cap (`limits.memory`) with its linear memory.
+    pub fn held_bytes(&self) -> usize {
+        self.requests.held_bytes() + self.timers.len() * TIMER_OVERHEAD_BYTES
+    }
+
     /// Forget every waiting request (the connection ended); how many there were.
     pub fn abandon(&mut self) -> usize {
         self.requests.clear()
     }
 
-    /// When the connection must wake next: the earliest timer less `timer_slack`, or the earliest
-    /// reply deadline.
+    /// When the connection must wake next: the earliest reply deadline, or the earliest timer less
+    /// `timer_slack` when it is due before that deadline.
     pub fn next_wake(&mut self, timer_slack: Duration) -> Option<Instant> {
-        let timer = self.peek_timer().map(|due| due - timer_slack);
+        let timer = self.peek_timer();
         match (timer, self.requests.earliest()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            (Some(timer), Some(deadline)) if deadline <= timer => Some(deadline),
+            (Some(timer), Some(_)) => Some(timer - timer_slack),
+            (Some(timer), None) => Some(timer - timer_slack),
+            (None, deadline) => deadline,
         }
     }
 
     /// The earliest entry due at `now`: a timer due by `now + timer_slack`, or a request whose
-    /// deadline is at or before `now`; whichever was due first (a deadline wins a tie).
+    /// deadline is at or before `now`; whichever was due first. A deadline at or before a timer's
+    /// due time goes first, even while the timer could be taken early: a timer that re-sends a
+    /// request never runs before the previous request's deadline of the same instant.
     pub fn take_due(&mut self, now: Instant, timer_slack: Duration) -> Option<Due> {
+        let deadline = self.requests.earliest();
         let timer = self.peek_timer().filter(|due| *due <= now + timer_slack);
-        let deadline = self.requests.earliest().filter(|deadline| *deadline <= now);
         match (timer, deadline) {
-            (Some(timer), Some(deadline)) if timer < deadline => self.pop_timer(),
-            (_, Some(_)) => self.pop_deadline(),
-            (Some(_), None) => self.pop_timer(),
-            (None, None) => None,
+            (_, Some(deadline)) if deadline <= now => match timer {
+                Some(timer) if timer < deadline => self.pop_timer(),
+                _ => self.pop_deadline(),
+            },
+            (Some(timer), Some(deadline)) if deadline <= timer => None,
+            (Some(_), _) => self.pop_timer(),
+            (None, _) => None,
         }
     }
 
@@ -277,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn re_arming_moves_the_timer_and_re_using_a_key_restarts_the_wait() {
+    fn re_arming_moves_the_timer_and_re_using_a_key_queues_a_second_request() {
         let t0 = Instant::now();
         let mut schedule = Schedule::default();
         schedule.set_timer(1, t0 + ms(10)).ok();
@@ -288,11 +305,50 @@ mod tests {
         schedule
             .wait_for_reply("k".into(), "".into(), t0 + ms(5), t0 + ms(60))
             .ok();
-        assert!(drain(&mut schedule, t0 + ms(40)).is_empty());
+        assert_eq!(schedule.pending(), 2);
+        let due = drain(&mut schedule, t0 + ms(40));
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(due[0].at(), t0 + ms(10));
         let due = drain(&mut schedule, t0 + ms(100));
         assert_eq!(due.len(), 2, "{due:?}");
         assert_eq!(due[0].at(), t0 + ms(50));
         assert_eq!(due[1].at(), t0 + ms(60));
+    }
+
+    #[test]
+    fn a_deadline_due_with_a_timer_is_handled_first_even_within_the_timers_slack() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        // The front-page pattern: a request with a 1 s timeout and a timer that sends the next one
+        // 1 s later, both due at the same instant.
+        schedule
+            .wait_for_reply("ping".into(), "".into(), t0, t0 + ms(1000))
+            .ok();
+        schedule.set_timer(0, t0 + ms(1000)).ok();
+        // Within the timer's slack but before the deadline: nothing may run yet.
+        assert_eq!(schedule.next_wake(SLACK), Some(t0 + ms(1000)));
+        assert_eq!(schedule.take_due(t0 + ms(1000) - SLACK, SLACK), None);
+        let due = drain(&mut schedule, t0 + ms(1000));
+        assert!(matches!(due[0], Due::Expired { .. }), "{due:?}");
+        assert!(matches!(due[1], Due::Timer { id: 0, .. }), "{due:?}");
+    }
+
+    #[test]
+    fn held_bytes_count_requests_and_timers() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        assert_eq!(schedule.held_bytes(), 0);
+        schedule.set_timer(1, t0).ok();
+        schedule
+            .wait_for_reply("key".into(), "name".into(), t0, t0 + ms(5))
+            .ok();
+        assert_eq!(
+            schedule.held_bytes(),
+            TIMER_OVERHEAD_BYTES + 7 + crate::scenario::requests::REQUEST_OVERHEAD_BYTES
+        );
+        schedule.abandon();
+        schedule.cancel_timer(1);
+        assert_eq!(schedule.held_bytes(), 0);
     }
 
     #[test]
@@ -301,6 +357,9 @@ mod tests {
         let mut schedule = Schedule::default();
         for round in 0..100_000u64 {
             schedule.set_timer(1, t0 + ms(round)).ok();
+            if round > 0 {
+                schedule.complete("k");
+            }
             schedule
                 .wait_for_reply("k".into(), "".into(), t0, t0 + ms(round))
                 .ok();

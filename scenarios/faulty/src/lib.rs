@@ -9,7 +9,13 @@
 //! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
 //! `spin-timer` (re-arm a zero-delay timer forever and never close), `timer-flood` (set 20,000
 //! timers at once), `udp` (open a UDP socket with std::net), `stdin` (read standard input),
+//! `request-flood` (issue 100,000 named requests at once, which the memory cap must stop),
 //! anything else: behave.
+//!
+//! Two modes make every VU behave in one particular way instead: `slow-complete` (parse for 50 ms
+//! of CPU before completing the echo's request: the round trip must still end at the echo's
+//! arrival) and `ping-every-second` (the SDK's front-page example: request "ping" every second
+//! with a one-second timeout, against a server that never answers every request must time out).
 
 use std::time::Duration;
 use volley_sdk::{Context, Message, Scenario};
@@ -25,6 +31,14 @@ impl Scenario for Faulty {
     fn open(ctx: &mut Context) -> Self {
         let mode = ctx.var("mode").unwrap_or_default();
         let misbehaves = ctx.vu() % 2 == 1;
+        if mode == "ping-every-second" {
+            ctx.set_timer(PING, Duration::ZERO);
+            return Faulty {
+                misbehaves,
+                mode,
+                said: String::new(),
+            };
+        }
         if (misbehaves && mode == "panic") || mode == "panic-open" {
             panic!("scenario gave up on purpose (vu {})", ctx.vu());
         }
@@ -38,6 +52,13 @@ impl Scenario for Faulty {
     }
 
     fn on_message(&mut self, ctx: &mut Context, message: Message) {
+        if self.mode == "ping-every-second" {
+            ctx.complete("ping");
+            return;
+        }
+        if self.mode == "slow-complete" {
+            busy(ctx, Duration::from_millis(50));
+        }
         ctx.complete("hello");
         ctx.check(
             "echo says hello",
@@ -57,6 +78,16 @@ impl Scenario for Faulty {
                     let mut buffer = [0u8; 16];
                     let read = std::io::stdin().read(&mut buffer);
                     ctx.log(volley_sdk::LogLevel::Info, &format!("stdin: {read:?}"));
+                }
+                "request-flood" => {
+                    for key in 0..100_000u32 {
+                        ctx.named_request_text(
+                            "flood",
+                            &key.to_string(),
+                            "x",
+                            Duration::from_secs(3600),
+                        );
+                    }
                 }
                 "timer-flood" => {
                     for id in 0..20_000 {
@@ -83,6 +114,10 @@ impl Scenario for Faulty {
     }
 
     fn on_timer(&mut self, ctx: &mut Context, timer: u32) {
+        if timer == PING {
+            ctx.request_text("ping", "ping", Duration::from_secs(1));
+            ctx.set_timer(PING, Duration::from_secs(1));
+        }
         if timer == SPIN {
             ctx.metric("spins", 1.0);
             ctx.set_timer(SPIN, Duration::ZERO);
@@ -91,6 +126,15 @@ impl Scenario for Faulty {
 }
 
 const SPIN: u32 = 9;
+const PING: u32 = 10;
+
+/// Spin for `how_long` of wall-clock time, as a scenario parsing a large reply would.
+fn busy(ctx: &mut Context, how_long: Duration) {
+    let start = ctx.now();
+    while ctx.now().saturating_sub(start) < how_long {
+        std::hint::black_box(0u64);
+    }
+}
 
 fn endless(ctx: &mut Context) {
     let mut spins: u64 = 0;
