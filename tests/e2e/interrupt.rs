@@ -1,7 +1,7 @@
 //! SIGINT (Ctrl-C) and SIGTERM (CI cancellation, Kubernetes) mid-run close connections politely
 //! and still write the report; the exit code stays the verdict's, with `run.interrupted` set.
 
-use crate::support::{build_scenarios, collect, number, results, volley, wait_for_lines};
+use crate::support::{build_scenarios, collect, number, results, volley, wait_for_series_point};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -60,8 +60,13 @@ pub fn interrupt_mid_run(mut launcher: std::process::Command, signal: i32, name:
         Ok(child) => child,
         Err(error) => panic!("cannot start volley: {error}"),
     };
-    // Mid-run: the ramp (500ms) is over once the time series has three points.
-    wait_for_lines(&series, 3, Duration::from_secs(60));
+    // Mid-run: every connection is open and echoes have come back (a condition, not a time: a
+    // loaded machine may take longer than the 500 ms ramp).
+    wait_for_series_point(
+        &series,
+        |point| point["open"].as_u64() == Some(20) && point["received"].as_u64() > Some(0),
+        Duration::from_secs(60),
+    );
     send_signal(child.id(), signal);
     wait_exit(&mut child, Duration::from_secs(30), name);
     let ran = match child.wait_with_output() {

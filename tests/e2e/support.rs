@@ -145,18 +145,23 @@ pub fn results(ran: &Ran) -> &Value {
     }
 }
 
-/// Wait until `path` exists and holds at least `lines` lines (a time series growing, a line a
-/// process printed), or panic after `limit`.
-pub fn wait_for_lines(path: &Path, lines: usize, limit: Duration) {
+/// Wait until the JSON-lines time series at `path` has a point for which `reached` holds (a
+/// condition of the run, such as every connection open), or panic after `limit`.
+pub fn wait_for_series_point(path: &Path, reached: impl Fn(&Value) -> bool, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
-        if std::fs::read_to_string(path).is_ok_and(|text| text.lines().count() >= lines) {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .any(|point| reached(&point))
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!(
-        "{} did not reach {lines} lines within {limit:?}",
+        "{} had no point meeting the condition within {limit:?}",
         path.display()
     );
 }

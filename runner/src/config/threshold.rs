@@ -42,7 +42,8 @@ pub enum Timing {
     /// `ping_rtt`.
     PingRtt,
     /// A connect phase by its name in results (`dns`, `tcp`, `tls`, `upgrade`), written
-    /// `dns_time`, `tcp_time`, `tls_time`, `upgrade_time`.
+    /// `dns_time`, `tcp_time`, `tls_time`, `upgrade_time`, `queue_time` (the wait for a pacing
+    /// permit before connecting).
     Phase(&'static str),
 }
 
@@ -119,6 +120,7 @@ const CONNECTION_STATS: &[&str] = &[
     "peak_open",
     "reconnects",
     "dropped_arrivals",
+    "pending_at_end",
 ];
 const MESSAGE_STATS: &[&str] = &["sent", "received"];
 const SUBJECTS: &[&str] = &[
@@ -129,6 +131,7 @@ const SUBJECTS: &[&str] = &[
     "tcp_time",
     "tls_time",
     "upgrade_time",
+    "queue_time",
     "ping_rtt",
     "metric",
     "checks",
@@ -254,6 +257,7 @@ impl Threshold {
             "tcp_time" => (Subject::Timing(Timing::Phase("tcp")), &words[1..]),
             "tls_time" => (Subject::Timing(Timing::Phase("tls")), &words[1..]),
             "upgrade_time" => (Subject::Timing(Timing::Phase("upgrade")), &words[1..]),
+            "queue_time" => (Subject::Timing(Timing::Phase("queue")), &words[1..]),
             "checks" => (Subject::Checks, &words[1..]),
             "connections" => (Subject::Connections, &words[1..]),
             "reply_timeouts" => (Subject::ReplyTimeouts, &words[1..]),

@@ -1,7 +1,7 @@
 //! Driving the load shape: starting and stopping virtual users over time. `constant` starts VUs
 //! evenly over the ramp; `stages` keeps the number of running VUs at the interpolated target;
-//! `arrival-rate` starts single-iteration VUs on a fixed schedule, dropping (and counting)
-//! arrivals when `max_connections` are open. Targets come from `shape` (pure functions); the VU
+//! `arrival-rate` starts single-iteration VUs on a fixed schedule, counting each arrival and
+//! dropping (and counting) those that come while `max_connections` are open. Targets come from `shape` (pure functions); the VU
 //! loop lives in `vu`; `run` calls these and then drains. A sharded run (`plan.shard`) starts only
 //! its shard's global VU indexes, its share of each stage target and every N-th arrival, each at
 //! the moment the one-process run would (`shard`).
@@ -36,7 +36,13 @@ pub async fn constant(
             _ = stop.cancelled() => return,
             _ = sleep_until((started + offset).into()) => {}
         }
-        vus.spawn(crate::load::vu::run_vu(plan.clone(), vu, 0, stop.clone()));
+        vus.spawn(crate::load::vu::run_vu(
+            plan.clone(),
+            vu,
+            0,
+            None,
+            stop.clone(),
+        ));
     }
 }
 
@@ -95,7 +101,7 @@ pub async fn stages(
             slots.running.insert(vu, own.clone());
             let (plan, finished) = (plan.clone(), finished.clone());
             vus.spawn(async move {
-                crate::load::vu::run_vu(plan, vu, 0, own).await;
+                crate::load::vu::run_vu(plan, vu, 0, None, own).await;
                 if let Ok(mut done) = finished.lock() {
                     done.push(vu);
                 }
@@ -144,8 +150,6 @@ pub async fn arrivals(
     let shard = plan.shard;
     let busy = Arc::new(Mutex::new(vec![false; shard.share(max) as usize]));
     let mut owned: u32 = 0;
-    // How late each arrival starts against its schedule (the generator's health, `arrival_lag`).
-    let mut lateness = crate::measure::recorder::Recorder::new(0, plan.collector.clone());
     loop {
         // This shard's next arrival, numbered globally from 0.
         let global = shard.nth(owned);
@@ -158,7 +162,10 @@ pub async fn arrivals(
             _ = stop.cancelled() => return,
             _ = sleep_until(at.into()) => {}
         }
-        lateness.arrival_lag(Instant::now().saturating_duration_since(at));
+        // Every arrival whose time came is counted, and ends up in exactly one figure: started
+        // (its lateness, from `at` to its connect attempt, is `arrival_lag`), dropped here, still
+        // queued for a pacing permit at the end, or out of data rows.
+        bump(&plan.collector.counters.arrivals, 1);
         // Finished arrivals are reaped as the run goes: a JoinSet keeps every finished task (its
         // whole future) until joined, which grew the runner by ~390 B per arrival.
         while vus.try_join_next().is_some() {}
@@ -183,7 +190,14 @@ pub async fn arrivals(
         let first_iteration = u32::try_from(arrival).unwrap_or(u32::MAX);
         vus.spawn(async move {
             let _guard = guard;
-            crate::load::vu::run_vu(plan, shard.nth(slot as u32), first_iteration, stop).await;
+            crate::load::vu::run_vu(
+                plan,
+                shard.nth(slot as u32),
+                first_iteration,
+                Some(at),
+                stop,
+            )
+            .await;
         });
     }
 }

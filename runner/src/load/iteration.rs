@@ -17,12 +17,15 @@ use crate::scenario::host::ConnState;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Run iteration `iteration` of VU `vu`, which reads data row `row`.
+/// Run iteration `iteration` of VU `vu`, which reads data row `row`. For an arrival's first
+/// attempt, `due` is when the arrival was scheduled: its lateness (`arrival_lag`) runs from there
+/// to the moment it may connect, so time spent queued for a pacing permit is lateness too.
 pub async fn run_iteration(
     plan: &Plan,
     vu: u32,
     iteration: u32,
     row: Option<u32>,
+    due: Option<Instant>,
     stop: &CancellationToken,
 ) -> Outcome {
     let counters = &plan.collector.counters;
@@ -43,20 +46,30 @@ pub async fn run_iteration(
             return Outcome::ConnectFailed;
         }
     };
+    let queued = Instant::now();
     let permit = tokio::select! {
         biased;
-        _ = stop.cancelled() => return Outcome::Stopped,
+        _ = stop.cancelled() => {
+            // Not an attempt, but not lost either: counted as pending at the end, its wait so far
+            // recorded (censored, like a reply timeout at its deadline).
+            bump(&counters.pending_at_end, 1);
+            record_wait(&mut recorder, queued, due);
+            return Outcome::Stopped;
+        }
         permit = plan.pacing.admit() => permit,
     };
-    // An attempt counts from here: one abandoned in the pacing queue when the run ends is none.
+    record_wait(&mut recorder, queued, due);
+    // An attempt counts from here.
     bump(&counters.attempted, 1);
     let started = Instant::now();
     let timeout = plan.load.connect_timeout;
     let connected = tokio::select! {
         biased;
         _ = stop.cancelled() => {
-            // Abandoned mid-connect because the run ended: not an attempt after all.
+            // Abandoned mid-connect because the run ended: not an attempt after all, but counted
+            // with the iterations pending at the end, so no arrival vanishes.
             counters.attempted.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            bump(&counters.pending_at_end, 1);
             return Outcome::Stopped;
         }
         // Boxed: the connect future (DNS, TLS, upgrade) is ~17 KiB, needed only while connecting;
@@ -81,11 +94,12 @@ pub async fn run_iteration(
     drop(permit);
     recorder.connect_time(started.elapsed());
     let phases = connected.phases;
-    for (phase, took) in
-        Phase::ALL
-            .into_iter()
-            .zip([phases.dns, phases.tcp, phases.tls, phases.upgrade])
-    {
+    for (phase, took) in [
+        (Phase::Dns, phases.dns),
+        (Phase::Tcp, phases.tcp),
+        (Phase::Tls, phases.tls),
+        (Phase::Upgrade, phases.upgrade),
+    ] {
         if let Some(took) = took {
             recorder.phase(phase, took);
         }
@@ -113,6 +127,16 @@ pub async fn run_iteration(
         connection.run().await
     })
     .await
+}
+
+/// Record the wait for a pacing permit that began at `queued` (the `queue` phase) and, for an
+/// arrival due at `due`, its lateness up to now.
+fn record_wait(recorder: &mut Recorder, queued: Instant, due: Option<Instant>) {
+    let now = Instant::now();
+    recorder.phase(Phase::Queue, now.saturating_duration_since(queued));
+    if let Some(due) = due {
+        recorder.arrival_lag(now.saturating_duration_since(due));
+    }
 }
 
 /// A 101 where the run expects `expect_upgrade`: a failure; close the connection politely.

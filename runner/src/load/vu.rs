@@ -16,7 +16,7 @@ use crate::load::rows::Pick;
 use crate::measure::counters::bump;
 use rand::Rng;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// The backoff before reconnect attempt `attempt` (1-based): uniformly random up to
@@ -32,9 +32,17 @@ pub fn backoff(policy: &Reconnect, attempt: u32, random: f64) -> Duration {
 }
 
 /// Run VU `vu` until done or stopped, numbering its iterations from `first_iteration` (arrivals
-/// reuse VU slots, so each arrival gets its own iteration number and random sequence).
-pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: CancellationToken) {
+/// reuse VU slots, so each arrival gets its own iteration number and random sequence). An arrival
+/// passes the moment it was `due`: its first attempt's lateness is measured from there.
+pub async fn run_vu(
+    plan: Arc<Plan>,
+    vu: u32,
+    first_iteration: u32,
+    due: Option<Instant>,
+    stop: CancellationToken,
+) {
     let mut iteration: u32 = first_iteration;
+    let mut due = due;
     let done = |iteration: u32| {
         plan.load
             .iterations
@@ -45,6 +53,10 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
     let mut row_of: Option<(u32, Option<u32>)> = None;
     loop {
         if stop.is_cancelled() {
+            if due.is_some() {
+                // An arrival whose task had not started when the run ended: still queued.
+                bump(&plan.collector.counters.pending_at_end, 1);
+            }
             return;
         }
         if done(iteration) {
@@ -63,7 +75,7 @@ pub async fn run_vu(plan: Arc<Plan>, vu: u32, first_iteration: u32, stop: Cancel
                 }
             },
         };
-        let outcome = run_iteration(&plan, vu, iteration, row, &stop).await;
+        let outcome = run_iteration(&plan, vu, iteration, row, due.take(), &stop).await;
         let policy = plan.net.reconnect;
         if let (Some(policy), Outcome::Dropped { lived, .. }) = (policy, outcome)
             && lived >= policy.max_backoff.min(Duration::from_secs(10))

@@ -47,6 +47,13 @@ pub struct Counters {
     pub longest_callback_us: AtomicU64,
     /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
     pub dropped_arrivals: AtomicU64,
+    /// Arrivals (arrival-rate shape) whose time came: started, dropped, pending at the end, or
+    /// stopped for want of a data row.
+    pub arrivals: AtomicU64,
+    /// Iterations still waiting for a pacing permit (`net.max_handshakes_in_flight`,
+    /// `net.max_connect_rate`), or still connecting, when the run ended: not attempts, but never
+    /// lost either.
+    pub pending_at_end: AtomicU64,
     /// TLS handshakes that were full.
     pub tls_full: AtomicU64,
     /// TLS handshakes that resumed a session.
@@ -153,6 +160,10 @@ pub struct CounterValues {
     pub data_exhausted: u64,
     /// Upgrades answered as `expect_upgrade` expected.
     pub expected_rejections: u64,
+    /// Arrivals whose time came (arrival-rate shape).
+    pub arrivals: u64,
+    /// Iterations waiting for a pacing permit or connecting when the run ended.
+    pub pending_at_end: u64,
 }
 
 impl CounterValues {
@@ -183,6 +194,8 @@ impl CounterValues {
             round_trips: read(&counters.round_trips),
             data_exhausted: read(&counters.data_exhausted),
             expected_rejections: read(&counters.expected_rejections),
+            arrivals: read(&counters.arrivals),
+            pending_at_end: read(&counters.pending_at_end),
         }
     }
 
@@ -215,6 +228,8 @@ impl CounterValues {
             round_trips,
             data_exhausted,
             expected_rejections,
+            arrivals,
+            pending_at_end,
         } = *other;
         self.attempted += attempted;
         self.established += established;
@@ -240,6 +255,8 @@ impl CounterValues {
         self.round_trips += round_trips;
         self.data_exhausted += data_exhausted;
         self.expected_rejections += expected_rejections;
+        self.arrivals += arrivals;
+        self.pending_at_end += pending_at_end;
     }
 }
 

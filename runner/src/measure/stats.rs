@@ -40,7 +40,7 @@ pub struct Totals {
     /// DNS + TCP connect + TLS + WebSocket upgrade, µs.
     pub connect_time: Histogram<u64>,
     /// Each connect phase, µs.
-    pub phases: [Histogram<u64>; 4],
+    pub phases: [Histogram<u64>; Phase::COUNT],
     /// Client ping → pong, µs.
     pub ping_rtt: Histogram<u64>,
     /// Checks by name.
@@ -63,12 +63,7 @@ impl Default for Totals {
             timer_lag: new_histogram(),
             arrival_lag: new_histogram(),
             connect_time: new_histogram(),
-            phases: [
-                new_histogram(),
-                new_histogram(),
-                new_histogram(),
-                new_histogram(),
-            ],
+            phases: std::array::from_fn(|_| new_histogram()),
             ping_rtt: new_histogram(),
             checks: BTreeMap::new(),
             metrics: BTreeMap::new(),
@@ -145,7 +140,7 @@ pub struct Samples {
     /// Connect time, µs.
     pub connect_time: Vec<u64>,
     /// Connect phases, µs, by [`Phase`] index.
-    pub phases: [Vec<u64>; 4],
+    pub phases: [Vec<u64>; Phase::COUNT],
     /// Ping round trips, µs.
     pub ping_rtt: Vec<u64>,
     /// Custom metric values × [`METRIC_SCALE`], by name.
@@ -275,11 +270,24 @@ pub enum Phase {
     Tls = 2,
     /// HTTP upgrade.
     Upgrade = 3,
+    /// Waiting for a pacing permit (`net.max_handshakes_in_flight`, `net.max_connect_rate`)
+    /// before DNS: not part of the connect time, but of an arrival's lateness. An iteration still
+    /// waiting when the run ends is recorded with its wait so far.
+    Queue = 4,
 }
 
 impl Phase {
+    /// How many phases there are.
+    pub const COUNT: usize = 5;
+
     /// All phases, in order.
-    pub const ALL: [Phase; 4] = [Phase::Dns, Phase::Tcp, Phase::Tls, Phase::Upgrade];
+    pub const ALL: [Phase; Phase::COUNT] = [
+        Phase::Dns,
+        Phase::Tcp,
+        Phase::Tls,
+        Phase::Upgrade,
+        Phase::Queue,
+    ];
 
     /// Its name in results and thresholds.
     pub fn name(self) -> &'static str {
@@ -288,6 +296,7 @@ impl Phase {
             Phase::Tcp => "tcp",
             Phase::Tls => "tls",
             Phase::Upgrade => "upgrade",
+            Phase::Queue => "queue",
         }
     }
 }

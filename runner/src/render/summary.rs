@@ -84,6 +84,24 @@ pub fn render(report: &Report) -> String {
         "  attempted {}  established {}  failed {}  closed by server {}  peak open {}",
         c.attempted, c.established, c.failed, c.closed_by_server, c.peak_open
     );
+    if c.arrivals > 0 {
+        let exhausted = report.data.as_ref().map_or(0, |data| data.exhausted);
+        let started = c
+            .arrivals
+            .saturating_sub(c.dropped_arrivals + c.pending_at_end + exhausted);
+        let _ = writeln!(
+            out,
+            "  arrivals {}: started {started}  dropped {}  pending at the end {}  out of data {exhausted}",
+            c.arrivals, c.dropped_arrivals, c.pending_at_end
+        );
+    }
+    if c.pending_at_end > 0 {
+        let _ = writeln!(
+            out,
+            "  pending at the end {} (waiting for a pacing permit or still connecting when the run ended; not attempts)",
+            c.pending_at_end
+        );
+    }
     if c.expected_rejections > 0 {
         let _ = writeln!(
             out,
@@ -157,7 +175,10 @@ pub fn render(report: &Report) -> String {
     }
     timing_line(&mut out, "connect", &report.connect_time);
     for (phase, distribution) in &report.connect_phases {
-        if distribution.count > 0 {
+        // The queue phase is waited before connecting, with or without pacing: shown when some
+        // connection actually waited.
+        let waited = phase != "queue" || distribution.max >= 1.0;
+        if distribution.count > 0 && waited {
             timing_line(&mut out, &format!("  {phase}"), distribution);
         }
     }

@@ -27,6 +27,8 @@ impl Report {
             closed_by_server: counters.closed_by_server,
             peak_open: counters.peak_open,
             dropped_arrivals: counters.dropped_arrivals,
+            arrivals: counters.arrivals,
+            pending_at_end: counters.pending_at_end,
             expected_rejections: counters.expected_rejections,
             examples: totals
                 .examples

@@ -4,7 +4,8 @@
 //! [`LAG_LIMIT_US`] at the 99th percentile, or above [`LAG_SHARE`] of the round-trip median (and
 //! above [`LAG_FLOOR_US`], twice tokio's 1 ms timer granularity, which an idle runner reaches) —
 //! the report carries a warning that says so, with the figures and what to do. Arrival lag (arrival-rate runs that started arrivals late)
-//! is judged the same way, and so are scenario callbacks long enough to hold up their worker thread
+//! is judged the same way, unless the lateness was a wait for a pacing permit (the `queue` connect
+//! phase), which gets its own warning: the server upgraded too slowly, not the generator, and so are scenario callbacks long enough to hold up their worker thread
 //! (`long_callbacks`). Called by `build` and again by `merge` (on merged histograms).
 
 use crate::results::report::Report;
@@ -48,11 +49,33 @@ pub fn warnings(report: &Report) -> Vec<String> {
         ));
     }
     let arrivals = &report.arrival_lag;
-    if arrivals.count > 0 && arrivals.p99 > LAG_LIMIT_US {
+    let queue_p99 = report
+        .connect_phases
+        .get("queue")
+        .map_or(0.0, |queue| queue.p99);
+    let waited_for_pacing = queue_p99 > LAG_LIMIT_US;
+    if arrivals.count > 0 && arrivals.p99 > LAG_LIMIT_US && !waited_for_pacing {
         warnings.push(format!(
             "arrivals started late: arrival lag p99 {} (above {}); the offered rate was lower than load.arrival_rate. Lower the rate per process or spread it with --workers N",
             ms(arrivals.p99),
             ms(LAG_LIMIT_US),
+        ));
+    }
+    let pending_at_end = report.connections.pending_at_end;
+    if waited_for_pacing {
+        warnings.push(format!(
+            "connections waited for a pacing permit before connecting: queue p99 {}{}{}; the server completes upgrades more slowly than the load starts connections, and net.max_handshakes_in_flight / net.max_connect_rate hold the rest back. That wait is counted in arrival lag, not hidden: raise the caps if the server can take more handshakes at once, or lower the rate",
+            ms(queue_p99),
+            if arrivals.count > 0 {
+                format!(", arrival lag p99 {}", ms(arrivals.p99))
+            } else {
+                String::new()
+            },
+            if pending_at_end > 0 {
+                format!(", {pending_at_end} still waiting or connecting when the run ended")
+            } else {
+                String::new()
+            },
         ));
     }
     warnings

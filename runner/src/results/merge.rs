@@ -125,6 +125,8 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     c.closed_by_server += b.connections.closed_by_server;
     c.peak_open += b.connections.peak_open;
     c.dropped_arrivals += b.connections.dropped_arrivals;
+    c.arrivals += b.connections.arrivals;
+    c.pending_at_end += b.connections.pending_at_end;
     c.expected_rejections += b.connections.expected_rejections;
     add_maps(&mut c.failed_by_reason, &b.connections.failed_by_reason);
     for (reason, example) in &b.connections.examples {

@@ -171,6 +171,16 @@ pub struct ConnectionStats {
     /// Arrivals dropped because `max_connections` were open (arrival-rate shape).
     #[serde(default)]
     pub dropped_arrivals: u64,
+    /// Arrivals whose time came (arrival-rate shape; 0 for the others): each one started (an
+    /// attempt), was dropped, was still queued for a pacing permit at the end, or found no data
+    /// row (`data_exhausted`).
+    #[serde(default)]
+    pub arrivals: u64,
+    /// Iterations still waiting for a pacing permit (`net.max_handshakes_in_flight`,
+    /// `net.max_connect_rate`), or still connecting, when the run ended: not counted as attempts.
+    /// A wait for a permit is in `connect_phases.queue` (censored at the end).
+    #[serde(default)]
+    pub pending_at_end: u64,
     /// Upgrades answered with the status `expect_upgrade` asked for (not 101): passes, not
     /// failures, and never established.
     #[serde(default)]

@@ -111,6 +111,7 @@ fn measure(rule: &Threshold, report: &Figures<'_>) -> Option<f64> {
                 "attempted" => c.attempted as f64,
                 "reconnects" => report.reconnects as f64,
                 "dropped_arrivals" => c.dropped_arrivals as f64,
+                "pending_at_end" => c.pending_at_end as f64,
                 _ => c.peak_open as f64,
             })
         }

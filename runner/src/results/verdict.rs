@@ -203,6 +203,8 @@ mod tests {
             closed_by_server: 0,
             peak_open: 2,
             dropped_arrivals: 0,
+            arrivals: 0,
+            pending_at_end: 0,
             expected_rejections: 0,
             examples: BTreeMap::new(),
         };
@@ -227,6 +229,8 @@ mod tests {
             closed_by_server: 0,
             peak_open: attempted,
             dropped_arrivals: 0,
+            arrivals: 0,
+            pending_at_end: 0,
             expected_rejections: 0,
             examples: BTreeMap::new(),
         }
