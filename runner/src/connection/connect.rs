@@ -42,7 +42,8 @@ pub enum ConnectError {
     Tcp {
         /// Stable text, e.g. `connection refused`.
         reason: String,
-        /// `[::1]:8080: connection refused; 127.0.0.1:8080: timed out after 3s`.
+        /// `[::1]:8080, 127.0.0.1:8080` when all failed alike, else each with its own reason:
+        /// `[::1]:8080: network unreachable; 127.0.0.1:8080: timed out after 3s`.
         tried: String,
     },
     /// TLS handshake failed.
@@ -108,8 +109,7 @@ pub fn io_reason(error: &std::io::Error) -> String {
         // connections and by closed ones still in TIME_WAIT (see `load::limits`). A source address
         // that is not local fails at bind instead (`Connector::tcp_connect`).
         ErrorKind::AddrNotAvailable => {
-            "no free local port (EADDRNOTAVAIL: ports to this address are all open or in TIME_WAIT)"
-                .into()
+            "no free local port (EADDRNOTAVAIL: all ports to this address are held by open or closing connections, TIME_WAIT included)".into()
         }
         ErrorKind::AddrInUse => "address in use (EADDRINUSE)".into(),
         ErrorKind::UnexpectedEof => "unexpected end of stream".into(),
@@ -332,8 +332,7 @@ impl Connector {
         running.extend(waiting.next().map(&attempt));
         let next_attempt = tokio::time::sleep(ATTEMPT_DELAY);
         tokio::pin!(next_attempt);
-        let mut tried: Vec<String> = Vec::new();
-        let mut last_reason = String::from("no address to connect to");
+        let mut failures: Vec<(SocketAddr, TcpFailure)> = Vec::new();
         loop {
             let more = waiting.len() > 0;
             tokio::select! {
@@ -348,8 +347,7 @@ impl Connector {
                         if let Some(resolved) = resolved {
                             resolved.connect_failed(address.ip());
                         }
-                        tried.push(failure.describe(address));
-                        last_reason = failure.reason;
+                        failures.push((address, failure));
                         if let Some(ip) = waiting.next() {
                             running.push(attempt(ip));
                             next_attempt.as_mut().reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
@@ -360,12 +358,7 @@ impl Connector {
                     running.extend(waiting.next().map(&attempt));
                     next_attempt.as_mut().reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
                 }
-                else => {
-                    return Err(ConnectError::Tcp {
-                        reason: last_reason,
-                        tried: tried.join("; "),
-                    });
-                }
+                else => return Err(all_failed(&failures)),
             }
         }
     }
@@ -470,13 +463,36 @@ struct TcpFailure {
     source: Option<IpAddr>,
 }
 
-impl TcpFailure {
-    /// `127.0.0.1:8080: connection refused`, or `… from 127.0.0.2: …` with a source address.
-    fn describe(&self, address: SocketAddr) -> String {
-        match self.source {
-            Some(source) => format!("{address} from {source}: {}", self.reason),
-            None => format!("{address}: {}", self.reason),
-        }
+/// The error for a connect whose every attempt failed: the last attempt's reason, and the
+/// addresses tried (`127.0.0.1:8080`, `… from 127.0.0.2` with a source address), each with its
+/// own reason when they differ.
+fn all_failed(failures: &[(SocketAddr, TcpFailure)]) -> ConnectError {
+    let Some((_, last)) = failures.last() else {
+        return ConnectError::Tcp {
+            reason: "no address to connect to".into(),
+            tried: String::new(),
+        };
+    };
+    let alike = failures
+        .iter()
+        .all(|(_, failure)| failure.reason == last.reason);
+    let tried: Vec<String> = failures
+        .iter()
+        .map(|(address, failure)| {
+            let from = failure
+                .source
+                .map(|source| format!(" from {source}"))
+                .unwrap_or_default();
+            if alike {
+                format!("{address}{from}")
+            } else {
+                format!("{address}{from}: {}", failure.reason)
+            }
+        })
+        .collect();
+    ConnectError::Tcp {
+        reason: last.reason.clone(),
+        tried: tried.join(if alike { ", " } else { "; " }),
     }
 }
 
@@ -496,5 +512,51 @@ fn upgrade_error(error: tokio_tungstenite::tungstenite::Error) -> ConnectError {
         Error::Io(error) => ConnectError::Upgrade(io_reason(&error)),
         Error::Protocol(error) => ConnectError::Upgrade(error.to_string()),
         other => ConnectError::Upgrade(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(reason: &str, source: Option<IpAddr>) -> TcpFailure {
+        TcpFailure {
+            reason: reason.into(),
+            source,
+        }
+    }
+
+    fn address(text: &str) -> SocketAddr {
+        match text.parse() {
+            Ok(address) => address,
+            Err(error) => panic!("{text}: {error}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_connect_names_every_address_tried() {
+        let refused = "connection refused";
+        let error = all_failed(&[
+            (address("[::1]:9001"), failure(refused, None)),
+            (address("127.0.0.1:9001"), failure(refused, None)),
+        ]);
+        assert_eq!(error.to_string(), "connect: connection refused");
+        assert_eq!(
+            error.example(),
+            "connect: connection refused ([::1]:9001, 127.0.0.1:9001)"
+        );
+        let source = Some(IpAddr::from([127, 0, 0, 2]));
+        let error = all_failed(&[
+            (address("[::1]:9001"), failure("network unreachable", None)),
+            (
+                address("127.0.0.1:9001"),
+                failure("timed out after 3s", source),
+            ),
+        ]);
+        assert_eq!(error.to_string(), "connect: timed out after 3s");
+        assert_eq!(
+            error.example(),
+            "connect: timed out after 3s ([::1]:9001: network unreachable; 127.0.0.1:9001 from 127.0.0.2: timed out after 3s)"
+        );
     }
 }

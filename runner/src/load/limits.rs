@@ -234,7 +234,8 @@ pub fn on_loopback(target: &str) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(name)) => {
-            name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost")
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
         }
         None => false,
     }
@@ -389,10 +390,12 @@ mod tests {
     #[test]
     fn an_arrival_rate_that_would_fill_the_ports_with_time_wait_is_warned_about() {
         // One address towards a remote server: 28,232 ports / 60 s ≈ 470 closes a second.
-        let warning = time_wait_warning(500.0, 100, 28_232, false, 2, true)
-            .unwrap_or_default();
+        let warning = time_wait_warning(500.0, 100, 28_232, false, 2, true).unwrap_or_default();
         assert!(warning.contains("30100 ports per destination"), "{warning}");
-        assert!(warning.contains("above 469 such closes a second"), "{warning}");
+        assert!(
+            warning.contains("above 469 such closes a second"),
+            "{warning}"
+        );
         assert_eq!(time_wait_warning(400.0, 100, 28_232, false, 2, true), None);
         // Five addresses hold 141,160 ports.
         assert_eq!(time_wait_warning(500.0, 100, 141_160, false, 2, true), None);
