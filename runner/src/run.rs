@@ -12,7 +12,9 @@ use crate::config::Shape;
 use crate::config::{Scenario, Target};
 use crate::connection::connect::{Connector, ConnectorSettings};
 use crate::devserver::in_process::InProcessServer;
-use crate::load::limits::{LimitError, preflight};
+use crate::load::limits::{
+    LimitError, Sources, on_loopback, preflight, time_wait_settings, time_wait_warning,
+};
 use crate::load::plan::Plan;
 use crate::load::shard::Shard;
 use crate::measure::collector::Collector;
@@ -112,11 +114,32 @@ pub async fn run(
     let shard = options.shard;
     let connections = shard.share(scenario.load.connections.get());
     let source_addresses = shard.source_addresses(&scenario.net.source_addresses);
-    let limits = preflight(
-        u64::from(connections),
-        embedded,
-        source_addresses.len() as u64,
-    )?;
+    let sources = Sources::of_shard(
+        shard.index,
+        shard.count,
+        scenario.net.source_addresses.len(),
+        source_addresses.len(),
+    );
+    let limits = preflight(u64::from(connections), embedded, sources)?;
+    if let (Shape::ArrivalRate { per_second, .. }, Some(ports)) =
+        (&scenario.load.shape, limits.ports_per_destination)
+    {
+        let (tw_reuse, timestamps) = time_wait_settings();
+        let warning = time_wait_warning(
+            per_second / f64::from(shard.count.max(1)),
+            u64::from(connections),
+            ports,
+            match &scenario.target {
+                Target::Embedded { .. } => true,
+                Target::Remote(template) => on_loopback(template),
+            },
+            tw_reuse,
+            timestamps,
+        );
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+    }
     let engine = ScenarioEngine::load(
         &scenario.module,
         InstanceLimits {

@@ -14,6 +14,7 @@ mod manifests;
 mod measurements;
 mod module_cache;
 mod network;
+mod network_ports;
 mod network_real;
 mod one_core;
 mod outputs;

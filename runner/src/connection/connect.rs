@@ -1,14 +1,17 @@
 //! Opening one WebSocket, phase by phase, each with its own timeout and timing: DNS (cached,
 //! round robin, see [`dns`]), TCP connect (from a configured source address when given, with
-//! `IP_BIND_ADDRESS_NO_PORT` so the port is chosen per destination), TLS for `wss://` (see [`tls`]),
-//! then the HTTP upgrade. Failures come back as [`ConnectError`]s whose text is the reason the
-//! report counts. Pacing and the overall connect timeout live in `load::iteration`; the embedded server in
+//! `IP_BIND_ADDRESS_NO_PORT` so the port is chosen per destination; when a name has several
+//! addresses, one after another as in RFC 8305's Happy Eyeballs: the next starts when one fails or
+//! after [`ATTEMPT_DELAY`], the first to connect wins), TLS for `wss://` (see [`tls`]), then the
+//! HTTP upgrade. Failures come back as [`ConnectError`]s whose text is the reason the report
+//! counts and whose [`ConnectError::example`] names the addresses tried. Pacing and the overall connect timeout live in `load::iteration`; the embedded server in
 //! `devserver`.
 
 use super::{dns, tls};
 use crate::config::units::human_duration;
 use crate::config::{PhaseTimeouts, Tls};
 use crate::connection::transport::Transport;
+use futures_util::StreamExt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -33,9 +36,16 @@ pub enum ConnectError {
     /// Name resolution failed.
     #[error("dns: {0}")]
     Dns(String),
-    /// TCP connect failed.
-    #[error("connect: {0}")]
-    Tcp(String),
+    /// TCP connect failed: the stable reason (of the last attempt) and, for the report's example,
+    /// each address tried with what happened to it.
+    #[error("connect: {reason}")]
+    Tcp {
+        /// Stable text, e.g. `connection refused`.
+        reason: String,
+        /// `[::1]:8080, 127.0.0.1:8080` when all failed alike, else each with its own reason:
+        /// `[::1]:8080: network unreachable; 127.0.0.1:8080: timed out after 3s`.
+        tried: String,
+    },
     /// TLS handshake failed.
     #[error("tls: {0}")]
     Tls(String),
@@ -46,6 +56,21 @@ pub enum ConnectError {
     #[error("upgrade: {0}")]
     Upgrade(String),
 }
+
+impl ConnectError {
+    /// What exactly happened, for the report's one example per reason: the reason, and for a
+    /// failed TCP connect the addresses tried.
+    pub fn example(&self) -> String {
+        match self {
+            ConnectError::Tcp { reason, tried } => format!("connect: {reason} ({tried})"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// RFC 8305's "Connection Attempt Delay": how long an attempt to one address may go unanswered
+/// before the next address is tried beside it.
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// How long each phase took (`None` when it did not happen, e.g. TLS on `ws://`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -80,10 +105,13 @@ pub fn io_reason(error: &std::io::Error) -> String {
         ErrorKind::ConnectionReset => "connection reset".into(),
         ErrorKind::ConnectionAborted => "connection aborted".into(),
         ErrorKind::TimedOut => "timed out".into(),
+        // From connect(): every local port towards this destination is taken, by open
+        // connections and by closed ones still in TIME_WAIT (see `load::limits`). A source address
+        // that is not local fails at bind instead (`Connector::tcp_connect`).
         ErrorKind::AddrNotAvailable => {
-            "address not available (EADDRNOTAVAIL: out of ephemeral ports?)".into()
+            "no free local port (EADDRNOTAVAIL: all ports to this address are held by open or closing connections, TIME_WAIT included)".into()
         }
-        ErrorKind::AddrInUse => "address in use (EADDRINUSE: out of ephemeral ports?)".into(),
+        ErrorKind::AddrInUse => "address in use (EADDRINUSE)".into(),
         ErrorKind::UnexpectedEof => "unexpected end of stream".into(),
         ErrorKind::BrokenPipe => "broken pipe".into(),
         _ => match error.raw_os_error() {
@@ -205,29 +233,27 @@ impl Connector {
             .ok_or_else(|| ConnectError::Url(format!("{url} has no port")))?;
         let mut phases = Phases::default();
         let bare = host.trim_matches(['[', ']']);
-        let ip = match bare.parse::<IpAddr>() {
-            Ok(ip) => ip,
-            Err(_) => {
+        let literal = bare.parse::<IpAddr>().ok();
+        let resolved = match literal {
+            Some(_) => None,
+            None => {
                 // The resolver applies the DNS timeout itself (one lookup serves many connections).
                 let started = Instant::now();
                 // Boxed, like the TLS handshake below: large futures most connections never run.
-                let ip = Box::pin(self.dns.resolve(bare))
+                let resolved = Box::pin(self.dns.resolve(bare))
                     .await
                     .map_err(ConnectError::Dns)?;
                 phases.dns = Some(started.elapsed());
-                ip
+                Some(resolved)
             }
         };
-        let address = SocketAddr::new(ip, port);
-        let limit = self.timeouts.tcp;
-        let (tcp, took) = phase(
-            limit,
-            || ConnectError::Tcp(format!("timed out after {}", human_duration(limit))),
-            self.tcp_connect(address),
-            |error| ConnectError::Tcp(io_reason(&error)),
-        )
-        .await?;
-        phases.tcp = Some(took);
+        let candidates = match (&resolved, literal) {
+            (Some(resolved), _) => resolved.candidates(),
+            (None, ip) => ip.into_iter().collect(),
+        };
+        let started = Instant::now();
+        let tcp = Box::pin(self.open_tcp(&candidates, port, resolved.as_deref())).await?;
+        phases.tcp = Some(started.elapsed());
         let _ = tcp.set_nodelay(true);
         let mut resumed = None;
         let stream = if url.scheme() == "wss" {
@@ -276,23 +302,105 @@ impl Connector {
         })
     }
 
-    async fn tcp_connect(&self, address: SocketAddr) -> std::io::Result<TcpStream> {
-        let socket = if address.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
+    /// A TCP connection to the first of `candidates` (all on `port`) that accepts one, trying
+    /// them in order: the next starts when an attempt fails, or after [`ATTEMPT_DELAY`] beside the
+    /// ones still running; each attempt has `net.timeouts.tcp`. `resolved` learns which
+    /// addresses work. When all fail, the reason is the last failure's and the example lists
+    /// every address tried.
+    async fn open_tcp(
+        &self,
+        candidates: &[IpAddr],
+        port: u16,
+        resolved: Option<&dns::Resolved>,
+    ) -> Result<TcpStream, ConnectError> {
+        let limit = self.timeouts.tcp;
+        let attempt = |ip: IpAddr| {
+            let address = SocketAddr::new(ip, port);
+            async move {
+                let result = match tokio::time::timeout(limit, self.tcp_connect(address)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(TcpFailure {
+                        reason: format!("timed out after {}", human_duration(limit)),
+                        source: None,
+                    }),
+                };
+                (address, result)
+            }
         };
+        let mut waiting = candidates.iter().copied();
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        running.extend(waiting.next().map(&attempt));
+        let next_attempt = tokio::time::sleep(ATTEMPT_DELAY);
+        tokio::pin!(next_attempt);
+        let mut failures: Vec<(SocketAddr, TcpFailure)> = Vec::new();
+        loop {
+            let more = waiting.len() > 0;
+            tokio::select! {
+                Some((address, result)) = running.next() => match result {
+                    Ok(stream) => {
+                        if let Some(resolved) = resolved {
+                            resolved.connected(address.ip());
+                        }
+                        return Ok(stream);
+                    }
+                    Err(failure) => {
+                        if let Some(resolved) = resolved {
+                            resolved.connect_failed(address.ip());
+                        }
+                        failures.push((address, failure));
+                        if let Some(ip) = waiting.next() {
+                            running.push(attempt(ip));
+                            next_attempt.as_mut().reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
+                        }
+                    }
+                },
+                () = &mut next_attempt, if more => {
+                    running.extend(waiting.next().map(&attempt));
+                    next_attempt.as_mut().reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
+                }
+                else => return Err(all_failed(&failures)),
+            }
+        }
+    }
+
+    /// One TCP connect to `address`, from the next configured source address of its family.
+    async fn tcp_connect(&self, address: SocketAddr) -> Result<TcpStream, TcpFailure> {
+        let failed = |error: std::io::Error, source: Option<IpAddr>| TcpFailure {
+            reason: io_reason(&error),
+            source,
+        };
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|error| failed(error, None))?;
         let sources: Vec<&IpAddr> = self
             .source_addresses
             .iter()
             .filter(|source| source.is_ipv4() == address.is_ipv4())
             .collect();
+        let mut source = None;
         if !sources.is_empty() {
             let index = self.next_source.fetch_add(1, Ordering::Relaxed) % sources.len();
+            let chosen = *sources[index];
             bind_address_no_port(&socket);
-            socket.bind(SocketAddr::new(*sources[index], 0))?;
+            source = Some(chosen);
+            socket
+                .bind(SocketAddr::new(chosen, 0))
+                .map_err(|error| match error.kind() {
+                    // bind() checks the address only (the port comes at connect).
+                    std::io::ErrorKind::AddrNotAvailable => TcpFailure {
+                        reason: "source address not available (EADDRNOTAVAIL: not an address of this machine)".into(),
+                        source,
+                    },
+                    _ => failed(error, source),
+                })?;
         }
-        socket.connect(address).await
+        socket
+            .connect(address)
+            .await
+            .map_err(|error| failed(error, source))
     }
 
     fn request(
@@ -349,6 +457,45 @@ fn bind_address_no_port(socket: &TcpSocket) {
     }
 }
 
+/// Why one TCP attempt failed, and from which source address it was made (when one was bound).
+struct TcpFailure {
+    reason: String,
+    source: Option<IpAddr>,
+}
+
+/// The error for a connect whose every attempt failed: the last attempt's reason, and the
+/// addresses tried (`127.0.0.1:8080`, `… from 127.0.0.2` with a source address), each with its
+/// own reason when they differ.
+fn all_failed(failures: &[(SocketAddr, TcpFailure)]) -> ConnectError {
+    let Some((_, last)) = failures.last() else {
+        return ConnectError::Tcp {
+            reason: "no address to connect to".into(),
+            tried: String::new(),
+        };
+    };
+    let alike = failures
+        .iter()
+        .all(|(_, failure)| failure.reason == last.reason);
+    let tried: Vec<String> = failures
+        .iter()
+        .map(|(address, failure)| {
+            let from = failure
+                .source
+                .map(|source| format!(" from {source}"))
+                .unwrap_or_default();
+            if alike {
+                format!("{address}{from}")
+            } else {
+                format!("{address}{from}: {}", failure.reason)
+            }
+        })
+        .collect();
+    ConnectError::Tcp {
+        reason: last.reason.clone(),
+        tried: tried.join(if alike { ", " } else { "; " }),
+    }
+}
+
 fn upgrade_error(error: tokio_tungstenite::tungstenite::Error) -> ConnectError {
     use tokio_tungstenite::tungstenite::Error;
     match error {
@@ -365,5 +512,51 @@ fn upgrade_error(error: tokio_tungstenite::tungstenite::Error) -> ConnectError {
         Error::Io(error) => ConnectError::Upgrade(io_reason(&error)),
         Error::Protocol(error) => ConnectError::Upgrade(error.to_string()),
         other => ConnectError::Upgrade(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(reason: &str, source: Option<IpAddr>) -> TcpFailure {
+        TcpFailure {
+            reason: reason.into(),
+            source,
+        }
+    }
+
+    fn address(text: &str) -> SocketAddr {
+        match text.parse() {
+            Ok(address) => address,
+            Err(error) => panic!("{text}: {error}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_connect_names_every_address_tried() {
+        let refused = "connection refused";
+        let error = all_failed(&[
+            (address("[::1]:9001"), failure(refused, None)),
+            (address("127.0.0.1:9001"), failure(refused, None)),
+        ]);
+        assert_eq!(error.to_string(), "connect: connection refused");
+        assert_eq!(
+            error.example(),
+            "connect: connection refused ([::1]:9001, 127.0.0.1:9001)"
+        );
+        let source = Some(IpAddr::from([127, 0, 0, 2]));
+        let error = all_failed(&[
+            (address("[::1]:9001"), failure("network unreachable", None)),
+            (
+                address("127.0.0.1:9001"),
+                failure("timed out after 3s", source),
+            ),
+        ]);
+        assert_eq!(error.to_string(), "connect: timed out after 3s");
+        assert_eq!(
+            error.example(),
+            "connect: timed out after 3s ([::1]:9001: network unreachable; 127.0.0.1:9001 from 127.0.0.2: timed out after 3s)"
+        );
     }
 }

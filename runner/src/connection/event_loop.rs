@@ -4,7 +4,8 @@
 //! queued sends never stop reading, pings are answered and replies time-stamped on arrival while a
 //! write is pending. Before every frame it checks the clock, so a server that streams without pause
 //! delays no deadline by more than one frame. It calls the scenario instance for each event; on stop
-//! it closes politely (Close frame, wait for the server's) and returns how it ended ([`Outcome`]).
+//! it closes politely (Close frame, wait for the server's, then for the server to close TCP first)
+//! and returns how it ended ([`Outcome`]).
 //! Every failure — protocol error, silent socket, a server that stops reading, scenario trap — is
 //! recorded with its reason and ends this connection only. Connecting and instantiating happen
 //! before, in `load::iteration`; repeating iterations in `load::vu`; what is due when lives in the
@@ -20,7 +21,7 @@ use crate::scenario::engine::InstanceLimits;
 use crate::scenario::guest::{Callback, Guest};
 use crate::scenario::host::{ConnState, Outgoing};
 use crate::scenario::schedule::Due;
-use futures_util::{Sink, SinkExt, Stream};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -37,6 +38,9 @@ use wasmtime::Store;
 /// to this much before its due time, so scheduled sends are not systematically late; round trips
 /// count from the later of due time and actual send. Reply deadlines never fire early.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
+
+/// Longest wait, after both Close frames, for the server to close TCP first (RFC 6455 §7.1.1).
+const SERVER_CLOSES_TCP_WITHIN: Duration = Duration::from_secs(1);
 
 /// Timer and deadline callbacks made per turn of the loop before the socket gets its turn.
 const MAX_CALLBACKS_PER_TURN: usize = 64;
@@ -256,6 +260,26 @@ impl Connection {
         outcome
     }
 
+    /// Both Close frames have been exchanged: send ours if it still waits (tungstenite queues its
+    /// answer to a server's Close), then let the server close TCP first, as RFC 6455 §7.1.1 asks,
+    /// so that TIME_WAIT (60 s of a local port per connection on Linux) stays on the server and
+    /// not on this machine's ephemeral ports. A server that has not closed TCP within
+    /// [`SERVER_CLOSES_TCP_WITHIN`] (at most `close_timeout`) is not waited for: the socket is
+    /// dropped, and this side holds the TIME_WAIT.
+    async fn finish_close(&mut self) {
+        let wait = self.close_timeout.min(SERVER_CLOSES_TCP_WITHIN);
+        let socket = &mut self.socket;
+        let _ = tokio::time::timeout(wait, async {
+            if socket.flush().await.is_err() {
+                return;
+            }
+            // After the closing handshake tungstenite discards frames and ends the stream at the
+            // server's FIN (or at an error such as a reset).
+            while let Some(Ok(_)) = socket.next().await {}
+        })
+        .await;
+    }
+
     /// Send `frame` and give the server at most `wait` to take it, then let go.
     async fn close_quickly(&mut self, frame: CloseFrame, wait: Duration) {
         let _ = tokio::time::timeout(wait, self.socket.close(Some(frame))).await;
@@ -276,10 +300,7 @@ impl Connection {
                 Event::Due => {}
                 Event::Frame(message) => {
                     if self.on_frame(message)? {
-                        // Both Close frames have been exchanged: the connection is over and
-                        // closing TCP is ours to do, cleanly (RFC 6455 §7.1.1). tungstenite queued
-                        // its answer to a server's Close; give it a moment to leave.
-                        let _ = tokio::time::timeout(self.close_timeout, self.socket.flush()).await;
+                        self.finish_close().await;
                         return Ok(());
                     }
                 }

@@ -82,7 +82,7 @@ pub async fn run_iteration(
                 return Outcome::Rejected;
             }
             Ok(Err(error)) => {
-                recorder.failure(&error.to_string());
+                recorder.failure_with(&error.to_string(), &error.example());
                 return Outcome::ConnectFailed;
             }
             Err(_) => {
