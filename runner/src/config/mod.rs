@@ -229,12 +229,15 @@ impl Scenario {
             let mut value: Value = serde_yaml_ng::from_str(&text)
                 .map_err(|error| ConfigError::from_yaml(file, &error))?;
             for (path, new_value) in &overrides.sets {
+                // The key, not the value: a `--set` value may be a secret.
                 overrides::apply_set(&mut value, path, new_value).map_err(|message| {
-                    ConfigError::at(file, None, format!("--set {path}={new_value}: {message}"))
+                    ConfigError::at(file, None, format!("--set {path}: {message}"))
                 })?;
             }
-            serde_yaml_ng::from_value(value)
-                .map_err(|error| ConfigError::at(file, None, format!("after --set: {}", error)))?
+            serde_yaml_ng::from_value(value).map_err(|error| {
+                let message = overrides::hide_set_values(&error.to_string(), &overrides.sets);
+                ConfigError::at(file, None, format!("after --set: {message}"))
+            })?
         };
         Validator { file, text: &text }.validate(raw, overrides)
     }
@@ -328,6 +331,56 @@ load:
             .unwrap_err()
             .to_string();
         assert!(error.contains("unsupported scheme `http`"), "{error}");
+    }
+
+    #[test]
+    fn issue_21_config_errors_never_show_a_secret_from_the_target_or_a_set_value() {
+        const SECRET: &str = "s3cr3t-77";
+        let shown = |text: &str, overrides: &Overrides| {
+            let error = Scenario::from_text(Path::new("s.yaml"), text, overrides, |_| None)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(!error.is_empty(), "no error for {overrides:?}");
+            assert!(!error.contains(SECRET), "{error}");
+            error
+        };
+        let bad_port = format!("ws://u:{SECRET}@h:99999/?token={SECRET}");
+        let in_file = GOOD.replace("ws://${HOST:-127.0.0.1}:9001/room-{vu}", &bad_port);
+        let error = shown(&in_file, &Overrides::default());
+        assert!(
+            error.contains("target `ws://u:…@h:99999/?token=…`: not a URL"),
+            "{error}"
+        );
+        let flag = Overrides {
+            target: Some(bad_port.clone()),
+            ..Overrides::default()
+        };
+        assert!(
+            shown(GOOD, &flag).contains("--target ws://u:…@h:99999/?token=…: not a URL"),
+            "the flag's target is hidden too"
+        );
+        let unclosed = Overrides {
+            target: Some(format!("ws://h/?token={SECRET}{{vu")),
+            ..Overrides::default()
+        };
+        assert!(shown(GOOD, &unclosed).contains("unclosed `{`"));
+        let set = |path: &str| Overrides {
+            sets: vec![(path.to_owned(), SECRET.to_owned())],
+            ..Overrides::default()
+        };
+        let error = shown(GOOD, &set("name.token"));
+        assert!(
+            error.contains("--set name.token: `name` is not a mapping"),
+            "{error}"
+        );
+        let error = shown(GOOD, &set("load.connections"));
+        assert!(error.starts_with("s.yaml: after --set: "), "{error}");
+        let header = Overrides {
+            sets: vec![("headers.Authorization".into(), format!("Bearer {SECRET}{{"))],
+            ..Overrides::default()
+        };
+        assert!(shown(GOOD, &header).contains("header `Authorization`: unclosed `{`"));
     }
 
     #[test]
