@@ -117,8 +117,8 @@ pub async fn run(
         embedded,
         source_addresses.len() as u64,
     )?;
-    let engine = ScenarioEngine::load(
-        &scenario.module,
+    let engine = ScenarioEngine::for_scenario(
+        scenario,
         InstanceLimits {
             callback_time: scenario.limits.callback_time,
             memory: scenario.limits.memory,

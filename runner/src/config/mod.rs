@@ -3,8 +3,10 @@
 //! (`validate`, `network`, `load`, `threshold`). After this stage no stringly URL, path or duration
 //! survives: targets are URL templates checked at load (`template`), paths are resolved against the
 //! file's folder, durations are `Duration`s. Every error names `file:line:column` and the fix
-//! (`error`, `locate`). `units` is the leaf every stage may use for parsing and printing durations
-//! and sizes.
+//! (`error`, `locate`); none shows a secret (`redact`: a target's query values and password, a
+//! `--set` value). `Scenario::load` reads the module once (`module_file`) and checks that very
+//! buffer against `module_sha256:` (`pin`); `scenario::engine` compiles it. `units` is the leaf
+//! every stage may use for parsing and printing durations and sizes.
 //!
 //! Hands to `load` (and the rest): an immutable [`Scenario`]. Imports no other stage. Does not live
 //! here: carrying the load out (`load`), judging thresholds (`results`).
@@ -14,6 +16,7 @@ mod data_file;
 mod error;
 pub mod load;
 mod locate;
+pub mod module_file;
 mod network;
 mod overrides;
 pub mod pin;
@@ -61,6 +64,9 @@ pub struct Scenario {
     pub module: PathBuf,
     /// `module_sha256:`: the digest the module must have, when the file pins one.
     pub module_sha256: Option<pin::Sha256Hex>,
+    /// The module as [`Scenario::load`] read it (once; checked against `module_sha256` there and
+    /// compiled from these bytes). `None` from [`Scenario::from_text`], which reads no module.
+    pub module_file: Option<module_file::ModuleFile>,
     /// Extra request headers for the upgrade request; values are templates like `target`.
     pub headers: Vec<Header>,
     /// `Sec-WebSocket-Protocol` values offered.
@@ -184,26 +190,30 @@ impl Scenario {
                 ),
             ));
         }
-        if let Some(pinned) = &scenario.module_sha256 {
-            let actual = pin::module_digest(&scenario.module).map_err(|error| {
-                ConfigError::at(
-                    file,
-                    locate::locate(&text, &["module"]),
-                    format!(
-                        "cannot read module `{}`: {error}",
-                        scenario.module.display()
-                    ),
-                )
-            })?;
-            if actual != *pinned {
-                return Err(ConfigError::at(
-                    file,
-                    locate::locate(&text, &["module_sha256"]),
-                    pin::mismatch(&scenario.module, &actual, pinned),
-                ));
-            }
+        // Read once: the pin is checked against these bytes, and these bytes are compiled.
+        let module = module_file::ModuleFile::read(&scenario.module).map_err(|error| {
+            ConfigError::at(
+                file,
+                locate::locate(&text, &["module"]),
+                format!(
+                    "cannot read module `{}`: {error}",
+                    scenario.module.display()
+                ),
+            )
+        })?;
+        if let Some(pinned) = &scenario.module_sha256
+            && module.digest() != pinned
+        {
+            return Err(ConfigError::at(
+                file,
+                locate::locate(&text, &["module_sha256"]),
+                pin::mismatch(&scenario.module, module.digest(), pinned),
+            ));
         }
-        Ok(scenario)
+        Ok(Scenario {
+            module_file: Some(module),
+            ..scenario
+        })
     }
 
     /// Parse and validate `text` as if read from `file`; `env` answers `${NAME}`.

@@ -409,6 +409,7 @@ impl Validator<'_> {
             target,
             module,
             module_sha256,
+            module_file: None,
             headers,
             subprotocols: raw.subprotocols,
             expect_upgrade,
