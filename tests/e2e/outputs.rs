@@ -181,3 +181,50 @@ fn issue_21_tokens_in_a_data_row_and_in_the_target_stay_hidden_even_in_a_url_fai
     );
     assert!(!checked.stderr.contains(TARGET_TOKEN), "{checked:?}");
 }
+
+#[test]
+fn issue_21_results_files_are_not_written_through_a_symlink_at_their_temporary_name() {
+    build_scenarios();
+    let (folder, paths) = output_paths();
+    let victim = folder.path().join("victim.txt");
+    if let Err(error) = std::fs::write(&victim, "keep me") {
+        panic!("cannot write {}: {error}", victim.display());
+    }
+    for path in &paths {
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        if let Err(error) = std::os::unix::fs::symlink(&victim, &temporary) {
+            panic!("cannot plant a symlink: {error}");
+        }
+    }
+    let [json, html, junit] = &paths;
+    let ran = match volley()
+        .args([
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--no-progress",
+        ])
+        .arg("--out")
+        .arg(json)
+        .arg("--html")
+        .arg(html)
+        .arg("--junit")
+        .arg(junit)
+        .output()
+    {
+        Ok(output) => collect(output, Some(json)),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        read(&victim),
+        "keep me",
+        "a results file went through the symlink"
+    );
+    for path in &paths {
+        let is_file = std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.is_file());
+        assert!(is_file, "{} is a plain file", path.display());
+    }
+    assert!(read(html).contains("<html") && read(junit).contains("</testsuites>"));
+    assert_eq!(crate::support::results(&ran)["verdict"]["passed"], true);
+}
