@@ -30,7 +30,6 @@ mod scaffold;
 mod scenario;
 mod workers;
 
-pub use config::pin::module_digest;
 pub use config::units::{human_bytes, human_micros, parse_duration};
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};

@@ -226,18 +226,8 @@ fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
-    let digest = match volley::module_digest(&scenario.module) {
-        Ok(digest) => digest,
-        Err(error) => {
-            eprintln!(
-                "error: cannot read module {}: {error}",
-                scenario.module.display()
-            );
-            return ExitCode::from(COULD_NOT_RUN);
-        }
-    };
     match volley::check_module(&scenario) {
-        Ok((interface, trial)) => {
+        Ok((interface, digest, trial)) => {
             if let Some(trap) = &trial.trap {
                 eprintln!(
                     "error: on_open trapped for VU 0 (iteration 0, first data row): {trap}; every connection like it would fail"

@@ -140,8 +140,8 @@ pub async fn run(
             eprintln!("warning: {warning}");
         }
     }
-    let engine = ScenarioEngine::load(
-        &scenario.module,
+    let engine = ScenarioEngine::for_scenario(
+        scenario,
         InstanceLimits {
             callback_time: scenario.limits.callback_time,
             memory: scenario.limits.memory,

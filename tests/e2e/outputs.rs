@@ -112,3 +112,119 @@ fn issue_12_a_token_in_the_target_is_hidden_in_every_output_unless_shown() {
         }
     }
 }
+
+#[test]
+fn issue_21_tokens_in_a_data_row_and_in_the_target_stay_hidden_even_in_a_url_failure() {
+    build_scenarios();
+    const TARGET_TOKEN: &str = "t4rget-s3cr3t";
+    const ROW_TOKEN: &str = "row-s3cr3t";
+    let (_folder, [json, html, junit]) = output_paths();
+    let ran = match volley()
+        .args([
+            "run",
+            "tests/cases/secret-data/scenario.yaml",
+            "--no-progress",
+        ])
+        .env("VOLLEY_TEST_TOKEN", TARGET_TOKEN)
+        .arg("--out")
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+    {
+        Ok(output) => collect(output, Some(&json)),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let connections = &crate::support::results(&ran)["connections"];
+    assert_eq!(
+        connections["failed_by_reason"]["url: invalid URL"], 1,
+        "row 2's URL is not a URL: {connections:#}"
+    );
+    let example = connections["examples"]["url: invalid URL"].to_string();
+    assert!(
+        example.contains("VU 1") && example.contains("data row 2"),
+        "the example says where to look instead: {example}"
+    );
+    let outputs = [
+        ("summary", ran.stdout.clone()),
+        ("stderr", ran.stderr.clone()),
+        ("JSON", read(&json)),
+        ("HTML", read(&html)),
+        ("JUnit", read(&junit)),
+    ];
+    for (name, text) in &outputs {
+        for token in [TARGET_TOKEN, ROW_TOKEN] {
+            assert!(!text.contains(token), "the {name} shows {token}: {text}");
+        }
+    }
+
+    // A config error shows the target as the outputs do: the token in its query hidden.
+    let bad_port = format!("ws://h:99999/x?token={TARGET_TOKEN}");
+    let checked = match volley()
+        .args(["check", "tests/cases/secret-data/scenario.yaml", "--target"])
+        .arg(&bad_port)
+        .env("VOLLEY_TEST_TOKEN", TARGET_TOKEN)
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(checked.code, 2, "{checked:?}");
+    assert!(
+        checked
+            .stderr
+            .contains("--target ws://h:99999/x?token=…: not a URL"),
+        "{checked:?}"
+    );
+    assert!(!checked.stderr.contains(TARGET_TOKEN), "{checked:?}");
+}
+
+#[test]
+fn issue_21_results_files_are_not_written_through_a_symlink_at_their_temporary_name() {
+    build_scenarios();
+    let (folder, paths) = output_paths();
+    let victim = folder.path().join("victim.txt");
+    if let Err(error) = std::fs::write(&victim, "keep me") {
+        panic!("cannot write {}: {error}", victim.display());
+    }
+    for path in &paths {
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        if let Err(error) = std::os::unix::fs::symlink(&victim, &temporary) {
+            panic!("cannot plant a symlink: {error}");
+        }
+    }
+    let [json, html, junit] = &paths;
+    let ran = match volley()
+        .args([
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--no-progress",
+        ])
+        .arg("--out")
+        .arg(json)
+        .arg("--html")
+        .arg(html)
+        .arg("--junit")
+        .arg(junit)
+        .output()
+    {
+        Ok(output) => collect(output, Some(json)),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        read(&victim),
+        "keep me",
+        "a results file went through the symlink"
+    );
+    for path in &paths {
+        let is_file = std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.is_file());
+        assert!(is_file, "{} is a plain file", path.display());
+    }
+    assert!(read(html).contains("<html") && read(junit).contains("</testsuites>"));
+    assert_eq!(crate::support::results(&ran)["verdict"]["passed"], true);
+}

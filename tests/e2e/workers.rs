@@ -477,3 +477,57 @@ fn workers_show_one_progress_line_with_the_sum() {
         "workers draw no progress line of their own: {text:?}"
     );
 }
+
+#[test]
+fn issue_21_the_workers_results_folder_is_new_never_one_planted_at_a_predictable_name() {
+    build_scenarios();
+    let temporary = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("cannot make a temporary folder: {error}"),
+    };
+    let out = temporary.path().join("results.json");
+    // The shell plants a folder others may write at `volley-workers-<its pid>`, then becomes volley
+    // (exec keeps the pid): the name a pid-named results folder would have.
+    let planted = "mkdir -m 777 \"$TMPDIR/volley-workers-$$\" && exec \"$0\" \"$@\"";
+    let output = std::process::Command::new("sh")
+        .args(["-c", planted, env!("CARGO_BIN_EXE_volley")])
+        .args([
+            "run",
+            "tests/cases/echo-exact/scenario.yaml",
+            "--no-progress",
+            "--workers",
+            "2",
+            "--out",
+        ])
+        .arg(&out)
+        .env("TMPDIR", temporary.path())
+        .current_dir(crate::support::repo())
+        .output();
+    let ran = match output {
+        Ok(output) => collect(output, Some(&out)),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(number(results(&ran), "/round_trips/count"), 100);
+    let left: Vec<String> = std::fs::read_dir(temporary.path())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let planted: Vec<&String> = left
+        .iter()
+        .filter(|name| name.starts_with("volley-workers-"))
+        .collect();
+    assert_eq!(
+        planted.len(),
+        1,
+        "only the planted folder is left, its own was removed: {left:?}"
+    );
+    let inside = std::fs::read_dir(temporary.path().join(planted[0]))
+        .map(|entries| entries.count())
+        .unwrap_or(usize::MAX);
+    assert_eq!(inside, 0, "nothing was written into the planted folder");
+}

@@ -3,8 +3,10 @@
 //! (`validate`, `network`, `load`, `threshold`). After this stage no stringly URL, path or duration
 //! survives: targets are URL templates checked at load (`template`), paths are resolved against the
 //! file's folder, durations are `Duration`s. Every error names `file:line:column` and the fix
-//! (`error`, `locate`). `units` is the leaf every stage may use for parsing and printing durations
-//! and sizes.
+//! (`error`, `locate`); none shows a secret (`redact`: a target's query values and password, a
+//! `--set` value). `Scenario::load` reads the module once (`module_file`) and checks that very
+//! buffer against `module_sha256:` (`pin`); `scenario::engine` compiles it. `units` is the leaf
+//! every stage may use for parsing and printing durations and sizes.
 //!
 //! Hands to `load` (and the rest): an immutable [`Scenario`]. Imports no other stage. Does not live
 //! here: carrying the load out (`load`), judging thresholds (`results`).
@@ -14,6 +16,7 @@ mod data_file;
 mod error;
 pub mod load;
 mod locate;
+pub mod module_file;
 mod network;
 mod overrides;
 pub mod pin;
@@ -61,6 +64,9 @@ pub struct Scenario {
     pub module: PathBuf,
     /// `module_sha256:`: the digest the module must have, when the file pins one.
     pub module_sha256: Option<pin::Sha256Hex>,
+    /// The module as [`Scenario::load`] read it (once; checked against `module_sha256` there and
+    /// compiled from these bytes). `None` from [`Scenario::from_text`], which reads no module.
+    pub module_file: Option<module_file::ModuleFile>,
     /// Extra request headers for the upgrade request; values are templates like `target`.
     pub headers: Vec<Header>,
     /// `Sec-WebSocket-Protocol` values offered.
@@ -184,26 +190,30 @@ impl Scenario {
                 ),
             ));
         }
-        if let Some(pinned) = &scenario.module_sha256 {
-            let actual = pin::module_digest(&scenario.module).map_err(|error| {
-                ConfigError::at(
-                    file,
-                    locate::locate(&text, &["module"]),
-                    format!(
-                        "cannot read module `{}`: {error}",
-                        scenario.module.display()
-                    ),
-                )
-            })?;
-            if actual != *pinned {
-                return Err(ConfigError::at(
-                    file,
-                    locate::locate(&text, &["module_sha256"]),
-                    pin::mismatch(&scenario.module, &actual, pinned),
-                ));
-            }
+        // Read once: the pin is checked against these bytes, and these bytes are compiled.
+        let module = module_file::ModuleFile::read(&scenario.module).map_err(|error| {
+            ConfigError::at(
+                file,
+                locate::locate(&text, &["module"]),
+                format!(
+                    "cannot read module `{}`: {error}",
+                    scenario.module.display()
+                ),
+            )
+        })?;
+        if let Some(pinned) = &scenario.module_sha256
+            && module.digest() != pinned
+        {
+            return Err(ConfigError::at(
+                file,
+                locate::locate(&text, &["module_sha256"]),
+                pin::mismatch(&scenario.module, module.digest(), pinned),
+            ));
         }
-        Ok(scenario)
+        Ok(Scenario {
+            module_file: Some(module),
+            ..scenario
+        })
     }
 
     /// Parse and validate `text` as if read from `file`; `env` answers `${NAME}`.
@@ -229,12 +239,15 @@ impl Scenario {
             let mut value: Value = serde_yaml_ng::from_str(&text)
                 .map_err(|error| ConfigError::from_yaml(file, &error))?;
             for (path, new_value) in &overrides.sets {
+                // The key, not the value: a `--set` value may be a secret.
                 overrides::apply_set(&mut value, path, new_value).map_err(|message| {
-                    ConfigError::at(file, None, format!("--set {path}={new_value}: {message}"))
+                    ConfigError::at(file, None, format!("--set {path}: {message}"))
                 })?;
             }
-            serde_yaml_ng::from_value(value)
-                .map_err(|error| ConfigError::at(file, None, format!("after --set: {}", error)))?
+            serde_yaml_ng::from_value(value).map_err(|error| {
+                let message = overrides::hide_set_values(&error.to_string(), &overrides.sets);
+                ConfigError::at(file, None, format!("after --set: {message}"))
+            })?
         };
         Validator { file, text: &text }.validate(raw, overrides)
     }
@@ -328,6 +341,56 @@ load:
             .unwrap_err()
             .to_string();
         assert!(error.contains("unsupported scheme `http`"), "{error}");
+    }
+
+    #[test]
+    fn issue_21_config_errors_never_show_a_secret_from_the_target_or_a_set_value() {
+        const SECRET: &str = "s3cr3t-77";
+        let shown = |text: &str, overrides: &Overrides| {
+            let error = Scenario::from_text(Path::new("s.yaml"), text, overrides, |_| None)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(!error.is_empty(), "no error for {overrides:?}");
+            assert!(!error.contains(SECRET), "{error}");
+            error
+        };
+        let bad_port = format!("ws://u:{SECRET}@h:99999/?token={SECRET}");
+        let in_file = GOOD.replace("ws://${HOST:-127.0.0.1}:9001/room-{vu}", &bad_port);
+        let error = shown(&in_file, &Overrides::default());
+        assert!(
+            error.contains("target `ws://u:…@h:99999/?token=…`: not a URL"),
+            "{error}"
+        );
+        let flag = Overrides {
+            target: Some(bad_port.clone()),
+            ..Overrides::default()
+        };
+        assert!(
+            shown(GOOD, &flag).contains("--target ws://u:…@h:99999/?token=…: not a URL"),
+            "the flag's target is hidden too"
+        );
+        let unclosed = Overrides {
+            target: Some(format!("ws://h/?token={SECRET}{{vu")),
+            ..Overrides::default()
+        };
+        assert!(shown(GOOD, &unclosed).contains("unclosed `{`"));
+        let set = |path: &str| Overrides {
+            sets: vec![(path.to_owned(), SECRET.to_owned())],
+            ..Overrides::default()
+        };
+        let error = shown(GOOD, &set("name.token"));
+        assert!(
+            error.contains("--set name.token: `name` is not a mapping"),
+            "{error}"
+        );
+        let error = shown(GOOD, &set("load.connections"));
+        assert!(error.starts_with("s.yaml: after --set: "), "{error}");
+        let header = Overrides {
+            sets: vec![("headers.Authorization".into(), format!("Bearer {SECRET}{{"))],
+            ..Overrides::default()
+        };
+        assert!(shown(GOOD, &header).contains("header `Authorization`: unclosed `{`"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Pinned modules: `module_sha256:` in a scenario file says exactly which module the file was
-//! written for. Here: parsing the pin (64 hex digits, an optional `sha256:` prefix), hashing a
-//! module file (SHA-256, printed as `sha256:<hex>` by `volley check`), and the mismatch message.
-//! Called by `Scenario::load` (so `run` and `check` both refuse a mismatch) and by `volley check`.
-//! Does not live here: compiling the module (`scenario::engine`).
+//! written for. Here: parsing the pin (64 hex digits, an optional `sha256:` prefix), hashing
+//! bytes (SHA-256, printed as `sha256:<hex>` by `volley check`), and the mismatch message.
+//! Called by `Scenario::load` (so `run` and `check` both refuse a mismatch) and by
+//! `scenario::engine`. Does not live here: reading the module once (`module_file`), compiling it
+//! (`scenario::engine`).
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -36,11 +37,6 @@ impl std::fmt::Display for Sha256Hex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "sha256:{}", self.0)
     }
-}
-
-/// The SHA-256 of the module file at `path`.
-pub fn module_digest(path: &Path) -> std::io::Result<Sha256Hex> {
-    Ok(digest_of(&std::fs::read(path)?))
 }
 
 /// The SHA-256 of `bytes`.
@@ -88,13 +84,10 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_of_a_known_file() -> std::io::Result<()> {
-        let file = tempfile::NamedTempFile::new()?;
-        std::fs::write(file.path(), b"abc")?;
+    fn the_digest_of_known_bytes() {
         assert_eq!(
-            module_digest(file.path())?.hex(),
+            digest_of(b"abc").hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        Ok(())
     }
 }

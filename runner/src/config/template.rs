@@ -39,7 +39,10 @@ impl Template {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
             let Some(close) = rest[open..].find('}') else {
-                return Err(format!("unclosed `{{` in `{text}`"));
+                // Not the text itself: a target or header value may carry a secret.
+                return Err(
+                    "unclosed `{`; a placeholder is `{vu}`, `{iteration}` or `{var.NAME}`".into(),
+                );
             };
             let name = &rest[open + 1..open + close];
             parts.push(match name {
@@ -129,6 +132,12 @@ mod tests {
         assert!(Template::parse("volley")?.is_static());
         assert!(Template::parse("{user}").is_err());
         assert!(Template::parse("a{vu").is_err());
+        // The text is not echoed: a target or header value may carry a secret.
+        let error = Template::parse("Bearer s3cr3t-{vu")
+            .err()
+            .unwrap_or_default();
+        assert!(error.starts_with("unclosed `{`"), "{error}");
+        assert!(!error.contains("s3cr3t"), "{error}");
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use super::threshold::Threshold;
 use super::units::{parse_bytes, parse_duration};
 use super::{
     ConfigError, FILE_VERSION, Header, Limits, Overrides, Scenario, ServerMode, Target, closest,
-    locate, pin,
+    locate, pin, redact,
 };
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
@@ -182,14 +182,12 @@ impl Validator<'_> {
         let target = self
             .target(&target_text, &sample_values)
             .map_err(|message| {
+                // Shown like the outputs show it: a token in the query or a password is hidden.
+                let shown = redact::redact_url(&target_text);
                 if from_flag {
-                    ConfigError::at(
-                        self.file,
-                        None,
-                        format!("--target {target_text}: {message}"),
-                    )
+                    ConfigError::at(self.file, None, format!("--target {shown}: {message}"))
                 } else {
-                    self.error(&["target"], format!("target `{target_text}`: {message}"))
+                    self.error(&["target"], format!("target `{shown}`: {message}"))
                 }
             })?;
 
@@ -411,6 +409,7 @@ impl Validator<'_> {
             target,
             module,
             module_sha256,
+            module_file: None,
             headers,
             subprotocols: raw.subprotocols,
             expect_upgrade,

@@ -62,9 +62,16 @@ impl Plan {
             iteration,
             lookup: &lookup,
         })?;
+        // The error names the VU and row, never the text: it is kept as the reason's example in
+        // every output, and a data row may carry a token.
         Url::parse(&text)
             .map(std::borrow::Cow::Owned)
-            .map_err(|error| format!("`{text}` is not a URL: {error}"))
+            .map_err(|error| {
+                let row = row.map_or(String::new(), |row| format!(", data row {}", row + 1));
+                format!(
+                    "the target filled in for VU {vu}, iteration {iteration}{row} is not a URL ({error}); check the values of its placeholders"
+                )
+            })
     }
 
     /// The varying upgrade headers for VU `vu`'s iteration `iteration`, reading data row `row`

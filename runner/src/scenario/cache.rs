@@ -5,13 +5,17 @@
 //! features), so a changed module, runner or machine never reads another's code.
 //!
 //! The folder is `$VOLLEY_MODULE_CACHE`, else `$XDG_CACHE_HOME/volley/modules`, else
-//! `~/.cache/volley/modules`; `VOLLEY_MODULE_CACHE=off` turns the cache off. Entries are written
-//! to a temporary name and renamed, so a reader sees a whole entry or none; an entry that does not
-//! load (damaged, truncated, from another build) is compiled again and replaced. A cache that
-//! cannot be written only costs the compile. Trust: an entry is native code, loaded as is —
-//! exactly like wasmtime's own cache, the folder must be writable by the user running volley only.
+//! `~/.cache/volley/modules`; `VOLLEY_MODULE_CACHE=off` turns the cache off. Trust: an entry is
+//! native code, loaded as is, so the folder is created private (mode 700) and a folder another
+//! user owns or may write is not used at all (the module is compiled, with a warning). Beside each
+//! entry `NAME.cwasm` a seal `NAME.cwasm.sha256` names the module's SHA-256 and the entry's; an
+//! entry is read once, checked against its seal and loaded from that same buffer, so a damaged,
+//! truncated or swapped entry (another module's code under this name) is compiled again and
+//! replaced, never run. Files are written to fresh temporary names (never through an existing
+//! file or symlink) and renamed, so a reader sees whole files or none. A cache that cannot be
+//! written only costs the compile.
 
-use crate::config::pin::Sha256Hex;
+use crate::config::pin::{Sha256Hex, digest_of};
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -54,63 +58,137 @@ fn entry_name(engine: &Engine, digest: &Sha256Hex) -> String {
     format!("{}-{:016x}.cwasm", digest.hex(), hasher.finish())
 }
 
+/// The seal kept beside `entry`: the path.
+fn seal_path(entry: &Path) -> PathBuf {
+    let mut path = entry.as_os_str().to_owned();
+    path.push(".sha256");
+    PathBuf::from(path)
+}
+
+/// The seal's text for `compiled`, the code of the module with SHA-256 `module`.
+fn seal(module: &Sha256Hex, compiled: &[u8]) -> String {
+    format!("module {module}\ncompiled {}\n", digest_of(compiled))
+}
+
 /// `bytes` (whose SHA-256 is `digest`, computed once by the caller) compiled for `engine`: loaded
-/// from the cache in `folder` when there, else compiled (and stored for next time). Errors are the
-/// compiler's (the module is not a valid component).
+/// from the cache in `folder` when there and true to its seal, else compiled (and stored for next
+/// time). Errors are the compiler's (the module is not a valid component).
 pub fn compile(
     engine: &Engine,
     bytes: &[u8],
     digest: &Sha256Hex,
     folder: Option<&Path>,
 ) -> wasmtime::Result<Component> {
-    let Some(folder) = folder else {
+    let Some(folder) = folder.filter(|folder| private_folder(folder)) else {
         return Component::new(engine, bytes);
     };
     let entry = folder.join(entry_name(engine, digest));
-    if entry.is_file() {
-        // SAFETY: the entry was written by `store` below from wasmtime's own serialisation, for an
-        // engine with this compatibility hash (in its name; wasmtime checks its header again). The
-        // folder is the user's own (see the module docs): nothing else writes native code there.
-        #[allow(unsafe_code)] // wasmtime's one way to load precompiled code
-        let loaded = unsafe { Component::deserialize_file(engine, &entry) };
-        if let Ok(component) = loaded {
-            return Ok(component);
-        }
+    if let Some(component) = load(engine, digest, &entry) {
+        return Ok(component);
     }
     let component = Component::new(engine, bytes)?;
-    store(&component, folder, &entry);
+    store(&component, digest, &entry);
     Ok(component)
 }
 
-/// Write `component` to `entry` through a temporary file; failures are ignored (the next run
-/// compiles again).
-fn store(component: &Component, folder: &Path, entry: &Path) {
+/// The entry at `entry`, if it is there and its bytes are the ones its seal names for the module
+/// with SHA-256 `digest`.
+fn load(engine: &Engine, digest: &Sha256Hex, entry: &Path) -> Option<Component> {
+    let sealed = std::fs::read_to_string(seal_path(entry)).ok()?;
+    let compiled = std::fs::read(entry).ok()?;
+    if sealed != seal(digest, &compiled) {
+        return None;
+    }
+    // SAFETY: these bytes are the ones the seal beside them names, written by `store` below from
+    // wasmtime's own serialisation of this module for an engine with this compatibility hash (in
+    // the entry's name; wasmtime checks its header again), in a folder only this user can write.
+    #[allow(unsafe_code)] // wasmtime's one way to load precompiled code
+    let loaded = unsafe { Component::deserialize(engine, &compiled) };
+    loaded.ok()
+}
+
+/// Write `component` (the module with SHA-256 `digest`) to `entry` and its seal beside it, each
+/// through a fresh temporary file; failures are ignored (the next run compiles again).
+fn store(component: &Component, digest: &Sha256Hex, entry: &Path) {
     let Ok(serialized) = component.serialize() else {
         return;
     };
-    if std::fs::create_dir_all(folder).is_err() {
-        return;
+    let sealed = seal(digest, &serialized);
+    if write_new(entry, &serialized).is_ok() {
+        let _ = write_new(&seal_path(entry), sealed.as_bytes());
     }
-    let temporary = entry.with_extension(format!("{}.tmp", std::process::id()));
-    if std::fs::write(&temporary, serialized).is_ok() && std::fs::rename(&temporary, entry).is_ok()
-    {
-        return;
+}
+
+/// Write `bytes` to `path` whole: into a new file with an unpredictable name beside it (created,
+/// never opened if it exists, so never through a symlink; readable by this user only), renamed
+/// over `path`.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+    let temporary = PathBuf::from(temporary);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
     }
-    let _ = std::fs::remove_file(&temporary);
+    written
+}
+
+/// Whether `folder` may hold native code this process will run: it is created private (mode 700)
+/// when missing; an existing one must be a folder this user owns that no other user may write.
+/// Says why once on stderr when it is not.
+fn private_folder(folder: &Path) -> bool {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    if !folder.exists() {
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder);
+    }
+    let Ok(metadata) = std::fs::metadata(folder) else {
+        return false;
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)] // the one way to read this process's user id
+    let user = unsafe { libc::geteuid() };
+    let private = metadata.is_dir() && metadata.uid() == user && metadata.mode() & 0o022 == 0;
+    if metadata.is_dir() && !private {
+        eprintln!(
+            "warning: module cache {} is not private to this user (owned by another or writable by others); not used, the module is compiled instead (chmod 700 it, or set {CACHE_VARIABLE})",
+            folder.display()
+        );
+    }
+    private
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::pin::digest_of;
 
     /// The smallest component in the binary format: the magic, version 0x0d, layer 1, no sections.
     const EMPTY_COMPONENT: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
+    /// Another component: the empty one with one empty core module (section 1, 8 bytes) in it.
+    const ONE_MODULE_COMPONENT: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0x01, 0x08, 0x00, 0x61, 0x73, 0x6d, 0x01,
+        0x00, 0x00, 0x00,
+    ];
+
+    /// The files in `folder`, sorted.
     fn entries(folder: &Path) -> Vec<PathBuf> {
-        std::fs::read_dir(folder)
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
             .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        files.sort();
+        files
     }
 
     /// Whether the empty component compiles (or loads) for `engine` with the cache in `folder`.
@@ -134,9 +212,10 @@ mod tests {
         let engine = Engine::default();
         assert!(compiles_empty(&engine, folder.path()));
         let written = entries(folder.path());
-        assert_eq!(written.len(), 1, "{written:?}");
+        assert_eq!(written.len(), 2, "the entry and its seal: {written:?}");
         assert!(
-            written[0].to_string_lossy().ends_with(".cwasm"),
+            written[0].to_string_lossy().ends_with(".cwasm")
+                && written[1].to_string_lossy().ends_with(".cwasm.sha256"),
             "{written:?}"
         );
         let before = modified(&written[0]);
@@ -147,7 +226,7 @@ mod tests {
             before,
             "a hit must not rewrite the entry"
         );
-        assert_eq!(entries(folder.path()).len(), 1);
+        assert_eq!(entries(folder.path()), written);
     }
 
     #[test]
@@ -163,9 +242,73 @@ mod tests {
         assert_ne!(replaced, b"not machine code");
         assert_eq!(
             entries(folder.path()),
-            vec![entry],
+            vec![entry.clone(), seal_path(&entry)],
             "no temporary file is left"
         );
+    }
+
+    #[test]
+    fn issue_21_an_entry_that_is_not_the_one_its_seal_names_is_compiled_again() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let engine = Engine::default();
+        let entry = folder
+            .path()
+            .join(entry_name(&engine, &digest_of(EMPTY_COMPONENT)));
+        assert!(compiles_empty(&engine, folder.path()));
+        let own = std::fs::read(&entry).expect("entry");
+        // Another module's code under this module's name: valid machine code for this engine,
+        // that wasmtime itself would load.
+        let other = Component::new(&engine, ONE_MODULE_COMPONENT)
+            .and_then(|component| component.serialize())
+            .expect("another component");
+        assert_ne!(other, own);
+        std::fs::write(&entry, &other).expect("swap the entry");
+        assert!(compiles_empty(&engine, folder.path()));
+        assert_eq!(std::fs::read(&entry).expect("entry"), own, "compiled again");
+
+        // The other module's entry and its seal both moved in: the seal names the other module.
+        let other_entry = folder
+            .path()
+            .join(entry_name(&engine, &digest_of(ONE_MODULE_COMPONENT)));
+        assert!(
+            compile(
+                &engine,
+                ONE_MODULE_COMPONENT,
+                &digest_of(ONE_MODULE_COMPONENT),
+                Some(folder.path())
+            )
+            .is_ok()
+        );
+        std::fs::copy(&other_entry, &entry).expect("swap the entry");
+        std::fs::copy(seal_path(&other_entry), seal_path(&entry)).expect("swap the seal");
+        assert!(compiles_empty(&engine, folder.path()));
+        assert_eq!(std::fs::read(&entry).expect("entry"), own, "compiled again");
+    }
+
+    #[test]
+    fn issue_21_the_cache_folder_is_created_private_and_a_shared_one_is_not_used() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let base = tempfile::tempdir().expect("temporary folder");
+        let engine = Engine::default();
+        let folder = base.path().join("volley").join("modules");
+        assert!(compiles_empty(&engine, &folder));
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|metadata| metadata.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(entries(&folder).len(), 2);
+        for file in entries(&folder) {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+
+        // A folder others may write: a swapped entry there is not loaded, and nothing is written.
+        let shared = base.path().join("shared");
+        std::fs::create_dir(&shared).expect("folder");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(compiles_empty(&engine, &shared));
+        assert!(entries(&shared).is_empty(), "{:?}", entries(&shared));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! an earlier run compiled the same module. Instances are made per connection by
 //! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `connection::event_loop`.
 
-use crate::config::pin::{Sha256Hex, digest_of};
+use crate::config::Scenario;
+use crate::config::module_file::ModuleFile;
+use crate::config::pin::{self, Sha256Hex};
 use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
 use crate::scenario::guest::{Guest, GuestPre};
 use crate::scenario::host::ConnState;
@@ -63,6 +65,9 @@ pub enum ModuleError {
         /// What failed, in words.
         reason: String,
     },
+    /// The module is not the one `module_sha256` pins.
+    #[error("{0}")]
+    Pinned(String),
     /// The engine could not be configured.
     #[error("cannot configure the WebAssembly engine: {0}")]
     Engine(String),
@@ -133,7 +138,7 @@ pub struct ScenarioEngine {
     pre: GuestPre,
     /// The linear memories' pool (the engine's memory creator).
     memories: Arc<MemoryPool>,
-    /// SHA-256 of the module file, recorded in the results.
+    /// SHA-256 of the bytes compiled, recorded in the results.
     digest: Sha256Hex,
     limits: InstanceLimits,
     _ticker: EpochTicker,
@@ -156,31 +161,59 @@ fn engine_config(memories: Arc<MemoryPool>) -> Config {
 }
 
 impl ScenarioEngine {
-    /// Compile and link the module at `path`.
+    /// Compile and link the module at `path` (read once here).
     pub fn load(path: &Path, limits: InstanceLimits) -> Result<ScenarioEngine, ModuleError> {
-        let bytes = std::fs::read(path).map_err(|source| ModuleError::Read {
+        let module = ModuleFile::read(path).map_err(|source| ModuleError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_bytes(path, &bytes, limits)
+        Self::from_module(path, &module, limits)
     }
 
-    /// Compile and link module `bytes` (named `path` in errors).
-    pub fn from_bytes(
+    /// Compile and link `scenario`'s module from the bytes `Scenario::load` read and checked
+    /// against `module_sha256` (a scenario not loaded from a file reads it now, and the pin is
+    /// checked against what was read): never a second read of a file that may have changed.
+    pub fn for_scenario(
+        scenario: &Scenario,
+        limits: InstanceLimits,
+    ) -> Result<ScenarioEngine, ModuleError> {
+        let path = &scenario.module;
+        let module = match &scenario.module_file {
+            Some(module) => module.clone(),
+            None => ModuleFile::read(path).map_err(|source| ModuleError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        };
+        if let Some(pinned) = &scenario.module_sha256
+            && module.digest() != pinned
+        {
+            return Err(ModuleError::Pinned(pin::mismatch(
+                path,
+                module.digest(),
+                pinned,
+            )));
+        }
+        Self::from_module(path, &module, limits)
+    }
+
+    /// Compile and link `module` (named `path` in errors); its digest is the one it was read with.
+    pub fn from_module(
         path: &Path,
-        bytes: &[u8],
+        module: &ModuleFile,
         limits: InstanceLimits,
     ) -> Result<ScenarioEngine, ModuleError> {
         let memories = MemoryPool::new(limits.memory);
         let engine = Engine::new(&engine_config(memories.clone()))
             .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
-        let digest = digest_of(bytes);
+        let digest = module.digest().clone();
         let cache = crate::scenario::cache::folder();
-        let component = crate::scenario::cache::compile(&engine, bytes, &digest, cache.as_deref())
-            .map_err(|error| ModuleError::NotAComponent {
-                path: path.to_owned(),
-                reason: format!("{error:#}"),
-            })?;
+        let component =
+            crate::scenario::cache::compile(&engine, module.bytes(), &digest, cache.as_deref())
+                .map_err(|error| ModuleError::NotAComponent {
+                    path: path.to_owned(),
+                    reason: format!("{error:#}"),
+                })?;
         let interface_error = |error: wasmtime::Error| ModuleError::Interface {
             path: path.to_owned(),
             reason: format!("{error:#}"),
@@ -214,7 +247,7 @@ impl ScenarioEngine {
         self.memories.last_released()
     }
 
-    /// The SHA-256 of the module file.
+    /// The SHA-256 of the bytes compiled.
     pub fn module_digest(&self) -> &Sha256Hex {
         &self.digest
     }
@@ -279,5 +312,57 @@ impl Drop for EpochTicker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+    use crate::config::pin::digest_of;
+
+    /// The smallest component in the binary format: it compiles, but exports nothing a scenario must.
+    const EMPTY_COMPONENT: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+    const LIMITS: InstanceLimits = InstanceLimits {
+        callback_time: Duration::from_millis(100),
+        memory: 1 << 20,
+    };
+
+    #[test]
+    fn issue_21_the_bytes_compiled_are_the_bytes_pinned_at_load()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let folder = tempfile::tempdir()?;
+        let module = folder.path().join("m.wasm");
+        std::fs::write(&module, EMPTY_COMPONENT)?;
+        let file = folder.path().join("s.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "version: 1\nname: pinned\ntarget: embedded://echo\nmodule: m.wasm\nmodule_sha256: {}\nload:\n  connections: 1\n  iterations: 1\n",
+                digest_of(EMPTY_COMPONENT).hex()
+            ),
+        )?;
+        let scenario = Scenario::load(&file, &Overrides::default())?;
+        // The file changes after the load (a rebuild, another user's write): what compiles is
+        // still what was read and pinned — the empty component, which fails at linking, not at
+        // compiling as `not wasm` would.
+        std::fs::write(&module, b"not wasm")?;
+        let compiled = ScenarioEngine::for_scenario(&scenario, LIMITS).err();
+        assert!(
+            matches!(compiled, Some(ModuleError::Interface { .. })),
+            "{compiled:?}"
+        );
+        // A scenario that did not read its module reads it now, and the pin judges what it read.
+        let unread = Scenario {
+            module_file: None,
+            ..scenario
+        };
+        let compiled = ScenarioEngine::for_scenario(&unread, LIMITS).err();
+        assert!(
+            matches!(&compiled, Some(ModuleError::Pinned(message)) if message.contains("but module_sha256 pins")),
+            "{compiled:?}"
+        );
+        Ok(())
     }
 }

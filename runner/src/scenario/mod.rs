@@ -33,16 +33,23 @@ use crate::config::Scenario;
 use engine::{InstanceLimits, ModuleError, ScenarioEngine};
 
 /// Compile and link `scenario`'s module as `run` would, without connecting, and open one trial
-/// instance; returns the WIT package (interface version) it speaks and what the trial showed.
-pub fn check_module(scenario: &Scenario) -> Result<(&'static str, trial::Trial), ModuleError> {
+/// instance; returns the WIT package (interface version) it speaks, the SHA-256 of the bytes
+/// compiled (`sha256:<hex>`) and what the trial showed.
+pub fn check_module(
+    scenario: &Scenario,
+) -> Result<(&'static str, String, trial::Trial), ModuleError> {
     let limits = InstanceLimits {
         callback_time: scenario.limits.callback_time,
         memory: scenario.limits.memory,
     };
-    let engine = ScenarioEngine::load(&scenario.module, limits)?;
+    let engine = ScenarioEngine::for_scenario(scenario, limits)?;
     let trial = trial::run_trial(&engine, scenario).map_err(|reason| ModuleError::Instantiate {
         path: scenario.module.clone(),
         reason,
     })?;
-    Ok((engine.interface(), trial))
+    Ok((
+        engine.interface(),
+        engine.module_digest().to_string(),
+        trial,
+    ))
 }

@@ -14,6 +14,7 @@
 pub(crate) mod feed;
 mod live;
 mod process;
+mod scratch;
 pub mod serve;
 
 use crate::config::{Overrides, Scenario};
@@ -78,9 +79,9 @@ pub enum WorkerError {
         source: std::io::Error,
     },
     /// The temporary folder for the workers' results.
-    #[error("cannot create {path} for the workers' results: {source}")]
+    #[error("cannot create a folder in {path} for the workers' results: {source}")]
     Folder {
-        /// The folder.
+        /// Where the folder was to be made.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
@@ -204,10 +205,11 @@ pub async fn run_workers(
         }
         None => None,
     };
-    let folder = std::env::temp_dir().join(format!("volley-workers-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).map_err(|source| WorkerError::Folder {
-        path: folder.clone(),
-        source,
+    let folder = scratch::fresh_private_folder(&std::env::temp_dir()).map_err(|source| {
+        WorkerError::Folder {
+            path: std::env::temp_dir(),
+            source,
+        }
     })?;
     eprintln!("volley: running {connections} connections in {count} worker processes");
     let args = worker_args(scenario, options);
