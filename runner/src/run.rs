@@ -228,10 +228,17 @@ pub async fn run(
     if let Some(at) = options.start_at {
         wait_for_start(at, shard, &stop).await;
     }
+    // The pacing limits are the whole run's: this shard takes its part of them.
+    let pacing = shard.pacing(
+        scenario.net.max_handshakes_in_flight.get(),
+        scenario.net.max_connect_rate,
+    );
     let started = Instant::now();
-    let started_at_unix_s = SystemTime::now()
+    let started_wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
+        .unwrap_or_default();
+    let started_at_unix_s = started_wall.as_secs();
+    let started_at_unix_ms = u64::try_from(started_wall.as_millis()).unwrap_or(u64::MAX);
     let plan = Arc::new(Plan {
         engine,
         connector,
@@ -262,10 +269,8 @@ pub async fn run(
         ),
         load: scenario.load.clone(),
         net: scenario.net.clone(),
-        pacing: crate::load::pacing::Pacing::new(
-            scenario.net.max_handshakes_in_flight.get(),
-            scenario.net.max_connect_rate,
-        ),
+        pacing: crate::load::pacing::Pacing::new(pacing.in_flight, pacing.per_second)
+            .first_slot_after(pacing.first_slot),
         shard,
         expect_upgrade: scenario.expect_upgrade,
     });
