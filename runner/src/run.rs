@@ -290,13 +290,15 @@ pub async fn run(
     let sampler_done = CancellationToken::new();
     let sampler = tokio::spawn(crate::measure::sampling::sample_series(
         collector.clone(),
-        abort_check(&scenario.thresholds),
+        abort_check(&scenario.thresholds, options.feed),
         crate::measure::sampling::SeriesContext {
             started,
             interval: options.interval,
             stop: stop.clone(),
             done: sampler_done.clone(),
-            tap: options.feed.then(crate::workers::feed::tap),
+            tap: options
+                .feed
+                .then(|| crate::workers::feed::tap(started_at_unix_ms)),
         },
         series_file,
     ));
@@ -400,14 +402,21 @@ async fn wait_for_start(at: SystemTime, shard: Shard, stop: &CancellationToken) 
 }
 
 /// The sampler's abort check: the `abort: true` rules judged on the results so far (none: no check).
+/// With `feed` (a `--workers` worker), a crossed rule is also announced on the feed, so the parent
+/// stops the other workers.
 fn abort_check(
     thresholds: &[crate::config::threshold::Threshold],
+    feed: bool,
 ) -> Option<crate::measure::sampling::AbortCheck> {
     let rules: Vec<_> = thresholds.iter().filter(|t| t.abort).cloned().collect();
     if rules.is_empty() {
         return None;
     }
     Some(Box::new(move |collector: &Collector| {
-        crate::results::verdict::crossed_abort_rule(&rules, collector)
+        let crossed = crate::results::verdict::crossed_abort_rule(&rules, collector);
+        if feed && let Some(crossed) = &crossed {
+            crate::workers::feed::announce_abort(&crossed.expression);
+        }
+        crossed
     }))
 }

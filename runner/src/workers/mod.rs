@@ -5,8 +5,9 @@
 //! (`feed`, `live`) behind the one progress line, the one `--metrics-addr` endpoint and the one
 //! `--series` file, appended row by row as the workers report. It forwards SIGINT/SIGTERM (the
 //! first signal gives every worker its polite close, the second its hard stop), stops the others
-//! when one crosses an abort rule, notices workers that die, and at the end merges their results
-//! files with `results::merge` into one report, counting a dead worker's connections as failed.
+//! when one says on its feed that it crossed an abort rule, notices workers that die, and at the
+//! end merges their results files with `results::merge` into one report (every worker has the
+//! parent's run id), counting a dead worker's connections as failed and its shard as missing.
 //! Called by `main.rs` instead of [`crate::run()`]; the shard arithmetic lives in `load::shard`,
 //! the per-process run in `run.rs` (which writes the feed with [`feed::tap`] when told `--feed`).
 //! `serve` does the same for `volley serve --workers N` (SO_REUSEPORT).
@@ -280,16 +281,18 @@ pub async fn run_workers(
                     feeds_open = feeds_open.saturating_sub(1);
                     lock(&live).ended(index);
                 }
-                Event::Aborted(index) if !aborted => {
+                Event::Aborted(index, rule) if !aborted => {
                     // One worker crossed an abort rule: the run stops everywhere, as in one process.
                     aborted = true;
-                    eprintln!("volley: worker {index} crossed an abort rule; stopping every worker");
+                    eprintln!(
+                        "volley: worker {index} crossed the abort rule `{rule}`; stopping every worker"
+                    );
                     workers
                         .iter()
                         .filter(|worker| worker.index != index)
                         .for_each(|worker| signal(worker, libc::SIGTERM));
                 }
-                Event::Aborted(_) => {}
+                Event::Aborted(..) => {}
             },
             _ = poll.tick() => {}
         }

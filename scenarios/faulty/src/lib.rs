@@ -9,7 +9,7 @@
 //! in `thread::sleep`, which scenarios may not do), `print` (flood stdout and stderr, then behave),
 //! `spin-timer` (re-arm a zero-delay timer forever and never close), `timer-flood` (set 20,000
 //! timers at once), `udp` (open a UDP socket with std::net), `stdin` (read standard input),
-//! anything else: behave.
+//! `log` (every VU logs the value of var `say` on open, then behaves), anything else: behave.
 
 use std::time::Duration;
 use volley_sdk::{Context, Message, Scenario};
@@ -29,6 +29,9 @@ impl Scenario for Faulty {
             panic!("scenario gave up on purpose (vu {})", ctx.vu());
         }
         let said = ctx.var("say").unwrap_or_else(|| "hello".to_owned());
+        if mode == "log" {
+            ctx.log(volley_sdk::LogLevel::Info, &said);
+        }
         ctx.request_text("hello", &said, Duration::from_secs(5));
         Faulty {
             misbehaves,
