@@ -84,6 +84,8 @@ pub struct RunOptions {
     /// Write every time-series point with the live figures as a JSON line on stdout, for the
     /// parent of a `--workers` run (`workers::feed`; the hidden flag `--feed`).
     pub feed: bool,
+    /// The run's id (`--run-id`), the same in every shard of one run; `None`: a new one.
+    pub run_id: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -98,6 +100,7 @@ impl Default for RunOptions {
             shard: Shard::WHOLE,
             start_at: None,
             feed: false,
+            run_id: None,
         }
     }
 }
@@ -339,6 +342,7 @@ pub async fn run(
         ..CounterValues::read(&collector.counters)
     };
     let load = &scenario.load;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut report = Report::build(
         ScenarioInfo {
             name: scenario.name.clone(),
@@ -350,8 +354,16 @@ pub async fn run(
             seed: scenario.seed,
         },
         RunInfo {
+            id: options
+                .run_id
+                .clone()
+                .unwrap_or_else(crate::load::shard::new_run_id),
+            shard_count: shard.count,
+            shards: vec![shard.index],
             started_at_unix_s,
-            elapsed_s: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            started_at_unix_ms,
+            ended_at_unix_ms: started_at_unix_ms.saturating_add(elapsed_ms),
+            elapsed_s: elapsed_ms as f64 / 1000.0,
             connections,
             ramp_up_s: load.ramp_up.as_secs_f64(),
             duration_s: load.duration.map(|duration| duration.as_secs_f64()),
@@ -362,6 +374,7 @@ pub async fn run(
             merged_runs: 1,
             max_duration_reached: cut_short
                 .then(|| crate::config::units::human_duration(load.max_duration)),
+            ..RunInfo::default()
         },
         values,
         &collector.snapshot(),

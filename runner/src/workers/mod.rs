@@ -55,6 +55,8 @@ pub struct WorkerOptions {
     pub interval: Duration,
     /// `--start-at`, given to every worker.
     pub start_at: Option<SystemTime>,
+    /// `--run-id`, given to every worker; `None`: a new one, the same for all of them.
+    pub run_id: Option<String>,
     /// Append the summed time series here as the workers report it.
     pub series_file: Option<PathBuf>,
     /// Serve the workers' summed live metrics here (the workers serve none).
@@ -137,9 +139,9 @@ fn worker_count(scenario: &Scenario, count: WorkerCount) -> u32 {
 }
 
 /// The arguments every worker gets after the program name: `run FILE [--target …] [--set …]
-/// [--show-secrets] --interval … [--start-at …]`; `process::start` adds `--out`, `--no-progress`
-/// and `--feed`, [`run_workers`] the `--shard`.
-fn worker_args(scenario: &Scenario, options: &WorkerOptions) -> Vec<OsString> {
+/// [--show-secrets] --interval … [--start-at …] --run-id ID`; `process::start` adds `--out`,
+/// `--no-progress` and `--feed`, [`run_workers`] the `--shard`.
+fn worker_args(scenario: &Scenario, options: &WorkerOptions, run_id: &str) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["run".into(), scenario.file.clone().into()];
     if let Some(target) = &options.overrides.target {
         args.extend(["--target".into(), target.into()]);
@@ -160,6 +162,7 @@ fn worker_args(scenario: &Scenario, options: &WorkerOptions) -> Vec<OsString> {
             .map_or(0.0, |since| since.as_secs_f64());
         args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
     }
+    args.extend(["--run-id".into(), run_id.into()]);
     args
 }
 
@@ -186,7 +189,11 @@ pub async fn run_workers(
         ),
         None => None,
     };
-    let live = Arc::new(Mutex::new(Live::new(count, series)));
+    let live = Arc::new(Mutex::new(Live::new(
+        count,
+        options.interval.as_secs_f64(),
+        series,
+    )));
     let endpoint = match options.metrics_addr {
         Some(address) => {
             let sum = live.clone();
@@ -211,7 +218,11 @@ pub async fn run_workers(
         source,
     })?;
     eprintln!("volley: running {connections} connections in {count} worker processes");
-    let args = worker_args(scenario, options);
+    let run_id = options
+        .run_id
+        .clone()
+        .unwrap_or_else(crate::load::shard::new_run_id);
+    let args = worker_args(scenario, options, &run_id);
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let mut workers: Vec<Worker> = Vec::new();
     for index in 0..count {
@@ -333,7 +344,9 @@ fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, W
     let mut lost = Vec::new();
     for worker in workers {
         match read_report(&worker.results) {
-            Some(report) if ran(worker.exited) => reports.push(report),
+            Some(report) if ran(worker.exited) => {
+                reports.push((format!("worker {}'s results", worker.index), report));
+            }
             _ => lost.push(worker),
         }
     }
@@ -344,7 +357,8 @@ fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, W
             .collect();
         return Err(WorkerError::NoResults(how.join(", ")));
     }
-    let mut report = merge(reports).map_err(WorkerError::Merge)?;
+    // A worker without results is counted below, as a missing shard.
+    let mut report = merge(reports, true).map_err(|error| WorkerError::Merge(error.to_string()))?;
     for worker in lost {
         let share = Shard {
             index: worker.index,
@@ -358,6 +372,7 @@ fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, W
         );
         count_lost_shard(
             &mut report,
+            worker.index,
             share,
             &format!("worker: exited ({how}) without results"),
         )
