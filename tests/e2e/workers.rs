@@ -332,8 +332,9 @@ fn an_abort_rule_crossed_in_one_worker_stops_every_worker() {
     let ran = run_case("worker-abort", &["--workers", "2"]);
     assert_eq!(ran.code, 1, "{ran:?}");
     assert!(
-        ran.stderr
-            .contains("volley: worker 1 crossed the abort rule `scenario_errors < 1`; stopping every worker"),
+        ran.stderr.contains(
+            "volley: worker 1 crossed the abort rule `scenario_errors < 1`; stopping every worker"
+        ),
         "{ran:?}"
     );
     let r = results(&ran);
@@ -363,7 +364,8 @@ fn a_log_line_that_reads_like_an_abort_stops_nobody() {
         ],
     );
     assert!(
-        ran.stderr.contains("] info: threshold crossed (actual 1); stopping the run"),
+        ran.stderr
+            .contains("] info: threshold crossed (actual 1); stopping the run"),
         "the line was logged: {ran:?}"
     );
     assert!(!ran.stderr.contains("stopping every worker"), "{ran:?}");
@@ -615,7 +617,10 @@ fn workers_share_the_run_s_connect_rate() {
     assert_eq!(ran.code, 0, "{ran:?}");
     let r = results(&ran);
     assert_eq!(number(r, "/connections/established"), 40, "{r:#}");
-    let points = r["series"]["points"].as_array().cloned().unwrap_or_default();
+    let points = r["series"]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let all_open = points
         .iter()
         .find(|point| point["open"].as_u64() == Some(40))

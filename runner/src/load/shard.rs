@@ -413,7 +413,10 @@ mod tests {
             .map(|shard| shard.pacing(2, None).in_flight)
             .collect();
         assert_eq!(few, vec![1, 1, 1, 1]);
-        assert_eq!(Shard { index: 2, count: 4 }.pacing(8, None).first_slot, Duration::ZERO);
+        assert_eq!(
+            Shard { index: 2, count: 4 }.pacing(8, None).first_slot,
+            Duration::ZERO
+        );
     }
 
     #[test]

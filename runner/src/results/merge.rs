@@ -147,7 +147,9 @@ fn identity(inputs: &[(String, Report)], partial: bool) -> Result<Identity, Merg
         }
     }
     let present: Vec<u32> = owner.keys().copied().collect();
-    let missing: Vec<u32> = (0..count).filter(|shard| !owner.contains_key(shard)).collect();
+    let missing: Vec<u32> = (0..count)
+        .filter(|shard| !owner.contains_key(shard))
+        .collect();
     if !missing.is_empty() && !partial {
         return Err(MergeError::Missing {
             id: id.clone(),
@@ -413,8 +415,7 @@ pub fn merge(inputs: Vec<(String, Report)>, partial: bool) -> Result<Report, Mer
     run.shard_count = identity.count;
     run.shards = identity.present;
     run.missing_shards = identity.missing;
-    run.elapsed_s =
-        (run.ended_at_unix_ms.saturating_sub(run.started_at_unix_ms) as f64) / 1000.0;
+    run.elapsed_s = (run.ended_at_unix_ms.saturating_sub(run.started_at_unix_ms) as f64) / 1000.0;
     merged.warnings = crate::results::health::warnings(&merged);
     mark_partial(&mut merged);
     merged.apply_thresholds(&rules);
@@ -549,11 +550,7 @@ mod tests {
         );
         // A partial merge merged again with the missing shards is whole.
         let whole = merge(
-            named(vec![
-                merged,
-                shard("r1", 1, 4, 0),
-                shard("r1", 3, 4, 0),
-            ]),
+            named(vec![merged, shard("r1", 1, 4, 0), shard("r1", 3, 4, 0)]),
             false,
         )?;
         assert!(!whole.run.partial, "{:?}", whole.warnings);

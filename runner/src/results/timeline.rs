@@ -71,7 +71,9 @@ impl Timeline {
         if self.gauges.len() <= source {
             self.gauges.resize_with(source + 1, BTreeMap::new);
         }
-        let gauge = self.gauges[source].entry(interval).or_insert((t, point.open));
+        let gauge = self.gauges[source]
+            .entry(interval)
+            .or_insert((t, point.open));
         if t >= gauge.0 {
             *gauge = (t, point.open);
         }
@@ -91,7 +93,12 @@ impl Timeline {
         row.open = self
             .gauges
             .iter()
-            .filter(|gauge| gauge.keys().next_back().is_some_and(|last| *last >= interval))
+            .filter(|gauge| {
+                gauge
+                    .keys()
+                    .next_back()
+                    .is_some_and(|last| *last >= interval)
+            })
             .filter_map(|gauge| gauge.range(..=interval).next_back())
             .map(|(_, (_, open))| *open)
             .sum();

@@ -206,7 +206,10 @@ mod tests {
         live.update(1, snapshot(5_010, 2.0, 4, 2, 7));
         let written = lines();
         assert_eq!(written.len(), 1);
-        assert_eq!((written[0].t, written[0].open, written[0].sent), (1.01, 7, 15));
+        assert_eq!(
+            (written[0].t, written[0].open, written[0].sent),
+            (1.01, 7, 15)
+        );
         assert_eq!(live.counters().messages_sent, 18);
         assert_eq!(live.counters().open, 7);
         // Worker 1 dies: its counts stay, its connections are no longer open, and the rows it
