@@ -24,7 +24,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Turn a results file into a self-contained HTML report.
     Report(ReportArgs),
-    /// Merge results files of one scenario (e.g. shards) into one, re-evaluating thresholds.
+    /// Merge the results files of a run's shards into one, re-evaluating thresholds.
     Merge(MergeArgs),
     /// Create a scenario crate in folder NAME: build it, then `volley run NAME/NAME.yaml`.
     New(NewArgs),
@@ -69,8 +69,8 @@ pub struct ReportArgs {
 /// `volley merge`.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
-    /// Results files of the same scenario.
-    #[arg(required = true, num_args = 2..)]
+    /// Results files of the shards of one run (`run.id`), each shard once.
+    #[arg(required = true, num_args = 1..)]
     pub results: Vec<PathBuf>,
     /// The merged results file to write.
     #[arg(short = 'o', long = "output")]
@@ -81,6 +81,10 @@ pub struct MergeArgs {
     /// Write JUnit XML of the merged results.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Merge even when shards of the run are missing, and mark the result partial
+    /// (`run.partial`, `run.missing_shards`, a warning in the summary, HTML and JUnit).
+    #[arg(long)]
+    pub partial: bool,
 }
 
 /// The scenario file and its overrides.
@@ -130,6 +134,10 @@ pub struct RunArgs {
     /// together; the module is compiled before the wait.
     #[arg(long, value_name = "TIME", value_parser = volley::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// The run's id, the same for every shard of one run so `volley merge` can tell its shards
+    /// from another run's (needed with --shard I/N for N > 1; made up otherwise).
+    #[arg(long, value_name = "ID", env = "VOLLEY_RUN_ID", value_parser = volley::parse_run_id)]
+    pub run_id: Option<String>,
     /// Run the load in N worker processes of this binary (each a shard), with one progress line,
     /// one summary, one results file, one live `--series` file, one `--metrics-addr` endpoint (the
     /// sum over the workers) and one exit code; `auto` picks enough for the open-file limit.

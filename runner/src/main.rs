@@ -94,6 +94,15 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         });
     };
+    if let Some(shard) = args.shard
+        && shard.count > 1
+        && args.run_id.is_none()
+    {
+        eprintln!(
+            "error: --shard {shard} needs --run-id ID (or VOLLEY_RUN_ID), the same for every shard of the run, so `volley merge` can tell its shards from another run's (e.g. --run-id nightly-$(date +%F))"
+        );
+        return ExitCode::from(COULD_NOT_RUN);
+    }
     if let Some(count) = args.workers {
         let options = volley::WorkerOptions {
             count,
@@ -101,6 +110,7 @@ async fn run(args: RunArgs) -> ExitCode {
             show_secrets: args.file.show_secrets,
             interval: args.interval,
             start_at: args.start_at,
+            run_id: args.run_id.clone(),
             series_file: args.series.clone(),
             metrics_addr: args.metrics_addr,
             progress: !args.no_progress,
@@ -124,6 +134,7 @@ async fn run(args: RunArgs) -> ExitCode {
         shard: args.shard.unwrap_or_default(),
         start_at: args.start_at,
         feed: args.feed,
+        run_id: args.run_id.clone(),
     };
     let report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
@@ -202,11 +213,11 @@ fn merge(args: MergeArgs) -> ExitCode {
     let mut reports = Vec::new();
     for path in &args.results {
         match read_results(path) {
-            Ok(report) => reports.push(report),
+            Ok(report) => reports.push((path.display().to_string(), report)),
             Err(code) => return code,
         }
     }
-    let merged = match volley::merge(reports) {
+    let merged = match volley::merge(reports, args.partial) {
         Ok(merged) => merged,
         Err(error) => {
             eprintln!("error: {error}");

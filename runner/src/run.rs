@@ -86,6 +86,8 @@ pub struct RunOptions {
     /// Write every time-series point with the live figures as a JSON line on stdout, for the
     /// parent of a `--workers` run (`workers::feed`; the hidden flag `--feed`).
     pub feed: bool,
+    /// The run's id (`--run-id`), the same in every shard of one run; `None`: a new one.
+    pub run_id: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -100,6 +102,7 @@ impl Default for RunOptions {
             shard: Shard::WHOLE,
             start_at: None,
             feed: false,
+            run_id: None,
         }
     }
 }
@@ -251,10 +254,17 @@ pub async fn run(
     if let Some(at) = options.start_at {
         wait_for_start(at, shard, &stop).await;
     }
+    // The pacing limits are the whole run's: this shard takes its part of them.
+    let pacing = shard.pacing(
+        scenario.net.max_handshakes_in_flight.get(),
+        scenario.net.max_connect_rate,
+    );
     let started = Instant::now();
-    let started_at_unix_s = SystemTime::now()
+    let started_wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
+        .unwrap_or_default();
+    let started_at_unix_s = started_wall.as_secs();
+    let started_at_unix_ms = u64::try_from(started_wall.as_millis()).unwrap_or(u64::MAX);
     let plan = Arc::new(Plan {
         engine,
         connector,
@@ -285,10 +295,8 @@ pub async fn run(
         ),
         load: scenario.load.clone(),
         net: scenario.net.clone(),
-        pacing: crate::load::pacing::Pacing::new(
-            scenario.net.max_handshakes_in_flight.get(),
-            scenario.net.max_connect_rate,
-        ),
+        pacing: crate::load::pacing::Pacing::new(pacing.in_flight, pacing.per_second)
+            .first_slot_after(pacing.first_slot),
         shard,
         expect_upgrade: scenario.expect_upgrade,
     });
@@ -308,13 +316,15 @@ pub async fn run(
     let sampler_done = CancellationToken::new();
     let sampler = tokio::spawn(crate::measure::sampling::sample_series(
         collector.clone(),
-        abort_check(&scenario.thresholds),
+        abort_check(&scenario.thresholds, options.feed),
         crate::measure::sampling::SeriesContext {
             started,
             interval: options.interval,
             stop: stop.clone(),
             done: sampler_done.clone(),
-            tap: options.feed.then(crate::workers::feed::tap),
+            tap: options
+                .feed
+                .then(|| crate::workers::feed::tap(started_at_unix_ms)),
         },
         series_file,
     ));
@@ -355,6 +365,7 @@ pub async fn run(
         ..CounterValues::read(&collector.counters)
     };
     let load = &scenario.load;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut report = Report::build(
         ScenarioInfo {
             name: scenario.name.clone(),
@@ -366,8 +377,16 @@ pub async fn run(
             seed: scenario.seed,
         },
         RunInfo {
+            id: options
+                .run_id
+                .clone()
+                .unwrap_or_else(crate::load::shard::new_run_id),
+            shard_count: shard.count,
+            shards: vec![shard.index],
             started_at_unix_s,
-            elapsed_s: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            started_at_unix_ms,
+            ended_at_unix_ms: started_at_unix_ms.saturating_add(elapsed_ms),
+            elapsed_s: elapsed_ms as f64 / 1000.0,
             connections,
             ramp_up_s: load.ramp_up.as_secs_f64(),
             duration_s: load.duration.map(|duration| duration.as_secs_f64()),
@@ -378,6 +397,7 @@ pub async fn run(
             merged_runs: 1,
             max_duration_reached: cut_short
                 .then(|| crate::config::units::human_duration(load.max_duration)),
+            ..RunInfo::default()
         },
         values,
         &collector.snapshot(),
@@ -418,14 +438,21 @@ async fn wait_for_start(at: SystemTime, shard: Shard, stop: &CancellationToken) 
 }
 
 /// The sampler's abort check: the `abort: true` rules judged on the results so far (none: no check).
+/// With `feed` (a `--workers` worker), a crossed rule is also announced on the feed, so the parent
+/// stops the other workers.
 fn abort_check(
     thresholds: &[crate::config::threshold::Threshold],
+    feed: bool,
 ) -> Option<crate::measure::sampling::AbortCheck> {
     let rules: Vec<_> = thresholds.iter().filter(|t| t.abort).cloned().collect();
     if rules.is_empty() {
         return None;
     }
     Some(Box::new(move |collector: &Collector| {
-        crate::results::verdict::crossed_abort_rule(&rules, collector)
+        let crossed = crate::results::verdict::crossed_abort_rule(&rules, collector);
+        if feed && let Some(crossed) = &crossed {
+            crate::workers::feed::announce_abort(&crossed.expression);
+        }
+        crossed
     }))
 }

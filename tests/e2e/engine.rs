@@ -235,7 +235,7 @@ fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturat
 }
 
 #[test]
-fn long_callbacks_are_counted_with_the_longest_and_warned_about_and_merge_adds_them() {
+fn long_callbacks_are_counted_with_the_longest_and_warned_about() {
     // VU 0 busy-waits 30 ms at every second firing of its 20 ms timer (5 of 10 firings); VU 1
     // never does.
     let ran = probe_with(
@@ -274,6 +274,7 @@ fn long_callbacks_are_counted_with_the_longest_and_warned_about_and_merge_adds_t
     if let Err(error) = std::fs::write(&one, r.to_string()) {
         panic!("cannot write {one:?}: {error}");
     }
+    // A file merged with itself is refused (issue 21, item 10): it would count the run twice.
     let output = crate::support::volley()
         .arg("merge")
         .arg(&one)
@@ -285,12 +286,9 @@ fn long_callbacks_are_counted_with_the_longest_and_warned_about_and_merge_adds_t
         Ok(output) => crate::support::collect(output, Some(&merged)),
         Err(error) => panic!("cannot start volley merge: {error}"),
     };
-    let m = results(&ran);
-    assert_eq!(number(m, "/long_callbacks/count"), 2 * count, "{m:#}");
-    assert_eq!(
-        number(m, "/long_callbacks/max_us"),
-        number(r, "/long_callbacks/max_us")
-    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("shard 0/1 is in both"), "{ran:?}");
+    assert!(ran.results.is_none(), "{ran:?}");
 }
 
 /// Python that touches 300 MiB and burns 1 s of CPU, then `exec`s its arguments — like `cargo run`

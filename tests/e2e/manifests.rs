@@ -1,7 +1,8 @@
 //! `deploy/kubernetes/`: every manifest validates offline against the Kubernetes schema
 //! (`kubernetes-validate --strict` from the project `.venv`, installed by `scripts/test-setup`),
 //! a manifest with a mistyped field does not, the shard count agrees across the Job and the merge
-//! step, and the example scenario in the ConfigMap passes `volley check`.
+//! step, every pod carries the Job's uid as its run id, and the example scenario in the ConfigMap
+//! passes `volley check`.
 
 use crate::support::{build_scenarios, collect, repo, volley};
 use std::path::PathBuf;
@@ -91,6 +92,22 @@ fn the_job_and_the_merge_agree_on_the_shard_count() {
         .map(|args| args.iter().filter_map(|arg| arg.as_str()).collect())
         .unwrap_or_default();
     assert!(args.contains(&format!("auto/{count}").as_str()), "{args:?}");
+    // Every pod of the Job, a retried index too, carries the Job's uid as its run id, and its
+    // index in its file's name, so the merge takes exactly this Job's shards.
+    let run_id = pod["containers"][0]["env"]
+        .as_sequence()
+        .and_then(|env| env.iter().find(|var| var["name"] == "VOLLEY_RUN_ID"))
+        .map(|var| &var["valueFrom"]["fieldRef"]["fieldPath"]);
+    assert_eq!(
+        run_id.and_then(|path| path.as_str()),
+        Some("metadata.labels['batch.kubernetes.io/controller-uid']"),
+        "{:?}",
+        pod["containers"][0]["env"]
+    );
+    assert!(
+        args.contains(&"/results/shard-$(JOB_COMPLETION_INDEX).json"),
+        "{args:?}"
+    );
     let annotations = &spec["template"]["metadata"]["annotations"];
     assert_eq!(annotations["prometheus.io/scrape"], "true");
 

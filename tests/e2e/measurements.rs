@@ -184,11 +184,11 @@ fn junit_lists_checks_and_thresholds() {
     let _ = std::fs::remove_file(junit);
 }
 
-fn run_echo(connections: u32, out: &std::path::Path) -> Value {
-    let ran = run_case(
-        "echo-exact",
-        &["--set", &format!("load.connections={connections}")],
-    );
+/// Run echo-exact with 5 connections and `extra` flags, its results also written to `out`.
+fn run_echo(extra: &[&str], out: &std::path::Path) -> Value {
+    let mut args = vec!["--set", "load.connections=5"];
+    args.extend(extra);
+    let ran = run_case("echo-exact", &args);
     assert_eq!(ran.code, 0, "{ran:?}");
     let value = results(&ran).clone();
     let _ = std::fs::write(out, value.to_string());
@@ -198,9 +198,10 @@ fn run_echo(connections: u32, out: &std::path::Path) -> Value {
 #[test]
 fn merging_two_shards_equals_one_run_holding_both() {
     let (a, b, all) = (temp("a.json"), temp("b.json"), temp("all.json"));
-    run_echo(3, &a);
-    run_echo(2, &b);
-    let both = run_echo(5, &temp("both.json"));
+    // Shards of 3 and 2 connections (VUs 0, 2, 4 and 1, 3).
+    run_echo(&["--shard", "0/2", "--run-id", "merge-measurements"], &a);
+    run_echo(&["--shard", "1/2", "--run-id", "merge-measurements"], &b);
+    let both = run_echo(&[], &temp("both.json"));
     let ran = match volley()
         .args(["merge"])
         .arg(&a)

@@ -1,5 +1,7 @@
 //! `--shard I/N` and `--start-at`: two shard processes of a run, merged with `volley merge`, count
-//! exactly what one process counts; `--start-at` waits for its time; bad shards are usage errors.
+//! exactly what one process counts; the merge refuses a shard twice, another run's shard and a
+//! missing shard (unless `--partial`, which marks the result partial), and lines shards up by
+//! time; `--start-at` waits for its time; bad shards are usage errors.
 
 use crate::support::{build_scenarios, collect, number, results, run_case, volley};
 use serde_json::Value;
@@ -42,6 +44,7 @@ fn two_shards_merged_equal_one_run() {
                     "--no-progress",
                 ])
                 .args(set)
+                .args(["--run-id", "two-shards"])
                 .args(["--shard", &format!("{i}/2"), "--out"])
                 .arg(&outs[i])
                 .output();
@@ -68,6 +71,66 @@ fn two_shards_merged_equal_one_run() {
         Ok(output) => collect(output, Some(&merged_path)),
         Err(error) => panic!("cannot start volley merge: {error}"),
     };
+    // Issue 21, item 10: what the merge refuses, and what --partial does.
+    let merge = |files: &[&PathBuf], extra: &[&str]| {
+        let out = temp("refusal.json");
+        let _ = std::fs::remove_file(&out);
+        let output = volley()
+            .arg("merge")
+            .args(files)
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .output();
+        let ran = match output {
+            Ok(output) => collect(output, Some(&out)),
+            Err(error) => panic!("cannot start volley merge: {error}"),
+        };
+        let _ = std::fs::remove_file(&out);
+        ran
+    };
+    let twice = merge(&[&outs[0], &outs[0]], &["--partial"]);
+    let missing = merge(&[&outs[0]], &[]);
+    let partial = merge(&[&outs[1]], &["--partial"]);
+    let other_run = temp("other-run.json");
+    let mut other = results(&children[1]).clone();
+    other["run"]["id"] = Value::from("another-run");
+    let _ = std::fs::write(&other_run, other.to_string());
+    let mixed = merge(&[&outs[0], &other_run], &["--partial"]);
+    let _ = std::fs::remove_file(&other_run);
+    assert_eq!(twice.code, 2, "{twice:?}");
+    assert!(
+        twice.stderr.contains(&format!(
+            "shard 0/2 is in both {} and {}",
+            outs[0].display(),
+            outs[0].display()
+        )),
+        "{twice:?}"
+    );
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains("shard 1 of 2 of run `two-shards` is missing"),
+        "{missing:?}"
+    );
+    assert_eq!(mixed.code, 2, "{mixed:?}");
+    assert!(
+        mixed.stderr.contains("is of run `another-run`"),
+        "{mixed:?}"
+    );
+    assert_eq!(partial.code, 0, "{partial:?}");
+    let p = results(&partial);
+    assert_eq!(p["run"]["partial"], true, "{p:#}");
+    assert_eq!(p["run"]["missing_shards"], serde_json::json!([0]));
+    assert!(
+        partial.stdout.contains("PARTIAL: shard 0 of 2 missing"),
+        "{partial:?}"
+    );
+    assert!(
+        p["warnings"].to_string().contains("partial result"),
+        "{p:#}"
+    );
     // Shards that ran different builds of the module are not merged.
     let rebuilt = temp("rebuilt.json");
     let mut other = results(&children[1]).clone();
@@ -106,6 +169,32 @@ fn two_shards_merged_equal_one_run() {
     assert_eq!(number(merged, "/connections/established"), 7);
     assert_eq!(merged["checks"], whole["checks"]);
     assert_eq!(merged["run"]["merged_runs"], Value::from(2));
+    assert_eq!(merged["run"]["id"], "two-shards");
+    assert_eq!(merged["run"]["shards"], serde_json::json!([0, 1]));
+    assert_eq!(merged["run"]["partial"], false);
+    // The shards ran one after the other (as a retried index does): the merge spans both, and
+    // shard 1's points come after shard 0's, where they ran, not on top of them.
+    let elapsed = |report: &Value| report["run"]["elapsed_s"].as_f64().unwrap_or(0.0);
+    let (first, second) = (results(&children[0]), results(&children[1]));
+    assert!(
+        elapsed(merged) >= elapsed(first) + elapsed(second) - 0.01,
+        "{} s merged from {} s and {} s run one after the other",
+        elapsed(merged),
+        elapsed(first),
+        elapsed(second)
+    );
+    let last_t = |report: &Value| {
+        report["series"]["points"]
+            .as_array()
+            .and_then(|points| points.last())
+            .and_then(|point| point["t"].as_f64())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        last_t(merged) >= elapsed(first) + last_t(second) - 0.01,
+        "{:#}",
+        merged["series"]
+    );
     // The results name the module by its digest (the one `volley check` prints) and interface.
     let checked = volley()
         .args(["check", "tests/cases/echo-exact/scenario.yaml"])

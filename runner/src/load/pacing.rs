@@ -25,6 +25,17 @@ impl Pacing {
         }
     }
 
+    /// The same rules with the first start slot `delay` from now: a shard's place in the run's
+    /// sequence of slots (`load::shard::Shard::pacing`).
+    pub fn first_slot_after(mut self, delay: Duration) -> Pacing {
+        let next = match self.next_slot.get_mut() {
+            Ok(next) => next,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *next = Instant::now() + delay;
+        self
+    }
+
     /// Wait for a start slot and a handshake permit; hold the permit until the handshake is done.
     pub async fn admit(&self) -> Option<SemaphorePermit<'_>> {
         if let Some(gap) = self.gap {

@@ -2,7 +2,10 @@
 //! one machine, pods of a Kubernetes Indexed Job) add up to exactly the one-process run. Shard `I`
 //! owns the global VU indexes `I, I+N, I+2N, …` (so `{vu}`, data rows and random seeds are those of
 //! a one-process run), the same share of every stage target at every moment, every N-th arrival,
-//! its share of `max_connections` and of `net.source_addresses`. Also the `--start-at` time.
+//! its share of `max_connections` and of `net.source_addresses`, and its part of the connection
+//! pacing (`net.max_handshakes_in_flight`, `net.max_connect_rate`: limits for the whole run, so
+//! N shards together open no faster than one process). Also the `--start-at` time and the
+//! `--run-id` every shard of one run carries.
 //! Pure functions; `run` builds the [`Shard`], `drive` asks it. Supervising worker processes lives
 //! in `workers/`, not here.
 
@@ -95,6 +98,25 @@ impl Shard {
         self.index.saturating_add(nth.saturating_mul(self.count))
     }
 
+    /// This shard's part of the run's connection pacing. `in_flight` handshakes are split like
+    /// `max_connections` (but at least 1, so a shard can connect at all: with fewer handshakes
+    /// than shards the run as a whole has one per shard); `per_second` is divided by N, and this
+    /// shard's first start slot comes `index / per_second` after its start, so the shards' slots
+    /// interleave into the one-process sequence `0, 1/rate, 2/rate, …` (shard I takes slots
+    /// `I, I+N, …`, as with arrivals).
+    pub fn pacing(&self, in_flight: u32, per_second: Option<f64>) -> ShardPacing {
+        let count = f64::from(self.count);
+        ShardPacing {
+            in_flight: self.share(in_flight).max(1),
+            per_second: per_second.map(|rate| rate / count),
+            first_slot: per_second
+                .filter(|rate| rate.is_finite() && *rate > 0.0)
+                .map_or(Duration::ZERO, |rate| {
+                    Duration::from_secs_f64(f64::from(self.index) / rate)
+                }),
+        }
+    }
+
     /// This shard's source addresses: every N-th from its index when there are at least N, else
     /// the one at `index mod len` (shards then share addresses, and their ephemeral ports).
     pub fn source_addresses(&self, all: &[IpAddr]) -> Vec<IpAddr> {
@@ -111,6 +133,42 @@ impl Shard {
             vec![all[self.index as usize % all.len()]]
         }
     }
+}
+
+/// One shard's connection pacing ([`Shard::pacing`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShardPacing {
+    /// Handshakes this shard may have in flight at once.
+    pub in_flight: u32,
+    /// New connections per second this shard may start (none: no limit).
+    pub per_second: Option<f64>,
+    /// How long after its start this shard's first start slot comes.
+    pub first_slot: Duration,
+}
+
+/// Check a run id (`--run-id`): 1 to 128 letters, digits, `.`, `_`, `-` or `:` (a Kubernetes
+/// Job's uid, a date, a CI build number), so it can be shown and compared as it is.
+pub fn parse_run_id(text: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    if text.is_empty() || text.len() > 128 || !text.chars().all(allowed) {
+        return Err(format!(
+            "`{text}` is not a run id: write 1 to 128 letters, digits, `.`, `_`, `-` or `:` (e.g. --run-id nightly-2026-12-07), the same for every shard of the run"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// A fresh run id: 16 hex digits from the OS's random source (time and process id if it fails).
+pub fn new_run_id() -> String {
+    use rand::{Rng, SeedableRng};
+    let mut random = rand::rngs::StdRng::try_from_os_rng().unwrap_or_else(|_| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        rand::rngs::StdRng::seed_from_u64((now as u64) ^ (u64::from(std::process::id()) << 32))
+    });
+    format!("{:016x}", random.random::<u64>())
 }
 
 /// Parse `--start-at`: RFC 3339 (`2026-12-01T23:00:00Z`, `…+01:00`, fractions allowed) or Unix
@@ -316,6 +374,52 @@ mod tests {
     }
 
     #[test]
+    fn pacing_limits_are_split_so_the_shards_add_up_to_the_whole() {
+        assert_eq!(
+            Shard::WHOLE.pacing(32, Some(10.0)),
+            ShardPacing {
+                in_flight: 32,
+                per_second: Some(10.0),
+                first_slot: Duration::ZERO
+            }
+        );
+        for count in [2, 3, 4, 7] {
+            let parts: Vec<ShardPacing> = shards(count)
+                .iter()
+                .map(|shard| shard.pacing(32, Some(10.0)))
+                .collect();
+            let in_flight: u32 = parts.iter().map(|part| part.in_flight).sum();
+            assert_eq!(in_flight, 32, "{count} shards");
+            let rate: f64 = parts.iter().filter_map(|part| part.per_second).sum();
+            assert!((rate - 10.0).abs() < 1e-9, "{count} shards: {rate}");
+            // Every shard's slots (first_slot + k / its rate), together: the whole's k / 10.
+            let mut slots: Vec<u64> = parts
+                .iter()
+                .flat_map(|part| {
+                    let gap = 1.0 / part.per_second.unwrap_or(f64::NAN);
+                    (0..10).map(move |k| {
+                        ((part.first_slot.as_secs_f64() + f64::from(k) * gap) * 1000.0).round()
+                            as u64
+                    })
+                })
+                .collect();
+            slots.sort_unstable();
+            let whole: Vec<u64> = (0..u64::from(10 * count)).map(|k| k * 100).collect();
+            assert_eq!(slots, whole, "{count} shards");
+        }
+        // Fewer handshakes than shards: one each, so every shard can connect.
+        let few: Vec<u32> = shards(4)
+            .iter()
+            .map(|shard| shard.pacing(2, None).in_flight)
+            .collect();
+        assert_eq!(few, vec![1, 1, 1, 1]);
+        assert_eq!(
+            Shard { index: 2, count: 4 }.pacing(8, None).first_slot,
+            Duration::ZERO
+        );
+    }
+
+    #[test]
     fn source_addresses_are_split_between_shards() {
         let all: Vec<IpAddr> = (1..=5).map(|n| IpAddr::from([127, 0, 0, n])).collect();
         let parts: Vec<_> = shards(2)
@@ -331,6 +435,18 @@ mod tests {
         assert!(few.iter().all(|part| part.len() == 1));
         assert_eq!(few[3], vec![all[1]]);
         assert!(Shard::WHOLE.source_addresses(&[]).is_empty());
+    }
+
+    #[test]
+    fn run_ids_are_short_plain_words() {
+        assert_eq!(
+            parse_run_id("6f1c2a9e-0b1d-4c8e-9a2f-3d4e5f607182").as_deref(),
+            Ok("6f1c2a9e-0b1d-4c8e-9a2f-3d4e5f607182")
+        );
+        assert!(parse_run_id("nightly.2026-12-07_1:2").is_ok());
+        for bad in ["", "two words", "a/b", &"x".repeat(129), "é"] {
+            assert!(parse_run_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

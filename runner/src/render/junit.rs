@@ -88,7 +88,10 @@ pub fn render(report: &Report) -> String {
         .filter(|(_, _, failure)| failure.is_some())
         .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let suite = xml(&format!("volley: {}", report.scenario.name));
+    let partial = report
+        .partial_note()
+        .map_or_else(String::new, |note| format!(" (PARTIAL: {note})"));
+    let suite = xml(&format!("volley: {}{partial}", report.scenario.name));
     let _ = writeln!(
         out,
         "<testsuites name=\"{suite}\" tests=\"{}\" failures=\"{failed}\" time=\"{}\">",

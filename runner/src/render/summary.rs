@@ -68,6 +68,9 @@ pub fn render(report: &Report) -> String {
     if run.merged_runs > 1 {
         let _ = writeln!(out, "merged from {} runs", run.merged_runs);
     }
+    if let Some(note) = report.partial_note() {
+        let _ = writeln!(out, "PARTIAL: {note}");
+    }
     if let Some(limit) = &run.max_duration_reached {
         let _ = writeln!(
             out,

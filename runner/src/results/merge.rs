@@ -1,15 +1,169 @@
-//! `volley merge`: combine the results of several runs of one scenario (shards on several
-//! machines) into one result. Counts add up and histograms are merged from their encoded form, so
-//! every percentile is exactly what one run holding all the populations would report; thresholds
-//! are evaluated again on the merged figures. The time series is aligned by interval: counts add,
-//! per-interval percentiles take the worst shard's (an upper bound, not exact).
+//! `volley merge`: combine the results of the shards of one run (`--shard I/N` on several
+//! machines, the workers of `--workers`) into one result. It first checks what it merges: every
+//! file must carry the same run id and shard count, no shard may come twice, and every shard of
+//! the run must be there unless the caller allows a partial result (`--partial`), which is then
+//! marked partial (`run.partial`, `run.missing_shards`, a warning). Counts add up and histograms
+//! are merged from their encoded form, so every percentile is exactly what one run holding all
+//! the populations would report; thresholds are evaluated again on the merged figures. The time
+//! series is lined up by wall-clock time (`timeline`), and `elapsed_s` spans the first shard's
+//! start to the last one's end.
 
 use crate::config::threshold::Threshold;
-use crate::measure::series::Point;
 use crate::measure::stats::METRIC_SCALE;
 use crate::results::codec;
 use crate::results::report::{Distribution, Report};
+use crate::results::timeline::Timeline;
 use std::collections::BTreeMap;
+
+/// Why results could not be merged (`volley merge` exits 2).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// No file was given.
+    #[error("nothing to merge")]
+    Nothing,
+    /// A file does not say which run and shard it holds.
+    #[error(
+        "{0} does not say which run and shard it holds (no run.id: written by an older volley); rerun it with this volley"
+    )]
+    NoIdentity(String),
+    /// Two files are of different runs.
+    #[error(
+        "{first} is of run `{first_id}` but {other} is of run `{other_id}`: merge the shards of one run (every shard of a run carries the same --run-id)"
+    )]
+    DifferentRuns {
+        /// The first file.
+        first: String,
+        /// Its run id.
+        first_id: String,
+        /// The file of another run.
+        other: String,
+        /// Its run id.
+        other_id: String,
+    },
+    /// Two files split the run into different numbers of shards.
+    #[error(
+        "{first} is a shard of {first_count} but {other} is a shard of {other_count}: mixed shard counts"
+    )]
+    MixedCounts {
+        /// The first file.
+        first: String,
+        /// Its shard count.
+        first_count: u32,
+        /// The other file.
+        other: String,
+        /// Its shard count.
+        other_count: u32,
+    },
+    /// A shard is in two files (or one file given twice).
+    #[error(
+        "shard {shard}/{count} is in both {first} and {other}: merging it twice would count it twice"
+    )]
+    Duplicate {
+        /// The shard index.
+        shard: u32,
+        /// The shard count.
+        count: u32,
+        /// The file that has it first.
+        first: String,
+        /// The other file that has it.
+        other: String,
+    },
+    /// Shards of the run are missing and a partial result was not asked for.
+    #[error("{}", missing_shards(.id, .count, .missing))]
+    Missing {
+        /// The run id.
+        id: String,
+        /// The shard count.
+        count: u32,
+        /// The missing shard indexes.
+        missing: Vec<u32>,
+    },
+    /// The figures themselves could not be merged.
+    #[error("{0}")]
+    Figures(String),
+}
+
+/// What [`MergeError::Missing`] says.
+fn missing_shards(id: &str, count: &u32, missing: &[u32]) -> String {
+    let list: Vec<String> = missing.iter().map(u32::to_string).collect();
+    let (shards, files) = if missing.len() == 1 {
+        ("shard", "its file")
+    } else {
+        ("shards", "their files")
+    };
+    let are = if missing.len() == 1 { "is" } else { "are" };
+    format!(
+        "{shards} {} of {count} of run `{id}` {are} missing: merge {files} too, or pass --partial to merge what is here and mark the result partial",
+        list.join(", ")
+    )
+}
+
+/// What the merged files hold together: the run, its shard count, the shards present and missing.
+#[derive(Debug, PartialEq)]
+struct Identity {
+    id: String,
+    count: u32,
+    present: Vec<u32>,
+    missing: Vec<u32>,
+}
+
+/// Check that `inputs` (name, report) are distinct shards of one run; all of it unless `partial`.
+fn identity(inputs: &[(String, Report)], partial: bool) -> Result<Identity, MergeError> {
+    let Some((first, first_report)) = inputs.first() else {
+        return Err(MergeError::Nothing);
+    };
+    let (id, count) = (&first_report.run.id, first_report.run.shard_count.max(1));
+    let mut owner: BTreeMap<u32, &str> = BTreeMap::new();
+    for (name, report) in inputs {
+        let run = &report.run;
+        if run.id.is_empty() || run.shards.is_empty() {
+            return Err(MergeError::NoIdentity(name.clone()));
+        }
+        if &run.id != id {
+            return Err(MergeError::DifferentRuns {
+                first: first.clone(),
+                first_id: id.clone(),
+                other: name.clone(),
+                other_id: run.id.clone(),
+            });
+        }
+        if run.shard_count.max(1) != count || run.shards.iter().any(|shard| *shard >= count) {
+            return Err(MergeError::MixedCounts {
+                first: first.clone(),
+                first_count: count,
+                other: name.clone(),
+                other_count: run.shard_count,
+            });
+        }
+        for shard in &run.shards {
+            if let Some(before) = owner.insert(*shard, name.as_str()) {
+                return Err(MergeError::Duplicate {
+                    shard: *shard,
+                    count,
+                    first: before.to_owned(),
+                    other: name.clone(),
+                });
+            }
+        }
+    }
+    let present: Vec<u32> = owner.keys().copied().collect();
+    let missing: Vec<u32> = (0..count)
+        .filter(|shard| !owner.contains_key(shard))
+        .collect();
+    if !missing.is_empty() && !partial {
+        return Err(MergeError::Missing {
+            id: id.clone(),
+            count,
+            missing,
+        });
+    }
+    Ok(Identity {
+        id: id.clone(),
+        count,
+        present,
+        missing,
+    })
+}
 
 fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     for (key, count) in from {
@@ -50,35 +204,6 @@ fn merge_named(
         mine.insert(name.clone(), merged);
     }
     Ok(())
-}
-
-fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Add `theirs`, another run's point number `index`, into `points` (one run's series, or the sum
-/// so far): counts and `open` add, `t` is the later one, percentiles the worst run's.
-pub fn add_point(points: &mut Vec<Point>, index: usize, theirs: &Point) {
-    match points.get_mut(index) {
-        Some(mine) => {
-            mine.t = mine.t.max(theirs.t);
-            mine.open += theirs.open;
-            mine.sent += theirs.sent;
-            mine.received += theirs.received;
-            mine.round_trips += theirs.round_trips;
-            mine.failed += theirs.failed;
-            mine.rtt_p50 = max_option(mine.rtt_p50, theirs.rtt_p50);
-            mine.rtt_p90 = max_option(mine.rtt_p90, theirs.rtt_p90);
-            mine.rtt_p99 = max_option(mine.rtt_p99, theirs.rtt_p99);
-            mine.rtt_max = max_option(mine.rtt_max, theirs.rtt_max);
-            mine.timer_lag_p99 = max_option(mine.timer_lag_p99, theirs.timer_lag_p99);
-            add_maps(&mut mine.errors, &theirs.errors);
-        }
-        None => points.push(theirs.clone()),
-    }
 }
 
 /// Merge `b` into `a`.
@@ -177,12 +302,10 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
         _ => {}
     }
     merge_named(&mut a.metrics, &b.metrics, METRIC_SCALE)?;
-    for (index, theirs) in b.series.points.iter().enumerate() {
-        add_point(&mut a.series.points, index, theirs);
-    }
     let run = &mut a.run;
     run.started_at_unix_s = run.started_at_unix_s.min(b.run.started_at_unix_s);
-    run.elapsed_s = run.elapsed_s.max(b.run.elapsed_s);
+    run.started_at_unix_ms = run.started_at_unix_ms.min(b.run.started_at_unix_ms);
+    run.ended_at_unix_ms = run.ended_at_unix_ms.max(b.run.ended_at_unix_ms);
     run.connections += b.run.connections;
     run.interrupted |= b.run.interrupted;
     run.aborted_by = run.aborted_by.take().or(b.run.aborted_by.clone());
@@ -214,9 +337,15 @@ fn rules_of(report: &Report) -> Result<Vec<Threshold>, String> {
         .collect()
 }
 
-/// Count a shard that left no results (a worker killed or crashed) into `report`: its
-/// `connections` are planned, attempted and failed with `reason`, and the verdict is judged again.
-pub fn count_lost_shard(report: &mut Report, connections: u32, reason: &str) -> Result<(), String> {
+/// Count shard `shard`, which left no results (a worker killed or crashed), into `report`: its
+/// `connections` are planned, attempted and failed with `reason`, it is listed as missing (the
+/// result is partial), and the verdict is judged again.
+pub fn count_lost_shard(
+    report: &mut Report,
+    shard: u32,
+    connections: u32,
+    reason: &str,
+) -> Result<(), String> {
     let rules = rules_of(report)?;
     let lost = u64::from(connections);
     report.run.connections += connections;
@@ -228,20 +357,207 @@ pub fn count_lost_shard(report: &mut Report, connections: u32, reason: &str) -> 
         .failed_by_reason
         .entry(reason.to_owned())
         .or_default() += lost;
+    if !report.run.missing_shards.contains(&shard) {
+        report.run.missing_shards.push(shard);
+        report.run.missing_shards.sort_unstable();
+    }
+    mark_partial(report);
     report.apply_thresholds(&rules);
     Ok(())
 }
 
-/// Merge several results into one, re-evaluating the first file's thresholds.
-pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
-    let mut reports = reports.into_iter();
-    let first = reports.next().ok_or("nothing to merge")?;
-    let rules = rules_of(&first)?;
+/// Set `run.partial` from `run.missing_shards` and say so in the warnings.
+fn mark_partial(report: &mut Report) {
+    report.run.partial = !report.run.missing_shards.is_empty();
+    report
+        .warnings
+        .retain(|warning| !warning.starts_with(PARTIAL_WARNING));
+    if let Some(note) = report.partial_note() {
+        report.warnings.push(format!(
+            "{PARTIAL_WARNING}{note}: every figure covers only the shards present"
+        ));
+    }
+}
+
+/// How the partial-result warning starts.
+const PARTIAL_WARNING: &str = "partial result: ";
+
+/// Merge the results `inputs` (each with the name errors use for it, its path) of the shards of
+/// one run into one, re-evaluating the first one's thresholds. Refused: files of different runs
+/// or shard counts, a shard twice, and (unless `partial`) a missing shard.
+pub fn merge(inputs: Vec<(String, Report)>, partial: bool) -> Result<Report, MergeError> {
+    let identity = identity(&inputs, partial)?;
+    let origin_ms = inputs
+        .iter()
+        .map(|(_, report)| report.run.started_at_unix_ms)
+        .min()
+        .unwrap_or(0);
+    let interval_s = inputs
+        .iter()
+        .map(|(_, report)| report.series.interval_s)
+        .find(|interval| *interval > 0.0)
+        .unwrap_or(1.0);
+    let mut timeline = Timeline::new(origin_ms, interval_s);
+    for (source, (_, report)) in inputs.iter().enumerate() {
+        for point in &report.series.points {
+            timeline.add(source, report.run.started_at_unix_ms, point);
+        }
+    }
+    let mut reports = inputs.into_iter().map(|(_, report)| report);
+    let first = reports.next().ok_or(MergeError::Nothing)?;
+    let rules = rules_of(&first).map_err(MergeError::Figures)?;
     let mut merged = first;
     for report in reports {
-        merged = merge_two(merged, &report)?;
+        merged = merge_two(merged, &report).map_err(MergeError::Figures)?;
     }
+    merged.series.points = timeline.points();
+    merged.series.interval_s = interval_s;
+    let run = &mut merged.run;
+    run.id = identity.id;
+    run.shard_count = identity.count;
+    run.shards = identity.present;
+    run.missing_shards = identity.missing;
+    run.elapsed_s = (run.ended_at_unix_ms.saturating_sub(run.started_at_unix_ms) as f64) / 1000.0;
     merged.warnings = crate::results::health::warnings(&merged);
+    mark_partial(&mut merged);
     merged.apply_thresholds(&rules);
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::series::Point;
+    use crate::results::report::RunInfo;
+
+    /// An empty report of shard `index` of `count` of run `id`, started at `started_ms` and
+    /// ending 2 s later, with points at 1 s and 2 s (`sent` 1 each).
+    fn shard(id: &str, index: u32, count: u32, started_ms: u64) -> Report {
+        let mut report = Report::build(
+            Default::default(),
+            RunInfo {
+                id: id.into(),
+                shard_count: count,
+                shards: vec![index],
+                started_at_unix_ms: started_ms,
+                ended_at_unix_ms: started_ms + 2000,
+                elapsed_s: 2.0,
+                connections: 1,
+                ..RunInfo::default()
+            },
+            Default::default(),
+            &Default::default(),
+            Default::default(),
+        );
+        report.series.interval_s = 1.0;
+        report.series.points = (1..=2)
+            .map(|second| Point {
+                t: f64::from(second),
+                open: 1,
+                sent: 1,
+                ..Point::default()
+            })
+            .collect();
+        report
+    }
+
+    fn named(reports: Vec<Report>) -> Vec<(String, Report)> {
+        reports
+            .into_iter()
+            .enumerate()
+            .map(|(position, report)| (format!("file-{position}.json"), report))
+            .collect()
+    }
+
+    fn refusal(reports: Vec<Report>, partial: bool) -> String {
+        match merge(named(reports), partial) {
+            Ok(report) => panic!("merged: {:?}", report.run),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_shard_once_merges_and_spans_first_start_to_last_end() -> Result<(), MergeError> {
+        let merged = merge(
+            named(vec![shard("r1", 1, 2, 10_300), shard("r1", 0, 2, 10_000)]),
+            false,
+        )?;
+        assert_eq!(merged.run.id, "r1");
+        assert_eq!(merged.run.shards, vec![0, 1]);
+        assert!(merged.run.missing_shards.is_empty() && !merged.run.partial);
+        assert_eq!(merged.run.started_at_unix_ms, 10_000);
+        assert_eq!(merged.run.ended_at_unix_ms, 12_300);
+        assert_eq!(merged.run.elapsed_s, 2.3);
+        assert_eq!(merged.run.connections, 2);
+        // By time: shard 1's points (0.3 s later) in the same intervals as shard 0's.
+        let sent: Vec<u64> = merged.series.points.iter().map(|p| p.sent).collect();
+        assert_eq!(sent, vec![2, 2]);
+        assert!(merged.warnings.iter().all(|w| !w.contains("partial")));
+        Ok(())
+    }
+
+    #[test]
+    fn a_retried_shard_lands_where_it_ran() -> Result<(), MergeError> {
+        // Shard 1 ran again 10 minutes later (a Kubernetes index retried).
+        let merged = merge(
+            named(vec![shard("r1", 0, 2, 0), shard("r1", 1, 2, 600_000)]),
+            false,
+        )?;
+        assert_eq!(merged.run.elapsed_s, 602.0);
+        let times: Vec<f64> = merged.series.points.iter().map(|p| p.t).collect();
+        assert_eq!(times, vec![1.0, 2.0, 601.0, 602.0]);
+        Ok(())
+    }
+
+    #[test]
+    fn duplicates_other_runs_mixed_counts_and_missing_shards_are_refused() {
+        let duplicate = refusal(vec![shard("r1", 0, 2, 0), shard("r1", 0, 2, 0)], true);
+        assert_eq!(
+            duplicate,
+            "shard 0/2 is in both file-0.json and file-1.json: merging it twice would count it twice"
+        );
+        let other_run = refusal(vec![shard("r1", 0, 2, 0), shard("r2", 1, 2, 0)], true);
+        assert!(
+            other_run.contains("file-0.json is of run `r1` but file-1.json is of run `r2`"),
+            "{other_run}"
+        );
+        let mixed = refusal(vec![shard("r1", 0, 2, 0), shard("r1", 1, 3, 0)], true);
+        assert!(mixed.contains("mixed shard counts"), "{mixed}");
+        let missing = refusal(vec![shard("r1", 0, 4, 0), shard("r1", 2, 4, 0)], false);
+        assert_eq!(
+            missing,
+            "shards 1, 3 of 4 of run `r1` are missing: merge their files too, or pass --partial to merge what is here and mark the result partial"
+        );
+        let mut old = shard("r1", 1, 2, 0);
+        old.run.id.clear();
+        let unknown = refusal(vec![shard("r1", 0, 2, 0), old], true);
+        assert!(unknown.contains("file-1.json does not say"), "{unknown}");
+    }
+
+    #[test]
+    fn partial_merges_what_is_there_and_says_so() -> Result<(), MergeError> {
+        let merged = merge(
+            named(vec![shard("r1", 0, 4, 0), shard("r1", 2, 4, 0)]),
+            true,
+        )?;
+        assert!(merged.run.partial);
+        assert_eq!(merged.run.missing_shards, vec![1, 3]);
+        assert!(
+            merged
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("partial result: shards 1, 3 of 4 missing")),
+            "{:?}",
+            merged.warnings
+        );
+        // A partial merge merged again with the missing shards is whole.
+        let whole = merge(
+            named(vec![merged, shard("r1", 1, 4, 0), shard("r1", 3, 4, 0)]),
+            false,
+        )?;
+        assert!(!whole.run.partial, "{:?}", whole.warnings);
+        assert_eq!(whole.run.shards, vec![0, 1, 2, 3]);
+        assert!(whole.warnings.iter().all(|w| !w.contains("partial")));
+        Ok(())
+    }
 }

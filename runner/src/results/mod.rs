@@ -1,7 +1,8 @@
 //! Stage `results`: the outcome of a run as plain data. [`report::Report`] is the model (serialised
 //! as `volley.results/v2`); `build` assembles it from what `measure` collected; `thresholds` judges
 //! the file's rules on a small view of its figures; `verdict` decides pass/fail and the exit code;
-//! `merge` combines shard results exactly (HDR histograms via `codec`); `health` warns when the
+//! `merge` combines shard results exactly (HDR histograms via `codec`; their time series lined up
+//! by wall-clock time in `timeline`); `health` warns when the
 //! generator itself was saturated.
 //!
 //! Hands to `render`: a finished [`report::Report`]. Does not live here: parsing the rules
@@ -13,4 +14,5 @@ pub mod health;
 pub mod merge;
 pub mod report;
 pub mod thresholds;
+pub mod timeline;
 pub mod verdict;

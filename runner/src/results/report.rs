@@ -102,9 +102,36 @@ pub struct ScenarioInfo {
 /// `run` section.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// The run these results belong to: the same in every shard of one run (`--run-id`, or made up
+    /// at start; `--workers` gives its workers its own). Empty in results written before it was
+    /// kept, which `volley merge` refuses.
+    #[serde(default)]
+    pub id: String,
+    /// How many shards the run was split into (1: one process).
+    #[serde(default = "one")]
+    pub shard_count: u32,
+    /// The shards whose figures these results hold, sorted: `[I]` for shard `I` (`[0]` for one
+    /// process), several after a merge.
+    #[serde(default)]
+    pub shards: Vec<u32>,
+    /// Shards of the run whose figures are not in these results (`volley merge --partial`, or a
+    /// `--workers` worker that died): the results are partial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u32>,
+    /// True when shards are missing (`missing_shards`): the figures cover only part of the run.
+    #[serde(default)]
+    pub partial: bool,
     /// Unix time the run started, seconds.
     pub started_at_unix_s: u64,
-    /// Wall time from start to the end of draining, seconds.
+    /// Unix time the load started, milliseconds (after `--start-at`); after a merge, the
+    /// earliest shard's.
+    #[serde(default)]
+    pub started_at_unix_ms: u64,
+    /// Unix time the run ended (drained), milliseconds; after a merge, the latest shard's.
+    #[serde(default)]
+    pub ended_at_unix_ms: u64,
+    /// Wall time from start to the end of draining, seconds; after a merge, from the first
+    /// shard's start to the last one's end.
     pub elapsed_s: f64,
     /// Planned connections.
     pub connections: u32,
@@ -138,7 +165,14 @@ fn one() -> u32 {
 impl Default for RunInfo {
     fn default() -> Self {
         RunInfo {
+            id: String::new(),
+            shard_count: 1,
+            shards: vec![0],
+            missing_shards: Vec::new(),
+            partial: false,
             started_at_unix_s: 0,
+            started_at_unix_ms: 0,
+            ended_at_unix_ms: 0,
             elapsed_s: 0.0,
             connections: 0,
             ramp_up_s: 0.0,
@@ -382,6 +416,21 @@ impl Report {
             scenario_errors: self.scenario_errors.values().sum(),
             messages: &self.messages,
         }
+    }
+
+    /// `shards 1, 3 of 4 missing` when the result is partial (`run.missing_shards`).
+    pub fn partial_note(&self) -> Option<String> {
+        let missing = &self.run.missing_shards;
+        if missing.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = missing.iter().map(u32::to_string).collect();
+        Some(format!(
+            "shard{} {} of {} missing",
+            if missing.len() == 1 { "" } else { "s" },
+            list.join(", "),
+            self.run.shard_count
+        ))
     }
 
     /// Pretty JSON.

@@ -1,12 +1,15 @@
 //! The live feed from a `--workers` worker to its parent: one JSON line on the worker's stdout per
-//! time-series point, holding that point and the worker's figures so far (its counters, and its
-//! histograms, checks, metrics and failures with each histogram in the results files' encoding,
-//! `results::codec`). The worker writes it from the sampler's tap ([`tap`], switched on by the
-//! hidden flag `volley run --feed`); the parent reads it with [`read_lines`] and [`decode`] and sums
-//! the workers in `live`. A worker writes a line about once per `--interval` (and the last one when
-//! its run has drained), so the parent's live figures are at most one interval old. What the
-//! worker finally reports still travels in its results file (`mod.rs`); this feed is only for the
-//! live views and the live `--series` file.
+//! time-series point, holding that point, the wall-clock time the worker's load started (so the
+//! parent can line the workers' points up by time) and the worker's figures so far (its counters,
+//! and its histograms, checks, metrics and failures with each histogram in the results files'
+//! encoding, `results::codec`); and one line when the worker crosses an abort rule, so the parent
+//! stops the others on a structured message, never on text a scenario could log. The worker
+//! writes points from the sampler's tap ([`tap`], switched on by the hidden flag `volley run
+//! --feed`) and the abort from `run`'s abort check ([`announce_abort`]); the parent reads them with
+//! [`read_lines`] and [`decode`] and sums the workers in `live`. A worker writes a point about once
+//! per `--interval` (and the last one when its run has drained), so the parent's live figures are
+//! at most one interval old. What the worker finally reports still travels in its results file
+//! (`mod.rs`); this feed is only for the live views, the live `--series` file and the abort.
 
 use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
@@ -35,12 +38,29 @@ pub struct Snapshot {
     pub totals: Totals,
     /// The time-series point just taken.
     pub point: Point,
+    /// Unix time the worker's load started, ms (its `run.started_at_unix_ms`): `point.t` counts
+    /// from it.
+    pub started_at_unix_ms: u64,
 }
 
-/// The line as written.
-#[derive(Serialize, Deserialize)]
+/// What one feed line says.
+#[derive(Debug)]
+pub enum Message {
+    /// A time-series point with the figures so far.
+    Point(Box<Snapshot>),
+    /// The worker crossed this abort rule (as written) and is stopping its run.
+    Aborted(String),
+}
+
+/// The line as written: a point with its figures, or (with `aborted_by`, the rest left empty) a
+/// crossed abort rule.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
 struct Line {
     volley_feed: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aborted_by: Option<String>,
+    started_at_unix_ms: u64,
     counters: CounterValues,
     point: Point,
     round_trips: String,
@@ -53,10 +73,18 @@ struct Line {
     failures: BTreeMap<String, u64>,
 }
 
-/// The feed line for `point`, with `counters` and `totals` read at the same moment.
-pub fn encode(counters: CounterValues, totals: &Totals, point: &Point) -> String {
+/// The feed line for `point` of a run whose load started at `started_at_unix_ms`, with
+/// `counters` and `totals` read at the same moment.
+pub fn encode(
+    started_at_unix_ms: u64,
+    counters: CounterValues,
+    totals: &Totals,
+    point: &Point,
+) -> String {
     let line = Line {
         volley_feed: FORMAT,
+        aborted_by: None,
+        started_at_unix_ms,
         counters,
         point: point.clone(),
         round_trips: codec::encode(&totals.round_trips),
@@ -80,8 +108,18 @@ pub fn encode(counters: CounterValues, totals: &Totals, point: &Point) -> String
     serde_json::to_string(&line).unwrap_or_default()
 }
 
-/// Read a line [`encode`] wrote; an error says what is wrong with it.
-pub fn decode(text: &str) -> Result<Snapshot, String> {
+/// The feed line saying the worker crossed the abort rule `rule` (as written).
+pub fn encode_abort(rule: &str) -> String {
+    let line = Line {
+        volley_feed: FORMAT,
+        aborted_by: Some(rule.to_owned()),
+        ..Line::default()
+    };
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// Read a line [`encode`] or [`encode_abort`] wrote; an error says what is wrong with it.
+pub fn decode(text: &str) -> Result<Message, String> {
     let line: Line =
         serde_json::from_str(text).map_err(|error| format!("not a feed line: {error}"))?;
     if line.volley_feed != FORMAT {
@@ -89,6 +127,9 @@ pub fn decode(text: &str) -> Result<Snapshot, String> {
             "feed format {} (this parent reads {FORMAT}): the worker is another volley binary",
             line.volley_feed
         ));
+    }
+    if let Some(rule) = line.aborted_by {
+        return Ok(Message::Aborted(rule));
     }
     let mut totals = Totals {
         round_trips: codec::decode(&line.round_trips)?,
@@ -109,26 +150,37 @@ pub fn decode(text: &str) -> Result<Snapshot, String> {
     for (name, text) in line.metrics {
         totals.metrics.insert(name, codec::decode(&text)?);
     }
-    Ok(Snapshot {
+    Ok(Message::Point(Box::new(Snapshot {
         counters: line.counters,
         totals,
         point: line.point,
-    })
+        started_at_unix_ms: line.started_at_unix_ms,
+    })))
 }
 
-/// The sampler tap of a worker: each point, with the collector's figures, as a line on stdout.
-/// A write error (the parent is gone) is ignored: the worker still writes its results file.
-pub fn tap() -> PointTap {
-    Box::new(|collector: &Collector, point: &Point| {
-        let line = encode(
+/// The sampler tap of a worker whose load started at `started_at_unix_ms`: each point, with the
+/// collector's figures, as a line on stdout.
+pub fn tap(started_at_unix_ms: u64) -> PointTap {
+    Box::new(move |collector: &Collector, point: &Point| {
+        write_line(&encode(
+            started_at_unix_ms,
             CounterValues::read(&collector.counters),
             &collector.snapshot(),
             point,
-        );
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
-        let _ = stdout.flush();
+        ));
     })
+}
+
+/// Tell the parent, on stdout, that this worker crossed the abort rule `rule`.
+pub fn announce_abort(rule: &str) {
+    write_line(&encode_abort(rule));
+}
+
+/// One line on stdout, whole. A write error (the parent is gone) is ignored.
+fn write_line(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 /// Call `each` with every line of `reader` (without its newline) until end of file or a read
@@ -191,15 +243,17 @@ mod tests {
             ..Point::default()
         };
         let text = encode(
+            1_796_166_000_250,
             CounterValues::read(&collector.counters),
             &collector.snapshot(),
             &point,
         );
         assert!(!text.contains('\n'));
         let back = match decode(&text) {
-            Ok(back) => back,
-            Err(error) => panic!("{error}"),
+            Ok(Message::Point(back)) => back,
+            other => panic!("{other:?}"),
         };
+        assert_eq!(back.started_at_unix_ms, 1_796_166_000_250);
         assert_eq!(back.point, point);
         assert_eq!(back.counters.messages_sent, 7);
         assert_eq!(back.counters.open, 1);
@@ -208,6 +262,36 @@ mod tests {
         assert_eq!(back.totals.metrics["queue"].len(), 1);
         assert_eq!(back.totals.checks["echo"].failed, 1);
         assert_eq!(back.totals.failures["connect: refused"], 2);
+    }
+
+    #[test]
+    fn a_crossed_abort_rule_is_its_own_line_and_a_check_name_cannot_fake_it() {
+        let rule = "round_trip p99 < 100ms";
+        match decode(&encode_abort(rule)) {
+            Ok(Message::Aborted(back)) => assert_eq!(back, rule),
+            other => panic!("{other:?}"),
+        }
+        // Names a scenario chooses travel as data, never as the message kind.
+        let collector = Collector::default();
+        let mut samples = Samples::default();
+        samples.checks.insert(
+            "aborted_by".into(),
+            CheckCount {
+                passed: 1,
+                failed: 0,
+            },
+        );
+        samples
+            .failures
+            .insert("threshold crossed; stopping the run".into(), 1);
+        collector.absorb(0, &mut samples);
+        let text = encode(
+            0,
+            CounterValues::read(&collector.counters),
+            &collector.snapshot(),
+            &Point::default(),
+        );
+        assert!(matches!(decode(&text), Ok(Message::Point(_))));
     }
 
     #[test]

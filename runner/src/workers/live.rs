@@ -1,17 +1,19 @@
 //! [`Live`]: the parent's running sum of its workers' feeds (`feed`), for the one progress line,
 //! the one `--metrics-addr` endpoint and the one live `--series` file of a `--workers` run. It
 //! keeps each worker's latest [`Snapshot`] (counters add up; histograms, checks, metrics and
-//! failures merge exactly, as `volley merge` does) and the series summed row by row: row `i` is
-//! the sum of every worker's point `i` (`results::merge::add_point`, the same rule as the final
-//! merge) and is appended to the file once every worker still running has reported it. A worker
-//! that ends keeps its last figures in the sum; one that died (no results) has its open
-//! connections taken out of the `open` gauge, since the kernel closed them. The final report does
-//! not come from here: `mod.rs` merges the workers' results files.
+//! failures merge exactly, as `volley merge` does) and the workers' points on one time grid
+//! (`results::timeline`, the same rule as the final merge, so the file holds the rows of the
+//! merged results): the grid starts at the earliest worker's start, known once every worker still
+//! running has reported a point, and a row is appended to the file once every worker still running
+//! has reported a point in a later interval. A worker that ends keeps its last figures in the sum;
+//! one that died (no results) has its open connections taken out of the `open` gauge, since the
+//! kernel closed them. The final report does not come from here: `mod.rs` merges the workers'
+//! results files.
 
 use crate::measure::counters::CounterValues;
 use crate::measure::series::{Point, SeriesFile};
 use crate::measure::stats::Totals;
-use crate::results::merge::add_point;
+use crate::results::timeline::Timeline;
 use crate::workers::feed::Snapshot;
 
 /// One worker's latest figures.
@@ -19,8 +21,8 @@ use crate::workers::feed::Snapshot;
 struct Latest {
     counters: CounterValues,
     totals: Totals,
-    /// Points it has reported.
-    points: usize,
+    /// Unix time its load started, ms (from its first point on).
+    started_at_unix_ms: Option<u64>,
     /// It has exited: it reports nothing more.
     ended: bool,
 }
@@ -28,17 +30,25 @@ struct Latest {
 /// The sum over the workers of a run.
 pub struct Live {
     workers: Vec<Latest>,
-    rows: Vec<Point>,
-    written: usize,
+    interval_s: f64,
+    /// Points that came before every running worker's start was known: (worker, point).
+    waiting: Vec<(usize, Point)>,
+    /// The grid, once its origin is known.
+    timeline: Option<Timeline>,
+    /// The first interval not yet appended to the file.
+    written: u64,
     file: Option<SeriesFile>,
 }
 
 impl Live {
-    /// No figures yet from `count` workers; complete rows go to `file`.
-    pub fn new(count: u32, file: Option<SeriesFile>) -> Live {
+    /// No figures yet from `count` workers taking a point every `interval_s` seconds; complete
+    /// rows go to `file`.
+    pub fn new(count: u32, interval_s: f64, file: Option<SeriesFile>) -> Live {
         Live {
             workers: (0..count).map(|_| Latest::default()).collect(),
-            rows: Vec::new(),
+            interval_s,
+            waiting: Vec::new(),
+            timeline: None,
             written: 0,
             file,
         }
@@ -46,13 +56,17 @@ impl Live {
 
     /// Worker `index` reported `snapshot`.
     pub fn update(&mut self, index: u32, snapshot: Snapshot) {
-        let Some(worker) = self.workers.get_mut(index as usize) else {
+        let source = index as usize;
+        let Some(worker) = self.workers.get_mut(source) else {
             return;
         };
-        add_point(&mut self.rows, worker.points, &snapshot.point);
-        worker.points += 1;
         worker.counters = snapshot.counters;
         worker.totals = snapshot.totals;
+        worker.started_at_unix_ms = Some(snapshot.started_at_unix_ms);
+        match &mut self.timeline {
+            Some(timeline) => timeline.add(source, snapshot.started_at_unix_ms, &snapshot.point),
+            None => self.waiting.push((source, snapshot.point)),
+        }
         self.write_complete_rows();
     }
 
@@ -90,25 +104,51 @@ impl Live {
         all
     }
 
-    /// The rows summed so far (written or not).
-    #[cfg(test)]
-    fn rows(&self) -> &[Point] {
-        &self.rows
+    /// The grid, made once every worker still running has said when it started.
+    fn timeline(&mut self) -> Option<&mut Timeline> {
+        if self.timeline.is_none() {
+            let unknown = self
+                .workers
+                .iter()
+                .any(|worker| !worker.ended && worker.started_at_unix_ms.is_none());
+            let origin = self
+                .workers
+                .iter()
+                .filter_map(|worker| worker.started_at_unix_ms)
+                .min();
+            if unknown {
+                return None;
+            }
+            let mut timeline = Timeline::new(origin?, self.interval_s);
+            for (source, point) in self.waiting.drain(..) {
+                let started = self.workers[source].started_at_unix_ms.unwrap_or_default();
+                timeline.add(source, started, &point);
+            }
+            self.timeline = Some(timeline);
+        }
+        self.timeline.as_mut()
     }
 
-    /// Append every row that every running worker has reported.
+    /// Append every row no running worker can add to any more.
     fn write_complete_rows(&mut self) {
-        let complete = self
-            .workers
+        let running: Vec<usize> = (0..self.workers.len())
+            .filter(|source| !self.workers[*source].ended)
+            .collect();
+        let written = self.written;
+        let Some(timeline) = self.timeline() else {
+            return;
+        };
+        // A worker's next point lands in its latest point's interval or a later one.
+        let complete = running
             .iter()
-            .filter(|worker| !worker.ended)
-            .map(|worker| worker.points)
+            .map(|source| timeline.last_interval(*source).unwrap_or(0))
             .min()
-            .unwrap_or(self.rows.len())
-            .min(self.rows.len());
-        while self.written < complete {
+            .unwrap_or(u64::MAX);
+        let rows = timeline.rows_between(written, complete);
+        self.written = written.max(complete);
+        for row in rows {
             if let Some(file) = &mut self.file
-                && let Err(error) = file.append(&self.rows[self.written])
+                && let Err(error) = file.append(&row)
             {
                 eprintln!(
                     "warning: cannot append to {}: {error}; the results file still gets the time series",
@@ -116,7 +156,6 @@ impl Live {
                 );
                 self.file = None;
             }
-            self.written += 1;
         }
     }
 }
@@ -125,7 +164,7 @@ impl Live {
 mod tests {
     use super::*;
 
-    fn snapshot(t: f64, open: u64, sent: u64, total_sent: u64) -> Snapshot {
+    fn snapshot(started: u64, t: f64, open: u64, sent: u64, total_sent: u64) -> Snapshot {
         Snapshot {
             counters: CounterValues {
                 open,
@@ -139,6 +178,7 @@ mod tests {
                 sent,
                 ..Point::default()
             },
+            started_at_unix_ms: started,
         }
     }
 
@@ -149,32 +189,43 @@ mod tests {
             Ok(file) => file,
             Err(error) => panic!("{error}"),
         };
-        let mut live = Live::new(2, Some(file));
-        live.update(0, snapshot(1.0, 3, 10, 10));
-        let lines = || {
+        let lines = || -> Vec<Point> {
             std::fs::read_to_string(&path)
                 .unwrap_or_default()
                 .lines()
-                .count()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect()
         };
-        assert_eq!(lines(), 0, "worker 1 has not reported row 0 yet");
-        live.update(1, snapshot(1.01, 4, 5, 5));
-        assert_eq!(lines(), 1);
-        assert_eq!(live.rows()[0].open, 7);
-        assert_eq!(live.rows()[0].sent, 15);
-        assert_eq!(live.rows()[0].t, 1.01);
-        live.update(0, snapshot(2.0, 3, 1, 11));
-        assert_eq!(live.counters().messages_sent, 16);
+        // Worker 1 started 10 ms after worker 0.
+        let mut live = Live::new(2, 1.0, Some(file));
+        live.update(0, snapshot(5_000, 1.0, 3, 10, 10));
+        live.update(0, snapshot(5_000, 2.0, 3, 1, 11));
+        assert!(lines().is_empty(), "worker 1 has not said when it started");
+        live.update(1, snapshot(5_010, 1.0, 4, 5, 5));
+        assert!(lines().is_empty(), "worker 1 may add to interval 1 still");
+        live.update(1, snapshot(5_010, 2.0, 4, 2, 7));
+        let written = lines();
+        assert_eq!(written.len(), 1);
+        assert_eq!(
+            (written[0].t, written[0].open, written[0].sent),
+            (1.01, 7, 15)
+        );
+        assert_eq!(live.counters().messages_sent, 18);
         assert_eq!(live.counters().open, 7);
         // Worker 1 dies: its counts stay, its connections are no longer open, and the rows it
         // will never report are written without it.
         live.died(1);
-        assert_eq!(lines(), 1, "its feed is still open");
+        live.update(0, snapshot(5_000, 3.0, 3, 1, 12));
+        assert_eq!(lines().len(), 1, "worker 1's feed is still open");
         live.ended(1);
-        assert_eq!(lines(), 2);
-        assert_eq!(live.counters().messages_sent, 16);
+        assert_eq!(lines().len(), 2, "worker 0 may add to interval 3 still");
+        live.ended(0);
+        let written = lines();
+        assert_eq!(written.len(), 3);
+        assert_eq!((written[1].open, written[1].sent), (7, 3));
+        assert_eq!((written[2].open, written[2].sent), (3, 1));
+        assert_eq!(live.counters().messages_sent, 19);
         assert_eq!(live.counters().open, 3);
-        assert_eq!(live.rows()[1].sent, 1);
         let _ = std::fs::remove_file(&path);
     }
 }

@@ -5,8 +5,9 @@
 //! (`feed`, `live`) behind the one progress line, the one `--metrics-addr` endpoint and the one
 //! `--series` file, appended row by row as the workers report. It forwards SIGINT/SIGTERM (the
 //! first signal gives every worker its polite close, the second its hard stop), stops the others
-//! when one crosses an abort rule, notices workers that die, and at the end merges their results
-//! files with `results::merge` into one report, counting a dead worker's connections as failed.
+//! when one says on its feed that it crossed an abort rule, notices workers that die, and at the
+//! end merges their results files with `results::merge` into one report (every worker has the
+//! parent's run id), counting a dead worker's connections as failed and its shard as missing.
 //! Called by `main.rs` instead of [`crate::run()`]; the shard arithmetic lives in `load::shard`,
 //! the per-process run in `run.rs` (which writes the feed with [`feed::tap`] when told `--feed`).
 //! `serve` does the same for `volley serve --workers N` (SO_REUSEPORT).
@@ -55,6 +56,8 @@ pub struct WorkerOptions {
     pub interval: Duration,
     /// `--start-at`, given to every worker.
     pub start_at: Option<SystemTime>,
+    /// `--run-id`, given to every worker; `None`: a new one, the same for all of them.
+    pub run_id: Option<String>,
     /// Append the summed time series here as the workers report it.
     pub series_file: Option<PathBuf>,
     /// Serve the workers' summed live metrics here (the workers serve none).
@@ -137,9 +140,9 @@ fn worker_count(scenario: &Scenario, count: WorkerCount) -> u32 {
 }
 
 /// The arguments every worker gets after the program name: `run FILE [--target …] [--set …]
-/// [--show-secrets] --interval … [--start-at …]`; `process::start` adds `--out`, `--no-progress`
-/// and `--feed`, [`run_workers`] the `--shard`.
-fn worker_args(scenario: &Scenario, options: &WorkerOptions) -> Vec<OsString> {
+/// [--show-secrets] --interval … [--start-at …] --run-id ID`; `process::start` adds `--out`,
+/// `--no-progress` and `--feed`, [`run_workers`] the `--shard`.
+fn worker_args(scenario: &Scenario, options: &WorkerOptions, run_id: &str) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["run".into(), scenario.file.clone().into()];
     if let Some(target) = &options.overrides.target {
         args.extend(["--target".into(), target.into()]);
@@ -160,6 +163,7 @@ fn worker_args(scenario: &Scenario, options: &WorkerOptions) -> Vec<OsString> {
             .map_or(0.0, |since| since.as_secs_f64());
         args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
     }
+    args.extend(["--run-id".into(), run_id.into()]);
     args
 }
 
@@ -186,7 +190,11 @@ pub async fn run_workers(
         ),
         None => None,
     };
-    let live = Arc::new(Mutex::new(Live::new(count, series)));
+    let live = Arc::new(Mutex::new(Live::new(
+        count,
+        options.interval.as_secs_f64(),
+        series,
+    )));
     let endpoint = match options.metrics_addr {
         Some(address) => {
             let sum = live.clone();
@@ -212,7 +220,11 @@ pub async fn run_workers(
         }
     })?;
     eprintln!("volley: running {connections} connections in {count} worker processes");
-    let args = worker_args(scenario, options);
+    let run_id = options
+        .run_id
+        .clone()
+        .unwrap_or_else(crate::load::shard::new_run_id);
+    let args = worker_args(scenario, options, &run_id);
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let mut workers: Vec<Worker> = Vec::new();
     for index in 0..count {
@@ -282,16 +294,18 @@ pub async fn run_workers(
                     feeds_open = feeds_open.saturating_sub(1);
                     lock(&live).ended(index);
                 }
-                Event::Aborted(index) if !aborted => {
+                Event::Aborted(index, rule) if !aborted => {
                     // One worker crossed an abort rule: the run stops everywhere, as in one process.
                     aborted = true;
-                    eprintln!("volley: worker {index} crossed an abort rule; stopping every worker");
+                    eprintln!(
+                        "volley: worker {index} crossed the abort rule `{rule}`; stopping every worker"
+                    );
                     workers
                         .iter()
                         .filter(|worker| worker.index != index)
                         .for_each(|worker| signal(worker, libc::SIGTERM));
                 }
-                Event::Aborted(_) => {}
+                Event::Aborted(..) => {}
             },
             _ = poll.tick() => {}
         }
@@ -332,7 +346,9 @@ fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, W
     let mut lost = Vec::new();
     for worker in workers {
         match read_report(&worker.results) {
-            Some(report) if ran(worker.exited) => reports.push(report),
+            Some(report) if ran(worker.exited) => {
+                reports.push((format!("worker {}'s results", worker.index), report));
+            }
             _ => lost.push(worker),
         }
     }
@@ -343,7 +359,8 @@ fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, W
             .collect();
         return Err(WorkerError::NoResults(how.join(", ")));
     }
-    let mut report = merge(reports).map_err(WorkerError::Merge)?;
+    // A worker without results is counted below, as a missing shard.
+    let mut report = merge(reports, true).map_err(|error| WorkerError::Merge(error.to_string()))?;
     for worker in lost {
         let share = Shard {
             index: worker.index,
@@ -357,6 +374,7 @@ fn collect(count: u32, connections: u32, workers: &[Worker]) -> Result<Report, W
         );
         count_lost_shard(
             &mut report,
+            worker.index,
             share,
             &format!("worker: exited ({how}) without results"),
         )

@@ -1,13 +1,14 @@
 //! The worker processes of `volley run --workers N` as processes: start one (`volley run FILE
 //! --shard i/N --out … --no-progress --feed`, in its own process group, dying with its parent),
 //! signal it, say how it ended, and two reader threads per worker: its stderr copied to ours
-//! with a `worker I:` prefix (noticing a crossed abort rule), and its stdout read as the live feed
-//! (`feed`) and handed to the parent's loop as [`Event`]s. What the workers run and what the parent
-//! does with the events lives in `mod.rs`; `serve` starts server workers with [`die_with_parent`].
+//! with a `worker I:` prefix (text only: nothing a scenario logs there can steer the run), and its
+//! stdout read as the live feed (`feed`: time-series points, and a crossed abort rule) and handed
+//! to the parent's loop as [`Event`]s. What the workers run and what the parent does with the
+//! events lives in `mod.rs`; `serve` starts server workers with [`die_with_parent`].
 
-use crate::workers::feed::{self, Snapshot};
+use crate::workers::feed::{self, Message, Snapshot};
 use std::ffi::OsString;
-use std::io::BufRead;
+use std::io::{BufRead, Write as _};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -19,8 +20,8 @@ pub enum Event {
     Feed(u32, Box<Snapshot>),
     /// Worker `.0` closed its stdout (it exited): no more feed lines from it.
     FeedClosed(u32),
-    /// Worker `.0` said it crossed an abort rule.
-    Aborted(u32),
+    /// Worker `.0` said on its feed that it crossed the abort rule `.1` and is stopping.
+    Aborted(u32, String),
 }
 
 /// One running worker.
@@ -35,15 +36,23 @@ pub struct Worker {
     pub results: PathBuf,
 }
 
-/// Make a worker process get SIGTERM when this process dies, even by SIGKILL (Linux
-/// `PR_SET_PDEATHSIG`), so no worker outlives its parent: it closes politely and exits.
+/// Make a worker process die when this process dies, even by SIGKILL (Linux `PR_SET_PDEATHSIG`
+/// with SIGKILL), so no worker outlives its parent: with nobody left to read its results or feed,
+/// a worker that went on would only load the target until its `load.duration` ended, and its
+/// shutdown path would write to the dead parent's pipes. Its connections are closed by the kernel
+/// at once. A parent that died before the child set this up is noticed too (the child's parent
+/// is then no longer the one that started it).
 pub(crate) fn die_with_parent(command: &mut Command) -> &mut Command {
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
-    // async-signal-safe; it allocates nothing and touches no lock.
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), getppid(2)
+    // and kill(2), which are async-signal-safe; it allocates nothing and touches no lock.
     #[allow(unsafe_code)] // pre_exec is the one hook between fork and exec
     unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
             Ok(())
         })
     }
@@ -70,7 +79,7 @@ pub fn start(
         // it once (the terminal's and ours together would be a hard stop).
         .process_group(0)
         .spawn()?;
-    forward_stderr(index, &mut child, events.clone());
+    forward_stderr(index, &mut child);
     read_feed(index, &mut child, events.clone());
     Ok(Worker {
         index,
@@ -111,8 +120,9 @@ pub fn describe(status: Option<ExitStatus>) -> String {
     }
 }
 
-/// Copy a worker's stderr to ours, each line prefixed; report a crossed abort rule.
-fn forward_stderr(index: u32, child: &mut Child, events: UnboundedSender<Event>) {
+/// Copy a worker's stderr to ours, each line prefixed (a closed stderr of ours is no reason to
+/// stop reading, or the worker would block on a full pipe).
+fn forward_stderr(index: u32, child: &mut Child) {
     let Some(stderr) = child.stderr.take() else {
         return;
     };
@@ -122,10 +132,7 @@ fn forward_stderr(index: u32, child: &mut Child, events: UnboundedSender<Event>)
             if line.trim().is_empty() {
                 continue;
             }
-            eprintln!("worker {index}: {line}");
-            if line.contains("crossed") && line.contains("stopping the run") {
-                let _ = events.send(Event::Aborted(index));
-            }
+            let _ = writeln!(std::io::stderr(), "worker {index}: {line}");
         }
     });
 }
@@ -140,8 +147,11 @@ fn read_feed(index: u32, child: &mut Child, events: UnboundedSender<Event>) {
     std::thread::spawn(move || {
         let mut warned = false;
         feed::read_lines(stdout, |line| match feed::decode(line) {
-            Ok(snapshot) => {
-                let _ = events.send(Event::Feed(index, Box::new(snapshot)));
+            Ok(Message::Point(snapshot)) => {
+                let _ = events.send(Event::Feed(index, snapshot));
+            }
+            Ok(Message::Aborted(rule)) => {
+                let _ = events.send(Event::Aborted(index, rule));
             }
             Err(error) if !warned => {
                 warned = true;

@@ -2,8 +2,8 @@
 //! on one address with SO_REUSEPORT, so one machine serves more test connections than one
 //! process's open-file limit allows; the kernel spreads new connections between them. The first
 //! worker binds (port 0 picks a free port) and prints its address; the others bind the same one.
-//! SIGINT/SIGTERM is forwarded as SIGTERM to every worker; if the parent dies, the kernel sends
-//! them SIGTERM (`die_with_parent`). Called by `main.rs`; the server itself
+//! SIGINT/SIGTERM is forwarded as SIGTERM to every worker; if the parent dies, the kernel kills
+//! them (SIGKILL, `die_with_parent`). Called by `main.rs`; the server itself
 //! is `devserver::server`. Chat rooms are per process: a broadcast reaches only the connections of
 //! the same worker.
 

@@ -10,7 +10,7 @@
 //! `spin-timer` (re-arm a zero-delay timer forever and never close), `timer-flood` (set 20,000
 //! timers at once), `udp` (open a UDP socket with std::net), `stdin` (read standard input),
 //! `request-flood` (issue 100,000 named requests at once, which the memory cap must stop),
-//! anything else: behave.
+//! `log` (every VU logs the value of var `say` on open, then behaves), anything else: behave.
 //!
 //! Two modes make every VU behave in one particular way instead: `slow-complete` (parse for 50 ms
 //! of CPU before completing the echo's request: the round trip must still end at the echo's
@@ -43,6 +43,9 @@ impl Scenario for Faulty {
             panic!("scenario gave up on purpose (vu {})", ctx.vu());
         }
         let said = ctx.var("say").unwrap_or_else(|| "hello".to_owned());
+        if mode == "log" {
+            ctx.log(volley_sdk::LogLevel::Info, &said);
+        }
         ctx.request_text("hello", &said, Duration::from_secs(5));
         Faulty {
             misbehaves,
