@@ -593,6 +593,48 @@ fn workers_show_one_progress_line_with_the_sum() {
     );
 }
 
+/// Issue 21, item 9: `net.max_connect_rate` is the whole run's. 40 connections at 10 a second take
+/// about 4 s to open, with 4 workers as in one process (each worker paced at 2.5 a second), not
+/// 1 s (each worker at 10 a second).
+#[test]
+fn workers_share_the_run_s_connect_rate() {
+    build_scenarios();
+    let ran = run_case(
+        "interrupt",
+        &[
+            "--set",
+            "load.connections=40",
+            "--set",
+            "load.ramp_up=0s",
+            "--set",
+            "load.duration=6s",
+            "--set",
+            "net.max_connect_rate=10",
+            "--workers",
+            "4",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/established"), 40, "{r:#}");
+    let points = r["series"]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let all_open = points
+        .iter()
+        .find(|point| point["open"].as_u64() == Some(40))
+        .and_then(|point| point["t"].as_f64());
+    let Some(all_open) = all_open else {
+        panic!("the series never shows the 40 connections open: {points:#?}");
+    };
+    // The 40th start slot is 3.9 s after the first; pacing can only make it later.
+    assert!(
+        all_open >= 3.5,
+        "40 connections open after {all_open} s at 10 a second: {points:#?}"
+    );
+}
+
 #[test]
 fn issue_21_the_workers_results_folder_is_new_never_one_planted_at_a_predictable_name() {
     build_scenarios();
@@ -645,45 +687,4 @@ fn issue_21_the_workers_results_folder_is_new_never_one_planted_at_a_predictable
         .map(|entries| entries.count())
         .unwrap_or(usize::MAX);
     assert_eq!(inside, 0, "nothing was written into the planted folder");
-
-/// Issue 21, item 9: `net.max_connect_rate` is the whole run's. 40 connections at 10 a second take
-/// about 4 s to open, with 4 workers as in one process (each worker paced at 2.5 a second), not
-/// 1 s (each worker at 10 a second).
-#[test]
-fn workers_share_the_run_s_connect_rate() {
-    build_scenarios();
-    let ran = run_case(
-        "interrupt",
-        &[
-            "--set",
-            "load.connections=40",
-            "--set",
-            "load.ramp_up=0s",
-            "--set",
-            "load.duration=6s",
-            "--set",
-            "net.max_connect_rate=10",
-            "--workers",
-            "4",
-        ],
-    );
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let r = results(&ran);
-    assert_eq!(number(r, "/connections/established"), 40, "{r:#}");
-    let points = r["series"]["points"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let all_open = points
-        .iter()
-        .find(|point| point["open"].as_u64() == Some(40))
-        .and_then(|point| point["t"].as_f64());
-    let Some(all_open) = all_open else {
-        panic!("the series never shows the 40 connections open: {points:#?}");
-    };
-    // The 40th start slot is 3.9 s after the first; pacing can only make it later.
-    assert!(
-        all_open >= 3.5,
-        "40 connections open after {all_open} s at 10 a second: {points:#?}"
-    );
 }
