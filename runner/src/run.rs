@@ -412,6 +412,15 @@ pub async fn run(
             exhausted: values.data_exhausted,
         });
     }
+    // A population shape held until its duration ends sets out to have `connections` open at
+    // once; iterations end VUs on their own and an arrival rate's maximum is only a cap.
+    if !matches!(load.shape, Shape::ArrivalRate { .. }) && load.iterations.is_none() {
+        report.population = Some(crate::results::report::Population {
+            target: u64::from(connections),
+            reached: report.connections.peak_open,
+        });
+        report.warnings = crate::results::health::warnings(&report);
+    }
     report.apply_thresholds(&scenario.thresholds);
     Ok(report)
 }

@@ -207,7 +207,7 @@ fn a_round_trip_abort_rule_fires_while_the_server_has_stopped_answering() {
 }
 
 #[test]
-fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturated() {
+fn a_generator_stall_shows_in_timer_lag_and_warns_naming_the_long_callback_as_cause() {
     let ran = run_case(
         "probe",
         &[
@@ -225,13 +225,101 @@ fn a_generator_stall_shows_in_timer_lag_and_warns_that_the_generator_was_saturat
     );
     let r = results(&ran);
     assert!(figure(r, "/timer_lag/max") as u64 >= 250_000, "{r:#}");
+    // The stall is a 300 ms busy-wait in a callback: the scenario's CPU, not the runner's load
+    // nor the machine's (issue 21), so the warning blames the callback.
     let warnings = r["warnings"].to_string();
-    assert!(warnings.contains("generator was saturated"), "{warnings}");
     assert!(
-        ran.stdout.contains("generator was saturated"),
+        warnings.contains("the generator's timers were late: timer lag p99"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("Cause: scenario callbacks held their threads"),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.contains("fewer connections per core"),
+        "{warnings}"
+    );
+    assert!(
+        ran.stdout
+            .contains("warning: the generator's timers were late"),
         "{}",
         ran.stdout
     );
+}
+
+/// Busy loops pinned to CPU 0 (other programs on the machine), killed by their id when dropped.
+struct Hogs(Vec<std::process::Child>);
+
+impl Hogs {
+    fn start(count: usize) -> Hogs {
+        let hogs = (0..count)
+            .map(|_| {
+                match std::process::Command::new("taskset")
+                    .args(["-c", "0", "sh", "-c", "while :; do :; done"])
+                    .spawn()
+                {
+                    Ok(child) => child,
+                    Err(error) => panic!("cannot start a busy loop: {error}"),
+                }
+            })
+            .collect();
+        Hogs(hogs)
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+#[test]
+fn issue_21_a_busy_machine_is_told_from_a_saturated_runner() {
+    // The runner (one connection, a 10 ms timer) shares CPU 0 with two busy loops at a lower
+    // priority than theirs: it uses little CPU, its threads wait for one, and the machine's CPU
+    // pressure shows it. The report carries those figures, and a timer-lag warning (when the lag
+    // crossed the limit, as it does on a machine this busy) blames the machine, not the number
+    // of connections per core.
+    let _hogs = Hogs::start(2);
+    let mut launcher = std::process::Command::new("taskset");
+    launcher
+        .args(["-c", "0", "nice", "-n", "5"])
+        .arg(env!("CARGO_BIN_EXE_volley"))
+        .current_dir(crate::support::repo());
+    let ran = crate::support::run_case_using(
+        launcher,
+        "probe",
+        &[],
+        &["--set", "vars.timer_ms=10", "--set", "vars.ticks=100"],
+    );
+    let r = results(&ran);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let waited = r["process"]["cpu_wait_s"].as_f64().unwrap_or(-1.0);
+    assert!(waited > 0.0, "{:#}", r["process"]);
+    if std::fs::read_to_string("/proc/pressure/cpu").is_ok() {
+        let pressure = r["process"]["cpu_pressure_s"].as_f64().unwrap_or(-1.0);
+        assert!(pressure > 0.0, "{:#}", r["process"]);
+    }
+    assert!(
+        ran.stdout.contains("runner waited for a CPU"),
+        "{}",
+        ran.stdout
+    );
+    let warnings = r["warnings"].to_string();
+    if figure(r, "/timer_lag/p99") > 5_000.0 {
+        assert!(
+            warnings.contains("the machine was busy: timer lag p99"),
+            "{warnings}"
+        );
+        assert!(
+            !warnings.contains("fewer connections per core (this run"),
+            "{warnings}"
+        );
+    }
 }
 
 #[test]
@@ -251,14 +339,19 @@ fn long_callbacks_are_counted_with_the_longest_and_warned_about() {
         ],
     );
     let r = results(&ran);
-    // At least the 5 stalls (a callback preempted on a busy machine may count too).
+    // At least the 5 stalls (a callback preempted on a busy machine may count too). A stall is a
+    // 30 ms busy-wait on the clock: on a machine so busy that its thread ran less than 5 ms of it,
+    // it is counted as descheduled instead (issue 21), so the two are counted together.
     let count = number(r, "/long_callbacks/count");
-    assert!((5..=15).contains(&count), "{r:#}");
+    let descheduled = number(r, "/long_callbacks/descheduled");
+    assert!((5..=15).contains(&(count + descheduled)), "{r:#}");
+    assert!(count > 0, "{r:#}");
     assert!(number(r, "/long_callbacks/max_us") >= 30_000, "{r:#}");
     assert_eq!(number(r, "/long_callbacks/threshold_us"), 5_000, "{r:#}");
     let warnings = r["warnings"].to_string();
     assert!(
-        warnings.contains(&format!("{count} scenario callbacks took 5.0 ms or longer")),
+        warnings.contains(&format!("{count} scenario callback"))
+            && warnings.contains("took 5.0 ms or longer of CPU time"),
         "{warnings}"
     );
     assert!(ran.stdout.contains("long callbacks"), "{}", ran.stdout);
@@ -350,5 +443,49 @@ fn process_figures_are_the_run_s_even_through_an_exec_wrapper_that_used_memory_f
         "CPU {} s through the wrapper, {} s direct",
         cpu(&wrapped),
         cpu(&direct)
+    );
+}
+
+#[test]
+fn issue_21_a_run_short_of_its_target_population_says_so_with_the_cause() {
+    // 20 connections held 1 s, but at most 5 new connections a second: the hold ends with at
+    // most 7 of them ever open. The JSON and the summary show target against reached, and a
+    // warning names the cause (connects never attempted).
+    let ran = run_case(
+        "echo-exact",
+        &[
+            "--set",
+            "load={connections: 20, ramp_up: 0s, duration: 1s}",
+            "--set",
+            "net.max_connect_rate=5",
+            "--set",
+            "vars.messages=1000000",
+            "--set",
+            "vars.interval_ms=100",
+        ],
+    );
+    let r = results(&ran);
+    assert_eq!(number(r, "/population/target"), 20, "{r:#}");
+    let reached = number(r, "/population/reached");
+    assert!(reached < 20, "{r:#}");
+    assert_eq!(reached, number(r, "/connections/peak_open"), "{r:#}");
+    let attempted = number(r, "/connections/attempted");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!(
+            "the run never reached its target population: at most {reached} of 20 connections were open at once ({} short)",
+            20 - reached
+        )),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&format!("only {attempted} connections were attempted")),
+        "{warnings}"
+    );
+    assert!(
+        ran.stdout
+            .contains(&format!("target 20  reached {reached} (most open at once)")),
+        "{}",
+        ran.stdout
     );
 }

@@ -224,3 +224,57 @@ fn an_error_budget_decides_on_the_right_side_of_its_limit() {
         "the budget alone decides: {reasons}"
     );
 }
+
+#[test]
+fn issue_21_junit_fails_what_the_verdict_fails_on_both_sides_of_a_budget() {
+    // The same 2 failed checks of 6: within a `checks` budget the run passes and JUnit has no
+    // <failure> (the failed checks are said in <system-out>); beyond it the budget's threshold is
+    // the one failure; with no budget the check itself fails.
+    let folder = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("cannot make a temporary folder: {error}"),
+    };
+    let junit = folder.path().join("junit.xml");
+    let Some(junit_arg) = junit.to_str() else {
+        panic!("temporary path is not UTF-8: {junit:?}")
+    };
+    let sides = [
+        (r#"thresholds=["checks pass_rate > 60%"]"#, 0, None),
+        (
+            r#"thresholds=["checks pass_rate > 70%"]"#,
+            1,
+            Some("checks pass_rate &gt; 70%"),
+        ),
+        ("thresholds=[]", 1, Some("reply has the secret")),
+    ];
+    for (rule, code, failing_case) in sides {
+        let _ = std::fs::remove_file(&junit);
+        let ran = run_case("fail-check", &["--set", rule, "--junit", junit_arg]);
+        assert_eq!(ran.code, code, "{rule}: {ran:?}");
+        let xml = match std::fs::read_to_string(&junit) {
+            Ok(xml) => xml,
+            Err(error) => panic!("{rule}: no JUnit file: {error}"),
+        };
+        let reasons = results(&ran)["verdict"]["reasons"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(xml.matches("<failure ").count(), reasons, "{rule}: {xml}");
+        assert!(
+            xml.contains(&format!("failures=\"{reasons}\"")),
+            "{rule}: {xml}"
+        );
+        match failing_case {
+            None => assert!(
+                xml.contains("<system-out>failed 2 of 2 times (allowed: judged by threshold `checks pass_rate &gt; 60%`)</system-out>"),
+                "{rule}: {xml}"
+            ),
+            Some(name) => {
+                let case = xml
+                    .split("<testcase ")
+                    .find(|case| case.contains(&format!("name=\"{name}\"")))
+                    .unwrap_or_default();
+                assert!(case.contains("<failure "), "{rule}: {xml}");
+            }
+        }
+    }
+}

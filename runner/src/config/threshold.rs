@@ -1,6 +1,7 @@
 //! Threshold rules as written in a scenario file — `round_trip p99 < 50ms`, `round_trip{echo} p99 <
 //! 20ms` (the requests named `echo`), `checks pass_rate > 99.9%`, `connections failure_rate <
-//! 0.1%`, `reply_timeouts == 0`, `metric payload_bytes p95 < 5000` — parsed once at load into
+//! 0.1%`, `reply_timeouts == 0`, `metric payload_bytes p95 < 5000`, `round_trip avg < 20ms` (`avg`
+//! is k6's word for `mean`) — parsed once at load into
 //! [`Threshold`] (a mistake is a config error naming the rule). Judging a rule against measured
 //! figures lives in `results::thresholds`, not here.
 
@@ -288,6 +289,11 @@ impl Threshold {
             [stat, op, value] => (stat.clone(), op, value),
             _ => return Err(format!("`{expression}`: {usage}")),
         };
+        // `avg` is k6's word for the mean; the rule keeps its wording, the statistic is one.
+        let stat = match (&subject, stat.as_str()) {
+            (Subject::Timing(_) | Subject::Metric(_), "avg") => "mean".to_owned(),
+            _ => stat,
+        };
         let op = Op::parse(op)
             .ok_or_else(|| format!("unknown comparison `{op}`; use <, <=, >, >=, == or !="))?;
         let allowed: &[&str] = match &subject {
@@ -364,6 +370,18 @@ mod tests {
             t.subject,
             Subject::Timing(Timing::NamedRoundTrip("order placed".into()))
         );
+        Ok(())
+    }
+
+    #[test]
+    fn avg_is_k6s_word_for_the_mean() -> Result<(), String> {
+        let t = Threshold::parse("round_trip avg < 20ms", false)?;
+        assert_eq!((t.stat.as_str(), t.limit), ("mean", 20_000.0));
+        assert_eq!(t.expression, "round_trip avg < 20ms");
+        let t = Threshold::parse("metric payload_bytes avg <= 4096", false)?;
+        assert_eq!(t.stat, "mean");
+        // Only where a mean exists: checks have none.
+        assert!(Threshold::parse("checks avg > 1", false).is_err());
         Ok(())
     }
 

@@ -15,9 +15,9 @@ use crate::connection::connect::{WsStream, io_reason};
 use crate::connection::keepalive::Keepalive;
 use crate::connection::stop::StopSignal;
 use crate::connection::wake::Wake;
-use crate::measure::counters::bump;
+use crate::measure::counters::{LONG_CALLBACK, bump};
 use crate::scenario::bindings::Message as GuestMessage;
-use crate::scenario::engine::InstanceLimits;
+use crate::scenario::engine::{InstanceLimits, thread_cpu_time};
 use crate::scenario::guest::{Callback, Guest};
 use crate::scenario::host::{ConnState, Outgoing};
 use crate::scenario::schedule::Due;
@@ -551,6 +551,7 @@ impl Connection {
         // Late callback: count from when the send was due (the generator's delay is latency the
         // user would have seen). Early callback (timer slack): count from the actual send.
         let started = Instant::now();
+        let cpu_started = thread_cpu_time();
         state.send_base = due.min(started);
         self.limits.arm(&mut self.store);
         let guest = &self.scenario;
@@ -559,12 +560,19 @@ impl Connection {
         // A panic in a host function (a runner bug) must end this connection, not its VU task.
         let result =
             std::panic::catch_unwind(AssertUnwindSafe(|| guest.call(&mut *store, callback)));
+        // A long callback's CPU time tells the scenario's own work from a descheduled thread;
+        // the second reading is taken only then (a clock that cannot be read: unknown).
+        let took = started.elapsed();
+        let cpu = (took >= LONG_CALLBACK && cpu_started != Duration::MAX)
+            .then(thread_cpu_time)
+            .filter(|now| *now != Duration::MAX)
+            .map(|now| now.saturating_sub(cpu_started));
         self.store
             .data()
             .recorder
             .collector()
             .counters
-            .callback_ran(started.elapsed());
+            .callback_ran(took, cpu);
         let result = match result {
             Ok(result) => result,
             Err(panic) => {

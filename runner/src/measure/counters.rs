@@ -6,9 +6,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A scenario callback at least this long (wall-clock) is counted in `long_callbacks`: it held its
-/// worker thread, and every connection waiting on that thread, for as long (docs/benchmarks.md,
-/// "A long callback and its neighbours"). The same 5 ms as the generator-saturation limit.
+/// A scenario callback that used at least this much of its thread's CPU time is counted in
+/// `long_callbacks`: it held its worker thread, and every connection waiting on that thread, for
+/// as long (docs/benchmarks.md, "A long callback and its neighbours"). One that took this long in
+/// wall-clock time but used less CPU was descheduled (the machine was busy, not the scenario) and
+/// is counted in `descheduled_callbacks`. The same 5 ms as the generator-saturation limit.
 pub const LONG_CALLBACK: Duration = Duration::from_millis(5);
 
 /// Plain counters, updated live with relaxed atomics (read by the progress line and the report).
@@ -40,11 +42,16 @@ pub struct Counters {
     pub requests_abandoned: AtomicU64,
     /// Round trips completed (mirrors the histogram count, for the live view).
     pub round_trips: AtomicU64,
-    /// Scenario callbacks that took at least [`LONG_CALLBACK`] of wall-clock time: while one runs,
-    /// nothing else on its worker thread does.
+    /// Scenario callbacks that used at least [`LONG_CALLBACK`] of their thread's CPU time: while
+    /// one runs, nothing else on its worker thread does.
     pub long_callbacks: AtomicU64,
     /// The longest scenario callback so far, µs of wall-clock time.
     pub longest_callback_us: AtomicU64,
+    /// The most CPU time a long callback used, µs.
+    pub longest_callback_cpu_us: AtomicU64,
+    /// Callbacks that took at least [`LONG_CALLBACK`] of wall-clock time but less CPU time: their
+    /// thread was descheduled, by other programs or other threads.
+    pub descheduled_callbacks: AtomicU64,
     /// Arrivals (arrival-rate shape) dropped because `max_connections` were open.
     pub dropped_arrivals: AtomicU64,
     /// Arrivals (arrival-rate shape) whose time came: started, dropped, pending at the end, or
@@ -82,8 +89,11 @@ pub fn read(counter: &AtomicU64) -> u64 {
 }
 
 impl Counters {
-    /// A scenario callback took `took`: count it if it was long, and keep the longest.
-    pub fn callback_ran(&self, took: Duration) {
+    /// A scenario callback took `took` of wall-clock time. For a callback that took at least
+    /// [`LONG_CALLBACK`], `cpu` says how much of it was its thread's CPU time (`None`: unknown,
+    /// then the wall-clock time counts): long in CPU time, it is a long callback; long only in
+    /// wall-clock time, it was descheduled. The longest wall-clock time is kept for every callback.
+    pub fn callback_ran(&self, took: Duration, cpu: Option<Duration>) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         // A plain load first: the maximum rarely changes, and a read-modify-write on every
         // callback would pull the cache line away from the other worker threads each time.
@@ -91,8 +101,17 @@ impl Counters {
             self.longest_callback_us
                 .fetch_max(micros, Ordering::Relaxed);
         }
-        if took >= LONG_CALLBACK {
+        if took < LONG_CALLBACK {
+            return;
+        }
+        let cpu = cpu.unwrap_or(took);
+        if cpu >= LONG_CALLBACK {
             bump(&self.long_callbacks, 1);
+            let cpu_micros = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
+            self.longest_callback_cpu_us
+                .fetch_max(cpu_micros, Ordering::Relaxed);
+        } else {
+            bump(&self.descheduled_callbacks, 1);
         }
     }
 
@@ -138,6 +157,10 @@ pub struct CounterValues {
     pub long_callbacks: u64,
     /// The longest callback, µs (the maximum when processes are added).
     pub longest_callback_us: u64,
+    /// The most CPU a long callback used, µs (the maximum when processes are added).
+    pub longest_callback_cpu_us: u64,
+    /// Callbacks long in wall-clock time only.
+    pub descheduled_callbacks: u64,
     /// Dropped arrivals.
     pub dropped_arrivals: u64,
     /// Full TLS handshakes.
@@ -183,6 +206,8 @@ impl CounterValues {
             requests_abandoned: read(&counters.requests_abandoned),
             long_callbacks: read(&counters.long_callbacks),
             longest_callback_us: read(&counters.longest_callback_us),
+            longest_callback_cpu_us: read(&counters.longest_callback_cpu_us),
+            descheduled_callbacks: read(&counters.descheduled_callbacks),
             dropped_arrivals: read(&counters.dropped_arrivals),
             tls_full: read(&counters.tls_full),
             tls_resumed: read(&counters.tls_resumed),
@@ -200,7 +225,7 @@ impl CounterValues {
     }
 
     /// Add `other` into `self`, every field summed (processes running side by side) except
-    /// `longest_callback_us`, the maximum. `peak_open` becomes the sum of the peaks: an upper
+    /// `longest_callback_us` and `longest_callback_cpu_us`, the maxima. `peak_open` becomes the sum of the peaks: an upper
     /// bound on the simultaneous peak, not that peak.
     pub fn add(&mut self, other: &CounterValues) {
         let CounterValues {
@@ -217,6 +242,8 @@ impl CounterValues {
             requests_abandoned,
             long_callbacks,
             longest_callback_us,
+            longest_callback_cpu_us,
+            descheduled_callbacks,
             dropped_arrivals,
             tls_full,
             tls_resumed,
@@ -244,6 +271,8 @@ impl CounterValues {
         self.requests_abandoned += requests_abandoned;
         self.long_callbacks += long_callbacks;
         self.longest_callback_us = self.longest_callback_us.max(longest_callback_us);
+        self.longest_callback_cpu_us = self.longest_callback_cpu_us.max(longest_callback_cpu_us);
+        self.descheduled_callbacks += descheduled_callbacks;
         self.dropped_arrivals += dropped_arrivals;
         self.tls_full += tls_full;
         self.tls_resumed += tls_resumed;
@@ -267,14 +296,28 @@ mod tests {
     #[test]
     fn long_callbacks_are_counted_from_the_threshold_and_the_longest_is_kept() {
         let counters = Counters::default();
-        counters.callback_ran(Duration::from_micros(40));
-        counters.callback_ran(LONG_CALLBACK - Duration::from_micros(1));
+        let ms = Duration::from_millis;
+        counters.callback_ran(Duration::from_micros(40), None);
+        counters.callback_ran(LONG_CALLBACK - Duration::from_micros(1), None);
         assert_eq!(read(&counters.long_callbacks), 0);
-        counters.callback_ran(LONG_CALLBACK);
-        counters.callback_ran(Duration::from_millis(30));
-        counters.callback_ran(Duration::from_millis(7));
+        counters.callback_ran(LONG_CALLBACK, Some(LONG_CALLBACK));
+        counters.callback_ran(ms(30), Some(ms(29)));
+        counters.callback_ran(ms(7), None);
         assert_eq!(read(&counters.long_callbacks), 3);
         assert_eq!(read(&counters.longest_callback_us), 30_000);
+        assert_eq!(read(&counters.longest_callback_cpu_us), 29_000);
+        assert_eq!(read(&counters.descheduled_callbacks), 0);
+    }
+
+    #[test]
+    fn a_callback_long_in_wall_clock_time_only_was_descheduled_not_long() {
+        // 40 ms of wall-clock time, 0.3 ms of CPU: the thread waited for a CPU (issue 21).
+        let counters = Counters::default();
+        counters.callback_ran(Duration::from_millis(40), Some(Duration::from_micros(300)));
+        assert_eq!(read(&counters.long_callbacks), 0);
+        assert_eq!(read(&counters.descheduled_callbacks), 1);
+        assert_eq!(read(&counters.longest_callback_us), 40_000);
+        assert_eq!(read(&counters.longest_callback_cpu_us), 0);
     }
 
     #[test]

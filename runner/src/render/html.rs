@@ -21,4 +21,14 @@ mod tests {
     fn the_template_has_exactly_one_placeholder() {
         assert_eq!(super::TEMPLATE.matches(super::PLACEHOLDER).count(), 1);
     }
+
+    #[test]
+    fn a_pass_or_fail_badge_never_wraps() {
+        // A narrow thresholds column once broke the badge as "pas/s": the `.tag` rule keeps it whole.
+        let rule = super::TEMPLATE
+            .lines()
+            .find(|line| line.trim_start().starts_with(".tag {"))
+            .unwrap_or_default();
+        assert!(rule.contains("white-space: nowrap"), "{rule}");
+    }
 }

@@ -247,7 +247,7 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         &mut out,
         "volley_long_callbacks",
         &format!(
-            "Scenario callbacks that took {} ms or longer of wall-clock time.",
+            "Scenario callbacks that took {} ms or longer of CPU time.",
             crate::measure::counters::LONG_CALLBACK.as_millis()
         ),
         counters.long_callbacks,

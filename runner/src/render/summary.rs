@@ -87,6 +87,20 @@ pub fn render(report: &Report) -> String {
         "  attempted {}  established {}  failed {}  closed by server {}  peak open {}",
         c.attempted, c.established, c.failed, c.closed_by_server, c.peak_open
     );
+    if let Some(population) = &report.population {
+        let short = population.target.saturating_sub(population.reached);
+        let _ = writeln!(
+            out,
+            "  target {}  reached {} (most open at once){}",
+            population.target,
+            population.reached,
+            if short > 0 {
+                format!("  ✗ {short} short")
+            } else {
+                String::new()
+            }
+        );
+    }
     if c.arrivals > 0 {
         let exhausted = report.data.as_ref().map_or(0, |data| data.exhausted);
         let started = c
@@ -166,14 +180,24 @@ pub fn render(report: &Report) -> String {
             "abandoned", report.requests_abandoned
         );
     }
-    if report.long_callbacks.count > 0 {
+    let long = &report.long_callbacks;
+    if long.count > 0 {
         let _ = writeln!(
             out,
-            "  {:<16} {} took {} ms or longer (longest {:.1} ms)",
+            "  {:<16} {} took {} ms or longer of CPU time (longest {:.1} ms)",
             "long callbacks",
-            report.long_callbacks.count,
-            report.long_callbacks.threshold_us / 1000,
-            report.long_callbacks.max_us as f64 / 1000.0
+            long.count,
+            long.threshold_us / 1000,
+            long.max_cpu_us.max(long.threshold_us) as f64 / 1000.0
+        );
+    }
+    if long.descheduled > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} took {} ms or longer of wall-clock time only (thread descheduled)",
+            "descheduled",
+            long.descheduled,
+            long.threshold_us / 1000,
         );
     }
     timing_line(&mut out, "connect", &report.connect_time);
@@ -252,6 +276,15 @@ pub fn render(report: &Report) -> String {
         p.cpu_user_s,
         p.cpu_system_s
     );
+    if p.cpu_wait_s.is_some() || p.cpu_pressure_s.is_some() {
+        let seconds = |figure: Option<f64>| figure.map_or("?".to_owned(), |s| format!("{s:.2}s"));
+        let _ = writeln!(
+            out,
+            "runner waited for a CPU {} (its threads); machine CPU pressure {} (/proc/pressure/cpu)",
+            seconds(p.cpu_wait_s),
+            seconds(p.cpu_pressure_s)
+        );
+    }
     if let Some(server) = &p.embedded_server {
         let _ = writeln!(
             out,

@@ -78,6 +78,8 @@ impl Report {
                 count: counters.long_callbacks,
                 max_us: counters.longest_callback_us,
                 threshold_us: crate::measure::counters::LONG_CALLBACK.as_micros() as u64,
+                max_cpu_us: counters.longest_callback_cpu_us,
+                descheduled: counters.descheduled_callbacks,
             },
             arrival_lag: Distribution::of(&totals.arrival_lag, 1.0),
             warnings: Vec::new(),
@@ -110,6 +112,7 @@ impl Report {
             thresholds: Vec::new(),
             series: crate::measure::series::Series::default(),
             process,
+            population: None,
             verdict,
         };
         report.warnings = crate::results::health::warnings(&report);

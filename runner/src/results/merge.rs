@@ -271,6 +271,15 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
         .long_callbacks
         .threshold_us
         .max(b.long_callbacks.threshold_us);
+    a.long_callbacks.max_cpu_us = a.long_callbacks.max_cpu_us.max(b.long_callbacks.max_cpu_us);
+    a.long_callbacks.descheduled += b.long_callbacks.descheduled;
+    a.population = match (a.population, b.population) {
+        (Some(x), Some(y)) => Some(crate::results::report::Population {
+            target: x.target + y.target,
+            reached: x.reached + y.reached,
+        }),
+        (x, y) => x.or(y),
+    };
     add_maps(&mut a.scenario_errors, &b.scenario_errors);
     for check in &b.checks {
         match a.checks.iter_mut().find(|mine| mine.name == check.name) {
@@ -318,6 +327,13 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.process.cpu_user_s += b.process.cpu_user_s;
     a.process.cpu_system_s += b.process.cpu_system_s;
     a.process.start_rss_kib += b.process.start_rss_kib;
+    // Waiting for a CPU adds up over processes; the machine's pressure is each process's own
+    // window of one figure (the largest stands for all, shards may run on several machines).
+    a.process.cpu_wait_s = match (a.process.cpu_wait_s, b.process.cpu_wait_s) {
+        (Some(x), Some(y)) => Some(x + y),
+        (x, y) => x.or(y),
+    };
+    a.process.cpu_pressure_s = max_option(a.process.cpu_pressure_s, b.process.cpu_pressure_s);
     a.process.embedded_server = match (a.process.embedded_server, b.process.embedded_server) {
         (Some(x), Some(y)) => Some(crate::measure::process::CpuTime {
             cpu_user_s: x.cpu_user_s + y.cpu_user_s,
@@ -350,6 +366,9 @@ pub fn count_lost_shard(
     let lost = u64::from(connections);
     report.run.connections += connections;
     report.run.merged_runs += 1;
+    if let Some(population) = &mut report.population {
+        population.target += lost;
+    }
     report.connections.attempted += lost;
     report.connections.failed += lost;
     *report

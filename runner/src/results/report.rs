@@ -74,6 +74,12 @@ pub struct Report {
     pub series: crate::measure::series::Series,
     /// Resource use of the runner process (summed over shards in a merged result).
     pub process: ProcessStats,
+
+    // Target against reached (issue 21), set by `run` for population shapes.
+    /// Whether the planned population was reached; see [`Population`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<Population>,
+
     /// Pass/fail and why.
     pub verdict: Verdict,
 }
@@ -440,15 +446,33 @@ impl Report {
     }
 }
 
-/// Scenario callbacks that took at least `threshold_us` of wall-clock time. A callback runs on a
-/// runtime worker thread between every other connection's reads and timers, so each one delays
-/// the connections waiting on that thread by up to its length.
+/// Scenario callbacks that used at least `threshold_us` of their thread's CPU time. A callback
+/// runs on a runtime worker thread between every other connection's reads and timers, so each one
+/// delays the connections waiting on that thread by up to its length.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LongCallbacks {
     /// How many.
     pub count: u64,
-    /// The longest callback of the run (any length), µs.
+    /// The longest callback of the run (any length), µs of wall-clock time.
     pub max_us: u64,
     /// What counts as long, µs.
     pub threshold_us: u64,
+    /// The most CPU time one of them used, µs (0 when there were none).
+    #[serde(default)]
+    pub max_cpu_us: u64,
+    /// Callbacks that took `threshold_us` or more of wall-clock time but less CPU time: their
+    /// thread was descheduled (a busy machine), not kept busy by the scenario.
+    #[serde(default)]
+    pub descheduled: u64,
+}
+
+/// The population a run set out to reach (`load.connections`, or the highest stage target) and
+/// the most connections it had open at once (`connections.peak_open`); absent for arrival-rate
+/// runs, whose `max_connections` is a cap, not a target. Summed over shards in a merged result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Population {
+    /// Connections planned to be open at once.
+    pub target: u64,
+    /// Most connections open at once.
+    pub reached: u64,
 }

@@ -1,6 +1,8 @@
 //! The verdict: whether a run passed, and why not, from its figures and threshold outcomes. The
 //! exit code follows from it (0 passed, 1 failed). Judged at the end of a run and again after a
-//! merge; the rules themselves are evaluated in `thresholds`.
+//! merge; the rules themselves are evaluated in `thresholds`. [`decisions`] says how each kind of
+//! failure was judged (a threshold's error budget or the strict default), for the verdict and for
+//! `render::junit`, so the two cannot disagree.
 
 use crate::config::threshold::{Subject, Threshold};
 use crate::measure::collector::Collector;
@@ -51,6 +53,114 @@ impl Budgets {
 
 const STRICT: &str = "strict (no threshold covers it: any failure fails the run)";
 
+/// A kind of failure the verdict judges, with or without an error budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// The check of this name.
+    Check(String),
+    /// Replies that missed their deadline.
+    ReplyTimeouts,
+    /// Connections that failed in the scenario.
+    ScenarioErrors,
+    /// Connections that failed for any other reason.
+    Connections,
+}
+
+/// How the verdict judged one kind of failure that occurred.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Which kind.
+    pub kind: Kind,
+    /// How many failures of that kind.
+    pub failures: u64,
+    /// The threshold (`threshold `…``) that took the kind over as its error budget; `None`: the
+    /// strict default, so these failures fail the run.
+    pub budget: Option<String>,
+    /// The verdict reason these failures give when they are strict.
+    pub reason: String,
+}
+
+/// Every kind of failure that occurred (more than zero), with the rule that decides it: a
+/// threshold that covers it (`connections …`, `checks …`, `check "NAME" …`, `reply_timeouts …`,
+/// `scenario_errors …`) or the strict default.
+pub fn decisions(
+    connections: &ConnectionStats,
+    checks: &[CheckStats],
+    reply_timeouts: u64,
+    scenario_errors: &BTreeMap<String, u64>,
+    thresholds: &[Outcome],
+) -> Vec<Decision> {
+    let budgets = Budgets::of(thresholds);
+    let mut decisions = Vec::new();
+    let mut decide = |kind: Kind, failures: u64, budget: Option<&String>, reason: String| {
+        if failures > 0 {
+            decisions.push(Decision {
+                kind,
+                failures,
+                budget: budget.cloned(),
+                reason,
+            });
+        }
+    };
+    let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    for check in checks {
+        let budget = budgets.check.get(&check.name).or(budgets.checks.as_ref());
+        decide(
+            Kind::Check(check.name.clone()),
+            check.failed,
+            budget,
+            format!(
+                "check \"{}\" failed {} of {} times",
+                check.name,
+                check.failed,
+                check.failed + check.passed
+            ),
+        );
+    }
+    decide(
+        Kind::ReplyTimeouts,
+        reply_timeouts,
+        budgets.reply_timeouts.as_ref(),
+        format!(
+            "{} missed their deadline",
+            count(reply_timeouts, "reply", "replies")
+        ),
+    );
+    let scenario_failures: u64 = scenario_errors.values().sum();
+    decide(
+        Kind::ScenarioErrors,
+        scenario_failures,
+        budgets.scenario_errors.as_ref(),
+        format!(
+            "{} failed in the scenario",
+            count(scenario_failures, "connection", "connections")
+        ),
+    );
+    let other_failures = connections.failed.saturating_sub(scenario_failures);
+    decide(
+        Kind::Connections,
+        other_failures,
+        budgets.connections.as_ref(),
+        format!(
+            "{} failed",
+            count(other_failures, "connection", "connections")
+        ),
+    );
+    decisions
+}
+
+impl Kind {
+    /// The kind as the verdict's `rules` name it.
+    fn name(&self) -> String {
+        match self {
+            Kind::Check(name) => format!("check \"{name}\""),
+            Kind::ReplyTimeouts => "reply timeouts".into(),
+            Kind::ScenarioErrors => "scenario errors".into(),
+            Kind::Connections => "connections".into(),
+        }
+    }
+}
+
 impl Verdict {
     /// Judge a report's figures. A kind of failure that a threshold covers (`connections …`,
     /// `checks …`, `check "NAME" …`, `reply_timeouts …`, `scenario_errors …`) is judged by that
@@ -62,64 +172,25 @@ impl Verdict {
         scenario_errors: &BTreeMap<String, u64>,
         thresholds: &[Outcome],
     ) -> Verdict {
-        let budgets = Budgets::of(thresholds);
         let mut reasons = Vec::new();
         let mut rules = Vec::new();
         // Only kinds that failed at all need a decision; the rule that made it is listed.
-        let mut decide =
-            |kind: &str, failures: u64, budget: Option<&String>, reason: String| match budget {
-                _ if failures == 0 => {}
+        for decision in decisions(
+            connections,
+            checks,
+            reply_timeouts,
+            scenario_errors,
+            thresholds,
+        ) {
+            let (kind, failures) = (decision.kind.name(), decision.failures);
+            match &decision.budget {
                 Some(rule) => rules.push(format!("{kind}: {failures} failed, judged by {rule}")),
                 None => {
                     rules.push(format!("{kind}: {failures} failed, {STRICT}"));
-                    reasons.push(reason);
+                    reasons.push(decision.reason);
                 }
-            };
-        let count =
-            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        for check in checks {
-            let budget = budgets.check.get(&check.name).or(budgets.checks.as_ref());
-            decide(
-                &format!("check \"{}\"", check.name),
-                check.failed,
-                budget,
-                format!(
-                    "check \"{}\" failed {} of {} times",
-                    check.name,
-                    check.failed,
-                    check.failed + check.passed
-                ),
-            );
+            }
         }
-        decide(
-            "reply timeouts",
-            reply_timeouts,
-            budgets.reply_timeouts.as_ref(),
-            format!(
-                "{} missed their deadline",
-                count(reply_timeouts, "reply", "replies")
-            ),
-        );
-        let scenario_failures: u64 = scenario_errors.values().sum();
-        decide(
-            "scenario errors",
-            scenario_failures,
-            budgets.scenario_errors.as_ref(),
-            format!(
-                "{} failed in the scenario",
-                count(scenario_failures, "connection", "connections")
-            ),
-        );
-        let other_failures = connections.failed.saturating_sub(scenario_failures);
-        decide(
-            "connections",
-            other_failures,
-            budgets.connections.as_ref(),
-            format!(
-                "{} failed",
-                count(other_failures, "connection", "connections")
-            ),
-        );
         if connections.attempted == 0 {
             reasons.push("no connection was attempted".into());
         }
@@ -148,6 +219,17 @@ impl Report {
             .map(|threshold| evaluate(threshold, &figures))
             .collect();
         self.rejudge();
+    }
+
+    /// How each kind of failure in these results was judged (the same decisions as the verdict's).
+    pub fn decisions(&self) -> Vec<Decision> {
+        decisions(
+            &self.connections,
+            &self.checks,
+            self.reply_timeouts,
+            &self.scenario_errors,
+            &self.thresholds,
+        )
     }
 
     /// Recompute the verdict from the figures and threshold outcomes.

@@ -98,8 +98,8 @@ impl InstanceLimits {
     }
 }
 
-/// CPU time this thread has used.
-fn thread_cpu_time() -> Duration {
+/// CPU time this thread has used (`Duration::MAX` when the clock cannot be read).
+pub(crate) fn thread_cpu_time() -> Duration {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
