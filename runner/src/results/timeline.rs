@@ -23,7 +23,8 @@ pub struct Timeline {
     gauges: Vec<BTreeMap<u64, (f64, u64)>>,
 }
 
-fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+/// The larger of two optional figures, or the one that is there.
+pub fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
