@@ -17,7 +17,7 @@ pub struct CheckCount {
 }
 
 /// Everything a run measured that is not a plain counter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Totals {
     /// Round trips of completed requests, µs, from when the send was due.
     pub round_trips: Recorded,
@@ -43,25 +43,6 @@ pub struct Totals {
     pub scenario_errors: BTreeMap<String, u64>,
     /// One example detail per failure reason or scenario error (the first seen), for the report.
     pub examples: BTreeMap<String, String>,
-}
-
-impl Default for Totals {
-    fn default() -> Self {
-        Totals {
-            round_trips: Recorded::default(),
-            round_trips_by_name: BTreeMap::new(),
-            timer_lag: Recorded::default(),
-            arrival_lag: Recorded::default(),
-            connect_time: Recorded::default(),
-            phases: Default::default(),
-            ping_rtt: Recorded::default(),
-            checks: BTreeMap::new(),
-            metrics: BTreeMap::new(),
-            failures: BTreeMap::new(),
-            scenario_errors: BTreeMap::new(),
-            examples: BTreeMap::new(),
-        }
-    }
 }
 
 impl Totals {

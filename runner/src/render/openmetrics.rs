@@ -122,13 +122,7 @@ fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     );
 }
 
-fn summary(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    recorded: &Recorded,
-    scale: f64,
-) {
+fn summary(out: &mut String, name: &str, help: &str, recorded: &Recorded, scale: f64) {
     let _ = writeln!(out, "# TYPE {name} summary\n# HELP {name} {help}");
     summary_samples(out, name, "", recorded, scale);
 }
@@ -151,13 +145,7 @@ fn labelled_summaries(
 
 /// The quantile, `_sum` and `_count` samples of one summary series with `labels` (may be empty):
 /// quantiles from the histogram (values divided by `scale`), sum and count exact.
-fn summary_samples(
-    out: &mut String,
-    family: &str,
-    labels: &str,
-    recorded: &Recorded,
-    scale: f64,
-) {
+fn summary_samples(out: &mut String, family: &str, labels: &str, recorded: &Recorded, scale: f64) {
     let histogram = &recorded.histogram;
     // The exact figures are in the recorded unit: µs like the timings' histograms (exposed in
     // seconds: `scale` 1e6), the metric's own unit for metrics (whose histograms hold 1024ths).

@@ -268,7 +268,10 @@ mod tests {
         let m = &merged.metrics["m"];
         assert_eq!((m.count, m.min, m.max, m.mean), (5, 2059.0, 2059.0, 2059.0));
         assert_eq!((m.p50, m.p99, m.sum), (2059.0, 2059.0, Some(10_295.0)));
-        assert!(merged.thresholds.iter().all(|rule| rule.passed), "{merged:?}");
+        assert!(
+            merged.thresholds.iter().all(|rule| rule.passed),
+            "{merged:?}"
+        );
         let hundred = merge(vec![shard_with_metric(&[1980.0; 100])?])?;
         assert_eq!(hundred.metrics["m"].mean, 1980.0);
         Ok(())
@@ -294,7 +297,10 @@ mod tests {
         let mut old = shard_with_metric(&[10.0, 30.0])?;
         let mut json: serde_json::Value =
             serde_json::from_str(&old.to_json()).map_err(|error| error.to_string())?;
-        if let Some(m) = json.pointer_mut("/metrics/m").and_then(|m| m.as_object_mut()) {
+        if let Some(m) = json
+            .pointer_mut("/metrics/m")
+            .and_then(|m| m.as_object_mut())
+        {
             m.remove("sum");
         }
         old = serde_json::from_value(json).map_err(|error| error.to_string())?;

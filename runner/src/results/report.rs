@@ -3,8 +3,8 @@
 //! `build`; every rendering lives in `render`, the verdict in `verdict`.
 
 use crate::measure::process::ProcessStats;
-use crate::results::thresholds::Figures;
 use crate::measure::recorded::{Exact, Recorded};
+use crate::results::thresholds::Figures;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -112,9 +112,10 @@ pub fn decode(text: &str) -> Result<Snapshot, String> {
         .map(|(name, (passed, failed))| (name, CheckCount { passed, failed }))
         .collect();
     for (name, text) in line.metrics {
-        totals
-            .metrics
-            .insert(name, Recorded::estimated(codec::decode(&text)?, METRIC_SCALE));
+        totals.metrics.insert(
+            name,
+            Recorded::estimated(codec::decode(&text)?, METRIC_SCALE),
+        );
     }
     Ok(Snapshot {
         counters: line.counters,
