@@ -321,6 +321,7 @@ pub async fn run(
             started,
             interval: options.interval,
             stop: stop.clone(),
+            load_end: started + plan.load.end().0,
             done: sampler_done.clone(),
             tap: options
                 .feed

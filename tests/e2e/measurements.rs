@@ -372,3 +372,40 @@ fn the_html_report_renders_its_charts_in_headless_chromium() {
     check_report_in_browser(&html, &shot, 5, &["module-sha256"]);
     let _ = std::fs::remove_file(html);
 }
+
+#[test]
+fn issue_21_a_timed_run_ends_its_series_with_one_point() {
+    // `load.duration=2s` with 1 s points: the interval due at 2 s, where the load ends, is the last
+    // point, taken once the run has closed. It used to be taken twice (two points at t=2.002), the
+    // first with the population half closed.
+    let ran = run_case(
+        "echo-exact",
+        &[
+            "--set",
+            "load.ramp_up=0s",
+            "--set",
+            "load.iterations=null",
+            "--set",
+            "load.duration=2s",
+            "--set",
+            "vars.messages=100000",
+            "--set",
+            "vars.interval_ms=50",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let points = results(&ran)["series"]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let times: Vec<f64> = points.iter().filter_map(|p| p["t"].as_f64()).collect();
+    assert!(times.windows(2).all(|pair| pair[0] < pair[1]), "{times:?}");
+    let (last, regular) = points.split_last().unwrap_or_else(|| panic!("no points"));
+    assert!(
+        regular
+            .iter()
+            .all(|p| p["open"] == 5 && p["t"].as_f64() < Some(2.0)),
+        "the population is whole in every point before the last: {points:?}"
+    );
+    assert_eq!(last["open"], 0, "{points:?}");
+}

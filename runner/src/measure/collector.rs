@@ -174,6 +174,6 @@ mod tests {
         let totals = collector.snapshot();
         assert_eq!(totals.failures["connect: refused"], 20);
         assert_eq!(totals.round_trips.len(), 20);
-        assert_eq!(totals.round_trips.max(), 20);
+        assert_eq!(totals.round_trips.exact.max, 20.0);
     }
 }

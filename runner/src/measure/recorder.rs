@@ -8,7 +8,7 @@
 use crate::measure::collector::{Buffer, Collector, lock};
 use crate::measure::counters::bump;
 use crate::measure::reasons;
-use crate::measure::stats::{METRIC_SCALE, Samples};
+use crate::measure::stats::Samples;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,17 +120,13 @@ impl Recorder {
         });
     }
 
-    /// A custom metric value; negative and non-finite values are recorded as 0.
+    /// A custom metric value, as given: every finite value is recorded (see
+    /// `recorded::Recorded::record_metric`); NaN and infinities are counted as refused.
     pub fn metric(&mut self, name: &str, value: f64) {
-        let scaled = if value.is_finite() && value > 0.0 {
-            (value * METRIC_SCALE).round() as u64
-        } else {
-            0
-        };
         self.record(|samples| match samples.metrics.get_mut(name) {
-            Some(values) => values.push(scaled),
+            Some(values) => values.push(value),
             None => {
-                samples.metrics.insert(name.to_owned(), vec![scaled]);
+                samples.metrics.insert(name.to_owned(), vec![value]);
             }
         });
     }

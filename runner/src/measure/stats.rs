@@ -1,21 +1,11 @@
-//! Measurements as plain data: [`Totals`] (histograms, checks, metrics, failures by reason, exactly
-//! mergeable), [`Samples`] (what one connection holds before it flushes), the bounded-name rule and
-//! the connect [`Phase`]s. Pure aggregation: recording lives in `recorder`, the shared sink in
-//! `collector`, the live atomics in `counters`, the report model in `results`.
+//! Measurements as plain data: [`Totals`] (each distribution a [`Recorded`]: an HDR histogram with
+//! its exact count, sum, min and max; checks, metrics, failures by reason; exactly mergeable),
+//! [`Samples`] (what one connection holds before it flushes), the bounded-name rule and the connect
+//! [`Phase`]s. Pure aggregation: recording lives in `recorder`, the shared sink in `collector`, the
+//! live atomics in `counters`, the report model in `results`.
 
-use hdrhistogram::Histogram;
+pub use crate::measure::recorded::{METRIC_SCALE, Recorded, new_histogram};
 use std::collections::BTreeMap;
-
-/// Custom metric values are recorded in 1/1024ths: a binary fraction keeps whole numbers below
-/// 4096 (and halves, quarters…) exact in a 3-significant-digit HDR histogram, where thousandths
-/// turned 17 into 16.992.
-pub const METRIC_SCALE: f64 = 1024.0;
-
-/// A histogram of microseconds (or scaled metric values), 3 significant digits, growing as needed.
-pub fn new_histogram() -> Histogram<u64> {
-    // 3 significant digits is always a valid precision; this cannot fail.
-    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"))
-}
 
 /// Pass/fail counts of one named check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,26 +17,26 @@ pub struct CheckCount {
 }
 
 /// Everything a run measured that is not a plain counter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Totals {
     /// Round trips of completed requests, µs, from when the send was due.
-    pub round_trips: Histogram<u64>,
+    pub round_trips: Recorded,
     /// Round trips of named requests by name, µs (each also counts in `round_trips`).
-    pub round_trips_by_name: BTreeMap<String, Histogram<u64>>,
+    pub round_trips_by_name: BTreeMap<String, Recorded>,
     /// How late timer callbacks ran after they were due, µs.
-    pub timer_lag: Histogram<u64>,
+    pub timer_lag: Recorded,
     /// How late arrivals (arrival-rate shape) started after they were due, µs.
-    pub arrival_lag: Histogram<u64>,
+    pub arrival_lag: Recorded,
     /// DNS + TCP connect + TLS + WebSocket upgrade, µs.
-    pub connect_time: Histogram<u64>,
+    pub connect_time: Recorded,
     /// Each connect phase, µs.
-    pub phases: [Histogram<u64>; Phase::COUNT],
+    pub phases: [Recorded; Phase::COUNT],
     /// Client ping → pong, µs.
-    pub ping_rtt: Histogram<u64>,
+    pub ping_rtt: Recorded,
     /// Checks by name.
     pub checks: BTreeMap<String, CheckCount>,
-    /// Custom metrics by name, values × [`METRIC_SCALE`].
-    pub metrics: BTreeMap<String, Histogram<u64>>,
+    /// Custom metrics by name, in their own unit (the histograms × [`METRIC_SCALE`]).
+    pub metrics: BTreeMap<String, Recorded>,
     /// Failed connections by reason.
     pub failures: BTreeMap<String, u64>,
     /// Scenario traps (panics, CPU deadline, memory cap) by message.
@@ -55,61 +45,33 @@ pub struct Totals {
     pub examples: BTreeMap<String, String>,
 }
 
-impl Default for Totals {
-    fn default() -> Self {
-        Totals {
-            round_trips: new_histogram(),
-            round_trips_by_name: BTreeMap::new(),
-            timer_lag: new_histogram(),
-            arrival_lag: new_histogram(),
-            connect_time: new_histogram(),
-            phases: std::array::from_fn(|_| new_histogram()),
-            ping_rtt: new_histogram(),
-            checks: BTreeMap::new(),
-            metrics: BTreeMap::new(),
-            failures: BTreeMap::new(),
-            scenario_errors: BTreeMap::new(),
-            examples: BTreeMap::new(),
-        }
-    }
-}
-
-fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
-    // Auto-resizing histograms of the same precision always merge.
-    let _ = into.add(from);
-}
-
 impl Totals {
-    /// Add `other` into `self`; exact for every count and histogram bucket.
+    /// Add `other` into `self`; exact for every count, histogram bucket, sum, min and max.
     pub fn merge(&mut self, other: &Totals) {
-        add_histogram(&mut self.round_trips, &other.round_trips);
-        add_histogram(&mut self.timer_lag, &other.timer_lag);
-        add_histogram(&mut self.arrival_lag, &other.arrival_lag);
-        add_histogram(&mut self.connect_time, &other.connect_time);
+        self.round_trips.merge(&other.round_trips);
+        self.timer_lag.merge(&other.timer_lag);
+        self.arrival_lag.merge(&other.arrival_lag);
+        self.connect_time.merge(&other.connect_time);
         for (mine, theirs) in self.phases.iter_mut().zip(&other.phases) {
-            add_histogram(mine, theirs);
+            mine.merge(theirs);
         }
-        add_histogram(&mut self.ping_rtt, &other.ping_rtt);
+        self.ping_rtt.merge(&other.ping_rtt);
         for (name, count) in &other.checks {
             let entry = self.checks.entry(name.clone()).or_default();
             entry.passed += count.passed;
             entry.failed += count.failed;
         }
-        for (name, histogram) in &other.metrics {
-            add_histogram(
-                self.metrics
-                    .entry(name.clone())
-                    .or_insert_with(new_histogram),
-                histogram,
-            );
+        for (name, recorded) in &other.metrics {
+            self.metrics
+                .entry(name.clone())
+                .or_default()
+                .merge(recorded);
         }
-        for (name, histogram) in &other.round_trips_by_name {
-            add_histogram(
-                self.round_trips_by_name
-                    .entry(name.clone())
-                    .or_insert_with(new_histogram),
-                histogram,
-            );
+        for (name, recorded) in &other.round_trips_by_name {
+            self.round_trips_by_name
+                .entry(name.clone())
+                .or_default()
+                .merge(recorded);
         }
         for (reason, count) in &other.failures {
             *self.failures.entry(reason.clone()).or_default() += count;
@@ -143,8 +105,8 @@ pub struct Samples {
     pub phases: [Vec<u64>; Phase::COUNT],
     /// Ping round trips, µs.
     pub ping_rtt: Vec<u64>,
-    /// Custom metric values × [`METRIC_SCALE`], by name.
-    pub metrics: BTreeMap<String, Vec<u64>>,
+    /// Custom metric values as the scenario gave them, by name.
+    pub metrics: BTreeMap<String, Vec<f64>>,
     /// Checks by name.
     pub checks: BTreeMap<String, CheckCount>,
     /// Failures by reason.
@@ -185,41 +147,33 @@ impl Samples {
     /// Record everything into `totals` and clear (keeping vector capacity).
     pub fn drain_into(&mut self, totals: &mut Totals) {
         self.held = 0;
-        for value in self.round_trips.drain(..) {
-            let _ = totals.round_trips.record(value);
-        }
-        for value in self.timer_lag.drain(..) {
-            let _ = totals.timer_lag.record(value);
-        }
-        for value in self.arrival_lag.drain(..) {
-            let _ = totals.arrival_lag.record(value);
-        }
-        for value in self.connect_time.drain(..) {
-            let _ = totals.connect_time.record(value);
-        }
-        for (samples, histogram) in self.phases.iter_mut().zip(totals.phases.iter_mut()) {
-            for value in samples.drain(..) {
-                let _ = histogram.record(value);
+        let timings = [
+            (&mut self.round_trips, &mut totals.round_trips),
+            (&mut self.timer_lag, &mut totals.timer_lag),
+            (&mut self.arrival_lag, &mut totals.arrival_lag),
+            (&mut self.connect_time, &mut totals.connect_time),
+            (&mut self.ping_rtt, &mut totals.ping_rtt),
+        ];
+        for (samples, recorded) in timings
+            .into_iter()
+            .chain(self.phases.iter_mut().zip(totals.phases.iter_mut()))
+        {
+            for micros in samples.drain(..) {
+                recorded.record_micros(micros);
             }
-        }
-        for value in self.ping_rtt.drain(..) {
-            let _ = totals.ping_rtt.record(value);
         }
         for (name, values) in std::mem::take(&mut self.metrics) {
             let name = bounded_name(name, &totals.metrics);
-            let histogram = totals.metrics.entry(name).or_insert_with(new_histogram);
+            let recorded = totals.metrics.entry(name).or_default();
             for value in values {
-                let _ = histogram.record(value);
+                recorded.record_metric(value);
             }
         }
         for (name, values) in std::mem::take(&mut self.round_trips_by_name) {
             let name = bounded_name(name, &totals.round_trips_by_name);
-            let histogram = totals
-                .round_trips_by_name
-                .entry(name)
-                .or_insert_with(new_histogram);
-            for value in values {
-                let _ = histogram.record(value);
+            let recorded = totals.round_trips_by_name.entry(name).or_default();
+            for micros in values {
+                recorded.record_micros(micros);
             }
         }
         for (name, count) in std::mem::take(&mut self.checks) {
@@ -306,17 +260,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn merging_is_exact() -> Result<(), hdrhistogram::RecordError> {
+    fn merging_is_exact() {
         let mut a = Totals::default();
         let mut b = Totals::default();
         let mut both = Totals::default();
         for value in 1..=1000u64 {
-            a.round_trips.record(value)?;
-            both.round_trips.record(value)?;
+            a.round_trips.record_micros(value);
+            both.round_trips.record_micros(value);
         }
         for value in 5000..=6000u64 {
-            b.round_trips.record(value * 7)?;
-            both.round_trips.record(value * 7)?;
+            b.round_trips.record_micros(value * 7);
+            both.round_trips.record_micros(value * 7);
         }
         a.checks.insert(
             "x".into(),
@@ -335,8 +289,8 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.round_trips, both.round_trips);
         assert_eq!(
-            a.round_trips.value_at_quantile(0.99),
-            both.round_trips.value_at_quantile(0.99)
+            a.round_trips.histogram.value_at_quantile(0.99),
+            both.round_trips.histogram.value_at_quantile(0.99)
         );
         assert_eq!(
             a.checks["x"],
@@ -345,7 +299,6 @@ mod tests {
                 failed: 1
             }
         );
-        Ok(())
     }
 
     #[test]
@@ -365,7 +318,7 @@ mod tests {
         merged.merge(&totals);
         merged.merge(&totals);
         assert_eq!(merged.round_trips_by_name["request 7"].len(), 2);
-        assert_eq!(merged.round_trips_by_name["request 7"].max(), 8);
+        assert_eq!(merged.round_trips_by_name["request 7"].exact.max, 8.0);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
-use crate::measure::stats::Totals;
+use crate::measure::stats::{Recorded, Totals};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -122,15 +122,9 @@ fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     );
 }
 
-fn summary(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    histogram: &hdrhistogram::Histogram<u64>,
-    scale: f64,
-) {
+fn summary(out: &mut String, name: &str, help: &str, recorded: &Recorded, scale: f64) {
     let _ = writeln!(out, "# TYPE {name} summary\n# HELP {name} {help}");
-    summary_samples(out, name, "", histogram, scale);
+    summary_samples(out, name, "", recorded, scale);
 }
 
 /// One summary family with a series per name (`{name}{{LABEL="…"}}`), e.g. custom metrics or
@@ -139,24 +133,27 @@ fn labelled_summaries(
     out: &mut String,
     (family, label): (&str, &str),
     help: &str,
-    histograms: &std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+    distributions: &std::collections::BTreeMap<String, Recorded>,
     scale: f64,
 ) {
     let _ = writeln!(out, "# TYPE {family} summary\n# HELP {family} {help}");
-    for (name, histogram) in histograms {
+    for (name, recorded) in distributions {
         let labels = format!("{label}=\"{}\"", escape(name));
-        summary_samples(out, family, &labels, histogram, scale);
+        summary_samples(out, family, &labels, recorded, scale);
     }
 }
 
-/// The quantile, `_sum` and `_count` samples of one summary series with `labels` (may be empty).
-fn summary_samples(
-    out: &mut String,
-    family: &str,
-    labels: &str,
-    histogram: &hdrhistogram::Histogram<u64>,
-    scale: f64,
-) {
+/// The quantile, `_sum` and `_count` samples of one summary series with `labels` (may be empty):
+/// quantiles from the histogram (values divided by `scale`), sum and count exact.
+fn summary_samples(out: &mut String, family: &str, labels: &str, recorded: &Recorded, scale: f64) {
+    let histogram = &recorded.histogram;
+    // The exact figures are in the recorded unit: µs like the timings' histograms (exposed in
+    // seconds: `scale` 1e6), the metric's own unit for metrics (whose histograms hold 1024ths).
+    let exact_scale = if scale == crate::measure::stats::METRIC_SCALE {
+        1.0
+    } else {
+        scale
+    };
     let comma = if labels.is_empty() { "" } else { "," };
     if !histogram.is_empty() {
         for quantile in [0.5, 0.9, 0.99, 0.999] {
@@ -167,7 +164,7 @@ fn summary_samples(
             );
         }
     }
-    let sum = histogram.mean() * histogram.len() as f64 / scale;
+    let sum = recorded.exact.sum / exact_scale;
     let braces = if labels.is_empty() {
         String::new()
     } else {
@@ -176,7 +173,7 @@ fn summary_samples(
     let _ = writeln!(
         out,
         "{family}_sum{braces} {sum}\n{family}_count{braces} {}",
-        histogram.len()
+        recorded.exact.count
     );
 }
 
@@ -391,8 +388,10 @@ mod tests {
         }
         totals
             .round_trips_by_name
-            .insert("join \"a\"".into(), named.clone());
-        totals.metrics.insert("queue depth".into(), named);
+            .insert("join \"a\"".into(), Recorded::estimated(named.clone(), 1.0));
+        totals
+            .metrics
+            .insert("queue depth".into(), Recorded::estimated(named, 1.0));
         let text = render(&counters, &totals);
         assert!(text.ends_with("# EOF\n"));
         assert!(text.contains("# TYPE volley_named_round_trip_seconds summary\n"));

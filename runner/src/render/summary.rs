@@ -240,11 +240,22 @@ pub fn render(report: &Report) -> String {
     if !report.metrics.is_empty() {
         let _ = writeln!(out, "metrics");
         for (name, d) in &report.metrics {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  {name:<24} n={} min={} p50={} p90={} p99={} max={} mean={}",
                 d.count, d.min, d.p50, d.p90, d.p99, d.max, d.mean
             );
+            if d.clamped > 0 {
+                let _ = write!(
+                    out,
+                    " ({} outside the histogram's 0..2^52: percentiles near them are bounds)",
+                    d.clamped
+                );
+            }
+            if d.not_finite > 0 {
+                let _ = write!(out, " ({} NaN or infinite: not recorded)", d.not_finite);
+            }
+            let _ = writeln!(out);
         }
     }
     if !report.scenario_errors.is_empty() {

@@ -26,8 +26,9 @@ pub const MAX_INFLATED: u64 = 8 << 20;
 /// The V2 cookies of the HdrHistogram encoding (compressed, and plain).
 const COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
 const PLAIN_COOKIE: u32 = 0x1c84_9303 | 0x10;
-/// Highest value a decoded histogram may track: far above any µs or scaled metric Volley records.
-const MAX_TRACKABLE: u64 = 1 << 56;
+/// Highest value a decoded histogram may track: the most an HDR histogram can (a metric at
+/// `METRIC_TOP` is 2^62 once scaled); its counts then take about 440 KiB.
+const MAX_TRACKABLE: u64 = i64::MAX as u64;
 
 /// Decode what [`encode`] wrote, within the bounds above.
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
@@ -120,6 +121,17 @@ mod tests {
             decoded.value_at_quantile(0.5),
             histogram.value_at_quantile(0.5)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_largest_metric_value_decodes() -> Result<(), String> {
+        let mut recorded = crate::measure::recorded::Recorded::default();
+        for value in [1.0, 7e13, 9e15, f64::MAX] {
+            recorded.record_metric(value);
+        }
+        let decoded = decode(&encode(&recorded.histogram))?;
+        assert_eq!(decoded, recorded.histogram);
         Ok(())
     }
 

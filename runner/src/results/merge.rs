@@ -4,13 +4,13 @@
 //! the run must be there unless the caller allows a partial result (`--partial`), which is then
 //! marked partial (`run.partial`, `run.missing_shards`, a warning). Counts add up and histograms
 //! are merged from their encoded form, so every percentile is exactly what one run holding all
-//! the populations would report; thresholds are evaluated again on the merged figures. The time
+//! the populations would report (and the exact count, sum, min and max beside each histogram add
+//! up too); thresholds are evaluated again on the merged figures. The time
 //! series is lined up by wall-clock time (`timeline`), and `elapsed_s` spans the first shard's
 //! start to the last one's end.
 
 use crate::config::threshold::Threshold;
 use crate::measure::stats::METRIC_SCALE;
-use crate::results::codec;
 use crate::results::report::{Distribution, Report};
 use crate::results::timeline::Timeline;
 use std::collections::BTreeMap;
@@ -177,17 +177,10 @@ fn merge_distribution(
     scale: f64,
     what: &str,
 ) -> Result<Distribution, String> {
-    let mut histogram = codec::decode(&a.histogram).map_err(|error| format!("{what}: {error}"))?;
-    let other = codec::decode(&b.histogram).map_err(|error| format!("{what}: {error}"))?;
-    if a.count > 0 && a.histogram.is_empty() || b.count > 0 && b.histogram.is_empty() {
-        return Err(format!(
-            "{what}: a results file has no encoded histogram (written by volley.results/v1?)"
-        ));
-    }
-    histogram
-        .add(&other)
-        .map_err(|error| format!("{what}: {error:?}"))?;
-    Ok(Distribution::of(&histogram, scale))
+    let mut recorded = a.recorded().map_err(|error| format!("{what}: {error}"))?;
+    let other = b.recorded().map_err(|error| format!("{what}: {error}"))?;
+    recorded.merge(&other);
+    Ok(Distribution::of(&recorded, scale))
 }
 
 /// Merge distributions by name (`scale` 1 for µs timings, [`METRIC_SCALE`] for metrics).
@@ -447,6 +440,7 @@ pub fn merge(inputs: Vec<(String, Report)>, partial: bool) -> Result<Report, Mer
 mod tests {
     use super::*;
     use crate::measure::series::Point;
+    use crate::measure::stats::{Samples, Totals};
     use crate::results::report::RunInfo;
 
     /// An empty report of shard `index` of `count` of run `id`, started at `started_ms` and
@@ -577,6 +571,91 @@ mod tests {
         assert!(!whole.run.partial, "{:?}", whole.warnings);
         assert_eq!(whole.run.shards, vec![0, 1, 2, 3]);
         assert!(whole.warnings.iter().all(|w| !w.contains("partial")));
+        Ok(())
+    }
+
+    /// Merge `reports` as the shards of one run, in order.
+    fn merge_metric_shards(reports: Vec<Report>) -> Result<Report, String> {
+        let count = reports.len() as u32;
+        let inputs = reports
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut report)| {
+                report.run.id = "metrics".into();
+                report.run.shard_count = count;
+                report.run.shards = vec![index as u32];
+                (format!("shard-{index}.json"), report)
+            })
+            .collect();
+        merge(inputs, false).map_err(|error| error.to_string())
+    }
+
+    /// A shard's results file holding the metric `m` with `values`, as written and read back.
+    fn shard_with_metric(values: &[f64]) -> Result<Report, String> {
+        let mut samples = Samples::default();
+        samples.metrics.insert("m".into(), values.to_vec());
+        let mut totals = Totals::default();
+        samples.drain_into(&mut totals);
+        let mut report = Report::build(
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            &totals,
+            Default::default(),
+        );
+        report.apply_thresholds(&[Threshold::parse("metric m min >= 2059", false)?]);
+        serde_json::from_str(&report.to_json()).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn issue_21_whole_metric_values_stay_whole_across_shards() -> Result<(), String> {
+        let merged = merge_metric_shards(vec![
+            shard_with_metric(&[2059.0; 3])?,
+            shard_with_metric(&[2059.0; 2])?,
+        ])?;
+        let m = &merged.metrics["m"];
+        assert_eq!((m.count, m.min, m.max, m.mean), (5, 2059.0, 2059.0, 2059.0));
+        assert_eq!((m.p50, m.p99, m.sum), (2059.0, 2059.0, Some(10_295.0)));
+        assert!(
+            merged.thresholds.iter().all(|rule| rule.passed),
+            "{merged:?}"
+        );
+        let hundred = merge_metric_shards(vec![shard_with_metric(&[1980.0; 100])?])?;
+        assert_eq!(hundred.metrics["m"].mean, 1980.0);
+        Ok(())
+    }
+
+    #[test]
+    fn issue_21_any_finite_metric_value_merges() -> Result<(), String> {
+        let merged = merge_metric_shards(vec![
+            shard_with_metric(&[1.0, 7e13, 1.7e15])?,
+            shard_with_metric(&[9e15, 1e300, -3.0, f64::NAN])?,
+        ])?;
+        let m = &merged.metrics["m"];
+        assert_eq!((m.count, m.min, m.max), (6, -3.0, 1e300));
+        assert_eq!((m.clamped, m.not_finite), (3, 1));
+        let again: Report =
+            serde_json::from_str(&merged.to_json()).map_err(|error| error.to_string())?;
+        assert_eq!(again.metrics["m"], *m);
+        Ok(())
+    }
+
+    #[test]
+    fn a_results_file_without_exact_sums_still_merges() -> Result<(), String> {
+        let mut old = shard_with_metric(&[10.0, 30.0])?;
+        let mut json: serde_json::Value =
+            serde_json::from_str(&old.to_json()).map_err(|error| error.to_string())?;
+        if let Some(m) = json
+            .pointer_mut("/metrics/m")
+            .and_then(|m| m.as_object_mut())
+        {
+            m.remove("sum");
+        }
+        old = serde_json::from_value(json).map_err(|error| error.to_string())?;
+        assert_eq!(old.metrics["m"].sum, None);
+        let merged = merge_metric_shards(vec![old, shard_with_metric(&[50.0])?])?;
+        let m = &merged.metrics["m"];
+        assert_eq!((m.count, m.sum, m.mean), (3, Some(90.0), 30.0));
         Ok(())
     }
 }

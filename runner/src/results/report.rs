@@ -3,8 +3,8 @@
 //! `build`; every rendering lives in `render`, the verdict in `verdict`.
 
 use crate::measure::process::ProcessStats;
+use crate::measure::recorded::{Exact, Recorded};
 use crate::results::thresholds::Figures;
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -286,15 +286,27 @@ pub struct CheckStats {
     pub failed: u64,
 }
 
-/// Summary of a histogram. Timings are in µs; metrics in their own unit.
+/// Summary of recorded values: `count`, `sum`, `min`, `max` and `mean` exact, percentiles from the
+/// histogram. Timings are in µs; metrics in their own unit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Distribution {
     /// Values recorded.
     pub count: u64,
     /// Smallest.
     pub min: f64,
-    /// Mean.
+    /// Mean: `sum / count`.
     pub mean: f64,
+    /// Sum of the values; absent in results written before it was kept (`merge` then takes
+    /// `mean × count`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum: Option<f64>,
+    /// Values (in `count`) that the histogram holds at the end of its range: metric values below
+    /// 0 or above [`crate::measure::recorded::METRIC_TOP`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clamped: u64,
+    /// NaN and infinite metric values: refused, not in `count` nor any other figure.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_finite: u64,
     /// Median.
     pub p50: f64,
     /// 90th percentile.
@@ -318,19 +330,34 @@ pub const QUANTILES: [f64; 12] = [
     0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 0.99999, 1.0,
 ];
 
+fn is_zero(count: &u64) -> bool {
+    *count == 0
+}
+
+/// `value` rounded to 3 decimals, unless that would not stay finite.
+fn round3(value: f64) -> f64 {
+    let rounded = (value * 1000.0).round() / 1000.0;
+    if rounded.is_finite() { rounded } else { value }
+}
+
 impl Distribution {
     /// A distribution with no values.
     pub fn empty() -> Distribution {
-        Distribution::of(&crate::measure::stats::new_histogram(), 1.0)
+        Distribution::of(&Recorded::default(), 1.0)
     }
 
-    /// Summarise `histogram`, dividing values by `scale`.
-    pub fn of(histogram: &Histogram<u64>, scale: f64) -> Distribution {
-        if histogram.is_empty() {
+    /// Summarise `recorded`: exact figures as they are, percentiles from the histogram divided by
+    /// `scale` (1 for µs timings, `METRIC_SCALE` for metrics).
+    pub fn of(recorded: &Recorded, scale: f64) -> Distribution {
+        let (histogram, exact) = (&recorded.histogram, &recorded.exact);
+        if exact.count == 0 || histogram.is_empty() {
             return Distribution {
                 count: 0,
                 min: 0.0,
                 mean: 0.0,
+                sum: Some(0.0),
+                clamped: 0,
+                not_finite: exact.not_finite,
                 p50: 0.0,
                 p90: 0.0,
                 p99: 0.0,
@@ -342,28 +369,58 @@ impl Distribution {
         }
         // Timings report each bucket's upper bound (the HdrHistogram convention: never better
         // than measured). Custom metrics report its lower bound, which keeps common values such
-        // as whole numbers exact instead of showing 18 as 18.015.
-        let value = |raw: u64| {
+        // as whole numbers exact instead of showing 18 as 18.015. Either way a percentile lies
+        // between the exact min and max, as every quantile of the values does.
+        let at = |quantile: f64| {
+            if quantile <= 0.0 {
+                return exact.min;
+            }
+            if quantile >= 1.0 {
+                return exact.max;
+            }
+            let raw = histogram.value_at_quantile(quantile);
             let bound = if scale == 1.0 {
                 raw
             } else {
                 histogram.lowest_equivalent(raw)
             };
-            bound as f64 / scale
+            (bound as f64 / scale).clamp(exact.min, exact.max)
         };
-        let at = |quantile: f64| value(histogram.value_at_quantile(quantile));
         Distribution {
-            count: histogram.len(),
-            min: histogram.min() as f64 / scale,
-            mean: (histogram.mean() / scale * 1000.0).round() / 1000.0,
+            count: exact.count,
+            min: exact.min,
+            mean: round3(exact.mean()),
+            sum: Some(exact.sum),
+            clamped: exact.clamped,
+            not_finite: exact.not_finite,
             p50: at(0.5),
             p90: at(0.9),
             p99: at(0.99),
             p999: at(0.999),
-            max: value(histogram.max()),
+            max: exact.max,
             percentiles: QUANTILES.iter().map(|q| (*q, at(*q))).collect(),
             histogram: crate::results::codec::encode(histogram),
         }
+    }
+
+    /// The values this summarises, to merge: its histogram decoded (within `codec`'s bounds) and
+    /// its exact figures (`sum` from `mean × count` in results written before it was kept).
+    pub fn recorded(&self) -> Result<Recorded, String> {
+        if self.count > 0 && self.histogram.is_empty() {
+            return Err(
+                "a results file has no encoded histogram (written by volley.results/v1?)".into(),
+            );
+        }
+        let histogram = crate::results::codec::decode(&self.histogram)?;
+        let exact = Exact {
+            count: self.count,
+            sum: self.sum.unwrap_or(self.mean * self.count as f64),
+            min: self.min,
+            max: self.max,
+            clamped: self.clamped,
+            not_finite: self.not_finite,
+        };
+        Ok(Recorded { histogram, exact })
     }
 
     /// The value at `quantile` from [`Distribution::percentiles`], if listed.

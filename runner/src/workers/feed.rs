@@ -15,7 +15,7 @@ use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
 use crate::measure::sampling::PointTap;
 use crate::measure::series::Point;
-use crate::measure::stats::{CheckCount, Totals};
+use crate::measure::stats::{CheckCount, METRIC_SCALE, Recorded, Totals};
 use crate::results::codec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,7 +34,8 @@ pub struct Snapshot {
     /// Its counters so far (`open` is a gauge: connections open now).
     pub counters: CounterValues,
     /// Its histograms, checks, metrics and failures so far (examples and scenario errors are left
-    /// out: no live view shows them).
+    /// out: no live view shows them). The line carries histograms only: each one's exact count,
+    /// sum, min and max are estimated from its buckets (`Recorded::estimated`).
     pub totals: Totals,
     /// The time-series point just taken.
     pub point: Point,
@@ -87,11 +88,15 @@ pub fn encode(
         started_at_unix_ms,
         counters,
         point: point.clone(),
-        round_trips: codec::encode(&totals.round_trips),
-        timer_lag: codec::encode(&totals.timer_lag),
-        connect_time: codec::encode(&totals.connect_time),
-        phases: totals.phases.iter().map(codec::encode).collect(),
-        ping_rtt: codec::encode(&totals.ping_rtt),
+        round_trips: codec::encode(&totals.round_trips.histogram),
+        timer_lag: codec::encode(&totals.timer_lag.histogram),
+        connect_time: codec::encode(&totals.connect_time.histogram),
+        phases: totals
+            .phases
+            .iter()
+            .map(|phase| codec::encode(&phase.histogram))
+            .collect(),
+        ping_rtt: codec::encode(&totals.ping_rtt.histogram),
         checks: totals
             .checks
             .iter()
@@ -100,7 +105,7 @@ pub fn encode(
         metrics: totals
             .metrics
             .iter()
-            .map(|(name, histogram)| (name.clone(), codec::encode(histogram)))
+            .map(|(name, recorded)| (name.clone(), codec::encode(&recorded.histogram)))
             .collect(),
         failures: totals.failures.clone(),
     };
@@ -132,15 +137,15 @@ pub fn decode(text: &str) -> Result<Message, String> {
         return Ok(Message::Aborted(rule));
     }
     let mut totals = Totals {
-        round_trips: codec::decode(&line.round_trips)?,
-        timer_lag: codec::decode(&line.timer_lag)?,
-        connect_time: codec::decode(&line.connect_time)?,
-        ping_rtt: codec::decode(&line.ping_rtt)?,
+        round_trips: Recorded::estimated(codec::decode(&line.round_trips)?, 1.0),
+        timer_lag: Recorded::estimated(codec::decode(&line.timer_lag)?, 1.0),
+        connect_time: Recorded::estimated(codec::decode(&line.connect_time)?, 1.0),
+        ping_rtt: Recorded::estimated(codec::decode(&line.ping_rtt)?, 1.0),
         failures: line.failures,
         ..Totals::default()
     };
     for (phase, text) in totals.phases.iter_mut().zip(&line.phases) {
-        *phase = codec::decode(text)?;
+        *phase = Recorded::estimated(codec::decode(text)?, 1.0);
     }
     totals.checks = line
         .checks
@@ -148,7 +153,10 @@ pub fn decode(text: &str) -> Result<Message, String> {
         .map(|(name, (passed, failed))| (name, CheckCount { passed, failed }))
         .collect();
     for (name, text) in line.metrics {
-        totals.metrics.insert(name, codec::decode(&text)?);
+        totals.metrics.insert(
+            name,
+            Recorded::estimated(codec::decode(&text)?, METRIC_SCALE),
+        );
     }
     Ok(Message::Point(Box::new(Snapshot {
         counters: line.counters,
@@ -224,7 +232,7 @@ mod tests {
         let collector = Collector::default();
         let mut samples = Samples::default();
         samples.round_trips.extend([100, 200, 300]);
-        samples.metrics.insert("queue".into(), vec![5 * 1024]);
+        samples.metrics.insert("queue".into(), vec![5.0]);
         samples.checks.insert(
             "echo".into(),
             CheckCount {
@@ -258,7 +266,7 @@ mod tests {
         assert_eq!(back.counters.messages_sent, 7);
         assert_eq!(back.counters.open, 1);
         assert_eq!(back.totals.round_trips.len(), 3);
-        assert_eq!(back.totals.round_trips.max(), 300);
+        assert_eq!(back.totals.round_trips.exact.max, 300.0);
         assert_eq!(back.totals.metrics["queue"].len(), 1);
         assert_eq!(back.totals.checks["echo"].failed, 1);
         assert_eq!(back.totals.failures["connect: refused"], 2);
