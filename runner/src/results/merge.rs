@@ -326,7 +326,8 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
         (Some(x), Some(y)) => Some(x + y),
         (x, y) => x.or(y),
     };
-    a.process.cpu_pressure_s = crate::results::timeline::max_option(a.process.cpu_pressure_s, b.process.cpu_pressure_s);
+    a.process.cpu_pressure_s =
+        crate::results::timeline::max_option(a.process.cpu_pressure_s, b.process.cpu_pressure_s);
     a.process.embedded_server = match (a.process.embedded_server, b.process.embedded_server) {
         (Some(x), Some(y)) => Some(crate::measure::process::CpuTime {
             cpu_user_s: x.cpu_user_s + y.cpu_user_s,
