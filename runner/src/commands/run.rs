@@ -1,0 +1,91 @@
+//! `volley run FILE`: load the scenario, run it (in this process, or in `--workers N` processes)
+//! with Ctrl-C or SIGTERM as the polite shutdown and a second one as the hard stop, then write the
+//! results files and print the summary. The run itself is the library's `run` / `run_workers`.
+
+use crate::cli::RunArgs;
+use crate::commands::{COULD_NOT_RUN, finish, load, overrides};
+use crate::signals;
+use std::process::ExitCode;
+use volley::RunOptions;
+
+/// Run the scenario of `args`; the verdict's exit code.
+pub async fn run(args: RunArgs) -> ExitCode {
+    let scenario = match load(&args.file) {
+        Ok(scenario) => scenario,
+        Err(code) => return code,
+    };
+    let mut interrupts = match signals::Interrupts::install() {
+        Ok(interrupts) => interrupts,
+        Err(error) => {
+            eprintln!("error: cannot handle SIGINT and SIGTERM: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    let hard_stop = tokio_util::sync::CancellationToken::new();
+    let second = hard_stop.clone();
+    let shutdown = async move {
+        let Some(first) = interrupts.next().await else {
+            return std::future::pending::<()>().await;
+        };
+        eprintln!(
+            "\nvolley: interrupted ({first}); closing connections and writing the report (Ctrl-C or SIGTERM again to skip the polite close)…"
+        );
+        tokio::spawn(async move {
+            if interrupts.next().await.is_some() {
+                eprintln!("volley: closing at once");
+                second.cancel();
+            }
+        });
+    };
+    if let Some(shard) = args.shard
+        && shard.count > 1
+        && args.run_id.is_none()
+    {
+        eprintln!(
+            "error: --shard {shard} needs --run-id ID (or VOLLEY_RUN_ID), the same for every shard of the run, so `volley merge` can tell its shards from another run's (e.g. --run-id nightly-$(date +%F))"
+        );
+        return ExitCode::from(COULD_NOT_RUN);
+    }
+    if let Some(count) = args.workers {
+        let options = volley::WorkerOptions {
+            count,
+            overrides: overrides(&args.file),
+            show_secrets: args.file.show_secrets,
+            interval: args.interval,
+            start_at: args.start_at,
+            run_id: args.run_id.clone(),
+            series_file: args.series.clone(),
+            metrics_addr: args.metrics_addr,
+            progress: !args.no_progress,
+            hard_stop,
+        };
+        return match volley::run_workers(&scenario, &options, shutdown).await {
+            Ok(report) => finish(&report, &args.outputs, true),
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(COULD_NOT_RUN)
+            }
+        };
+    }
+    let options = RunOptions {
+        progress: !args.no_progress,
+        interval: args.interval,
+        series_file: args.series.clone(),
+        metrics_addr: args.metrics_addr,
+        hard_stop: Some(hard_stop),
+        show_secrets: args.file.show_secrets,
+        shard: args.shard.unwrap_or_default(),
+        start_at: args.start_at,
+        feed: args.feed,
+        run_id: args.run_id.clone(),
+    };
+    let report = match volley::run(&scenario, &options, shutdown).await {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
+    // A worker's stdout is its parent's feed: no summary there.
+    finish(&report, &args.outputs, !args.feed)
+}
