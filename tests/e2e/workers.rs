@@ -58,6 +58,24 @@ fn sockets(pid: u32) -> usize {
     })
 }
 
+/// Read the parent's stderr until it has named its two workers (`volley: worker I: pid P, shard
+/// I/2`): their pids, what was read so far, and the reader of the rest.
+fn two_worker_pids(child: &mut Child) -> (Vec<u32>, String, std::thread::JoinHandle<String>) {
+    let mut pids = Vec::new();
+    let ((), seen, rest) = read_stderr_until(child, "naming its workers", |line| {
+        if let Some(pid) = line
+            .strip_prefix("volley: worker ")
+            .and_then(|rest| rest.split_once(": pid "))
+            .and_then(|(_, rest)| rest.split_once(','))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        {
+            pids.push(pid);
+        }
+        (pids.len() == 2).then_some(())
+    });
+    (pids, seen, rest)
+}
+
 /// `child`'s stderr, read line by line until `find` returns a value (if the child ends first, the
 /// test fails saying what it was `waiting_for`). Returns the value, the lines read so far, and a
 /// thread reading the rest: join it for the remainder of stderr.
@@ -116,18 +134,7 @@ fn a_worker_killed_with_sigkill_is_counted_and_sigterm_reaches_the_rest() {
         Err(error) => panic!("cannot start volley: {error}"),
     };
     // The parent names its workers: `volley: worker I: pid P, shard I/2`.
-    let mut pids = Vec::new();
-    let ((), seen, rest) = read_stderr_until(&mut child, "naming its workers", |line| {
-        if let Some(pid) = line
-            .strip_prefix("volley: worker ")
-            .and_then(|rest| rest.split_once(": pid "))
-            .and_then(|(_, rest)| rest.split_once(','))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        {
-            pids.push(pid);
-        }
-        (pids.len() == 2).then_some(())
-    });
+    let (pids, seen, rest) = two_worker_pids(&mut child);
     // Mid-run: each worker holds its 10 connections, the embedded server's 10 ends and listener.
     let deadline = Instant::now() + Duration::from_secs(60);
     while pids.iter().any(|pid| sockets(*pid) < 21) {
@@ -284,18 +291,7 @@ fn run_workers_do_not_outlive_a_killed_parent() {
         Ok(child) => child,
         Err(error) => panic!("cannot start volley: {error}"),
     };
-    let mut pids = Vec::new();
-    let ((), _, rest) = read_stderr_until(&mut child, "naming its workers", |line| {
-        if let Some(pid) = line
-            .strip_prefix("volley: worker ")
-            .and_then(|rest| rest.split_once(": pid "))
-            .and_then(|(_, rest)| rest.split_once(','))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        {
-            pids.push(pid);
-        }
-        (pids.len() == 2).then_some(())
-    });
+    let (pids, _, rest) = two_worker_pids(&mut child);
     // Mid-run: each worker holds its 10 connections, the embedded server's 10 ends and listener.
     let deadline = Instant::now() + Duration::from_secs(60);
     while pids.iter().any(|pid| sockets(*pid) < 21) {
