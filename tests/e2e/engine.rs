@@ -344,7 +344,8 @@ fn long_callbacks_are_counted_with_the_longest_and_warned_about() {
     // it is counted as descheduled instead (issue 21), so the two are counted together.
     let count = number(r, "/long_callbacks/count");
     let descheduled = number(r, "/long_callbacks/descheduled");
-    assert!((5..=15).contains(&(count + descheduled)), "{r:#}");
+    // Each VU makes about 16 callbacks; on a loaded machine any of them may be descheduled.
+    assert!((5..=40).contains(&(count + descheduled)), "{r:#}");
     assert!(count > 0, "{r:#}");
     assert!(number(r, "/long_callbacks/max_us") >= 30_000, "{r:#}");
     assert_eq!(number(r, "/long_callbacks/threshold_us"), 5_000, "{r:#}");
