@@ -11,13 +11,14 @@
 //! before, in `load::iteration`; repeating iterations in `load::vu`; what is due when lives in the
 //! pure `scenario::schedule`.
 
+use crate::connection::callback_clock::CallbackClock;
 use crate::connection::connect::{WsStream, io_reason};
 use crate::connection::keepalive::Keepalive;
 use crate::connection::stop::StopSignal;
 use crate::connection::wake::Wake;
 use crate::measure::counters::{LONG_CALLBACK, bump};
 use crate::scenario::bindings::Message as GuestMessage;
-use crate::scenario::engine::{InstanceLimits, thread_cpu_time};
+use crate::scenario::engine::InstanceLimits;
 use crate::scenario::guest::{Callback, Guest};
 use crate::scenario::host::{ConnState, Outgoing};
 use crate::scenario::schedule::Due;
@@ -550,8 +551,8 @@ impl Connection {
         state.limits.hold(held);
         // Late callback: count from when the send was due (the generator's delay is latency the
         // user would have seen). Early callback (timer slack): count from the actual send.
-        let started = Instant::now();
-        let cpu_started = thread_cpu_time();
+        let clock = CallbackClock::start();
+        let started = clock.started;
         state.send_base = due.min(started);
         self.limits.arm(&mut self.store);
         let guest = &self.scenario;
@@ -563,10 +564,11 @@ impl Connection {
         // A long callback's CPU time tells the scenario's own work from a descheduled thread;
         // the second reading is taken only then (a clock that cannot be read: unknown).
         let took = started.elapsed();
-        let cpu = (took >= LONG_CALLBACK && cpu_started != Duration::MAX)
-            .then(thread_cpu_time)
-            .filter(|now| *now != Duration::MAX)
-            .map(|now| now.saturating_sub(cpu_started));
+        let cpu = if took >= LONG_CALLBACK {
+            clock.cpu_used()
+        } else {
+            None
+        };
         self.store
             .data()
             .recorder

@@ -8,6 +8,7 @@
 //! through the connection's recorder, its timings, counts and failure reasons. Does not live here:
 //! when and how often to connect (`load`), what to send (`scenario`), aggregation (`measure`).
 
+pub mod callback_clock;
 pub mod connect;
 pub mod dns;
 pub mod event_loop;
