@@ -254,16 +254,22 @@ fn serve_workers_do_not_outlive_a_killed_parent() {
     send_signal(server.id(), libc::SIGKILL);
     let _ = server.wait();
     // The kernel kills each worker (PR_SET_PDEATHSIG); init reaps them.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_until_gone(&pids, Duration::from_secs(30), "server workers");
+}
+
+/// Wait until the processes `pids` (workers whose parent was killed) are gone; after `limit`, end
+/// the ones left and fail naming them as `what`.
+fn wait_until_gone(pids: &[u32], limit: Duration, what: &str) {
+    let deadline = Instant::now() + limit;
     while pids
         .iter()
         .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
     {
         if Instant::now() > deadline {
-            for pid in &pids {
+            for pid in pids {
                 send_signal_if_alive(*pid);
             }
-            panic!("server workers {pids:?} outlived their killed parent");
+            panic!("{what} {pids:?} outlived their killed parent");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -306,19 +312,7 @@ fn run_workers_do_not_outlive_a_killed_parent() {
     let _ = rest.join();
     // Within a second in practice; the bound is wide for a loaded machine, and far below the
     // 2 minutes a worker that outlived its parent would go on for.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while pids
-        .iter()
-        .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
-    {
-        if Instant::now() > deadline {
-            for pid in &pids {
-                send_signal_if_alive(*pid);
-            }
-            panic!("run workers {pids:?} outlived their killed parent");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_gone(&pids, Duration::from_secs(20), "run workers");
 }
 
 /// An abort rule crossed in one worker stops the others: worker 1 (odd VUs, which panic) crosses
