@@ -202,9 +202,9 @@ pub fn render(report: &Report) -> String {
     }
     timing_line(&mut out, "connect", &report.connect_time);
     for (phase, distribution) in &report.connect_phases {
-        // The queue phase is waited before connecting, with or without pacing: shown when some
-        // connection actually waited.
-        let waited = phase != "queue" || distribution.max >= 1.0;
+        // The queue phase is recorded for every connect, paced or not: shown when some connection
+        // waited a millisecond or more for a pacing permit.
+        let waited = phase != "queue" || distribution.max >= 1000.0;
         if distribution.count > 0 && waited {
             timing_line(&mut out, &format!("  {phase}"), distribution);
         }
