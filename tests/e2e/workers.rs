@@ -135,15 +135,7 @@ fn a_worker_killed_with_sigkill_is_counted_and_sigterm_reaches_the_rest() {
     };
     // The parent names its workers: `volley: worker I: pid P, shard I/2`.
     let (pids, seen, rest) = two_worker_pids(&mut child);
-    // Mid-run: each worker holds its 10 connections, the embedded server's 10 ends and listener.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pids.iter().any(|pid| sockets(*pid) < 21) {
-        assert!(
-            Instant::now() < deadline,
-            "workers never held their connections"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_mid_run(&mut child, &pids);
     send_signal(pids[1], libc::SIGKILL);
     send_signal(child.id(), libc::SIGTERM);
     wait_exit(&mut child, Duration::from_secs(60), "SIGTERM");
@@ -257,6 +249,19 @@ fn serve_workers_do_not_outlive_a_killed_parent() {
     wait_until_gone(&pids, Duration::from_secs(30), "server workers");
 }
 
+/// Wait until each of the two workers `pids` of the interrupt case holds its 10 connections, the
+/// embedded server's 10 ends and its listener (mid-run); after a minute, end `child` and fail.
+fn wait_until_mid_run(child: &mut Child, pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pids.iter().any(|pid| sockets(*pid) < 21) {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("workers never held their connections");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Wait until the processes `pids` (workers whose parent was killed) are gone; after `limit`, end
 /// the ones left and fail naming them as `what`.
 fn wait_until_gone(pids: &[u32], limit: Duration, what: &str) {
@@ -298,15 +303,7 @@ fn run_workers_do_not_outlive_a_killed_parent() {
         Err(error) => panic!("cannot start volley: {error}"),
     };
     let (pids, _, rest) = two_worker_pids(&mut child);
-    // Mid-run: each worker holds its 10 connections, the embedded server's 10 ends and listener.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pids.iter().any(|pid| sockets(*pid) < 21) {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("workers never held their connections");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_mid_run(&mut child, &pids);
     send_signal(child.id(), libc::SIGKILL);
     let _ = child.wait();
     let _ = rest.join();
