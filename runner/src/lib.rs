@@ -30,6 +30,10 @@ mod scaffold;
 mod scenario;
 mod workers;
 
+/// The WebSocket codec (RFC 6455, RFC 7692) Volley's connections and `volley serve` run on;
+/// public for the benchmarks' bare client, not a stable API.
+pub mod websocket;
+
 pub use config::units::{human_bytes, human_micros, parse_duration};
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};

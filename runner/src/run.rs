@@ -198,10 +198,8 @@ pub async fn run(
                 .map_err(RunError::Network)?;
             static_headers.push((header.name.clone(), value));
         } else {
-            let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(
-                header.name.as_bytes(),
-            )
-            .map_err(|_| RunError::Network(format!("invalid header name `{}`", header.name)))?;
+            let name = http::HeaderName::from_bytes(header.name.as_bytes())
+                .map_err(|_| RunError::Network(format!("invalid header name `{}`", header.name)))?;
             header_templates.push((name, header.value.clone()));
         }
     }

@@ -134,9 +134,7 @@ impl Validator<'_> {
                     format!("header `{name}` must be a single value"),
                 )
             })?;
-            if tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
-                .is_err()
-            {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return Err(self.error(
                     &["headers", name],
                     format!("`{name}` is not a valid HTTP header name"),
@@ -147,7 +145,7 @@ impl Validator<'_> {
             let (rendered, template) = template.map_err(|message| {
                 self.error(&["headers", name], format!("header `{name}`: {message}"))
             })?;
-            if tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&rendered).is_err() {
+            if http::HeaderValue::from_str(&rendered).is_err() {
                 return Err(self.error(
                     &["headers", name],
                     format!("the value of header `{name}` has characters HTTP does not allow"),

@@ -11,21 +11,22 @@ use super::{dns, tls};
 use crate::config::units::human_duration;
 use crate::config::{PhaseTimeouts, Tls};
 use crate::connection::transport::Transport;
+use crate::websocket::client_handshake::{self, HandshakeError, ReadError, Response};
+use crate::websocket::message::{Assembler, Role};
+use crate::websocket::socket::WebSocket;
 use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use url::Url;
 
 /// An open client WebSocket.
-pub type WsStream = WebSocketStream<Transport>;
+pub type WsStream = WebSocket<Transport>;
 
 /// Why a connection could not be opened; the `Display` text is the report's reason.
 #[derive(Debug, thiserror::Error)]
@@ -124,25 +125,12 @@ pub fn io_reason(error: &std::io::Error) -> String {
     }
 }
 
-/// tungstenite's defaults allocate a 128 KiB read buffer per connection up front (a separate
-/// mmap each, ~130 KiB of address space and a memory mapping per connection) and hold writes until
-/// 128 KiB. Connections here are many and their messages small: read in 4 KiB chunks (larger
-/// messages take several reads), write each flush through. tungstenite zero-fills the free part of
-/// the read buffer before every read (even one that finds nothing), so its size is paid per read
-/// in `memset` and per connection in resident pages: 8 KiB cost ~4 KiB more per connection in
-/// W1 than the floor's 4 KiB (docs/benchmarks.md).
-pub fn small_buffers() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-}
-
 /// Opens WebSockets for one run: resolver, TLS configuration, headers, source addresses.
 pub struct Connector {
     dns: dns::Dns,
     tls: Arc<rustls::ClientConfig>,
     server_name: Option<String>,
-    websocket: WebSocketConfig,
+    max_message_size: usize,
     headers: Vec<(HeaderName, HeaderValue)>,
     subprotocols: Vec<String>,
     source_addresses: Vec<IpAddr>,
@@ -197,14 +185,11 @@ impl Connector {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let websocket = small_buffers()
-            .max_message_size(Some(settings.max_message_size))
-            .max_frame_size(Some(settings.max_message_size));
         Ok(Connector {
             dns: dns::Dns::new(settings.nameservers, settings.timeouts.dns)?,
             tls: tls::client_config(settings.tls)?,
             server_name: settings.tls.server_name.clone(),
-            websocket,
+            max_message_size: settings.max_message_size,
             headers,
             subprotocols: settings.subprotocols,
             source_addresses: settings.source_addresses,
@@ -284,13 +269,12 @@ impl Connector {
         } else {
             Transport::Plain(tcp)
         };
-        let request = self.request(url, headers)?;
         let limit = self.timeouts.upgrade;
         let ((socket, response), took) = phase(
             limit,
             || ConnectError::Upgrade(format!("no response within {}", human_duration(limit))),
-            tokio_tungstenite::client_async_with_config(request, stream, Some(self.websocket)),
-            upgrade_error,
+            self.upgrade(stream, url, headers),
+            |error| error,
         )
         .await?;
         phases.upgrade = Some(took);
@@ -300,6 +284,57 @@ impl Connector {
             resumed,
             handshake: crate::scenario::handshake::of_response(&response),
         })
+    }
+
+    /// The HTTP upgrade over `stream`: write the request, read and check the answer.
+    async fn upgrade(
+        &self,
+        mut stream: Transport,
+        url: &Url,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<(WsStream, Response), ConnectError> {
+        let mut fields: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .chain(headers)
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        // With an SNI override on wss://, the HTTP Host names the same virtual host.
+        let host = self
+            .server_name
+            .as_ref()
+            .filter(|_| url.scheme() == "wss")
+            .map(|name| match url.port() {
+                Some(port) => format!("{name}:{port}"),
+                None => name.clone(),
+            });
+        if let Some(host) = &host {
+            fields.push(("Host", host.as_bytes()));
+        }
+        let request = client_handshake::request(
+            url,
+            &fields,
+            &self.subprotocols,
+            None,
+            crate::websocket::socket::random_key(),
+        );
+        stream
+            .write_all(&request.bytes)
+            .await
+            .map_err(upgrade_io_error)?;
+        stream.flush().await.map_err(upgrade_io_error)?;
+        let (response, already_read) =
+            client_handshake::read_response(&mut stream)
+                .await
+                .map_err(|error| match error {
+                    ReadError::Io(error) => upgrade_io_error(error),
+                    ReadError::Handshake(error) => handshake_error(error),
+                })?;
+        client_handshake::check(&response, &request.key, &self.subprotocols)
+            .map_err(handshake_error)?;
+        let assembler = Assembler::new(Role::Client, self.max_message_size, None);
+        let socket = WebSocket::new(stream, Role::Client, assembler, None, already_read);
+        Ok((socket, response))
     }
 
     /// A TCP connection to the first of `candidates` (all on `port`) that accepts one, trying
@@ -402,40 +437,6 @@ impl Connector {
             .await
             .map_err(|error| failed(error, source))
     }
-
-    fn request(
-        &self,
-        url: &Url,
-        headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, ConnectError> {
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|error| ConnectError::Url(error.to_string()))?;
-        for (name, value) in self.headers.iter().chain(headers) {
-            request.headers_mut().insert(name.clone(), value.clone());
-        }
-        if !self.subprotocols.is_empty() {
-            let value = HeaderValue::from_str(&self.subprotocols.join(", "))
-                .map_err(|_| ConnectError::Url("invalid subprotocol list".into()))?;
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", value);
-        }
-        // With an SNI override on wss://, the HTTP Host names the same virtual host.
-        if let Some(name) = &self.server_name
-            && url.scheme() == "wss"
-        {
-            let host = match url.port() {
-                Some(port) => format!("{name}:{port}"),
-                None => name.clone(),
-            };
-            if let Ok(value) = HeaderValue::from_str(&host) {
-                request.headers_mut().insert("Host", value);
-            }
-        }
-        Ok(request)
-    }
 }
 
 /// Ask Linux to pick the local port at connect time, per destination, instead of at bind time:
@@ -496,21 +497,22 @@ fn all_failed(failures: &[(SocketAddr, TcpFailure)]) -> ConnectError {
     }
 }
 
-fn upgrade_error(error: tokio_tungstenite::tungstenite::Error) -> ConnectError {
-    use tokio_tungstenite::tungstenite::Error;
+/// A failed read or write during the upgrade. TLS 1.3 servers check the client certificate
+/// after the handshake: their alert arrives with the upgrade's answer.
+fn upgrade_io_error(error: std::io::Error) -> ConnectError {
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
+    {
+        ConnectError::Tls(tls::reason(&error, "the server"))
+    } else {
+        ConnectError::Upgrade(io_reason(&error))
+    }
+}
+
+fn handshake_error(error: HandshakeError) -> ConnectError {
     match error {
-        Error::Http(response) => ConnectError::Status(response.status().as_u16()),
-        // TLS 1.3 servers check the client certificate after the handshake: their alert arrives
-        // with the upgrade's answer.
-        Error::Io(error)
-            if error
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
-        {
-            ConnectError::Tls(tls::reason(&error, "the server"))
-        }
-        Error::Io(error) => ConnectError::Upgrade(io_reason(&error)),
-        Error::Protocol(error) => ConnectError::Upgrade(error.to_string()),
+        HandshakeError::Status(status) => ConnectError::Status(status),
         other => ConnectError::Upgrade(other.to_string()),
     }
 }

@@ -12,26 +12,24 @@
 //! pure `scenario::schedule`.
 
 use crate::connection::callback_clock::CallbackClock;
-use crate::connection::connect::{WsStream, io_reason};
+use crate::connection::connect::WsStream;
+use crate::connection::deadlines::Deadlines;
+use crate::connection::failure::{self, ENDED_WITHOUT_CLOSE, Failure};
 use crate::connection::keepalive::Keepalive;
+use crate::connection::send_queue::SendQueue;
 use crate::connection::stop::StopSignal;
 use crate::connection::wake::Wake;
 use crate::measure::counters::{LONG_CALLBACK, bump};
 use crate::scenario::bindings::Message as GuestMessage;
 use crate::scenario::engine::InstanceLimits;
 use crate::scenario::guest::{Callback, Guest};
-use crate::scenario::host::{ConnState, Outgoing};
+use crate::scenario::host::{ConnState, Outgoing as HostOutgoing};
 use crate::scenario::schedule::Due;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use std::collections::VecDeque;
+use crate::websocket::message::Incoming;
+use crate::websocket::socket::{Outgoing, SocketError};
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
 
@@ -45,6 +43,11 @@ const SERVER_CLOSES_TCP_WITHIN: Duration = Duration::from_secs(1);
 
 /// Timer and deadline callbacks made per turn of the loop before the socket gets its turn.
 const MAX_CALLBACKS_PER_TURN: usize = 64;
+
+/// Queued messages are encoded into the socket while less than this waits there unwritten:
+/// several small messages leave in one write, and a server that stops reading leaves at most
+/// this much (plus one message) encoded.
+const ENCODE_AHEAD: usize = 64 * 1024;
 
 /// How one iteration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,24 +71,6 @@ pub enum Outcome {
     Rejected,
 }
 
-/// Why the loop ended early.
-enum Failure {
-    /// The scenario trapped; the instance is unusable.
-    Scenario(String),
-    /// The socket failed or went silent (reconnectable).
-    Network(String),
-    /// The server broke the protocol (a frame over the limit, a bad frame, invalid UTF-8): the
-    /// stable reason, what exactly happened, and the Close code to answer with (RFC 6455 §7.4.1).
-    Protocol {
-        /// Stable reason, e.g. `protocol: invalid UTF-8`.
-        reason: String,
-        /// The library's words for this connection.
-        detail: String,
-        /// 1002 protocol error, 1007 invalid data, 1009 too big.
-        code: u16,
-    },
-}
-
 /// What a connection is allowed, from the scenario file.
 pub struct Settings {
     /// CPU and memory limits of the scenario instance.
@@ -106,29 +91,12 @@ enum Event {
     Stop,
     /// The deadline passed.
     Due,
-    /// A frame arrived.
-    Frame(Message),
+    /// A message or control frame arrived.
+    Frame(Incoming),
     /// The server ended the TCP stream.
     Ended,
     /// Reading or writing failed.
-    Error(WsError),
-}
-
-/// Messages waiting for the socket, oldest first, and their payload bytes.
-#[derive(Default)]
-struct SendQueue {
-    messages: VecDeque<Message>,
-    bytes: usize,
-    /// Messages were handed to the socket and not yet flushed.
-    unflushed: bool,
-    /// Since when the socket has taken nothing of what waits (set only while something waits).
-    stalled_since: Option<Instant>,
-}
-
-impl SendQueue {
-    fn is_idle(&self) -> bool {
-        self.messages.is_empty() && !self.unflushed
-    }
+    Error(SocketError),
 }
 
 /// One open connection and its scenario instance.
@@ -158,6 +126,8 @@ pub struct Connection {
     /// Set when the iteration timeout closed the connection (already counted as a failure).
     overran: bool,
     outgoing: SendQueue,
+    /// Frame bytes (received, written) already added to the counters.
+    wire_counted: (u64, u64),
     wake: Wake,
 }
 
@@ -189,6 +159,7 @@ impl Connection {
             iteration_timeout: settings.iteration_timeout,
             overran: false,
             outgoing: SendQueue::default(),
+            wire_counted: (0, 0),
             wake: Wake::default(),
         }
     }
@@ -217,11 +188,8 @@ impl Connection {
                 let state = self.store.data_mut();
                 state.recorder.scenario_error(&message);
                 state.recorder.failure(&message);
-                let frame = CloseFrame {
-                    code: CloseCode::Error,
-                    reason: "scenario error".into(),
-                };
-                self.close_quickly(frame, self.close_timeout).await;
+                self.close_quickly(1011, "scenario error", self.close_timeout)
+                    .await;
                 Outcome::Failed
             }
             Err(Failure::Network(reason)) => {
@@ -240,11 +208,7 @@ impl Connection {
                 recorder.failure_with(&reason, &detail);
                 // Tell the server why before dropping the connection (RFC 6455 §7.1.7); a server
                 // that does not read within a second is not waited for.
-                let frame = CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: "".into(),
-                };
-                self.close_quickly(frame, self.close_timeout.min(Duration::from_secs(1)))
+                self.close_quickly(code, "", self.close_timeout.min(Duration::from_secs(1)))
                     .await;
                 Outcome::Failed
             }
@@ -261,7 +225,7 @@ impl Connection {
         outcome
     }
 
-    /// Both Close frames have been exchanged: send ours if it still waits (tungstenite queues its
+    /// Both Close frames have been exchanged: send ours if it still waits (the socket queues its
     /// answer to a server's Close), then let the server close TCP first, as RFC 6455 §7.1.1 asks,
     /// so that TIME_WAIT (60 s of a local port per connection on Linux) stays on the server and
     /// not on this machine's ephemeral ports. A server that has not closed TCP within
@@ -274,16 +238,17 @@ impl Connection {
             if socket.flush().await.is_err() {
                 return;
             }
-            // After the closing handshake tungstenite discards frames and ends the stream at the
-            // server's FIN (or at an error such as a reset).
+            // After the closing handshake the socket discards what arrives and ends the stream at
+            // the server's FIN (or at an error such as a reset).
             while let Some(Ok(_)) = socket.next().await {}
         })
         .await;
     }
 
-    /// Send `frame` and give the server at most `wait` to take it, then let go.
-    async fn close_quickly(&mut self, frame: CloseFrame, wait: Duration) {
-        let _ = tokio::time::timeout(wait, self.socket.close(Some(frame))).await;
+    /// Send a Close frame with `code` and `reason` and give the server at most `wait` to take
+    /// it, then let go.
+    async fn close_quickly(&mut self, code: u16, reason: &str, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.socket.close(code, reason)).await;
     }
 
     async fn drive(&mut self) -> Result<(), Failure> {
@@ -320,16 +285,18 @@ impl Connection {
                 return Poll::Ready(Event::Stop);
             }
         }
-        let stalled = self.outgoing.stalled_since;
-        if let Err(error) = self.poll_send(cx) {
-            return Poll::Ready(Event::Error(error));
+        match self.poll_send(cx) {
+            Err(error) => return Poll::Ready(Event::Error(error)),
+            Ok(true) => {
+                // The write deadline moved: the one timer must follow it.
+                let next = self.next_deadline();
+                self.wake.set(next);
+            }
+            Ok(false) => {}
         }
-        if self.outgoing.stalled_since != stalled {
-            // The write deadline moved: the one timer must follow it.
-            let next = self.next_deadline();
-            self.wake.set(next);
-        }
-        match Pin::new(&mut self.socket).poll_next(cx) {
+        let polled = self.socket.poll_next(cx);
+        self.count_wire();
+        match polled {
             Poll::Ready(Some(Ok(message))) => return Poll::Ready(Event::Frame(message)),
             Poll::Ready(Some(Err(error))) => return Poll::Ready(Event::Error(error)),
             Poll::Ready(None) => return Poll::Ready(Event::Ended),
@@ -341,72 +308,61 @@ impl Connection {
         }
     }
 
-    /// Hand waiting messages to the socket and flush them, as far as the socket takes them now.
-    fn poll_send(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
-        if self.outgoing.is_idle() {
-            return Ok(());
+    /// Hand waiting messages to the socket and write them, as far as the stream takes them now.
+    /// Returns whether the write-stall deadline moved.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Result<bool, SocketError> {
+        if self.outgoing.is_empty() && !self.socket.wants_write() {
+            return Ok(false);
         }
-        let mut progressed = false;
-        while !self.outgoing.messages.is_empty() {
-            match Pin::new(&mut self.socket).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => return Err(error),
-                Poll::Pending => break,
-            }
-            let Some(message) = self.outgoing.messages.pop_front() else {
-                break;
-            };
-            let data = matches!(message, Message::Text(_) | Message::Binary(_));
-            let size = message.len();
-            self.outgoing.bytes = self.outgoing.bytes.saturating_sub(size);
-            Pin::new(&mut self.socket).start_send(message)?;
-            if data {
-                let counters = &self.store.data().recorder.collector().counters;
-                bump(&counters.messages_sent, 1);
-                bump(&counters.bytes_sent, size as u64);
-            }
-            self.outgoing.unflushed = true;
-            progressed = true;
-        }
-        if self.outgoing.unflushed {
-            match Pin::new(&mut self.socket).poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.outgoing.unflushed = false;
-                    progressed = true;
+        let (_, written_before) = self.socket.wire_totals();
+        loop {
+            while self.socket.unwritten() < ENCODE_AHEAD
+                && let Some(message) = self.outgoing.pop()
+            {
+                let data = message.is_data();
+                let size = message.len();
+                if self.socket.send(message) && data {
+                    let counters = &self.store.data().recorder.collector().counters;
+                    bump(&counters.messages_sent, 1);
+                    bump(&counters.bytes_sent, size as u64);
                 }
-                Poll::Ready(Err(error)) => return Err(error),
-                Poll::Pending => {}
+            }
+            match self.socket.poll_flush(cx) {
+                Poll::Ready(Ok(())) if !self.outgoing.is_empty() => continue,
+                Poll::Ready(Ok(())) | Poll::Pending => break,
+                Poll::Ready(Err(error)) => return Err(SocketError::Io(error)),
             }
         }
-        if self.outgoing.is_idle() || progressed {
-            self.outgoing.stalled_since = None;
+        self.count_wire();
+        let (_, written_after) = self.socket.wire_totals();
+        let waiting = !self.outgoing.is_empty() || self.socket.wants_write();
+        Ok(self
+            .outgoing
+            .after_write(written_after != written_before, waiting, Instant::now()))
+    }
+
+    /// Add the frame bytes read and written since the last call to the run's counters.
+    fn count_wire(&mut self) {
+        let totals = self.socket.wire_totals();
+        if totals != self.wire_counted {
+            // TODO(lead): wire_bytes_received / wire_bytes_sent counters.
+            self.wire_counted = totals;
         }
-        if !self.outgoing.is_idle() && self.outgoing.stalled_since.is_none() {
-            self.outgoing.stalled_since = Some(Instant::now());
-        }
-        Ok(())
     }
 
     /// The earliest moment something must be done.
     fn next_deadline(&mut self) -> Option<Instant> {
-        let mut next = [
-            self.closing,
-            self.outgoing
-                .stalled_since
+        Deadlines {
+            closing: self.closing,
+            write_stall: self
+                .outgoing
+                .stalled_since()
                 .map(|since| since + self.write_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        if self.closing.is_none() {
-            let open = [
-                self.give_up,
-                self.keepalive.next_due(),
-                self.store.data_mut().schedule.next_wake(TIMER_SLACK),
-            ];
-            next = next.into_iter().chain(open.into_iter().flatten()).min();
+            give_up: self.give_up,
+            keepalive: self.keepalive.next_due(),
+            scenario: self.store.data_mut().schedule.next_wake(TIMER_SLACK),
         }
-        next
+        .earliest()
     }
 
     /// Everything due at `now`, in order: connection deadlines, then the scenario's timers and
@@ -420,7 +376,7 @@ impl Connection {
                 crate::config::units::human_duration(self.close_timeout)
             )));
         }
-        if let Some(since) = self.outgoing.stalled_since
+        if let Some(since) = self.outgoing.stalled_since()
             && now >= since + self.write_timeout
         {
             return Err(Failure::Network(format!(
@@ -450,9 +406,7 @@ impl Connection {
                         &self.store.data().recorder.collector().counters.pings_sent,
                         1,
                     );
-                    self.outgoing
-                        .messages
-                        .push_back(Message::Ping(payload.into()));
+                    self.outgoing.push(Outgoing::Ping(payload.into()));
                 }
                 Ok(None) => {}
             }
@@ -488,28 +442,26 @@ impl Connection {
         Ok(())
     }
 
-    /// Handle one frame; `true` when the connection is finished.
-    fn on_frame(&mut self, message: Message) -> Result<bool, Failure> {
+    /// Handle one message or control frame; `true` when the connection is finished.
+    fn on_frame(&mut self, message: Incoming) -> Result<bool, Failure> {
         let now = Instant::now();
         self.keepalive.received(now);
         let counters = &self.store.data().recorder.collector().counters;
         let guest = match message {
-            Message::Text(text) => {
+            Incoming::Text(text) => {
                 bump(&counters.messages_received, 1);
                 bump(&counters.bytes_received, text.len() as u64);
-                GuestMessage::Text(text.as_str().to_owned())
+                GuestMessage::Text(text)
             }
-            Message::Binary(data) => {
+            Incoming::Binary(data) => {
                 bump(&counters.messages_received, 1);
                 bump(&counters.bytes_received, data.len() as u64);
-                GuestMessage::Binary(data.to_vec())
+                GuestMessage::Binary(data)
             }
-            Message::Close(frame) => {
+            Incoming::Close(frame) => {
                 if self.closing.is_none() {
                     self.closed_by_server = true;
-                    let (code, reason) = frame
-                        .map(|frame| (u16::from(frame.code), frame.reason.as_str().to_owned()))
-                        .unwrap_or((1005, String::new()));
+                    let (code, reason) = frame.unwrap_or((1005, String::new()));
                     self.server_close_code = code;
                     self.store.data_mut().closing = true;
                     self.closing = Some(now + self.close_timeout);
@@ -517,7 +469,7 @@ impl Connection {
                 }
                 return Ok(true);
             }
-            Message::Pong(payload) => {
+            Incoming::Pong(payload) => {
                 if let Some(rtt) = self.keepalive.pong(&payload, now) {
                     self.store.data_mut().recorder.ping_rtt(rtt);
                 } else if let Some(pong) = self.store.data_mut().pong(&payload, Instant::now())
@@ -528,7 +480,7 @@ impl Connection {
                 }
                 return Ok(false);
             }
-            Message::Ping(_) | Message::Frame(_) => return Ok(false),
+            Incoming::Ping(_) => return Ok(false),
         };
         if self.closing.is_some() {
             return Ok(false);
@@ -578,11 +530,7 @@ impl Connection {
         let result = match result {
             Ok(result) => result,
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|text| (*text).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let what = failure::panic_text(panic.as_ref());
                 return Err(Failure::Scenario(format!(
                     "runner: internal error during {name}: {what}"
                 )));
@@ -610,15 +558,13 @@ impl Connection {
     fn take_outbox(&mut self) -> Result<(), Failure> {
         let state = self.store.data_mut();
         for message in state.outbox.drain(..) {
-            let message = match message {
-                Outgoing::Text(text) => Message::text(text),
-                Outgoing::Binary(data) => Message::binary(data),
-                Outgoing::Ping(data) => Message::Ping(data.into()),
-            };
-            self.outgoing.bytes += message.len();
-            self.outgoing.messages.push_back(message);
+            self.outgoing.push(match message {
+                HostOutgoing::Text(text) => Outgoing::Text(text),
+                HostOutgoing::Binary(data) => Outgoing::Binary(data),
+                HostOutgoing::Ping(data) => Outgoing::Ping(data),
+            });
         }
-        if self.outgoing.bytes > self.limits.memory {
+        if self.outgoing.bytes() + self.socket.unwritten() > self.limits.memory {
             return Err(Failure::Network(format!(
                 "write: more than {} waiting to be sent (limits.memory); the server reads too slowly",
                 crate::config::units::human_bytes(self.limits.memory as u64)
@@ -638,13 +584,7 @@ impl Connection {
         self.store.data_mut().closing = true;
         self.closing = Some(Instant::now() + self.close_timeout);
         self.call(Instant::now(), Callback::Close(code, reason.to_owned()))?;
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.to_owned().into(),
-        };
-        self.outgoing
-            .messages
-            .push_back(Message::Close(Some(frame)));
+        self.outgoing.push(Outgoing::Close(code, reason.to_owned()));
         Ok(())
     }
 
@@ -652,77 +592,14 @@ impl Connection {
         if self.closing.is_some() {
             Ok(())
         } else {
-            Err(Failure::Network(
-                "io: server closed the connection without a Close frame".into(),
-            ))
+            Err(Failure::Network(ENDED_WITHOUT_CLOSE.into()))
         }
     }
 
-    fn socket_error(&mut self, error: WsError) -> Result<(), Failure> {
-        match error {
-            WsError::ConnectionClosed | WsError::AlreadyClosed if self.closing.is_some() => Ok(()),
-            // After the Close handshake started, a TCP close without TLS close_notify (common in
-            // servers) or a reset ends nothing that was still needed; so does a send the library
-            // refuses because the server's Close already arrived.
-            WsError::Io(_) | WsError::Protocol(ProtocolError::SendAfterClosing)
-                if self.closing.is_some() =>
-            {
-                Ok(())
-            }
-            WsError::ConnectionClosed | WsError::AlreadyClosed => self.ended_without_close(),
-            WsError::Io(error) => Err(Failure::Network(format!("io: {}", io_reason(&error)))),
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Err(
-                Failure::Network("io: connection reset without a Close frame".into()),
-            ),
-            WsError::Capacity(CapacityError::MessageTooLong { max_size, .. }) => {
-                Err(Failure::Protocol {
-                    reason: format!(
-                        "protocol: message too long (limit {})",
-                        crate::config::units::human_bytes(max_size as u64)
-                    ),
-                    detail: error_text(&error),
-                    code: 1009,
-                })
-            }
-            WsError::Utf8(_) => Err(Failure::Protocol {
-                reason: "protocol: invalid UTF-8".into(),
-                detail: error_text(&error),
-                code: 1007,
-            }),
-            WsError::Protocol(ProtocolError::InvalidCloseSequence) => Err(Failure::Protocol {
-                reason: "protocol: invalid close frame".into(),
-                detail: error_text(&error),
-                code: 1002,
-            }),
-            other => {
-                let detail = error_text(&other);
-                Err(Failure::Protocol {
-                    reason: format!("protocol: {}", first_clause(&other)),
-                    detail,
-                    code: 1002,
-                })
-            }
+    fn socket_error(&mut self, error: SocketError) -> Result<(), Failure> {
+        match failure::of_socket_error(error, self.closing.is_some()) {
+            None => Ok(()),
+            Some(failure) => Err(failure),
         }
-    }
-}
-
-/// The library's words for a socket error.
-fn error_text(error: &WsError) -> String {
-    format!("protocol: {error}")
-}
-
-/// The stable part of a protocol error: its text up to the first `:` (what follows is a
-/// per-connection value such as an opcode or a size), without the library's prefix.
-fn first_clause(error: &WsError) -> String {
-    let text = match error {
-        WsError::Protocol(inner) => inner.to_string(),
-        WsError::Capacity(inner) => inner.to_string(),
-        other => other.to_string(),
-    };
-    let clause = text.split(':').next().unwrap_or(&text).trim();
-    let mut chars = clause.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => "error".into(),
     }
 }

@@ -1,7 +1,7 @@
 //! Keeping a connection honest: optional client pings every `net.heartbeat.interval`, a dead
 //! connection declared when no pong arrives within `net.heartbeat.timeout` (reason
 //! "heartbeat: no pong in 5s"), ping round trips measured, and `net.idle_timeout` (reason
-//! "idle: nothing received for 30s"). Server pings are always answered by tungstenite. Pure timer
+//! "idle: nothing received for 30s"). Server pings are always answered by the socket (`websocket::socket`). Pure timer
 //! logic; `event_loop` sends the pings and reads the frames.
 
 use crate::config::Heartbeat;

@@ -10,9 +10,12 @@
 
 pub mod callback_clock;
 pub mod connect;
+pub mod deadlines;
 pub mod dns;
 pub mod event_loop;
+pub mod failure;
 pub mod keepalive;
+pub mod send_queue;
 pub mod stop;
 pub mod tls;
 pub mod transport;

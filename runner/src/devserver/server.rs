@@ -6,22 +6,22 @@
 //! connections between them; chat rooms are then per process.
 
 use crate::config::ServerMode;
-use futures_util::{SinkExt, StreamExt};
+use crate::websocket::http_head::read_head;
+use crate::websocket::message::{Assembler, Incoming, Role};
+use crate::websocket::server_handshake::{self, BAD_REQUEST};
+use crate::websocket::socket::{Outgoing, WebSocket};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-type Rooms = Arc<Mutex<HashMap<String, broadcast::Sender<Message>>>>;
+type Rooms = Arc<Mutex<HashMap<String, broadcast::Sender<Outgoing>>>>;
 
 /// A running embedded server; dropping it does not stop it, call [`EmbeddedServer::stop`].
 pub struct EmbeddedServer {
@@ -135,37 +135,32 @@ async fn accept_loop(
     tracker.wait().await;
 }
 
-async fn serve_connection<S>(stream: S, mode: ServerMode, rooms: Rooms, stop: CancellationToken)
+/// Largest message the server takes (its clients are tests and benchmarks on loopback).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// How long a client may take to send its upgrade request.
+const REQUEST_WITHIN: Duration = Duration::from_secs(10);
+
+async fn serve_connection<S>(mut stream: S, mode: ServerMode, rooms: Rooms, stop: CancellationToken)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut path = String::from("/");
-    // The callback's error type is tungstenite's (large) HTTP error response; we never return it.
-    #[allow(clippy::result_large_err)]
-    let capture = |request: &Request, mut response: Response| {
-        path = request.uri().path().to_owned();
-        // Accept the client's first offered subprotocol, so files with `subprotocols:` run here too.
-        let offered = request
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|list| list.split(',').next())
-            .map(str::trim)
-            .and_then(|first| first.parse().ok());
-        if let Some(first) = offered {
-            response
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", first);
-        }
-        Ok(response)
-    };
-    let config = crate::connection::connect::small_buffers();
-    let Ok(socket) =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, capture, Some(config)).await
+    let Ok(Ok((head, already_read))) =
+        tokio::time::timeout(REQUEST_WITHIN, read_head(&mut stream)).await
     else {
         return;
     };
-    let (mut sink, mut source) = socket.split();
+    let Some(request) = server_handshake::parse_request(&head) else {
+        let _ = stream.write_all(BAD_REQUEST).await;
+        return;
+    };
+    let answer = server_handshake::response(&request, None);
+    if stream.write_all(&answer).await.is_err() || stream.flush().await.is_err() {
+        return;
+    }
+    let path = request.path;
+    let assembler = Assembler::new(Role::Server, MAX_MESSAGE, None);
+    let mut socket = WebSocket::new(stream, Role::Server, assembler, None, already_read);
     let room = match mode {
         ServerMode::Echo => None,
         ServerMode::Chat => {
@@ -192,24 +187,34 @@ where
     loop {
         tokio::select! {
             _ = stop.cancelled() => {
-                let frame = CloseFrame { code: CloseCode::Away, reason: "server stopping".into() };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = socket.close(1001, "server stopping").await;
                 break;
             }
-            incoming = source.next() => match incoming {
-                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => match &sender {
+            incoming = socket.next() => {
+                let message = match incoming {
+                    Some(Ok(Incoming::Text(text))) => Outgoing::Text(text),
+                    Some(Ok(Incoming::Binary(data))) => Outgoing::Binary(data),
+                    Some(Ok(Incoming::Ping(_) | Incoming::Pong(_))) => {
+                        // Answer the ping now, even while nothing else is sent.
+                        if socket.flush().await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Incoming::Close(_))) | None | Some(Err(_)) => break,
+                };
+                match &sender {
                     Some(sender) => {
                         let _ = sender.send(message);
                     }
                     None => {
-                        if sink.send(message).await.is_err() {
+                        socket.send(message);
+                        if socket.flush().await.is_err() {
                             break;
                         }
                     }
-                },
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
+                }
+            }
             broadcast = async {
                 match receiver.as_mut() {
                     Some(receiver) => receiver.recv().await,
@@ -217,7 +222,8 @@ where
                 }
             } => match broadcast {
                 Ok(message) => {
-                    if sink.send(message).await.is_err() {
+                    socket.send(message);
+                    if socket.flush().await.is_err() {
                         break;
                     }
                 }
@@ -226,8 +232,8 @@ where
             },
         }
     }
-    let _ = sink.flush().await;
-    let _ = sink.close().await;
+    // Our answer to the client's Close (queued by the socket), then the server closes TCP first.
+    let _ = socket.flush().await;
     if let (Some(sender), Ok(mut rooms)) = (sender, rooms.lock()) {
         // Drop empty rooms: our receiver is still counted, so "only us" means empty.
         if sender.receiver_count() <= 1 {

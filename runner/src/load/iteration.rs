@@ -150,7 +150,7 @@ async fn unexpected_upgrade(
         plan.expect_upgrade
     ));
     let mut socket = connected.socket;
-    let _ = tokio::time::timeout(plan.load.close_timeout, socket.close(None)).await;
+    let _ = tokio::time::timeout(plan.load.close_timeout, socket.close(1000, "")).await;
     Outcome::ConnectFailed
 }
 

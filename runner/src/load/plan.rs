@@ -9,8 +9,8 @@ use crate::connection::connect::Connector;
 use crate::measure::collector::Collector;
 use crate::scenario::engine::ScenarioEngine;
 use crate::scenario::host::RunFacts;
+use http::{HeaderName, HeaderValue};
 use std::sync::Arc;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
 
 /// What every connection of a run shares.

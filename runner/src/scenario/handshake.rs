@@ -4,30 +4,20 @@
 //! one (`expect_upgrade`) is decided in `load::iteration`, not here.
 
 use crate::scenario::bindings::Handshake;
-use tokio_tungstenite::tungstenite::handshake::client::Response;
+use crate::websocket::client_handshake::Response;
 
-/// Response headers kept for the scenario; the HTTP parser already bounds their number and size.
+/// Response headers kept for the scenario.
 const MAX_HEADERS: usize = 128;
 
 /// The facts of `response`.
 pub fn of_response(response: &Response) -> Handshake {
-    let headers = response
-        .headers()
-        .iter()
-        .take(MAX_HEADERS)
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = response.headers.iter().take(MAX_HEADERS).cloned().collect();
     let subprotocol = response
-        .headers()
-        .get("sec-websocket-protocol")
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned());
+        .values("sec-websocket-protocol")
+        .next()
+        .map(str::to_owned);
     Handshake {
-        status: response.status().as_u16(),
+        status: response.status,
         headers,
         subprotocol,
     }
