@@ -406,7 +406,7 @@ impl Connection {
                         &self.store.data().recorder.collector().counters.pings_sent,
                         1,
                     );
-                    self.outgoing.push(Outgoing::Ping(payload.into()));
+                    self.outgoing.push(Outgoing::Ping(payload));
                 }
                 Ok(None) => {}
             }
