@@ -426,3 +426,146 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Ok(Some((end, incoming)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    fn pair(max: usize) -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let client = WebSocket::new(
+            a,
+            Role::Client,
+            Assembler::new(Role::Client, max, None),
+            None,
+            Vec::new(),
+        );
+        let server = WebSocket::new(
+            b,
+            Role::Server,
+            Assembler::new(Role::Server, max, None),
+            None,
+            Vec::new(),
+        );
+        (client, server)
+    }
+
+    async fn next(socket: &mut WebSocket<DuplexStream>) -> Incoming {
+        match socket.next().await {
+            Some(Ok(incoming)) => incoming,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_cross_both_ways_masked_one_way() {
+        let (mut client, mut server) = pair(1 << 20);
+        let big = "x".repeat(200_000);
+        client.send(Outgoing::Text("hello".into()));
+        client.send(Outgoing::Binary(vec![1, 2, 3]));
+        client.send(Outgoing::Text(big.clone()));
+        let flushing = tokio::spawn(async move {
+            let flushed = client.flush().await;
+            (client, flushed)
+        });
+        assert_eq!(next(&mut server).await, Incoming::Text("hello".into()));
+        assert_eq!(next(&mut server).await, Incoming::Binary(vec![1, 2, 3]));
+        assert_eq!(next(&mut server).await, Incoming::Text(big));
+        let Ok((mut client, Ok(()))) = flushing.await else {
+            panic!("flush failed");
+        };
+        server.send(Outgoing::Text("back".into()));
+        assert!(server.flush().await.is_ok());
+        assert_eq!(next(&mut client).await, Incoming::Text("back".into()));
+        let (received, sent) = client.wire_totals();
+        assert_eq!(received, 2 + 4);
+        // Client frames carry a 4-byte mask: 5+6, 3+6, 200,000+4+10.
+        assert_eq!(sent, 11 + 9 + 200_014);
+    }
+
+    #[tokio::test]
+    async fn a_ping_is_answered_and_a_close_echoed() {
+        let (mut client, mut server) = pair(1024);
+        server.send(Outgoing::Ping(b"are you there".to_vec()));
+        server.send(Outgoing::Close(4000, "bye".into()));
+        assert!(server.flush().await.is_ok());
+        assert_eq!(next(&mut client).await, Incoming::Ping(b"are you there".to_vec()));
+        assert_eq!(
+            next(&mut client).await,
+            Incoming::Close(Some((4000, "bye".into())))
+        );
+        // The Close came after the Ping: the answer to both leaves together, Pong dropped
+        // only if the Close went first.
+        assert!(client.close_sent());
+        assert!(client.flush().await.is_ok());
+        assert_eq!(
+            next(&mut server).await,
+            Incoming::Close(Some((4000, String::new())))
+        );
+        // Nothing is sent after a Close.
+        assert!(!client.send(Outgoing::Text("late".into())));
+    }
+
+    #[tokio::test]
+    async fn frames_split_anywhere_and_fragments_join() {
+        let (raw, b) = tokio::io::duplex(1024);
+        let mut client = WebSocket::new(
+            b,
+            Role::Client,
+            Assembler::new(Role::Client, 1024, None),
+            None,
+            vec![0x01],
+        );
+        // "Hel" (fragment, its first byte already read with the handshake), a Ping between
+        // fragments, "lo", then a binary frame: written one byte at a time.
+        let mut bytes = vec![0x03, b'H', b'e', b'l', 0x89, 0x00, 0x80, 0x02, b'l', b'o'];
+        bytes.extend_from_slice(&[0x82, 0x01, 0xFF]);
+        let writer = tokio::spawn(async move {
+            let mut raw = raw;
+            for byte in bytes {
+                if raw.write_all(&[byte]).await.is_err() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            let mut answer = Vec::new();
+            drop(raw.shutdown().await);
+            let _ = raw.read_to_end(&mut answer).await;
+            answer
+        });
+        assert_eq!(next(&mut client).await, Incoming::Ping(Vec::new()));
+        assert_eq!(next(&mut client).await, Incoming::Text("Hello".into()));
+        assert_eq!(next(&mut client).await, Incoming::Binary(vec![0xFF]));
+        assert!(client.flush().await.is_ok());
+        drop(client);
+        let Ok(answer) = writer.await else {
+            panic!("writer failed");
+        };
+        // The Pong: FIN+Pong, masked, empty payload.
+        assert_eq!(&answer[..2], &[0x8A, 0x80]);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_frame_is_refused_before_its_payload_arrives() {
+        let (raw, b) = tokio::io::duplex(1024);
+        let mut client = WebSocket::new(
+            b,
+            Role::Client,
+            Assembler::new(Role::Client, 1000, None),
+            None,
+            Vec::new(),
+        );
+        let mut raw = raw;
+        // A header announcing 1 GiB, and nothing else.
+        assert!(
+            raw.write_all(&[0x82, 0x7F, 0, 0, 0, 0, 0x40, 0, 0, 0])
+                .await
+                .is_ok()
+        );
+        match client.next().await {
+            Some(Err(SocketError::Protocol(ProtocolError::TooLong { limit: 1000 }))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
