@@ -14,6 +14,8 @@
 //! binary (`--workers`), sums their live feeds and merges their results. A stage imports only the stages before it.
 //!
 //! `scaffold` (`volley new`: a fresh scenario crate from templates) stands apart from the flow too.
+//! `websocket` (the RFC 6455 codec and permessage-deflate: pure parts and the async socket) sits
+//! below `connection`; of the stages it imports only `config::units` (byte counts in reasons).
 //!
 //! This file is the whole public API; everything else is crate-private. Tests and benches that
 //! must reach inside use [`testing`].

@@ -14,6 +14,7 @@ pub mod accept_key;
 pub mod client_handshake;
 pub mod close;
 pub mod compression;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod http_head;

@@ -490,7 +490,10 @@ mod tests {
         server.send(Outgoing::Ping(b"are you there".to_vec()));
         server.send(Outgoing::Close(4000, "bye".into()));
         assert!(server.flush().await.is_ok());
-        assert_eq!(next(&mut client).await, Incoming::Ping(b"are you there".to_vec()));
+        assert_eq!(
+            next(&mut client).await,
+            Incoming::Ping(b"are you there".to_vec())
+        );
         assert_eq!(
             next(&mut client).await,
             Incoming::Close(Some((4000, "bye".into())))
