@@ -117,64 +117,81 @@ fn shown(value: &Value) -> String {
     }
 }
 
+/// How `net.compression` is written, for errors about its shape.
+const USAGE: &str = "write `compression: off` (the default), `compression: deflate`, or `compression: { deflate: { … } }` with the options in docs/scenario-file.md";
+
+/// The hint for a single word that is not one of [`NAMES`] nor close to one.
+const ALLOWED: &str =
+    "use `off` or `deflate` (permessage-deflate, RFC 7692, the one compression WebSocket has)";
+
+/// `value` as window bits, if a whole number in [`WINDOW_BITS`].
+fn window_bits(value: &Value) -> Option<u8> {
+    value
+        .as_u64()
+        .and_then(|bits| u8::try_from(bits).ok())
+        .filter(|bits| WINDOW_BITS.contains(bits))
+}
+
+/// `value` as a zlib level, if a whole number from 0 to [`MAX_LEVEL`].
+fn level(value: &Value) -> Option<u32> {
+    value
+        .as_u64()
+        .and_then(|level| u32::try_from(level).ok())
+        .filter(|level| *level <= MAX_LEVEL)
+}
+
 impl Validator<'_> {
     /// `net.compression`: absent or `off`, `deflate`, or `{ deflate: { … } }`.
     pub(super) fn compression(&self, value: Option<&Value>) -> Result<Compression, ConfigError> {
         const PATH: [&str; 2] = ["net", "compression"];
-        let usage = "write `compression: off` (the default), `compression: deflate`, or `compression: { deflate: { … } }` with the options in docs/scenario-file.md";
-        match value {
-            None | Some(Value::Null) => Ok(Compression::Off),
-            Some(Value::String(name)) => match name.as_str() {
-                "off" => Ok(Compression::Off),
-                "deflate" => Ok(Compression::Deflate(DeflateSettings::default())),
-                other => {
-                    let hint = match closest(other, NAMES) {
-                        Some(name) => format!("did you mean `{name}`?"),
-                        None => "use `off` or `deflate` (permessage-deflate, RFC 7692, the one compression WebSocket has)".to_owned(),
-                    };
-                    Err(self.error(
-                        &PATH,
-                        format!("unknown `net.compression` `{other}`; {hint}"),
-                    ))
-                }
-            },
-            Some(Value::Mapping(map)) => {
-                let mut options = None;
-                for (key, value) in map {
-                    match key.as_str() {
-                        Some("deflate") => options = Some(value),
-                        Some(other) => {
-                            let hint = match closest(other, ["deflate"]) {
-                                Some(name) => format!(", did you mean `{name}`?"),
-                                None => "; the one field here is `deflate`".to_owned(),
-                            };
-                            return Err(self.error(
-                                &[PATH[0], PATH[1], other],
-                                format!("net.compression: unknown field `{other}`{hint}"),
-                            ));
-                        }
-                        None => return Err(self.error(&PATH, usage)),
-                    }
-                }
-                match options {
-                    None | Some(Value::Null) => Ok(Compression::Deflate(DeflateSettings::default())),
-                    Some(Value::Mapping(options)) => Ok(Compression::Deflate(self.deflate(options)?)),
-                    Some(other) => Err(self.error(
-                        &[PATH[0], PATH[1], "deflate"],
-                        format!(
-                            "`net.compression.deflate` is a mapping of options such as `{{ client_max_window_bits: 12 }}`, not {}",
-                            shown(other)
-                        ),
-                    )),
-                }
+        let map = match value {
+            None | Some(Value::Null) => return Ok(Compression::Off),
+            Some(Value::String(name)) if name == "off" => return Ok(Compression::Off),
+            Some(Value::String(name)) if name == "deflate" => {
+                return Ok(Compression::Deflate(DeflateSettings::default()));
             }
-            Some(other) => Err(self.error(
-                &PATH,
-                format!(
-                    "`net.compression: {}` is not a setting; {usage}",
+            Some(Value::String(other)) => {
+                let hint = match closest(other, NAMES) {
+                    Some(name) => format!("did you mean `{name}`?"),
+                    None => ALLOWED.to_owned(),
+                };
+                let message = format!("unknown `net.compression` `{other}`; {hint}");
+                return Err(self.error(&PATH, message));
+            }
+            Some(Value::Mapping(map)) => map,
+            Some(other) => {
+                let message = format!(
+                    "`net.compression: {}` is not a setting; {USAGE}",
                     shown(other)
-                ),
-            )),
+                );
+                return Err(self.error(&PATH, message));
+            }
+        };
+        let mut options = None;
+        for (key, value) in map {
+            match key.as_str() {
+                Some("deflate") => options = Some(value),
+                Some(other) => {
+                    let hint = match closest(other, ["deflate"]) {
+                        Some(name) => format!(", did you mean `{name}`?"),
+                        None => "; the one field here is `deflate`".to_owned(),
+                    };
+                    let message = format!("net.compression: unknown field `{other}`{hint}");
+                    return Err(self.error(&[PATH[0], PATH[1], other], message));
+                }
+                None => return Err(self.error(&PATH, USAGE)),
+            }
+        }
+        match options {
+            None | Some(Value::Null) => Ok(Compression::Deflate(DeflateSettings::default())),
+            Some(Value::Mapping(options)) => Ok(Compression::Deflate(self.deflate(options)?)),
+            Some(other) => {
+                let message = format!(
+                    "`net.compression.deflate` is a mapping of options such as `{{ client_max_window_bits: 12 }}`, not {}",
+                    shown(other)
+                );
+                Err(self.error(&[PATH[0], PATH[1], "deflate"], message))
+            }
         }
     }
 
@@ -183,38 +200,32 @@ impl Validator<'_> {
         let mut settings = DeflateSettings::default();
         for (key, value) in options {
             let Some(key) = key.as_str() else {
-                return Err(self.error(
-                    &["net", "compression", "deflate"],
-                    format!(
-                        "`net.compression.deflate`: option names are text, e.g. `level`; the options are `{}`",
-                        DEFLATE_FIELDS.join("`, `")
-                    ),
-                ));
+                let message = format!(
+                    "`net.compression.deflate`: option names are text, e.g. `level`; the options are `{}`",
+                    DEFLATE_FIELDS.join("`, `")
+                );
+                return Err(self.error(&["net", "compression", "deflate"], message));
             };
             let path = ["net", "compression", "deflate", key];
             let name = format!("net.compression.deflate.{key}");
+            let shown = shown(value);
             let flag = || match value {
                 Value::Bool(flag) => Ok(*flag),
-                other => Err(self.error(
+                _ => Err(self.error(
                     &path,
-                    format!("`{name}` is `true` or `false`, not `{}`", shown(other)),
+                    format!("`{name}` is `true` or `false`, not `{shown}`"),
                 )),
             };
             let window = || {
-                match value
-                .as_u64()
-                .and_then(|bits| u8::try_from(bits).ok())
-                .filter(|bits| WINDOW_BITS.contains(bits))
-            {
-                Some(bits) => Ok(Some(bits)),
-                None => Err(self.error(
-                    &path,
-                    format!(
-                        "`{name}` must be a whole number from 8 to 15 (a window of 2^N bytes, RFC 7692), not `{}`; leave it out to let the server choose",
-                        shown(value)
-                    ),
-                )),
-            }
+                let bits = window_bits(value).ok_or_else(|| {
+                    self.error(
+                        &path,
+                        format!(
+                            "`{name}` must be a whole number from 8 to 15 (a window of 2^N bytes, RFC 7692), not `{shown}`; leave it out to let the server choose"
+                        ),
+                    )
+                })?;
+                Ok(Some(bits))
             };
             match key {
                 "client_max_window_bits" => settings.client_max_window_bits = window()?,
@@ -223,32 +234,22 @@ impl Validator<'_> {
                 "server_no_context_takeover" => settings.server_no_context_takeover = flag()?,
                 "required" => settings.required = flag()?,
                 "level" => {
-                    settings.level = match value
-                        .as_u64()
-                        .and_then(|level| u32::try_from(level).ok())
-                        .filter(|level| *level <= MAX_LEVEL)
-                    {
-                        Some(level) => level,
-                        None => {
-                            return Err(self.error(
-                                &path,
-                                format!(
-                                    "`{name}` must be a whole number from 0 (no compression) to 9 (smallest output), not `{}`; the default is {DEFAULT_LEVEL}",
-                                    shown(value)
-                                ),
-                            ));
-                        }
-                    }
+                    settings.level = level(value).ok_or_else(|| {
+                        self.error(
+                            &path,
+                            format!(
+                                "`{name}` must be a whole number from 0 (no compression) to 9 (smallest output), not `{shown}`; the default is {DEFAULT_LEVEL}"
+                            ),
+                        )
+                    })?;
                 }
                 other => {
                     let hint = match closest(other, DEFLATE_FIELDS) {
                         Some(candidate) => format!(", did you mean `{candidate}`?"),
                         None => format!("; the fields here are `{}`", DEFLATE_FIELDS.join("`, `")),
                     };
-                    return Err(self.error(
-                        &path,
-                        format!("net.compression.deflate: unknown field `{other}`{hint}"),
-                    ));
+                    let message = format!("net.compression.deflate: unknown field `{other}`{hint}");
+                    return Err(self.error(&path, message));
                 }
             }
         }
