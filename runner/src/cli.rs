@@ -193,6 +193,19 @@ pub struct ServeArgs {
     /// Listen with SO_REUSEPORT (set by `--workers` for its worker processes).
     #[arg(long, hide = true)]
     pub reuse_port: bool,
+    /// Accept permessage-deflate (RFC 7692) from clients that offer it (`deflate`), or accept no
+    /// extension (`off`).
+    #[arg(long, value_enum, default_value = "off")]
+    pub compression: ServeCompression,
+}
+
+/// `volley serve --compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServeCompression {
+    /// Accept no extension: every message goes uncompressed.
+    Off,
+    /// Accept permessage-deflate when a client offers it.
+    Deflate,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

@@ -403,6 +403,7 @@ pub async fn run(
         ProcessStats::since(&baseline, server_cpu, limits.open_files),
     );
     report.series = series;
+    report.compression.setting = scenario.net.compression.describe();
     if !scenario.data.is_empty() {
         report.data = Some(crate::results::report::DataStats {
             source: scenario.data.source().to_owned(),

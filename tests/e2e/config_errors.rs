@@ -22,6 +22,13 @@ fn a_yaml_typo_names_the_place_and_the_fix() {
 }
 
 #[test]
+fn issue_22_a_compression_mistake_names_the_place_and_the_allowed_values() {
+    golden("compression-gzip", "run");
+    golden("compression-gzip", "check");
+    golden("compression-window", "check");
+}
+
+#[test]
 fn a_missing_module_names_the_place_and_the_fix() {
     golden("missing-module", "run");
 }

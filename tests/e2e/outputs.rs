@@ -228,3 +228,40 @@ fn issue_21_results_files_are_not_written_through_a_symlink_at_their_temporary_n
     assert!(read(html).contains("<html") && read(junit).contains("</testsuites>"));
     assert_eq!(crate::support::results(&ran)["verdict"]["passed"], true);
 }
+
+#[test]
+fn issue_22_the_compression_setting_and_wire_figures_reach_the_results_and_the_summary() {
+    use crate::support::{number, results, run_case};
+    let setting = |ran: &crate::support::Ran| {
+        results(ran)
+            .pointer("/compression/setting")
+            .and_then(|value| value.as_str())
+            .map(str::to_owned)
+    };
+    let off = run_case("echo-exact", &[]);
+    assert_eq!(off.code, 0, "{off:?}");
+    assert_eq!(setting(&off).as_deref(), Some("off"), "{off:?}");
+    assert!(!off.stdout.contains("compression"), "{off:?}");
+    // Present (counted by the connection layer), whatever their value.
+    let _ = number(results(&off), "/messages/wire_bytes_sent");
+    let _ = number(results(&off), "/messages/compressed_received");
+
+    let asked = "{deflate: {level: 1, client_no_context_takeover: true}}";
+    let deflate = run_case(
+        "echo-exact",
+        &["--set", &format!("net.compression={asked}")],
+    );
+    assert_eq!(deflate.code, 0, "{deflate:?}");
+    assert_eq!(number(results(&deflate), "/messages/received"), 100);
+    assert_eq!(
+        setting(&deflate).as_deref(),
+        Some("deflate client_no_context_takeover level=1"),
+        "{deflate:?}"
+    );
+    assert!(
+        deflate.stdout.lines().any(|line| line.starts_with(
+            "  compression      deflate client_no_context_takeover level=1, negotiated on "
+        )),
+        "{deflate:?}"
+    );
+}

@@ -178,6 +178,7 @@ fn serve_workers_share_one_port_and_stop_on_sigterm() {
     build_scenarios();
     let spawned = volley()
         .args(["serve", "--workers", "2", "--addr", "127.0.0.1:0"])
+        .args(["--compression", "deflate"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
@@ -205,6 +206,17 @@ fn serve_workers_share_one_port_and_stop_on_sigterm() {
         panic!("no address in {line:?}");
     };
     assert_eq!(pids.len(), 2, "{line}");
+    // Issue 22: every worker serves with the parent's `--compression`.
+    for pid in &pids {
+        let arguments = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let arguments: Vec<&[u8]> = arguments.split(|byte| *byte == 0).collect();
+        assert!(
+            arguments
+                .windows(2)
+                .any(|pair| pair == [&b"--compression"[..], &b"deflate"[..]]),
+            "worker {pid}: {arguments:?}"
+        );
+    }
     let target = format!("ws://{address}/");
     let ran = run_case(
         "echo-exact",

@@ -1,6 +1,6 @@
 //! Stage `config`: scenario files. YAML text → `${ENV}` substituted (`substitute`) → `--set`
 //! applied (`overrides`) → [`raw`] serde types (`deny_unknown_fields`) → validated [`Scenario`]
-//! (`validate`, `network`, `load`, `threshold`). After this stage no stringly URL, path or duration
+//! (`validate`, `network`, `compression`, `load`, `threshold`). After this stage no stringly URL, path or duration
 //! survives: targets are URL templates checked at load (`template`), paths are resolved against the
 //! file's folder, durations are `Duration`s. Every error names `file:line:column` and the fix
 //! (`error`, `locate`); none shows a secret (`redact`: a target's query values and password, a
@@ -11,6 +11,7 @@
 //! Hands to `load` (and the rest): an immutable [`Scenario`]. Imports no other stage. Does not live
 //! here: carrying the load out (`load`), judging thresholds (`results`).
 
+pub mod compression;
 pub mod data;
 mod data_file;
 mod error;
@@ -28,6 +29,7 @@ pub mod threshold;
 pub mod units;
 mod validate;
 
+pub use compression::Compression;
 pub use data::{DataOrder, DataTable};
 pub use error::{ConfigError, closest};
 pub use load::{Load, Shape};
@@ -89,7 +91,7 @@ pub struct Scenario {
     pub limits: Limits,
     /// Pass/fail rules on the results.
     pub thresholds: Vec<threshold::Threshold>,
-    /// DNS, source addresses, pacing, timeouts, heartbeat, reconnect.
+    /// DNS, source addresses, pacing, timeouts, heartbeat, reconnect, compression.
     pub net: Network,
     /// TLS trust and identity.
     pub tls: Tls,

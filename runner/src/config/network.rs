@@ -1,10 +1,11 @@
 //! `net:` and `tls:` of a scenario file, validated: DNS servers and timeout, source addresses,
-//! handshake pacing, per-phase timeouts, heartbeat, reconnect policy, idle timeout, and TLS trust
-//! and identity files (paths resolved against the file's folder and checked to exist). Used by
-//! `config`; acted on by `connection::connect` and `connection::event_loop`.
+//! handshake pacing, per-phase timeouts, heartbeat, reconnect policy, idle timeout, compression
+//! (read in `compression`), and TLS trust and identity files (paths resolved against the file's
+//! folder and checked to exist). Used by `config`; acted on by `connection::connect` and
+//! `connection::event_loop`.
 
 use super::raw::{RawNet, RawTls};
-use super::{ConfigError, Validator};
+use super::{Compression, ConfigError, Validator};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct Network {
     pub reconnect: Option<Reconnect>,
     /// Close a connection that received nothing for this long.
     pub idle_timeout: Option<Duration>,
+    /// Whether to offer permessage-deflate, and with which parameters.
+    pub compression: Compression,
 }
 
 /// Default of `net.max_handshakes_in_flight`. Measured with `just bench-handshakes` (5,000
@@ -221,7 +224,9 @@ impl Validator<'_> {
                 Some(self.duration(&["net", "idle_timeout"], Some(text), Duration::ZERO)?)
             }
         };
+        let compression = self.compression(raw.compression.as_ref())?;
         Ok(Network {
+            compression,
             nameservers,
             source_addresses,
             max_handshakes_in_flight,

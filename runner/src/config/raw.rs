@@ -42,7 +42,7 @@ pub struct RawFile {
     pub tls: RawTls,
 }
 
-/// `net:`: DNS, source addresses, pacing, per-phase timeouts, heartbeat, reconnect.
+/// `net:`: DNS, source addresses, pacing, per-phase timeouts, heartbeat, reconnect, compression.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNet {
@@ -58,6 +58,10 @@ pub struct RawNet {
     pub reconnect: Option<RawReconnect>,
     #[serde(default, deserialize_with = "scalar")]
     pub idle_timeout: Option<String>,
+    /// `off`, `deflate` or `{ deflate: { … } }`: read by hand in `config/compression`, so each
+    /// mistake names its key.
+    #[serde(default)]
+    pub compression: Option<Value>,
 }
 
 /// `expect_upgrade:`: the answer to the upgrade that counts as a pass.

@@ -36,6 +36,15 @@ pub struct Counters {
     pub bytes_sent: AtomicU64,
     /// Payload bytes received.
     pub bytes_received: AtomicU64,
+    /// Bytes of WebSocket frames sent, as on the wire: headers and (compressed) payloads of every
+    /// frame, control frames included. Counted by the connection layer.
+    pub wire_bytes_sent: AtomicU64,
+    /// Bytes of WebSocket frames received, as on the wire (see `wire_bytes_sent`).
+    pub wire_bytes_received: AtomicU64,
+    /// Data messages sent compressed (RSV1 set, permessage-deflate).
+    pub compressed_messages_sent: AtomicU64,
+    /// Data messages received compressed (RSV1 set).
+    pub compressed_messages_received: AtomicU64,
     /// Requests whose reply missed its deadline.
     pub reply_timeouts: AtomicU64,
     /// Requests still waiting for a reply when their connection ended.
@@ -149,6 +158,14 @@ pub struct CounterValues {
     pub bytes_sent: u64,
     /// Bytes received.
     pub bytes_received: u64,
+    /// Frame bytes sent, as on the wire.
+    pub wire_bytes_sent: u64,
+    /// Frame bytes received, as on the wire.
+    pub wire_bytes_received: u64,
+    /// Messages sent compressed.
+    pub compressed_messages_sent: u64,
+    /// Messages received compressed.
+    pub compressed_messages_received: u64,
     /// Reply timeouts.
     pub reply_timeouts: u64,
     /// Requests abandoned when their connection ended.
@@ -202,6 +219,10 @@ impl CounterValues {
             messages_received: read(&counters.messages_received),
             bytes_sent: read(&counters.bytes_sent),
             bytes_received: read(&counters.bytes_received),
+            wire_bytes_sent: read(&counters.wire_bytes_sent),
+            wire_bytes_received: read(&counters.wire_bytes_received),
+            compressed_messages_sent: read(&counters.compressed_messages_sent),
+            compressed_messages_received: read(&counters.compressed_messages_received),
             reply_timeouts: read(&counters.reply_timeouts),
             requests_abandoned: read(&counters.requests_abandoned),
             long_callbacks: read(&counters.long_callbacks),
@@ -238,6 +259,10 @@ impl CounterValues {
             messages_received,
             bytes_sent,
             bytes_received,
+            wire_bytes_sent,
+            wire_bytes_received,
+            compressed_messages_sent,
+            compressed_messages_received,
             reply_timeouts,
             requests_abandoned,
             long_callbacks,
@@ -267,6 +292,10 @@ impl CounterValues {
         self.messages_received += messages_received;
         self.bytes_sent += bytes_sent;
         self.bytes_received += bytes_received;
+        self.wire_bytes_sent += wire_bytes_sent;
+        self.wire_bytes_received += wire_bytes_received;
+        self.compressed_messages_sent += compressed_messages_sent;
+        self.compressed_messages_received += compressed_messages_received;
         self.reply_timeouts += reply_timeouts;
         self.requests_abandoned += requests_abandoned;
         self.long_callbacks += long_callbacks;
@@ -328,14 +357,54 @@ mod tests {
             peak_open: 3,
             messages_sent: 10,
             round_trips: 4,
+            wire_bytes_sent: 700,
+            wire_bytes_received: 900,
+            compressed_messages_sent: 8,
+            compressed_messages_received: 9,
             ..Default::default()
         };
         let mut sum = one;
         sum.add(&one);
+        assert_eq!(
+            (
+                sum.wire_bytes_sent,
+                sum.wire_bytes_received,
+                sum.compressed_messages_sent,
+                sum.compressed_messages_received
+            ),
+            (1400, 1800, 16, 18)
+        );
         assert_eq!(sum.attempted, 6);
         assert_eq!(sum.open, 4);
         assert_eq!(sum.peak_open, 6);
         assert_eq!(sum.messages_sent, 20);
         assert_eq!(sum.round_trips, 8);
+    }
+
+    #[test]
+    fn wire_and_compression_counters_are_read_with_the_others() {
+        let counters = Counters::default();
+        bump(&counters.bytes_sent, 1000);
+        bump(&counters.wire_bytes_sent, 230);
+        bump(&counters.wire_bytes_received, 250);
+        bump(&counters.compressed_messages_sent, 3);
+        bump(&counters.compressed_messages_received, 2);
+        let values = CounterValues::read(&counters);
+        assert_eq!(
+            (
+                values.bytes_sent,
+                values.wire_bytes_sent,
+                values.wire_bytes_received,
+                values.compressed_messages_sent,
+                values.compressed_messages_received
+            ),
+            (1000, 230, 250, 3, 2)
+        );
+        let json = serde_json::to_string(&values).unwrap_or_default();
+        let back: CounterValues = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, values);
+        // A feed line of a worker from before these counters reads as zero.
+        let old: CounterValues = serde_json::from_str(r#"{"bytes_sent": 5}"#).unwrap_or_default();
+        assert_eq!((old.bytes_sent, old.wire_bytes_sent), (5, 0));
     }
 }

@@ -154,6 +154,15 @@ impl Recorder {
         bump(&self.collector.counters.failed, 1);
     }
 
+    /// The connection opened having negotiated `extension`: the stable text of what the server
+    /// accepted (e.g. `permessage-deflate client_max_window_bits=15 server_max_window_bits=15`),
+    /// or [`crate::measure::stats::NO_EXTENSION`] when it accepted none. Called once per opened connection; counted by
+    /// text, with a bounded number of distinct texts (as failure reasons are).
+    pub fn negotiated(&mut self, extension: &str) {
+        let extension = reasons::cap(extension, reasons::MAX_REASON_BYTES);
+        self.record(|samples| *samples.negotiated.entry(extension).or_default() += 1);
+    }
+
     /// Whether this connection has already been counted as failed.
     pub fn has_failed(&self) -> bool {
         self.failed
@@ -166,5 +175,33 @@ impl Recorder {
             *samples.scenario_errors.entry(reason.clone()).or_default() += 1;
             samples.examples.entry(reason).or_insert(example);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::stats::NO_EXTENSION;
+
+    #[test]
+    fn each_connection_counts_under_what_it_negotiated() {
+        let collector = Arc::new(Collector::default());
+        let deflate = "permessage-deflate client_max_window_bits=15 server_max_window_bits=15";
+        for vu in 0..5 {
+            let mut recorder = Recorder::new(vu, collector.clone());
+            recorder.negotiated(if vu < 3 { deflate } else { NO_EXTENSION });
+        }
+        let long = "x".repeat(1000);
+        Recorder::new(9, collector.clone()).negotiated(&long);
+        let totals = collector.snapshot();
+        assert_eq!(totals.negotiated[deflate], 3);
+        assert_eq!(totals.negotiated[NO_EXTENSION], 2);
+        assert_eq!(totals.negotiated.len(), 3);
+        assert!(
+            totals
+                .negotiated
+                .keys()
+                .all(|text| text.len() <= reasons::MAX_REASON_BYTES)
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Measurements as plain data: [`Totals`] (each distribution a [`Recorded`]: an HDR histogram with
-//! its exact count, sum, min and max; checks, metrics, failures by reason; exactly mergeable),
+//! its exact count, sum, min and max; checks, metrics, failures by reason, connections by the
+//! extension they negotiated; exactly mergeable),
 //! [`Samples`] (what one connection holds before it flushes), the bounded-name rule and the connect
 //! [`Phase`]s. Pure aggregation: recording lives in `recorder`, the shared sink in `collector`, the
 //! live atomics in `counters`, the report model in `results`.
@@ -39,11 +40,17 @@ pub struct Totals {
     pub metrics: BTreeMap<String, Recorded>,
     /// Failed connections by reason.
     pub failures: BTreeMap<String, u64>,
+    /// Opened connections by the extension they negotiated (its stable text, or
+    /// [`NO_EXTENSION`]).
+    pub negotiated: BTreeMap<String, u64>,
     /// Scenario traps (panics, CPU deadline, memory cap) by message.
     pub scenario_errors: BTreeMap<String, u64>,
     /// One example detail per failure reason or scenario error (the first seen), for the report.
     pub examples: BTreeMap<String, String>,
 }
+
+/// What [`Totals::negotiated`] counts a connection under when it negotiated no extension.
+pub const NO_EXTENSION: &str = "none";
 
 impl Totals {
     /// Add `other` into `self`; exact for every count, histogram bucket, sum, min and max.
@@ -75,6 +82,9 @@ impl Totals {
         }
         for (reason, count) in &other.failures {
             *self.failures.entry(reason.clone()).or_default() += count;
+        }
+        for (extension, count) in &other.negotiated {
+            *self.negotiated.entry(extension.clone()).or_default() += count;
         }
         for (message, count) in &other.scenario_errors {
             *self.scenario_errors.entry(message.clone()).or_default() += count;
@@ -111,6 +121,8 @@ pub struct Samples {
     pub checks: BTreeMap<String, CheckCount>,
     /// Failures by reason.
     pub failures: BTreeMap<String, u64>,
+    /// Connections by the extension they negotiated.
+    pub negotiated: BTreeMap<String, u64>,
     /// Scenario traps by message.
     pub scenario_errors: BTreeMap<String, u64>,
     /// One example detail per reason.
@@ -136,6 +148,7 @@ impl Samples {
                 .sum::<usize>()
             + self.checks.len()
             + self.failures.len()
+            + self.negotiated.len()
             + self.scenario_errors.len()
     }
 
@@ -185,6 +198,10 @@ impl Samples {
         for (reason, count) in std::mem::take(&mut self.failures) {
             let reason = bounded_name(reason, &totals.failures);
             *totals.failures.entry(reason).or_default() += count;
+        }
+        for (extension, count) in std::mem::take(&mut self.negotiated) {
+            let extension = bounded_name(extension, &totals.negotiated);
+            *totals.negotiated.entry(extension).or_default() += count;
         }
         for (message, count) in std::mem::take(&mut self.scenario_errors) {
             let message = bounded_name(message, &totals.scenario_errors);
@@ -319,6 +336,33 @@ mod tests {
         merged.merge(&totals);
         assert_eq!(merged.round_trips_by_name["request 7"].len(), 2);
         assert_eq!(merged.round_trips_by_name["request 7"].exact.max, 8.0);
+    }
+
+    #[test]
+    fn negotiated_extensions_are_counted_bounded_and_merge_exactly() {
+        let deflate = "permessage-deflate client_max_window_bits=15 server_max_window_bits=15";
+        let mut totals = Totals::default();
+        let mut samples = Samples::default();
+        samples.negotiated.insert(deflate.into(), 3);
+        samples.negotiated.insert(NO_EXTENSION.into(), 1);
+        assert_eq!(samples.len(), 2);
+        samples.drain_into(&mut totals);
+        assert!(samples.is_empty());
+        for n in 0..MAX_NAMES + 2 {
+            samples.negotiated.insert(format!("x-made-up-{n}"), 1);
+        }
+        samples.drain_into(&mut totals);
+        assert_eq!(totals.negotiated.len(), MAX_NAMES + 1);
+        assert_eq!(totals.negotiated[deflate], 3);
+        assert_eq!(
+            totals.negotiated.values().sum::<u64>(),
+            4 + MAX_NAMES as u64 + 2
+        );
+        let mut merged = Totals::default();
+        merged.merge(&totals);
+        merged.merge(&totals);
+        assert_eq!(merged.negotiated[deflate], 6);
+        assert_eq!(merged.negotiated[NO_EXTENSION], 2);
     }
 
     #[test]

@@ -230,6 +230,41 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
     );
     counter(
         &mut out,
+        "volley_wire_sent_bytes",
+        "Bytes of WebSocket frames sent as on the wire: headers and compressed payloads, control frames included.",
+        counters.wire_bytes_sent,
+    );
+    counter(
+        &mut out,
+        "volley_wire_received_bytes",
+        "Bytes of WebSocket frames received as on the wire: headers and compressed payloads, control frames included.",
+        counters.wire_bytes_received,
+    );
+    counter(
+        &mut out,
+        "volley_compressed_messages_sent",
+        "Data messages sent compressed (permessage-deflate).",
+        counters.compressed_messages_sent,
+    );
+    counter(
+        &mut out,
+        "volley_compressed_messages_received",
+        "Data messages received compressed (permessage-deflate).",
+        counters.compressed_messages_received,
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE volley_connections_negotiated counter\n# HELP volley_connections_negotiated Opened connections by the extension they negotiated (none: no extension)."
+    );
+    for (extension, count) in &totals.negotiated {
+        let _ = writeln!(
+            out,
+            "volley_connections_negotiated_total{{extension=\"{}\"}} {count}",
+            escape(extension)
+        );
+    }
+    counter(
+        &mut out,
         "volley_reply_timeouts",
         "Requests whose reply missed its deadline.",
         counters.reply_timeouts,
@@ -413,5 +448,35 @@ mod tests {
         assert!(text.contains("volley_round_trip_seconds_count 0\n"));
         assert!(text.contains("volley_connections_attempted_total 3\n"));
         assert!(text.contains(r#"volley_checks_total{check="say \"hi\"",result="fail"} 1"#));
+    }
+
+    #[test]
+    fn issue_22_wire_bytes_compressed_messages_and_negotiations_are_exposed() {
+        let counters = CounterValues {
+            bytes_sent: 4096,
+            wire_bytes_sent: 1234,
+            wire_bytes_received: 2345,
+            compressed_messages_sent: 12,
+            compressed_messages_received: 11,
+            ..Default::default()
+        };
+        let mut totals = Totals::default();
+        let deflate = "permessage-deflate client_max_window_bits=15 server_max_window_bits=15";
+        totals.negotiated.insert(deflate.into(), 7);
+        totals.negotiated.insert("none".into(), 2);
+        let text = render(&counters, &totals);
+        for line in [
+            "volley_sent_bytes_total 4096\n",
+            "# TYPE volley_wire_sent_bytes counter\n",
+            "volley_wire_sent_bytes_total 1234\n",
+            "volley_wire_received_bytes_total 2345\n",
+            "volley_compressed_messages_sent_total 12\n",
+            "volley_compressed_messages_received_total 11\n",
+            "# TYPE volley_connections_negotiated counter\n",
+            "volley_connections_negotiated_total{extension=\"permessage-deflate client_max_window_bits=15 server_max_window_bits=15\"} 7\n",
+            "volley_connections_negotiated_total{extension=\"none\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
     }
 }

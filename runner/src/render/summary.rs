@@ -2,7 +2,7 @@
 //! Reads a [`Report`] only; JSON lives in `results::report`.
 
 use crate::config::units::{human_bytes, human_micros as micros};
-use crate::results::report::{Distribution, Report};
+use crate::results::report::{CompressionStats, Distribution, MessageStats, Report};
 use std::fmt::Write;
 
 fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {
@@ -35,6 +35,60 @@ fn printable(text: &str) -> String {
         }
     }
     out
+}
+
+/// `payload / wire` as `4.7×`, or nothing without wire bytes.
+fn ratio(payload: u64, wire: u64) -> String {
+    if wire == 0 {
+        String::new()
+    } else {
+        format!(" ({:.1}×)", payload as f64 / wire as f64)
+    }
+}
+
+/// The compression lines, when the file asked for compression or a connection negotiated it:
+/// the setting, on how many connections it was negotiated (what, or each negotiation with its
+/// count when they differ), payload against wire bytes each way, and compressed messages.
+fn compression_lines(out: &mut String, compression: &CompressionStats, m: &MessageStats) {
+    let (negotiated, counted) = compression.negotiated_of();
+    if !compression.asked() && negotiated == 0 {
+        return;
+    }
+    let setting = if compression.setting.is_empty() {
+        "(setting unknown)"
+    } else {
+        &compression.setting
+    };
+    let mut by_count: Vec<(&String, &u64)> = compression.negotiated.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let single = match by_count.as_slice() {
+        [(text, _)] if negotiated == 0 => format!(" ({text}: the server accepted no extension)"),
+        [(text, _)] => format!(" ({text})"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  {:<16} {setting}, negotiated on {negotiated} of {counted} connections{single}",
+        "compression"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<16} payload sent {} → wire {}{}, received {} ← {}{}; compressed messages sent {}, received {}",
+        "",
+        human_bytes(m.bytes_sent),
+        human_bytes(m.wire_bytes_sent),
+        ratio(m.bytes_sent, m.wire_bytes_sent),
+        human_bytes(m.bytes_received),
+        human_bytes(m.wire_bytes_received),
+        ratio(m.bytes_received, m.wire_bytes_received),
+        m.compressed_sent,
+        m.compressed_received
+    );
+    if by_count.len() > 1 {
+        for (text, count) in by_count {
+            let _ = writeln!(out, "    {count:>6}  {text}");
+        }
+    }
 }
 
 /// Render the summary.
@@ -156,6 +210,7 @@ pub fn render(report: &Report) -> String {
         m.received,
         human_bytes(m.bytes_received)
     );
+    compression_lines(&mut out, &report.compression, m);
     if !report.checks.is_empty() {
         let _ = writeln!(out, "checks");
         for check in &report.checks {
@@ -330,5 +385,123 @@ mod tests {
     #[test]
     fn control_characters_are_shown_not_obeyed() {
         assert_eq!(printable("ok\n\u{1b}[2Jx\r"), "ok\n\\u{1b}[2Jx\\u{d}");
+    }
+
+    const DEFLATE: &str = "permessage-deflate client_max_window_bits=15 server_max_window_bits=15";
+
+    /// A report with these messages figures and negotiations, the file's setting `setting`.
+    fn report(setting: &str, negotiated: &[(&str, u64)], messages: MessageStats) -> Report {
+        let mut report = Report::build(
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            &Default::default(),
+            Default::default(),
+        );
+        report.messages = messages;
+        report.compression = CompressionStats {
+            setting: setting.to_owned(),
+            negotiated: negotiated
+                .iter()
+                .map(|(text, count)| ((*text).to_owned(), *count))
+                .collect(),
+        };
+        report
+    }
+
+    fn compressed_messages() -> MessageStats {
+        MessageStats {
+            sent: 10_000,
+            received: 10_000,
+            bytes_sent: 10_240_000,
+            bytes_received: 10_250_000,
+            wire_bytes_sent: 2_201_600,
+            wire_bytes_received: 2_306_867,
+            compressed_sent: 10_000,
+            compressed_received: 9_990,
+        }
+    }
+
+    /// The summary's lines from `compression` up to the next section.
+    fn compression_part(text: &str) -> Vec<&str> {
+        text.lines()
+            .skip_while(|line| !line.starts_with("  compression"))
+            .take_while(|line| line.starts_with("  "))
+            .collect()
+    }
+
+    #[test]
+    fn issue_22_one_negotiation_shows_on_one_line_with_both_ratios() {
+        let text = render(&report(
+            "deflate",
+            &[(DEFLATE, 1000)],
+            compressed_messages(),
+        ));
+        assert_eq!(
+            compression_part(&text),
+            [
+                "  compression      deflate, negotiated on 1000 of 1000 connections (permessage-deflate client_max_window_bits=15 server_max_window_bits=15)",
+                "                   payload sent 9.8 MiB → wire 2.1 MiB (4.7×), received 9.8 MiB ← 2.2 MiB (4.4×); compressed messages sent 10000, received 9990",
+            ]
+        );
+    }
+
+    #[test]
+    fn issue_22_connections_that_differ_show_each_negotiation_with_its_count() {
+        let text = render(&report(
+            "deflate client_max_window_bits=12",
+            &[
+                ("none", 400),
+                (DEFLATE, 550),
+                ("permessage-deflate client_max_window_bits=12", 50),
+            ],
+            compressed_messages(),
+        ));
+        let part = compression_part(&text);
+        assert_eq!(
+            part[0],
+            "  compression      deflate client_max_window_bits=12, negotiated on 600 of 1000 connections"
+        );
+        assert_eq!(
+            &part[2..],
+            [
+                "       550  permessage-deflate client_max_window_bits=15 server_max_window_bits=15",
+                "       400  none",
+                "        50  permessage-deflate client_max_window_bits=12",
+            ]
+        );
+    }
+
+    #[test]
+    fn issue_22_a_server_that_declines_is_said_and_no_ratio_without_wire_bytes() {
+        let declined = MessageStats {
+            wire_bytes_sent: 0,
+            wire_bytes_received: 0,
+            compressed_sent: 0,
+            compressed_received: 0,
+            ..compressed_messages()
+        };
+        let text = render(&report("deflate required", &[("none", 20)], declined));
+        assert_eq!(
+            compression_part(&text),
+            [
+                "  compression      deflate required, negotiated on 0 of 20 connections (none: the server accepted no extension)",
+                "                   payload sent 9.8 MiB → wire 0 B, received 9.8 MiB ← 0 B; compressed messages sent 0, received 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn issue_22_no_compression_line_unless_asked_for_or_negotiated() {
+        for setting in ["off", ""] {
+            let text = render(&report(setting, &[("none", 5)], compressed_messages()));
+            assert!(!text.contains("compression"), "{text}");
+        }
+        // Results written before the setting was kept, with connections that negotiated.
+        let text = render(&report("", &[(DEFLATE, 5)], compressed_messages()));
+        assert!(
+            text.contains("  compression      (setting unknown), negotiated on 5 of 5 connections"),
+            "{text}"
+        );
     }
 }

@@ -6,8 +6,8 @@ use crate::measure::counters::CounterValues;
 use crate::measure::process::ProcessStats;
 use crate::measure::stats::{METRIC_SCALE, Totals};
 use crate::results::report::{
-    CheckStats, ConnectionStats, Distribution, MessageStats, NetworkStats, Report, RunInfo, SCHEMA,
-    ScenarioInfo, Verdict,
+    CheckStats, CompressionStats, ConnectionStats, Distribution, MessageStats, NetworkStats,
+    Report, RunInfo, SCHEMA, ScenarioInfo, Verdict,
 };
 
 impl Report {
@@ -63,6 +63,15 @@ impl Report {
                 received: counters.messages_received,
                 bytes_sent: counters.bytes_sent,
                 bytes_received: counters.bytes_received,
+                wire_bytes_sent: counters.wire_bytes_sent,
+                wire_bytes_received: counters.wire_bytes_received,
+                compressed_sent: counters.compressed_messages_sent,
+                compressed_received: counters.compressed_messages_received,
+            },
+            // The setting is the scenario's: `run` fills it in.
+            compression: CompressionStats {
+                setting: String::new(),
+                negotiated: totals.negotiated.clone(),
             },
             checks,
             round_trips: Distribution::of(&totals.round_trips, 1.0),

@@ -256,6 +256,19 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.messages.received += b.messages.received;
     a.messages.bytes_sent += b.messages.bytes_sent;
     a.messages.bytes_received += b.messages.bytes_received;
+    a.messages.wire_bytes_sent += b.messages.wire_bytes_sent;
+    a.messages.wire_bytes_received += b.messages.wire_bytes_received;
+    a.messages.compressed_sent += b.messages.compressed_sent;
+    a.messages.compressed_received += b.messages.compressed_received;
+    // Shards of one run share the file, but `--set` may differ between them: keep every setting.
+    let (mine, theirs) = (&mut a.compression.setting, &b.compression.setting);
+    if mine.is_empty() {
+        mine.clone_from(theirs);
+    } else if !theirs.is_empty() && !mine.split("; ").any(|setting| setting == theirs) {
+        mine.push_str("; ");
+        mine.push_str(theirs);
+    }
+    add_maps(&mut a.compression.negotiated, &b.compression.negotiated);
     a.reply_timeouts += b.reply_timeouts;
     a.requests_abandoned += b.requests_abandoned;
     a.long_callbacks.count += b.long_callbacks.count;
@@ -638,6 +651,118 @@ mod tests {
         let again: Report =
             serde_json::from_str(&merged.to_json()).map_err(|error| error.to_string())?;
         assert_eq!(again.metrics["m"], *m);
+        Ok(())
+    }
+
+    /// Shard `index` of 2 of run `c`, as written and read back: `connections` opened, `negotiated`
+    /// by them, wire and payload bytes and compressed messages from `scale`.
+    fn compressed_shard(
+        index: u32,
+        setting: &str,
+        negotiated: &[(&str, u64)],
+        scale: u64,
+    ) -> Result<Report, String> {
+        use crate::measure::counters::CounterValues;
+        let mut samples = Samples::default();
+        for (extension, count) in negotiated {
+            samples.negotiated.insert((*extension).to_owned(), *count);
+        }
+        let mut totals = Totals::default();
+        samples.drain_into(&mut totals);
+        let counters = CounterValues {
+            bytes_sent: 1000 * scale,
+            bytes_received: 1001 * scale,
+            wire_bytes_sent: 210 * scale,
+            wire_bytes_received: 230 * scale + 1,
+            compressed_messages_sent: 10 * scale,
+            compressed_messages_received: 9 * scale,
+            ..CounterValues::default()
+        };
+        let run = RunInfo {
+            id: "c".into(),
+            shard_count: 2,
+            shards: vec![index],
+            ..RunInfo::default()
+        };
+        let mut report = Report::build(
+            Default::default(),
+            run,
+            counters,
+            &totals,
+            Default::default(),
+        );
+        report.compression.setting = setting.to_owned();
+        serde_json::from_str(&report.to_json()).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn issue_22_wire_bytes_compressed_messages_and_negotiations_add_up_exactly()
+    -> Result<(), String> {
+        let deflate = "permessage-deflate client_max_window_bits=15 server_max_window_bits=15";
+        let narrow = "permessage-deflate client_max_window_bits=10 server_max_window_bits=10";
+        let merged = merge(
+            named(vec![
+                compressed_shard(0, "deflate", &[(deflate, 7), ("none", 1)], 1)?,
+                compressed_shard(1, "deflate", &[(deflate, 2), (narrow, 3)], 3)?,
+            ]),
+            false,
+        )
+        .map_err(|error| error.to_string())?;
+        let m = &merged.messages;
+        assert_eq!((m.bytes_sent, m.bytes_received), (4000, 4004));
+        assert_eq!((m.wire_bytes_sent, m.wire_bytes_received), (840, 922));
+        assert_eq!((m.compressed_sent, m.compressed_received), (40, 36));
+        assert_eq!(merged.compression.setting, "deflate");
+        let negotiated: Vec<(&str, u64)> = merged
+            .compression
+            .negotiated
+            .iter()
+            .map(|(text, count)| (text.as_str(), *count))
+            .collect();
+        assert_eq!(negotiated, [("none", 1), (narrow, 3), (deflate, 9)]);
+        assert_eq!(merged.compression.negotiated_of(), (12, 13));
+        // Shards run with different settings (`--set`) keep both.
+        let mixed = merge(
+            named(vec![
+                compressed_shard(0, "off", &[("none", 4)], 1)?,
+                compressed_shard(1, "deflate level=1", &[(deflate, 4)], 1)?,
+            ]),
+            false,
+        )
+        .map_err(|error| error.to_string())?;
+        assert_eq!(mixed.compression.setting, "off; deflate level=1");
+        assert_eq!(mixed.compression.negotiated_of(), (4, 8));
+        Ok(())
+    }
+
+    #[test]
+    fn issue_22_results_written_before_compression_read_as_none() -> Result<(), String> {
+        let report = compressed_shard(0, "deflate", &[("none", 2)], 1)?;
+        let mut json: serde_json::Value =
+            serde_json::from_str(&report.to_json()).map_err(|error| error.to_string())?;
+        if let Some(all) = json.as_object_mut() {
+            all.remove("compression");
+        }
+        if let Some(messages) = json
+            .pointer_mut("/messages")
+            .and_then(|m| m.as_object_mut())
+        {
+            for key in [
+                "wire_bytes_sent",
+                "wire_bytes_received",
+                "compressed_sent",
+                "compressed_received",
+            ] {
+                messages.remove(key);
+            }
+        }
+        let old: Report = serde_json::from_value(json).map_err(|error| error.to_string())?;
+        assert_eq!(old.compression, Default::default());
+        assert!(!old.compression.asked());
+        assert_eq!(
+            (old.messages.bytes_sent, old.messages.wire_bytes_sent),
+            (1000, 0)
+        );
         Ok(())
     }
 

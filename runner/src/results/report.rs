@@ -24,6 +24,9 @@ pub struct Report {
     pub connections: ConnectionStats,
     /// Data messages.
     pub messages: MessageStats,
+    /// permessage-deflate: what the file asked for and what the connections negotiated.
+    #[serde(default)]
+    pub compression: CompressionStats,
     /// Checks by name, sorted.
     pub checks: Vec<CheckStats>,
     /// Request/reply round trips, µs, from when each send was due.
@@ -273,6 +276,49 @@ pub struct MessageStats {
     pub bytes_sent: u64,
     /// Payload bytes received.
     pub bytes_received: u64,
+    /// Bytes of WebSocket frames sent, as on the wire: headers and (compressed) payloads of every
+    /// frame, control frames included (0 in results written before it was counted).
+    #[serde(default)]
+    pub wire_bytes_sent: u64,
+    /// Bytes of WebSocket frames received, as on the wire.
+    #[serde(default)]
+    pub wire_bytes_received: u64,
+    /// Data messages sent compressed (RSV1 set).
+    #[serde(default)]
+    pub compressed_sent: u64,
+    /// Data messages received compressed (RSV1 set).
+    #[serde(default)]
+    pub compressed_received: u64,
+}
+
+/// `compression` section: the `net.compression` setting and what each connection negotiated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CompressionStats {
+    /// The `net.compression` setting in words (`off`, `deflate`, or `deflate` and the options
+    /// that differ from their defaults); empty in results written before it was kept.
+    #[serde(default)]
+    pub setting: String,
+    /// Opened connections by the extension they negotiated: its parameters as agreed, or `none`.
+    #[serde(default)]
+    pub negotiated: BTreeMap<String, u64>,
+}
+
+impl CompressionStats {
+    /// Whether the file asked for compression (`net.compression` other than `off`).
+    pub fn asked(&self) -> bool {
+        !self.setting.is_empty() && self.setting != "off"
+    }
+
+    /// Connections that negotiated an extension, and connections counted at all.
+    pub fn negotiated_of(&self) -> (u64, u64) {
+        let all = self.negotiated.values().sum();
+        let none = self
+            .negotiated
+            .get(crate::measure::stats::NO_EXTENSION)
+            .copied()
+            .unwrap_or(0);
+        (all - none, all)
+    }
 }
 
 /// One check.

@@ -2,7 +2,7 @@
 //! time-series point, holding that point, the wall-clock time the worker's load started (so the
 //! parent can line the workers' points up by time) and the worker's figures so far (its counters,
 //! and its histograms, checks, metrics and failures with each histogram in the results files'
-//! encoding, `results::codec`); and one line when the worker crosses an abort rule, so the parent
+//! encoding, `results::codec`, and the connections by negotiated extension); and one line when the worker crosses an abort rule, so the parent
 //! stops the others on a structured message, never on text a scenario could log. The worker
 //! writes points from the sampler's tap ([`tap`], switched on by the hidden flag `volley run
 //! --feed`) and the abort from `run`'s abort check ([`announce_abort`]); the parent reads them with
@@ -72,6 +72,7 @@ struct Line {
     checks: BTreeMap<String, (u64, u64)>,
     metrics: BTreeMap<String, String>,
     failures: BTreeMap<String, u64>,
+    negotiated: BTreeMap<String, u64>,
 }
 
 /// The feed line for `point` of a run whose load started at `started_at_unix_ms`, with
@@ -108,6 +109,7 @@ pub fn encode(
             .map(|(name, recorded)| (name.clone(), codec::encode(&recorded.histogram)))
             .collect(),
         failures: totals.failures.clone(),
+        negotiated: totals.negotiated.clone(),
     };
     // Plain data with string keys: serializing cannot fail.
     serde_json::to_string(&line).unwrap_or_default()
@@ -142,6 +144,7 @@ pub fn decode(text: &str) -> Result<Message, String> {
         connect_time: Recorded::estimated(codec::decode(&line.connect_time)?, 1.0),
         ping_rtt: Recorded::estimated(codec::decode(&line.ping_rtt)?, 1.0),
         failures: line.failures,
+        negotiated: line.negotiated,
         ..Totals::default()
     };
     for (phase, text) in totals.phases.iter_mut().zip(&line.phases) {
@@ -241,8 +244,11 @@ mod tests {
             },
         );
         samples.failures.insert("connect: refused".into(), 2);
+        samples.negotiated.insert("permessage-deflate".into(), 4);
         collector.absorb(0, &mut samples);
         crate::measure::counters::bump(&collector.counters.messages_sent, 7);
+        crate::measure::counters::bump(&collector.counters.wire_bytes_received, 321);
+        crate::measure::counters::bump(&collector.counters.compressed_messages_sent, 5);
         collector.counters.opened();
         let point = Point {
             t: 1.0,
@@ -270,6 +276,9 @@ mod tests {
         assert_eq!(back.totals.metrics["queue"].len(), 1);
         assert_eq!(back.totals.checks["echo"].failed, 1);
         assert_eq!(back.totals.failures["connect: refused"], 2);
+        assert_eq!(back.counters.wire_bytes_received, 321);
+        assert_eq!(back.counters.compressed_messages_sent, 5);
+        assert_eq!(back.totals.negotiated["permessage-deflate"], 4);
     }
 
     #[test]

@@ -18,10 +18,13 @@ fn start(
     program: &std::path::Path,
     address: SocketAddr,
     mode: ServerMode,
+    compression: bool,
 ) -> std::io::Result<Child> {
+    let compression = if compression { "deflate" } else { "off" };
     super::process::die_with_parent(&mut Command::new(program))
         .args(["serve", "--reuse-port", "--mode", mode.name(), "--addr"])
         .arg(address.to_string())
+        .args(["--compression", compression])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -54,17 +57,19 @@ fn terminate(children: &mut [Child]) {
     }
 }
 
-/// Run `count` server workers on `address` until `shutdown`, then stop them.
+/// Run `count` server workers on `address` until `shutdown`, then stop them; with
+/// `compression`, each accepts permessage-deflate (`volley serve --compression deflate`).
 pub async fn serve_workers(
     count: u32,
     address: SocketAddr,
     mode: ServerMode,
+    compression: bool,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let program = std::env::current_exe()
         .map_err(|error| format!("cannot find the volley binary to start workers: {error}"))?;
     let mut children = Vec::new();
-    let mut first = start(&program, address, mode)
+    let mut first = start(&program, address, mode, compression)
         .map_err(|error| format!("cannot start server worker 0: {error}"))?;
     let Some(bound) = listening_address(&mut first) else {
         terminate(&mut [first]);
@@ -74,7 +79,7 @@ pub async fn serve_workers(
     };
     children.push(first);
     for index in 1..count {
-        let started = start(&program, bound, mode).map(|mut child| {
+        let started = start(&program, bound, mode, compression).map(|mut child| {
             let address = listening_address(&mut child);
             (child, address)
         });
