@@ -210,6 +210,7 @@ pub async fn run(
         tls: &scenario.tls,
         timeouts: scenario.net.timeouts,
         max_message_size: scenario.limits.max_message_size,
+        compression: &scenario.net.compression,
         headers: static_headers,
         subprotocols: scenario.subprotocols.clone(),
         source_addresses,

@@ -61,18 +61,21 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         };
     }
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    // TODO(lead): hand `compression` to the server (a parameter of `start_shared`, or a field of
-    // its settings) so it accepts permessage-deflate; until then `--compression deflate` is parsed
-    // and passed to `--workers` processes but the server accepts no extension.
-    let _ = compression;
-    let server =
-        match volley::EmbeddedServer::start_shared(args.addr, mode, tls, args.reuse_port).await {
-            Ok(server) => server,
-            Err(error) => {
-                eprintln!("error: cannot listen on {}: {error}", args.addr);
-                return ExitCode::from(COULD_NOT_RUN);
-            }
-        };
+    let server = match volley::EmbeddedServer::start_shared(
+        args.addr,
+        mode,
+        tls,
+        args.reuse_port,
+        compression,
+    )
+    .await
+    {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("error: cannot listen on {}: {error}", args.addr);
+            return ExitCode::from(COULD_NOT_RUN);
+        }
+    };
     println!(
         "volley serve: listening on {scheme}://{} ({}, open-file limit {soft}); Ctrl-C or SIGTERM to stop",
         server.address(),

@@ -8,10 +8,13 @@
 //! `devserver`.
 
 use super::{dns, tls};
+use crate::config::compression::{Compression, DeflateSettings};
 use crate::config::units::human_duration;
 use crate::config::{PhaseTimeouts, Tls};
 use crate::connection::transport::Transport;
 use crate::websocket::client_handshake::{self, HandshakeError, ReadError, Response};
+use crate::websocket::compression::{Deflation, Inflation};
+use crate::websocket::deflate::negotiation::{self, Agreed, DeflateOffer};
 use crate::websocket::message::{Assembler, Role};
 use crate::websocket::socket::WebSocket;
 use futures_util::StreamExt;
@@ -96,6 +99,8 @@ pub struct Connected {
     pub resumed: Option<bool>,
     /// The server's answer to the upgrade (status, headers, subprotocol), for the scenario.
     pub handshake: crate::scenario::bindings::Handshake,
+    /// The permessage-deflate parameters agreed, if any.
+    pub negotiated: Option<Agreed>,
 }
 
 /// Short, stable wording for an I/O error (the report groups by it).
@@ -131,6 +136,10 @@ pub struct Connector {
     tls: Arc<rustls::ClientConfig>,
     server_name: Option<String>,
     max_message_size: usize,
+    /// `net.compression: deflate`: what is offered, at which level, and whether it is required.
+    deflate: Option<(DeflateOffer, u32, bool)>,
+    /// The `Sec-WebSocket-Extensions` value offered.
+    offer: Option<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
     subprotocols: Vec<String>,
     source_addresses: Vec<IpAddr>,
@@ -148,6 +157,8 @@ pub struct ConnectorSettings<'a> {
     pub timeouts: PhaseTimeouts,
     /// Largest incoming message and frame.
     pub max_message_size: usize,
+    /// `net.compression`.
+    pub compression: &'a Compression,
     /// Extra upgrade headers that are the same for every connection (per-connection ones are
     /// passed to [`Connector::connect`]).
     pub headers: Vec<(String, String)>,
@@ -185,11 +196,17 @@ impl Connector {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let deflate = match settings.compression {
+            Compression::Off => None,
+            Compression::Deflate(settings) => Some(offer_of(settings)),
+        };
         Ok(Connector {
             dns: dns::Dns::new(settings.nameservers, settings.timeouts.dns)?,
             tls: tls::client_config(settings.tls)?,
             server_name: settings.tls.server_name.clone(),
             max_message_size: settings.max_message_size,
+            offer: deflate.as_ref().map(|(offer, _, _)| offer.header_value()),
+            deflate,
             headers,
             subprotocols: settings.subprotocols,
             source_addresses: settings.source_addresses,
@@ -270,7 +287,7 @@ impl Connector {
             Transport::Plain(tcp)
         };
         let limit = self.timeouts.upgrade;
-        let ((socket, response), took) = phase(
+        let ((socket, response, negotiated), took) = phase(
             limit,
             || ConnectError::Upgrade(format!("no response within {}", human_duration(limit))),
             self.upgrade(stream, url, headers),
@@ -283,6 +300,7 @@ impl Connector {
             phases,
             resumed,
             handshake: crate::scenario::handshake::of_response(&response),
+            negotiated,
         })
     }
 
@@ -292,7 +310,7 @@ impl Connector {
         mut stream: Transport,
         url: &Url,
         headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<(WsStream, Response), ConnectError> {
+    ) -> Result<(WsStream, Response, Option<Agreed>), ConnectError> {
         let mut fields: Vec<(&str, &[u8])> = self
             .headers
             .iter()
@@ -315,7 +333,7 @@ impl Connector {
             url,
             &fields,
             &self.subprotocols,
-            None,
+            self.offer.as_deref(),
             crate::websocket::socket::random_key(),
         );
         stream
@@ -332,9 +350,25 @@ impl Connector {
                 })?;
         client_handshake::check(&response, &request.key, &self.subprotocols)
             .map_err(handshake_error)?;
-        let assembler = Assembler::new(Role::Client, self.max_message_size, None);
-        let socket = WebSocket::new(stream, Role::Client, assembler, None, already_read);
-        Ok((socket, response))
+        let extensions: Vec<&str> = response.values("sec-websocket-extensions").collect();
+        let negotiated = match &self.deflate {
+            None => negotiation::refuse_any(&extensions).map(|()| None),
+            Some((offer, _, _)) => negotiation::accept_response(offer, &extensions),
+        }
+        .map_err(|error| ConnectError::Upgrade(error.to_string()))?;
+        if negotiated.is_none()
+            && let Some((_, _, true)) = &self.deflate
+        {
+            return Err(ConnectError::Upgrade(
+                "server declined permessage-deflate".into(),
+            ));
+        }
+        let level = self.deflate.as_ref().map_or(0, |(_, level, _)| *level);
+        let inflation = negotiated.map(|agreed| Inflation::new(Role::Client, &agreed));
+        let deflation = negotiated.map(|agreed| Deflation::new(Role::Client, &agreed, level));
+        let assembler = Assembler::new(Role::Client, self.max_message_size, inflation);
+        let socket = WebSocket::new(stream, Role::Client, assembler, deflation, already_read);
+        Ok((socket, response, negotiated))
     }
 
     /// A TCP connection to the first of `candidates` (all on `port`) that accepts one, trying
@@ -495,6 +529,18 @@ fn all_failed(failures: &[(SocketAddr, TcpFailure)]) -> ConnectError {
         reason: last.reason.clone(),
         tried: tried.join(if alike { ", " } else { "; " }),
     }
+}
+
+/// The offer `net.compression: deflate` makes, its level, and whether it is required.
+fn offer_of(settings: &DeflateSettings) -> (DeflateOffer, u32, bool) {
+    let offer = DeflateOffer {
+        client_max_window_bits: settings.client_max_window_bits,
+        server_max_window_bits: settings.server_max_window_bits,
+        client_no_context_takeover: settings.client_no_context_takeover,
+        server_no_context_takeover: settings.server_no_context_takeover,
+        level: settings.level,
+    };
+    (offer, settings.level, settings.required)
 }
 
 /// A failed read or write during the upgrade. TLS 1.3 servers check the client certificate

@@ -126,8 +126,10 @@ pub struct Connection {
     /// Set when the iteration timeout closed the connection (already counted as a failure).
     overran: bool,
     outgoing: SendQueue,
-    /// Frame bytes (received, written) already added to the counters.
+    /// Frame bytes (received, written) and compressed messages sent, already added to the
+    /// counters.
     wire_counted: (u64, u64),
+    compressed_counted: u64,
     wake: Wake,
 }
 
@@ -160,6 +162,7 @@ impl Connection {
             overran: false,
             outgoing: SendQueue::default(),
             wire_counted: (0, 0),
+            compressed_counted: 0,
             wake: Wake::default(),
         }
     }
@@ -213,6 +216,7 @@ impl Connection {
                 Outcome::Failed
             }
         };
+        self.count_wire();
         let state = self.store.data_mut();
         let abandoned = state.schedule.abandon() as u64;
         let counters = &state.recorder.collector().counters;
@@ -344,9 +348,25 @@ impl Connection {
     /// Add the frame bytes read and written since the last call to the run's counters.
     fn count_wire(&mut self) {
         let totals = self.socket.wire_totals();
-        if totals != self.wire_counted {
-            // TODO(lead): wire_bytes_received / wire_bytes_sent counters.
+        let compressed = self.socket.compressed_sent();
+        if totals != self.wire_counted || compressed != self.compressed_counted {
+            let counters = &self.store.data().recorder.collector().counters;
+            let (received, sent) = self.wire_counted;
+            for (counter, now, before) in [
+                (&counters.wire_bytes_received, totals.0, received),
+                (&counters.wire_bytes_sent, totals.1, sent),
+                (
+                    &counters.compressed_messages_sent,
+                    compressed,
+                    self.compressed_counted,
+                ),
+            ] {
+                if now > before {
+                    bump(counter, now - before);
+                }
+            }
             self.wire_counted = totals;
+            self.compressed_counted = compressed;
         }
     }
 
@@ -447,6 +467,11 @@ impl Connection {
         let now = Instant::now();
         self.keepalive.received(now);
         let counters = &self.store.data().recorder.collector().counters;
+        if matches!(message, Incoming::Text(_) | Incoming::Binary(_))
+            && self.socket.last_compressed()
+        {
+            bump(&counters.compressed_messages_received, 1);
+        }
         let guest = match message {
             Incoming::Text(text) => {
                 bump(&counters.messages_received, 1);

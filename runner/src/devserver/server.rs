@@ -6,6 +6,8 @@
 //! connections between them; chat rooms are then per process.
 
 use crate::config::ServerMode;
+use crate::websocket::compression::{Deflation, Inflation};
+use crate::websocket::deflate::negotiation::{ServerDeflate, answer_offers};
 use crate::websocket::http_head::read_head;
 use crate::websocket::message::{Assembler, Incoming, Role};
 use crate::websocket::server_handshake::{self, BAD_REQUEST};
@@ -33,7 +35,7 @@ pub struct EmbeddedServer {
 impl EmbeddedServer {
     /// Bind `address` (port 0 picks a free port) and serve in `mode` on the current runtime.
     pub async fn start(address: SocketAddr, mode: ServerMode) -> std::io::Result<EmbeddedServer> {
-        EmbeddedServer::start_with(address, mode, None).await
+        EmbeddedServer::start_shared(address, mode, None, false, false).await
     }
 
     /// Like [`EmbeddedServer::start`], serving `wss://` with `tls` when given.
@@ -42,22 +44,26 @@ impl EmbeddedServer {
         mode: ServerMode,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<EmbeddedServer> {
-        EmbeddedServer::start_shared(address, mode, tls, false).await
+        EmbeddedServer::start_shared(address, mode, tls, false, false).await
     }
 
     /// Like [`EmbeddedServer::start_with`]; with `reuse_port`, other processes may listen on the
-    /// same address (SO_REUSEPORT) and the kernel balances new connections between them.
+    /// same address (SO_REUSEPORT) and the kernel balances new connections between them; with
+    /// `compression`, it accepts permessage-deflate (window 15, context takeover, unless the
+    /// client asks for less).
     pub async fn start_shared(
         address: SocketAddr,
         mode: ServerMode,
         tls: Option<Arc<rustls::ServerConfig>>,
         reuse_port: bool,
+        compression: bool,
     ) -> std::io::Result<EmbeddedServer> {
         let listener = listen(address, reuse_port)?;
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-        let task = tokio::spawn(accept_loop(listener, mode, acceptor, stop.clone()));
+        let deflate = compression.then(ServerDeflate::default);
+        let task = tokio::spawn(accept_loop(listener, mode, acceptor, deflate, stop.clone()));
         Ok(EmbeddedServer {
             address,
             stop,
@@ -100,9 +106,11 @@ async fn accept_loop(
     listener: TcpListener,
     mode: ServerMode,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    deflate: Option<ServerDeflate>,
     stop: CancellationToken,
 ) {
     let rooms: Rooms = Arc::default();
+    let deflate = Arc::new(deflate);
     let tracker = TaskTracker::new();
     loop {
         tokio::select! {
@@ -110,17 +118,17 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    let (rooms, stop) = (rooms.clone(), stop.clone());
+                    let (rooms, stop, deflate) = (rooms.clone(), stop.clone(), deflate.clone());
                     match &tls {
                         None => {
-                            tracker.spawn(serve_connection(stream, mode, rooms, stop));
+                            tracker.spawn(serve_connection(stream, mode, deflate, rooms, stop));
                         }
                         Some(acceptor) => {
                             let acceptor = acceptor.clone();
                             tracker.spawn(async move {
                                 let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                                 if let Ok(Ok(stream)) = handshake.await {
-                                    serve_connection(stream, mode, rooms, stop).await;
+                                    serve_connection(stream, mode, deflate, rooms, stop).await;
                                 }
                             });
                         }
@@ -141,8 +149,13 @@ const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// How long a client may take to send its upgrade request.
 const REQUEST_WITHIN: Duration = Duration::from_secs(10);
 
-async fn serve_connection<S>(mut stream: S, mode: ServerMode, rooms: Rooms, stop: CancellationToken)
-where
+async fn serve_connection<S>(
+    mut stream: S,
+    mode: ServerMode,
+    deflate: Arc<Option<ServerDeflate>>,
+    rooms: Rooms,
+    stop: CancellationToken,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let Ok(Ok((head, already_read))) =
@@ -154,13 +167,27 @@ where
         let _ = stream.write_all(BAD_REQUEST).await;
         return;
     };
-    let answer = server_handshake::response(&request, None);
+    let offers: Vec<&str> = request.extensions.iter().map(String::as_str).collect();
+    let agreed = deflate
+        .as_ref()
+        .as_ref()
+        .and_then(|server| answer_offers(&offers, server).map(|answer| (server.level, answer)));
+    let answer = server_handshake::response(
+        &request,
+        agreed.as_ref().map(|(_, (_, header))| header.as_str()),
+    );
     if stream.write_all(&answer).await.is_err() || stream.flush().await.is_err() {
         return;
     }
     let path = request.path;
-    let assembler = Assembler::new(Role::Server, MAX_MESSAGE, None);
-    let mut socket = WebSocket::new(stream, Role::Server, assembler, None, already_read);
+    let inflation = agreed
+        .as_ref()
+        .map(|(_, (agreed, _))| Inflation::new(Role::Server, agreed));
+    let deflation = agreed
+        .as_ref()
+        .map(|(level, (agreed, _))| Deflation::new(Role::Server, agreed, *level));
+    let assembler = Assembler::new(Role::Server, MAX_MESSAGE, inflation);
+    let mut socket = WebSocket::new(stream, Role::Server, assembler, deflation, already_read);
     let room = match mode {
         ServerMode::Echo => None,
         ServerMode::Chat => {

@@ -167,6 +167,11 @@ fn start_session<'a>(
 ) -> Result<(Connection, OpenConnection<'a>), Outcome> {
     let counters = &plan.collector.counters;
     bump(&counters.established, 1);
+    let mut recorder = recorder;
+    match &connected.negotiated {
+        Some(agreed) => recorder.negotiated(&agreed.describe()),
+        None => recorder.negotiated(crate::measure::stats::NO_EXTENSION),
+    }
     let open = OpenConnection::new(counters);
     let memory = plan.engine.limits().memory;
     let mut state =
