@@ -5,6 +5,7 @@
 
 mod support;
 
+mod child_server;
 mod config_errors;
 mod data;
 mod echo;
