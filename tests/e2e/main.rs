@@ -6,6 +6,7 @@
 mod support;
 
 mod child_server;
+mod compression;
 mod config_errors;
 mod data;
 mod echo;
