@@ -5,6 +5,8 @@
 
 mod support;
 
+mod child_server;
+mod compression;
 mod config_errors;
 mod data;
 mod echo;

@@ -1,69 +1,12 @@
 //! The protocol examples end to end against real servers from npm: `scenarios/socketio.yaml`
 //! against the `socket.io` v4 server and `scenarios/graphql.yaml` against a `graphql-ws` server
 //! (`tests/servers/*.js`, installed by `scripts/test-setup` with `npm ci`). Each test starts its
-//! node server on port 0, reads the port it prints, runs the example with `--target`, and kills
-//! exactly that child process when done (also when the test fails).
+//! node server on port 0 ([`ChildServer`]), reads the port it prints, runs the example with
+//! `--target`, and kills exactly that child process when done (also when the test fails).
 
-use crate::support::{Ran, build_scenarios, collect, number, repo, results, volley};
+use crate::child_server::ChildServer;
+use crate::support::{Ran, build_scenarios, collect, number, results, volley};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-/// A node server started by this test; dropped means killed and reaped.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
-
-impl NodeServer {
-    /// `node tests/servers/<script> 0`, waiting for its `listening on PORT` line.
-    fn start(script: &str) -> NodeServer {
-        let servers = repo().join("tests/servers");
-        assert!(
-            servers.join("node_modules").is_dir(),
-            "tests/servers/node_modules is missing; run scripts/test-setup (or `cd tests/servers && npm ci`)"
-        );
-        let mut child = match Command::new("node")
-            .arg(servers.join(script))
-            .arg("0")
-            .current_dir(&servers)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(error) => {
-                panic!("cannot start node (install Node.js; scripts/test-setup): {error}")
-            }
-        };
-        // The first line, or end of file if node dies: read_line never waits past either.
-        let mut line = String::new();
-        let read = child
-            .stdout
-            .take()
-            .map(|stdout| BufReader::new(stdout).read_line(&mut line));
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|port| port.parse::<u16>().ok());
-        match (read, port) {
-            (Some(Ok(_)), Some(port)) => NodeServer { child, port },
-            (read, _) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{script} did not print `listening on PORT` (got {line:?}, {read:?})");
-            }
-        }
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn run_example(file: &str, target: &str, sets: &[&str]) -> Ran {
     build_scenarios();
@@ -101,7 +44,7 @@ fn check(results: &Value, name: &str) -> (u64, u64) {
 
 #[test]
 fn socketio_example_acks_every_emit_from_a_real_socketio_server() {
-    let server = NodeServer::start("socketio.js");
+    let server = ChildServer::node("socketio.js", &[]);
     let target = format!(
         "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
         server.port
@@ -135,7 +78,7 @@ fn socketio_example_acks_every_emit_from_a_real_socketio_server() {
 
 #[test]
 fn graphql_example_counts_down_on_a_real_graphql_ws_server() {
-    let server = NodeServer::start("graphql.js");
+    let server = ChildServer::node("graphql.js", &[]);
     let target = format!("ws://127.0.0.1:{}/graphql", server.port);
     let ran = run_example("scenarios/graphql.yaml", &target, &["load.connections=3"]);
     drop(server);
@@ -154,7 +97,7 @@ fn graphql_example_counts_down_on_a_real_graphql_ws_server() {
 fn a_server_speaking_another_protocol_is_a_failed_check_not_a_crash() {
     // The GraphQL scenario against the Socket.IO server: its Engine.IO open packet is not a
     // graphql-transport-ws message, so the layer fails its check and the scenario closes.
-    let server = NodeServer::start("socketio.js");
+    let server = ChildServer::node("socketio.js", &[]);
     let target = format!(
         "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
         server.port

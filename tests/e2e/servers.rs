@@ -1,7 +1,8 @@
 //! Servers the network tests run in-process on loopback: a TLS WebSocket echo server with
 //! certificates the test generates, a DNS server (hickory-server) serving names with several
 //! addresses, and servers that misbehave on purpose (never upgrade, answer 503, reset mid-stream,
-//! ignore pings, close every connection after a while, send an oversized frame or invalid UTF-8).
+//! ignore pings, close every connection after a while, send an oversized frame or invalid UTF-8,
+//! break permessage-deflate's negotiation or its framing: [`HostileDeflate`]).
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
@@ -72,7 +73,82 @@ pub enum Misbehaviour {
     /// Upgrade, then send a text message that is not UTF-8, a different way for each connection
     /// (five ways), and record the Close code the client answers with in [`CLOSE_CODES_SEEN`].
     InvalidUtf8,
+    /// Break permessage-deflate (RFC 7692) on purpose, answering the upgrade by hand on raw TCP,
+    /// and record the Close code the client answers with in [`DEFLATE_CLOSE_CODES_SEEN`].
+    Deflate(HostileDeflate),
 }
+
+/// How a [`Misbehaviour::Deflate`] server breaks permessage-deflate: four bad answers to the
+/// client's offer (the client must refuse the upgrade), then three bad frames after a good (or no)
+/// negotiation (the client must fail the connection and answer Close 1002).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HostileDeflate {
+    /// Answer `Sec-WebSocket-Extensions: x-unknown`, an extension the client did not offer.
+    UnofferedExtension,
+    /// Answer `permessage-deflate; server_max_window_bits=7`, outside RFC 7692's 8..15.
+    WindowBitsOutOfRange,
+    /// Answer `permessage-deflate; foo=1`, a parameter RFC 7692 does not define.
+    UnknownParameter,
+    /// Answer `permessage-deflate; server_no_context_takeover; server_no_context_takeover`.
+    DuplicateParameter,
+    /// Accept `permessage-deflate`, then send a Ping with RSV1 set (a compressed control frame).
+    CompressedPing,
+    /// Accept `permessage-deflate`, then send a compressed text message in two fragments whose
+    /// continuation frame has RSV1 set as well (only a message's first frame may).
+    Rsv1OnContinuation,
+    /// Accept no extension, then send a text frame with RSV1 set.
+    Rsv1WithoutExtension,
+}
+
+impl HostileDeflate {
+    /// The `Sec-WebSocket-Extensions` value of the 101 answer, if any.
+    fn answer(self) -> Option<&'static str> {
+        match self {
+            HostileDeflate::UnofferedExtension => Some("x-unknown"),
+            HostileDeflate::WindowBitsOutOfRange => {
+                Some("permessage-deflate; server_max_window_bits=7")
+            }
+            HostileDeflate::UnknownParameter => Some("permessage-deflate; foo=1"),
+            HostileDeflate::DuplicateParameter => {
+                Some("permessage-deflate; server_no_context_takeover; server_no_context_takeover")
+            }
+            HostileDeflate::CompressedPing | HostileDeflate::Rsv1OnContinuation => {
+                Some("permessage-deflate")
+            }
+            HostileDeflate::Rsv1WithoutExtension => None,
+        }
+    }
+
+    /// The raw frames sent after the 101 answer (none for a bad answer: the client must stop).
+    fn frames(self) -> Vec<u8> {
+        // "Hello" compressed (RFC 7692 section 7.2.3.1), whole and split in two.
+        const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        match self {
+            // FIN + RSV1 + Ping, 4 bytes.
+            HostileDeflate::CompressedPing => vec![0xc9, 0x04, b'p', b'i', b'n', b'g'],
+            // RSV1 + Text (not FIN), then FIN + RSV1 + Continuation.
+            HostileDeflate::Rsv1OnContinuation => {
+                let mut frames = vec![0x41, 0x03];
+                frames.extend_from_slice(&HELLO[..3]);
+                frames.extend_from_slice(&[0xc0, 0x04]);
+                frames.extend_from_slice(&HELLO[3..]);
+                frames
+            }
+            // FIN + RSV1 + Text.
+            HostileDeflate::Rsv1WithoutExtension => {
+                let mut frames = vec![0xc1, 0x07];
+                frames.extend_from_slice(&HELLO);
+                frames
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Close codes clients answered each [`HostileDeflate`] server with (1005: a Close without a
+/// code; nothing recorded: no Close at all before TCP ended).
+pub static DEFLATE_CLOSE_CODES_SEEN: Mutex<BTreeMap<HostileDeflate, Vec<u16>>> =
+    Mutex::new(BTreeMap::new());
 
 /// Text payloads that are not UTF-8, five ways: a lone continuation byte, an overlong encoding, a
 /// truncated sequence, an encoded surrogate, and a byte that never occurs in UTF-8.
@@ -126,8 +202,101 @@ async fn read_head(stream: &mut TcpStream) {
     }
 }
 
+/// The request head up to its blank line (empty if the client went away first).
+async fn read_head_text(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return String::new(),
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Answer the upgrade by hand with `extensions`, send `frames`, then read the client's frames
+/// (masked, as a client's are) until its Close, whose code is recorded for `hostility`, or the end
+/// of TCP (at most 30 s).
+async fn hostile_deflate(mut stream: TcpStream, hostility: HostileDeflate) {
+    let head = read_head_text(&mut stream).await;
+    let Some(key) = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("sec-websocket-key")
+            .then(|| value.trim().to_owned())
+    }) else {
+        return;
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+    );
+    if let Some(extensions) = hostility.answer() {
+        answer.push_str(&format!("Sec-WebSocket-Extensions: {extensions}\r\n"));
+    }
+    answer.push_str("\r\n");
+    let mut out = answer.into_bytes();
+    out.extend_from_slice(&hostility.frames());
+    if stream.write_all(&out).await.is_err() {
+        return;
+    }
+    let close = tokio::time::timeout(Duration::from_secs(30), read_close_code(&mut stream)).await;
+    if let Ok(Some(code)) = close {
+        if let Ok(mut seen) = DEFLATE_CLOSE_CODES_SEEN.lock() {
+            seen.entry(hostility).or_default().push(code);
+        }
+        // Answer the Close with the same code (none for 1005), as RFC 6455 section 5.5.1 says.
+        let [high, low] = code.to_be_bytes();
+        let answer: &[u8] = if code == 1005 {
+            &[0x88, 0x00]
+        } else {
+            &[0x88, 0x02, high, low]
+        };
+        let _ = stream.write_all(answer).await;
+    }
+}
+
+/// Read a client's frames until its Close frame: its code (1005 when it carries none), or `None`
+/// if TCP ends first.
+async fn read_close_code(stream: &mut TcpStream) -> Option<u16> {
+    loop {
+        let mut header = [0u8; 2];
+        stream.read_exact(&mut header).await.ok()?;
+        let opcode = header[0] & 0x0f;
+        let masked = header[1] & 0x80 != 0;
+        let length = match header[1] & 0x7f {
+            126 => u64::from(stream.read_u16().await.ok()?),
+            127 => stream.read_u64().await.ok()?,
+            short => u64::from(short),
+        };
+        let mut mask = [0u8; 4];
+        if masked {
+            stream.read_exact(&mut mask).await.ok()?;
+        }
+        // A client's frames here are a Close or a few small messages; refuse anything huge.
+        let length = usize::try_from(length)
+            .ok()
+            .filter(|length| *length <= 1 << 20)?;
+        let mut payload = vec![0u8; length];
+        stream.read_exact(&mut payload).await.ok()?;
+        if masked {
+            for (index, byte) in payload.iter_mut().enumerate() {
+                *byte ^= mask[index % 4];
+            }
+        }
+        if opcode == 0x8 {
+            return Some(match payload.get(..2) {
+                Some(code) => u16::from_be_bytes([code[0], code[1]]),
+                None => 1005,
+            });
+        }
+    }
+}
+
 async fn misbehave_once(mut stream: TcpStream, behaviour: Misbehaviour) {
     match behaviour {
+        Misbehaviour::Deflate(hostility) => hostile_deflate(stream, hostility).await,
         Misbehaviour::NeverUpgrade => {
             read_head(&mut stream).await;
             tokio::time::sleep(Duration::from_secs(60)).await;
