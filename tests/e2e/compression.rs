@@ -96,7 +96,7 @@ impl Plan<'_> {
     }
 }
 
-// FIELD NAMES: align with config helper. Every JSON path of the compression figures is read
+// Every JSON path of the compression figures is read
 // through these four functions, so a rename at merge is a change here only.
 
 /// Bytes of WebSocket frames the runner wrote (headers, compressed payloads, control frames).
@@ -112,8 +112,8 @@ fn wire_bytes_received(r: &Value) -> u64 {
 /// Messages the runner sent / received with RSV1 (compressed).
 fn compressed_messages(r: &Value) -> (u64, u64) {
     (
-        number(r, "/messages/compressed_messages_sent"),
-        number(r, "/messages/compressed_messages_received"),
+        number(r, "/messages/compressed_sent"),
+        number(r, "/messages/compressed_received"),
     )
 }
 
