@@ -5,6 +5,7 @@
 
 mod support;
 
+mod autobahn_case;
 mod config_errors;
 mod data;
 mod echo;
