@@ -54,6 +54,18 @@ screenshot RESULTS:
     bash tests/browser/check_report.sh target/report.html target/report.png
     @echo "open target/report.png (or target/report.html in a browser)"
 
+# See docs/conformance.md; not part of `just test`. About 30 s with `--compression off`, 15 min with
+# deflate (the Python 2 server compresses slowly). `just autobahn 1-10`, `just autobahn 9.1.6`,
+# `just autobahn '12.1.*' --compression off`; VOLLEY_BIN=target/tests/volley uses that build of the
+# runner instead of the release one. The first run installs the fuzzing server (Python 2.7 from
+# pyenv) into target/autobahn (~1 minute).
+# Autobahn|Testsuite client cases (517; 12.*, 13.* deflate) through `volley run`: counts per group.
+[positional-arguments]
+autobahn *ARGS: scenarios
+    if [ -z "${VOLLEY_BIN:-}" ]; then cargo build --release --quiet -p volley; fi
+    python3 -B -m unittest discover -q -s scripts/autobahn
+    scripts/autobahn/run "$@"
+
 # See docs/benchmarks.md. The floor comparison takes about 3 minutes (VOLLEY_BENCH_RUNS=3 for medians).
 # Criterion micro-benchmarks, Volley vs a bare tokio-tungstenite client (W1–W3), hold_10k, hold_60k.
 bench: scenarios

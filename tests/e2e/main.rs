@@ -5,6 +5,7 @@
 
 mod support;
 
+mod autobahn_case;
 mod child_server;
 mod compression;
 mod config_errors;
