@@ -13,10 +13,38 @@ const KEYS: [&str; 8] = [
 
 /// The vocabulary the string fields and the note draw from.
 const WORDS: [&str; 32] = [
-    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
-    "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "order", "update", "created",
-    "shipped", "pending", "cancelled",
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "order",
+    "update",
+    "created",
+    "shipped",
+    "pending",
+    "cancelled",
 ];
 
 /// A splitmix64 generator: small, fast, the same on every platform and in WebAssembly.
@@ -168,7 +196,11 @@ mod tests {
         for size in [MIN_SIZE, 100, 257, 1024, 4096] {
             for seq in [0, 1, 2, 99, u32::MAX] {
                 for connection in [0, 7, u32::MAX] {
-                    assert_eq!(text(connection, seq, size).len(), size, "{connection} {seq} {size}");
+                    assert_eq!(
+                        text(connection, seq, size).len(),
+                        size,
+                        "{connection} {seq} {size}"
+                    );
                 }
             }
         }
@@ -178,7 +210,10 @@ mod tests {
     #[test]
     fn texts_are_json_shaped_and_carry_their_numbers() {
         let t = text(3, 42, 1024);
-        assert!(t.starts_with("{\"seq\":42,\"connection\":3,\"events\":[{\"user\":\"u"), "{t}");
+        assert!(
+            t.starts_with("{\"seq\":42,\"connection\":3,\"events\":[{\"user\":\"u"),
+            "{t}"
+        );
         assert!(t.ends_with("\"}"), "{t}");
         assert!(t.contains("],\"pad\":\""), "{t}");
         assert!(t.matches("\"price\":").count() >= 4, "{t}");
