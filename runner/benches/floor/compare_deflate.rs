@@ -104,7 +104,9 @@ pub fn run(runs: usize) -> ExitCode {
     let server = match server() {
         Ok(server) => server,
         Err(error) => {
-            println!("W4 skipped: {error}");
+            println!(
+                "W4 skipped: {error} (a `volley serve` without --compression? VOLLEY_BENCH_W4_SERVER names another server)"
+            );
             return ExitCode::SUCCESS;
         }
     };
