@@ -66,8 +66,9 @@ autobahn *ARGS: scenarios
     python3 -B -m unittest discover -q -s scripts/autobahn
     scripts/autobahn/run "$@"
 
-# See docs/benchmarks.md. The floor comparison takes about 3 minutes (VOLLEY_BENCH_RUNS=3 for medians).
-# Criterion micro-benchmarks, Volley vs a bare tokio-tungstenite client (W1–W3), hold_10k, hold_60k.
+# See docs/benchmarks.md. The floor comparison takes about 6 minutes (VOLLEY_BENCH_RUNS=3 for medians).
+# Criterion micro-benchmarks, Volley vs bare tokio-tungstenite and tokio-websockets clients (W1–W3)
+# and vs a bare deflate client (W4), hold_10k, hold_60k.
 bench: scenarios
     cargo bench -p volley --bench scenario_calls
     cargo bench -p volley --bench floor

@@ -1,12 +1,18 @@
-//! The floor client (`floor-client w1|w2|w3 ADDR`, a child of the bench): the same work as Volley's
-//! side of each workload with nothing between the program and tokio-tungstenite — a
-//! `current_thread` runtime, one task per connection, 4 KiB read and write buffers, Nagle off, the
-//! same 32-byte texts (`payload`, like `scenarios/pingpong`), every echo compared byte for byte,
-//! round trips and connect times in HDR histograms. It is the bar Volley is measured against, so it
-//! is not handicapped; it also does nothing Volley's run does not. Prints one JSON line of counts
-//! and percentiles; the parent measures CPU and memory from outside.
+//! The bare clients (`floor-client LIBRARY WORKLOAD ADDR [OFFER]`, a child of the bench): the same
+//! work as Volley's side of each workload with nothing between the program and a WebSocket library
+//! (`tungstenite` and `tws`, the two floors of W1–W3; `deflate`, W4's bare client on Volley's own
+//! codec) — a `current_thread` runtime, one task per connection, Nagle off, the same texts as
+//! the scenario module (`payload`, like `scenarios/pingpong`; W4's from `scenarios/jsonecho`'s
+//! `text.rs`, included here), every echo compared byte for byte, round trips and connect times in
+//! HDR histograms, wire bytes counted on the socket (`wire`). It is the bar Volley is measured
+//! against, so it is not handicapped; it also does nothing Volley's run does not. Prints one JSON
+//! line of counts and percentiles; the parent measures CPU and memory from outside.
 
-use futures_util::{SinkExt, StreamExt};
+use crate::client_deflate::VolleyCodec;
+use crate::client_tungstenite::Tungstenite;
+use crate::client_tws::TokioWebsockets;
+use crate::socket::{FloorSocket, Offer};
+use crate::wire::{Counted, WireCount};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -16,13 +22,13 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, timeout};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-type Ws = WebSocketStream<TcpStream>;
+/// W4's texts: the `jsonecho` scenario's own generator, so both sides send the same bytes.
+#[path = "../../../scenarios/jsonecho/src/text.rs"]
+#[allow(dead_code)] // MIN_SIZE and the generator's tests are the scenario's
+mod json_text;
 
-/// Size of every text message, bytes (both clients).
+/// Size of every W1–W3 text message, bytes (both clients).
 pub const MESSAGE_BYTES: usize = 32;
 /// W1: connections, opened evenly over `W1_RAMP`, each sending `W1_MESSAGES` 1 s apart.
 pub const W1_CONNECTIONS: u32 = 10_000;
@@ -35,6 +41,13 @@ pub const W2_DURATION: Duration = Duration::from_secs(20);
 /// W3: connections opened at once, at most `W3_IN_FLIGHT` handshakes at a time.
 pub const W3_CONNECTIONS: u32 = 5_000;
 pub const W3_IN_FLIGHT: usize = 64;
+/// W4: connections, opened evenly over `W4_RAMP`, each sending `W4_MESSAGES` JSON-like texts of
+/// `W4_MESSAGE_BYTES`, `W4_INTERVAL` apart (10 a second for 20 s).
+pub const W4_CONNECTIONS: u32 = 1_000;
+const W4_RAMP: Duration = Duration::from_secs(2);
+pub const W4_MESSAGES: u32 = 200;
+const W4_INTERVAL: Duration = Duration::from_millis(100);
+pub const W4_MESSAGE_BYTES: usize = 1024;
 /// Limits on one connection attempt and one reply (as in the Volley scenario files).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +55,7 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The text for sequence number `seq`, zero-padded to `MESSAGE_BYTES`, built as
 /// `scenarios/pingpong` builds it (its digits after a run of zeros, no `fmt` padding), so both
 /// clients spend the same on it.
-fn payload(seq: u32) -> Utf8Bytes {
+fn payload(seq: u32) -> String {
     const ZEROS: &str = "00000000000000000000000000000000";
     let mut digits = [b'0'; 10];
     let mut start = digits.len();
@@ -59,16 +72,30 @@ fn payload(seq: u32) -> Utf8Bytes {
     let mut text = String::with_capacity(MESSAGE_BYTES.max(digits.len()));
     text.push_str(&ZEROS[..MESSAGE_BYTES.saturating_sub(digits.len()).min(ZEROS.len())]);
     text.push_str(digits);
-    text.into()
+    text
+}
+
+/// W4's text for connection `connection`'s message `seq`.
+fn json_text(connection: u32, seq: u32) -> String {
+    let mut text = String::with_capacity(W4_MESSAGE_BYTES);
+    json_text::write_json_text(&mut text, connection, seq, W4_MESSAGE_BYTES);
+    text
 }
 
 /// What one run counted, shared by its tasks (one thread, so `Rc<RefCell>`).
 struct Stats {
     opened: u64,
     failed: u64,
+    /// Texts sent.
+    sent: u64,
     round_trips: u64,
     mismatches: u64,
     timeouts: u64,
+    /// Connections that agreed permessage-deflate.
+    deflate: u64,
+    /// Wire bytes after the upgrade, of connections that ended.
+    wire_sent: u64,
+    wire_received: u64,
     /// Round trips, µs.
     rtt: Histogram<u64>,
     /// TCP connect + WebSocket upgrade, µs.
@@ -77,10 +104,33 @@ struct Stats {
 
 type Shared = Rc<RefCell<Stats>>;
 
-/// Entry point of the child: `w1|w2|w3 ADDR`.
+/// One open connection: the library's socket and its wire counts at the end of the upgrade.
+struct Connection<S> {
+    socket: S,
+    wire: Rc<WireCount>,
+    upgrade_sent: u64,
+    upgrade_received: u64,
+}
+
+impl<S> Connection<S> {
+    /// Add this connection's wire bytes since the upgrade to the totals.
+    fn count_wire(&self, stats: &Shared) {
+        let mut s = stats.borrow_mut();
+        s.wire_sent += self.wire.sent.get().saturating_sub(self.upgrade_sent);
+        s.wire_received += self
+            .wire
+            .received
+            .get()
+            .saturating_sub(self.upgrade_received);
+    }
+}
+
+/// Entry point of the child: `LIBRARY WORKLOAD ADDR [OFFER]`.
 pub fn main(args: &[String]) -> ExitCode {
-    let (Some(workload), Some(address)) = (args.first(), args.get(1)) else {
-        eprintln!("floor-client: usage: floor-client w1|w2|w3 HOST:PORT");
+    const USAGE: &str = "floor-client: usage: floor-client tungstenite|tws|deflate w1|w2|w3|w4 HOST:PORT [plain|deflate|deflate-no-takeover]";
+    let (Some(library), Some(workload), Some(address)) = (args.first(), args.get(1), args.get(2))
+    else {
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let address: SocketAddr = match address.parse() {
@@ -90,6 +140,33 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Some(offer) = Offer::parse(args.get(3).map_or("plain", String::as_str)) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if !["w1", "w2", "w3", "w4"].contains(&workload.as_str()) {
+        eprintln!("floor-client: unknown workload {workload:?} (w1, w2, w3 or w4)");
+        return ExitCode::from(2);
+    }
+    match library.as_str() {
+        "tungstenite" => run::<Tungstenite>(workload, address, offer),
+        "tws" => run::<TokioWebsockets>(workload, address, offer),
+        "deflate" => match VolleyCodec::missing() {
+            Some(why) => {
+                eprintln!("floor-client: {why}");
+                ExitCode::from(2)
+            }
+            None => run::<VolleyCodec>(workload, address, offer),
+        },
+        other => {
+            eprintln!("floor-client: unknown library {other:?} (tungstenite, tws or deflate)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Run `workload` with library `S` and print the figures.
+fn run<S: FloorSocket + 'static>(workload: &str, address: SocketAddr, offer: Offer) -> ExitCode {
     // 10,000 sockets need more than the usual soft limit of 1,024 (volley raises its own too).
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("floor-client: cannot raise the open-file limit: {error}");
@@ -112,36 +189,41 @@ pub fn main(args: &[String]) -> ExitCode {
     let stats: Shared = Rc::new(RefCell::new(Stats {
         opened: 0,
         failed: 0,
+        sent: 0,
         round_trips: 0,
         mismatches: 0,
         timeouts: 0,
+        deflate: 0,
+        wire_sent: 0,
+        wire_received: 0,
         rtt,
         connect,
     }));
     let started = Instant::now();
     let local = tokio::task::LocalSet::new();
-    let known = local.block_on(&runtime, async {
-        match workload.as_str() {
-            "w1" => w1(address, stats.clone()).await,
-            "w2" => w2(address, stats.clone()).await,
-            "w3" => w3(address, stats.clone()).await,
-            _ => return false,
+    local.block_on(&runtime, async {
+        let at = Target { address, offer };
+        match workload {
+            "w1" => paced::<S>(at, W1, stats.clone()).await,
+            "w2" => w2::<S>(at, stats.clone()).await,
+            "w3" => w3::<S>(at, stats.clone()).await,
+            _ => paced::<S>(at, W4, stats.clone()).await,
         }
-        true
     });
-    if !known {
-        eprintln!("floor-client: unknown workload {workload:?} (w1, w2 or w3)");
-        return ExitCode::from(2);
-    }
     let elapsed = started.elapsed().as_secs_f64();
     let s = stats.borrow();
     let line = serde_json::json!({
         "workload": workload,
+        "offer": offer.word(),
         "opened": s.opened,
         "failed": s.failed,
+        "sent": s.sent,
         "round_trips": s.round_trips,
         "mismatches": s.mismatches,
         "timeouts": s.timeouts,
+        "deflate": s.deflate,
+        "wire_sent": s.wire_sent,
+        "wire_received": s.wire_received,
         "elapsed_s": elapsed,
         "rtt_p50_us": s.rtt.value_at_quantile(0.5),
         "rtt_p99_us": s.rtt.value_at_quantile(0.99),
@@ -152,28 +234,35 @@ pub fn main(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Where and how every connection of a run connects.
+#[derive(Clone, Copy)]
+struct Target {
+    address: SocketAddr,
+    offer: Offer,
+}
+
 /// TCP connect and WebSocket upgrade, timed into `connect`; counts the connection as opened or failed.
-async fn open(address: SocketAddr, stats: &Shared) -> Option<Ws> {
+async fn open<S: FloorSocket>(at: Target, stats: &Shared) -> Option<Connection<S>> {
     let started = Instant::now();
+    let wire = Rc::new(WireCount::default());
     let attempt = async {
-        let stream = TcpStream::connect(address).await.ok()?;
+        let stream = TcpStream::connect(at.address).await.ok()?;
         let _ = stream.set_nodelay(true);
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(4096);
-        let url = format!("ws://{address}/");
-        tokio_tungstenite::client_async_with_config(url, stream, Some(config))
-            .await
-            .ok()
-            .map(|(ws, _)| ws)
+        S::upgrade(Counted::new(stream, wire.clone()), at.address, at.offer).await
     };
-    let ws = timeout(CONNECT_TIMEOUT, attempt).await.ok().flatten();
+    let upgraded = timeout(CONNECT_TIMEOUT, attempt).await.ok().flatten();
     let mut s = stats.borrow_mut();
-    match ws {
-        Some(ws) => {
+    match upgraded {
+        Some((socket, deflate)) => {
             s.opened += 1;
+            s.deflate += u64::from(deflate);
             let _ = s.connect.record(started.elapsed().as_micros() as u64);
-            Some(ws)
+            Some(Connection {
+                socket,
+                upgrade_sent: wire.sent.get(),
+                upgrade_received: wire.received.get(),
+                wire,
+            })
         }
         None => {
             s.failed += 1;
@@ -182,26 +271,21 @@ async fn open(address: SocketAddr, stats: &Shared) -> Option<Ws> {
     }
 }
 
-/// Send `payload(seq)`, wait for the echo and compare it; `false` if the connection is unusable.
-async fn echo(ws: &mut Ws, seq: u32, stats: &Shared) -> bool {
-    let text = payload(seq);
+/// Send `text`, wait for the echo and compare it; `false` if the connection is unusable.
+async fn echo<S: FloorSocket>(
+    connection: &mut Connection<S>,
+    text: String,
+    stats: &Shared,
+) -> bool {
+    let text = S::text(text);
     let sent = Instant::now();
-    if ws.send(Message::Text(text.clone())).await.is_err() {
+    if !connection.socket.send(text.clone()).await {
         stats.borrow_mut().failed += 1;
+        connection.count_wire(stats);
         return false;
     }
-    let reply = timeout(REPLY_TIMEOUT, async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(reply))) => return Some(reply == text),
-                Some(Ok(Message::Binary(_))) => return Some(false),
-                // Pings are answered by tungstenite itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
-            }
-        }
-    })
-    .await;
+    stats.borrow_mut().sent += 1;
+    let reply = timeout(REPLY_TIMEOUT, connection.socket.next_is(&text)).await;
     let mut s = stats.borrow_mut();
     match reply {
         Ok(Some(same)) => {
@@ -214,6 +298,8 @@ async fn echo(ws: &mut Ws, seq: u32, stats: &Shared) -> bool {
         }
         Ok(None) => {
             s.failed += 1;
+            drop(s);
+            connection.count_wire(stats);
             false
         }
         Err(_) => {
@@ -223,37 +309,75 @@ async fn echo(ws: &mut Ws, seq: u32, stats: &Shared) -> bool {
     }
 }
 
-/// A polite close: send Close, read until the server's Close (bounded).
-async fn close(mut ws: Ws) {
-    let _ = timeout(REPLY_TIMEOUT, async {
-        let _ = ws.close(None).await;
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
+/// A polite close (bounded), then the connection's wire bytes into the totals.
+async fn close<S: FloorSocket>(connection: Connection<S>, stats: &Shared) {
+    let Connection {
+        socket,
+        wire,
+        upgrade_sent,
+        upgrade_received,
+    } = connection;
+    let _ = timeout(REPLY_TIMEOUT, socket.close()).await;
+    let ended = Connection {
+        socket: (),
+        wire,
+        upgrade_sent,
+        upgrade_received,
+    };
+    ended.count_wire(stats);
 }
 
-/// W1: 10,000 connections opened evenly over 5 s; each sends 30 texts 1 s apart (the next is due
-/// 1 s after the previous was sent, like a scenario timer set at each send), then closes.
-async fn w1(address: SocketAddr, stats: Shared) {
+/// A paced workload: connections opened evenly over `ramp`, each sending `messages` texts
+/// `interval` apart (the next is due `interval` after the previous was sent, like a scenario timer
+/// set at each send), then closing.
+#[derive(Clone, Copy)]
+struct Paced {
+    connections: u32,
+    ramp: Duration,
+    messages: u32,
+    interval: Duration,
+    /// The text of connection `.0`'s message `.1`.
+    text: fn(u32, u32) -> String,
+}
+
+/// W1: 10,000 connections over 5 s, 30 × 32 bytes 1 s apart.
+const W1: Paced = Paced {
+    connections: W1_CONNECTIONS,
+    ramp: W1_RAMP,
+    messages: W1_MESSAGES,
+    interval: W1_INTERVAL,
+    text: |_, seq| payload(seq),
+};
+
+/// W4: 1,000 connections over 2 s, 200 JSON-like texts of 1 KiB 100 ms apart.
+const W4: Paced = Paced {
+    connections: W4_CONNECTIONS,
+    ramp: W4_RAMP,
+    messages: W4_MESSAGES,
+    interval: W4_INTERVAL,
+    text: json_text,
+};
+
+async fn paced<S: FloorSocket + 'static>(at: Target, work: Paced, stats: Shared) {
     let started = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(W1_CONNECTIONS as usize);
-    for index in 0..W1_CONNECTIONS {
-        sleep_until(started + W1_RAMP * index / W1_CONNECTIONS).await;
+    let mut tasks = Vec::with_capacity(work.connections as usize);
+    for index in 0..work.connections {
+        sleep_until(started + work.ramp * index / work.connections).await;
         let stats = stats.clone();
         tasks.push(tokio::task::spawn_local(async move {
-            let Some(mut ws) = open(address, &stats).await else {
+            let Some(mut connection) = open::<S>(at, &stats).await else {
                 return;
             };
-            for seq in 1..=W1_MESSAGES {
-                let due = tokio::time::Instant::now() + W1_INTERVAL;
-                if !echo(&mut ws, seq, &stats).await {
+            for seq in 1..=work.messages {
+                let due = tokio::time::Instant::now() + work.interval;
+                if !echo(&mut connection, (work.text)(index, seq), &stats).await {
                     return;
                 }
-                if seq < W1_MESSAGES {
+                if seq < work.messages {
                     sleep_until(due).await;
                 }
             }
-            close(ws).await;
+            close(connection, &stats).await;
         }));
     }
     for task in tasks {
@@ -262,23 +386,23 @@ async fn w1(address: SocketAddr, stats: Shared) {
 }
 
 /// W2: 100 connections at once, each sending the next text when the echo arrives, for 20 s.
-async fn w2(address: SocketAddr, stats: Shared) {
+async fn w2<S: FloorSocket + 'static>(at: Target, stats: Shared) {
     let deadline = Instant::now() + W2_DURATION;
     let tasks: Vec<_> = (0..W2_CONNECTIONS)
         .map(|_| {
             let stats = stats.clone();
             tokio::task::spawn_local(async move {
-                let Some(mut ws) = open(address, &stats).await else {
+                let Some(mut connection) = open::<S>(at, &stats).await else {
                     return;
                 };
                 let mut seq = 0u32;
                 while Instant::now() < deadline {
                     seq = seq.wrapping_add(1);
-                    if !echo(&mut ws, seq, &stats).await {
+                    if !echo(&mut connection, payload(seq), &stats).await {
                         return;
                     }
                 }
-                close(ws).await;
+                close(connection, &stats).await;
             })
         })
         .collect();
@@ -289,23 +413,23 @@ async fn w2(address: SocketAddr, stats: Shared) {
 
 /// W3: 5,000 connections started at once, at most 64 handshakes (connect + upgrade) in flight;
 /// each echoes one text and closes.
-async fn w3(address: SocketAddr, stats: Shared) {
+async fn w3<S: FloorSocket + 'static>(at: Target, stats: Shared) {
     let permits = Rc::new(Semaphore::new(W3_IN_FLIGHT));
     let tasks: Vec<_> = (0..W3_CONNECTIONS)
         .map(|_| {
             let (stats, permits) = (stats.clone(), permits.clone());
             tokio::task::spawn_local(async move {
-                let ws = {
+                let connection = {
                     let Ok(_permit) = permits.acquire().await else {
                         return;
                     };
-                    open(address, &stats).await
+                    open::<S>(at, &stats).await
                 };
-                let Some(mut ws) = ws else {
+                let Some(mut connection) = connection else {
                     return;
                 };
-                if echo(&mut ws, 1, &stats).await {
-                    close(ws).await;
+                if echo(&mut connection, payload(1), &stats).await {
+                    close(connection, &stats).await;
                 }
             })
         })

@@ -1,10 +1,13 @@
-//! The comparison itself: W1, W2 and W3, each by the floor client and then by `volley run`, back to
-//! back against one `volley serve` process, measured identically from outside (wait4: user+system
-//! CPU and peak RSS of the client process; wall time from spawn to exit), then one table per run and,
-//! with `VOLLEY_BENCH_RUNS=N` > 1, the medians. Targets are issue 8's.
+//! The comparison itself: W1, W2 and W3, each by the two floor clients (tokio-tungstenite, then
+//! tokio-websockets) and then by `volley run`, back to back against one `volley serve` process,
+//! measured identically from outside (wait4: user+system CPU and peak RSS of the client process;
+//! wall time from spawn to exit), then one table per run and, with `VOLLEY_BENCH_RUNS=N` > 1, the
+//! medians; then W4 (`compare_deflate`). Each ratio is Volley's figure over the better of the two
+//! floors' (the cheaper for costs, the faster for rates). Targets are issue 8's and issue 22's.
 
 use crate::child::{self, CLIENT_CPU, Finished};
 use crate::client::{W1_CONNECTIONS, W1_MESSAGES, W2_CONNECTIONS, W3_CONNECTIONS, W3_IN_FLIGHT};
+use crate::compare_deflate;
 use crate::volley_cli::{self, Server, number};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -12,30 +15,40 @@ use std::time::Duration;
 
 /// What a figure is held to.
 #[derive(Clone, Copy)]
-enum Target {
+pub enum Target {
     /// Information only.
     None,
     /// Volley's figure at most this.
     AtMost(f64),
-    /// Volley's figure at most this many times the floor's.
+    /// Volley's figure at most this many times the better floor's.
     TimesFloorAtMost(f64),
-    /// Volley's figure at least this many times the floor's.
+    /// Volley's figure at least this many times the better floor's.
     TimesFloorAtLeast(f64),
 }
 
-struct Row {
-    workload: &'static str,
-    figure: &'static str,
+pub struct Row {
+    pub workload: &'static str,
+    pub figure: &'static str,
     target: Target,
 }
 
-const fn row(workload: &'static str, figure: &'static str, target: Target) -> Row {
+impl Row {
+    /// A rate (more is better): the better floor is the higher one. Every other figure is a cost.
+    fn is_rate(&self) -> bool {
+        self.figure.contains("/s")
+    }
+}
+
+pub const fn row(workload: &'static str, figure: &'static str, target: Target) -> Row {
     Row {
         workload,
         figure,
         target,
     }
 }
+
+/// The floors, in the order of the table's columns (`floor-client LIBRARY …`).
+const FLOORS: [(&str, &str); 2] = [("tungstenite", "tungstenite"), ("tws", "tokio-ws")];
 
 /// The table's rows, in the order `one_run` fills them (each workload's `figures` in turn).
 const ROWS: &[Row] = &[
@@ -46,7 +59,7 @@ const ROWS: &[Row] = &[
     row("W1", "RTT p99 ms", Target::None),
     row("W1", "errors (failed/bad/late)", Target::None),
     row("W1", "server CPU s", Target::None),
-    row("W2", "CPU µs per round trip", Target::TimesFloorAtMost(1.5)),
+    row("W2", "CPU µs per round trip", Target::TimesFloorAtMost(1.3)),
     row("W2", "messages/s", Target::None),
     row("W2", "errors (failed/bad/late)", Target::None),
     row("W2", "server CPU s", Target::None),
@@ -55,44 +68,66 @@ const ROWS: &[Row] = &[
         "connections/s (whole process)",
         Target::TimesFloorAtLeast(0.7),
     ),
-    row("W3", "CPU µs per connection", Target::TimesFloorAtMost(2.0)),
+    row("W3", "CPU µs per connection", Target::TimesFloorAtMost(1.6)),
     row("W3", "connections/s (load phase)", Target::None),
     row("W3", "connect p99 ms", Target::None),
     row("W3", "errors (failed/bad/late)", Target::None),
     row("W3", "server CPU s", Target::None),
 ];
 
-/// One row's figures: (floor, Volley); NaN when that side has none.
-type Cell = (f64, f64);
+/// One row's figures: each floor's (in the table's column order) and Volley's; NaN when that side
+/// has none.
+#[derive(Clone)]
+pub struct Cell {
+    pub floors: Vec<f64>,
+    pub volley: f64,
+}
 
-/// One client's run of one workload, in the same shape for both clients.
-struct Side {
-    finished: Finished,
+impl Cell {
+    /// The better of the floors' figures for `row` (the only one when the other is missing).
+    fn best_floor(&self, row: &Row) -> f64 {
+        let known = self.floors.iter().copied().filter(|v| v.is_finite());
+        if row.is_rate() {
+            known.fold(f64::NAN, f64::max)
+        } else {
+            known.fold(f64::NAN, f64::min)
+        }
+    }
+}
+
+/// One client's run of one workload, in the same shape for every client.
+pub struct Side {
+    pub finished: Finished,
     /// opened, failed, round_trips, mismatches, timeouts, elapsed_s, rtt_p50_us, rtt_p99_us,
     /// connect_p99_us, timer_lag_p99_us (Volley only).
     counts: Value,
     /// CPU the server spent while this client ran, s.
-    server_cpu_s: f64,
+    pub server_cpu_s: f64,
 }
 
 impl Side {
-    fn get(&self, key: &str) -> f64 {
+    pub fn get(&self, key: &str) -> f64 {
         self.counts[key].as_f64().unwrap_or(f64::NAN)
     }
-    fn opened(&self) -> f64 {
+    pub fn opened(&self) -> f64 {
         self.get("opened")
     }
-    fn errors(&self) -> f64 {
+    pub fn errors(&self) -> f64 {
         self.get("failed") + self.get("mismatches") + self.get("timeouts")
     }
 }
 
-pub fn run() -> ExitCode {
-    let runs = std::env::var("VOLLEY_BENCH_RUNS")
+/// `VOLLEY_BENCH_RUNS` (1 to 20; 1 when unset).
+pub fn runs() -> usize {
+    std::env::var("VOLLEY_BENCH_RUNS")
         .ok()
         .and_then(|runs| runs.parse::<usize>().ok())
         .unwrap_or(1)
-        .clamp(1, 20);
+        .clamp(1, 20)
+}
+
+pub fn run() -> ExitCode {
+    let runs = runs();
     header(runs);
     let server = match Server::volley_serve() {
         Ok(server) => server,
@@ -105,20 +140,54 @@ pub fn run() -> ExitCode {
     let mut all = Vec::with_capacity(runs);
     for run in 1..=runs {
         let cells = one_run(&server);
-        print_table(&format!("run {run} of {runs}"), &cells);
+        print_table(
+            &format!("run {run} of {runs}"),
+            &floor_names(),
+            "floor",
+            ROWS,
+            &cells,
+        );
         all.push(cells);
     }
     if runs > 1 {
-        let medians: Vec<Cell> = (0..ROWS.len())
-            .map(|row| {
-                let floor: Vec<f64> = all.iter().map(|cells| cells[row].0).collect();
-                let volley: Vec<f64> = all.iter().map(|cells| cells[row].1).collect();
-                (median(floor), median(volley))
-            })
-            .collect();
-        print_table(&format!("median of {runs} runs"), &medians);
+        print_table(
+            &format!("median of {runs} runs"),
+            &floor_names(),
+            "floor",
+            ROWS,
+            &medians(&all),
+        );
     }
-    ExitCode::SUCCESS
+    drop(server);
+    compare_deflate::run(runs)
+}
+
+fn floor_names() -> Vec<&'static str> {
+    FLOORS.iter().map(|(_, column)| *column).collect()
+}
+
+/// Each cell's median over runs.
+pub fn medians(all: &[Vec<Cell>]) -> Vec<Cell> {
+    let rows = all.first().map_or(0, Vec::len);
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<&Cell> = all.iter().filter_map(|cells| cells.get(row)).collect();
+            let floors = cells.first().map_or(0, |cell| cell.floors.len());
+            Cell {
+                floors: (0..floors)
+                    .map(|floor| {
+                        median(
+                            cells
+                                .iter()
+                                .map(|cell| cell.floors.get(floor).copied().unwrap_or(f64::NAN))
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+                volley: median(cells.iter().map(|cell| cell.volley).collect()),
+            }
+        })
+        .collect()
 }
 
 fn header(runs: usize) {
@@ -130,24 +199,24 @@ fn header(runs: usize) {
         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("floor vs Volley (issue 8), commit {commit}, {cpus} CPUs, {runs} run(s)");
+    println!("floors vs Volley (issues 8 and 22), commit {commit}, {cpus} CPUs, {runs} run(s)");
     if child::pinning() {
         println!("pinning: clients `taskset -c 0`, servers `taskset -c 1`");
     } else {
         println!("pinning: none (one CPU or no taskset): clients and server share the machine");
     }
     println!(
-        "floor: tokio-tungstenite 0.28 client (the workspace's), current_thread runtime, one task per connection, 4 KiB buffers"
+        "floors: tokio-tungstenite 0.28 (4 KiB buffers) and tokio-websockets 0.13 clients, current_thread runtime, one task per connection; ratio = Volley ÷ the better floor"
     );
     println!(
         "W1 {W1_CONNECTIONS} conns over 5 s × {W1_MESSAGES} × 32 B 1 s apart; W2 {W2_CONNECTIONS} conns ping-pong 20 s; W3 {W3_CONNECTIONS} conns open+echo+close, {W3_IN_FLIGHT} handshakes in flight"
     );
     println!(
-        "each workload: floor first, then Volley, against the same server; CPU and RSS by wait4"
+        "each workload: the floors first, then Volley, against the same server; CPU and RSS by wait4"
     );
 }
 
-/// W1, W2, W3 once each, floor then Volley; the cells in `ROWS` order.
+/// W1, W2, W3 once each, the floors then Volley; the cells in `ROWS` order.
 fn one_run(server: &Server) -> Vec<Cell> {
     let mut cells = Vec::with_capacity(ROWS.len());
     for (workload, file, limit) in [
@@ -156,17 +225,25 @@ fn one_run(server: &Server) -> Vec<Cell> {
         ("w3", "tests/cases/bench-w3/scenario.yaml", 90),
     ] {
         let limit = Duration::from_secs(limit);
-        let floor = side(server, "floor", workload, || {
-            floor_client(workload, &server.address, limit)
+        let floors = FLOORS.map(|(library, _)| {
+            side(server, library, workload, || {
+                floor_client(library, workload, &server.address, "plain", limit)
+            })
         });
         let volley = side(server, "volley", workload, || {
-            volley_run(file, &server.address, limit)
+            volley_run(file, &server.address, &[], limit)
         });
         let cells_of = |side: &Option<Side>| match side {
             Some(side) => figures(workload, side),
             None => vec![f64::NAN; rows_of(workload)],
         };
-        cells.extend(cells_of(&floor).into_iter().zip(cells_of(&volley)));
+        let [first, second] = floors.each_ref().map(cells_of);
+        cells.extend(first.into_iter().zip(second).zip(cells_of(&volley)).map(
+            |((a, b), volley)| Cell {
+                floors: vec![a, b],
+                volley,
+            },
+        ));
     }
     if cells.len() != ROWS.len() {
         eprintln!(
@@ -185,7 +262,7 @@ fn rows_of(workload: &str) -> usize {
 }
 
 /// One client's run with the server's CPU around it; prints why when it fails.
-fn side(
+pub fn side(
     server: &Server,
     who: &str,
     workload: &str,
@@ -226,15 +303,17 @@ fn side(
     }
 }
 
-/// The floor client as a child of this binary: `floor-client w1 ADDR`.
-fn floor_client(
+/// A bare client as a child of this binary: `floor-client LIBRARY WORKLOAD ADDR OFFER`.
+pub fn floor_client(
+    library: &str,
     workload: &str,
     address: &str,
+    offer: &str,
     limit: Duration,
 ) -> Result<(Finished, Value), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut command = child::command(&exe, CLIENT_CPU);
-    command.args(["floor-client", workload, address]);
+    command.args(["floor-client", library, workload, address, offer]);
     let finished = child::run(command, limit, |_, _| {})?;
     let counts = finished
         .stdout
@@ -251,9 +330,14 @@ fn floor_client(
     }
 }
 
-/// `volley run FILE`, its results in the floor's shape.
-fn volley_run(file: &str, address: &str, limit: Duration) -> Result<(Finished, Value), String> {
-    let ran = volley_cli::run(file, address, &[], &[], limit, |_, _| {})?;
+/// `volley run FILE [--set …]`, its results in the floor's shape.
+pub fn volley_run(
+    file: &str,
+    address: &str,
+    sets: &[String],
+    limit: Duration,
+) -> Result<(Finished, Value), String> {
+    let ran = volley_cli::run(file, address, sets, &[], limit, |_, _| {})?;
     let counts = volley_counts(&ran.results);
     Ok((ran.finished, counts))
 }
@@ -333,21 +417,35 @@ pub fn show(value: f64) -> String {
     }
 }
 
-fn print_table(title: &str, cells: &[Cell]) {
+/// One table: a row per figure, a column per floor, Volley's, the ratio to the better floor and
+/// the target with its verdict (`≤ 1.5× floor`; `floor_word` names the floors there).
+pub fn print_table(title: &str, floors: &[&str], floor_word: &str, rows: &[Row], cells: &[Cell]) {
     println!();
     println!("{title}:");
-    let head = ["", "figure", "floor", "Volley", "ratio", "target"];
-    println!(
-        "{:<3} {:<31} {:>9} {:>9} {:>7}  {}",
-        head[0], head[1], head[2], head[3], head[4], head[5]
-    );
-    for (row, &(floor, volley)) in ROWS.iter().zip(cells) {
+    let width = rows
+        .iter()
+        .map(|row| row.workload.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let mut head = format!("{:<width$} {:<31}", "", "figure");
+    for floor in floors {
+        head.push_str(&format!(" {floor:>11}"));
+    }
+    println!("{head} {:>9} {:>7}  target", "Volley", "ratio");
+    for (row, cell) in rows.iter().zip(cells) {
+        let volley = cell.volley;
+        let floor = cell.best_floor(row);
         let ratio = volley / floor;
         let (target, ok) = match row.target {
             Target::None => (String::new(), None),
             Target::AtMost(limit) => (format!("≤ {}", show(limit)), Some(volley <= limit)),
-            Target::TimesFloorAtMost(times) => (format!("≤ {times}× floor"), Some(ratio <= times)),
-            Target::TimesFloorAtLeast(times) => (format!("≥ {times}× floor"), Some(ratio >= times)),
+            Target::TimesFloorAtMost(times) => {
+                (format!("≤ {times}× {floor_word}"), Some(ratio <= times))
+            }
+            Target::TimesFloorAtLeast(times) => {
+                (format!("≥ {times}× {floor_word}"), Some(ratio >= times))
+            }
         };
         let known = match row.target {
             Target::AtMost(_) => volley.is_finite(),
@@ -365,11 +463,12 @@ fn print_table(title: &str, cells: &[Cell]) {
         } else {
             "—".to_owned()
         };
+        let mut line = format!("{:<width$} {:<31}", row.workload, row.figure);
+        for value in &cell.floors {
+            line.push_str(&format!(" {:>11}", show(*value)));
+        }
         println!(
-            "{:<3} {:<31} {:>9} {:>9} {:>7}  {:<14} {}",
-            row.workload,
-            row.figure,
-            show(floor),
+            "{line} {:>9} {:>7}  {:<14} {}",
             show(volley),
             ratio,
             target,

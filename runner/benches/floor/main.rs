@@ -1,23 +1,32 @@
-//! The floor comparison (`just bench`; `cargo bench -p volley --bench floor`): Volley next to a bare
-//! tokio-tungstenite client (the "floor" — what a load client without a scripting layer costs) on
-//! issue 8's workloads W1–W3, against the same `volley serve` process, client pinned to CPU 0 and
-//! server to CPU 1, CPU time and peak RSS of each client read from outside (wait4). Prints one table:
-//! each figure for the floor and for Volley, the ratio and the target. `VOLLEY_BENCH_RUNS=N` repeats
-//! it and prints every run and the medians.
+//! The floor comparison (`just bench`; `cargo bench -p volley --bench floor`): Volley next to two bare
+//! clients, tokio-tungstenite and tokio-websockets (the "floors" — what a load client without a
+//! scripting layer costs) on issue 8's workloads W1–W3, against the same `volley serve` process,
+//! client pinned to CPU 0 and server to CPU 1, CPU time and peak RSS of each client read from
+//! outside (wait4). Prints one table: each figure for both floors and for Volley, the ratio to the
+//! better floor and the target. Then W4 (issue 22, `compare_deflate`): Volley with permessage-deflate
+//! beside a bare client on Volley's own codec, against `volley serve --compression deflate`.
+//! `VOLLEY_BENCH_RUNS=N` repeats each and prints every run and the medians.
 //!
-//! Other modes (the first argument after `--`): `handshakes` (`just bench-handshakes`: W3 at
-//! several `net.max_handshakes_in_flight` caps against `volley serve` and the floor's own server)
-//! and `soak` (`just soak`: resident memory over 1,000,000 arrivals). The binary re-executes itself
-//! for its children: `floor-client w1|w2|w3 ADDR` and `floor-server`.
+//! Other modes (the first argument after `--`): `w4` (W4 alone), `handshakes` (`just
+//! bench-handshakes`: W3 at several `net.max_handshakes_in_flight` caps against `volley serve` and
+//! the floor's own server) and `soak` (`just soak`: resident memory over 1,000,000 arrivals). The
+//! binary re-executes itself for its children: `floor-client LIBRARY WORKLOAD ADDR OFFER` and
+//! `floor-server`.
 //! docs/benchmarks.md explains the workloads, how they are measured and how to read the table.
 
 mod child;
 mod client;
+mod client_deflate;
+mod client_tungstenite;
+mod client_tws;
 mod compare;
+mod compare_deflate;
 mod server;
 mod soak;
+mod socket;
 mod sweep;
 mod volley_cli;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -32,10 +41,11 @@ fn main() -> ExitCode {
         Some("floor-server") => server::main(),
         Some("handshakes") => sweep::run(),
         Some("soak") => soak::run(),
+        Some("w4") => compare_deflate::run(compare::runs()),
         None | Some("compare") => compare::run(),
         Some(other) => {
             eprintln!(
-                "floor bench: unknown mode {other:?}; use `compare` (default), `handshakes` or `soak`"
+                "floor bench: unknown mode {other:?}; use `compare` (default), `w4`, `handshakes` or `soak`"
             );
             ExitCode::from(2)
         }

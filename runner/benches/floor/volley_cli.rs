@@ -29,8 +29,23 @@ pub struct Server {
 impl Server {
     /// `volley serve --addr 127.0.0.1:0`, pinned to the server CPU.
     pub fn volley_serve() -> Result<Server, String> {
+        Server::volley_serve_with(&[])
+    }
+
+    /// `volley serve --addr 127.0.0.1:0 EXTRA…`, pinned to the server CPU.
+    pub fn volley_serve_with(extra: &[&str]) -> Result<Server, String> {
         let mut command = child::command(&volley(), SERVER_CPU);
-        command.args(["serve", "--addr", "127.0.0.1:0"]);
+        command.args(["serve", "--addr", "127.0.0.1:0"]).args(extra);
+        Server::start(command)
+    }
+
+    /// A server given as a command line (split at whitespace), run from the repository root and
+    /// pinned to the server CPU.
+    pub fn command_line(line: &str) -> Result<Server, String> {
+        let mut words = line.split_whitespace();
+        let program = words.next().ok_or("an empty server command line")?;
+        let mut command = child::command(Path::new(program), SERVER_CPU);
+        command.args(words).current_dir(repo());
         Server::start(command)
     }
 
@@ -42,7 +57,8 @@ impl Server {
         Server::start(command)
     }
 
-    /// Start `command` and read `ws://ADDR` from the first line it prints.
+    /// Start `command` and read `ws://ADDR` from the first line it prints (or, failing that, a
+    /// port at its end: `127.0.0.1:PORT`).
     fn start(mut command: Command) -> Result<Server, String> {
         let mut child = command
             .stdin(Stdio::null())
@@ -58,7 +74,11 @@ impl Server {
             .split("ws://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
-            .map(|rest| rest.trim_end_matches('/').to_owned());
+            .map(|rest| rest.trim_end_matches('/').to_owned())
+            .or_else(|| {
+                let port: u16 = line.split_whitespace().last()?.parse().ok()?;
+                Some(format!("127.0.0.1:{port}"))
+            });
         match address {
             Some(address) => Ok(Server { child, address }),
             None => {
