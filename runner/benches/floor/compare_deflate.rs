@@ -210,9 +210,9 @@ fn figures(side: Option<&Side>, plain_rss_kib: f64) -> [f64; ROWS_PER_VARIANT] {
 
 /// Volley's results in the bare client's shape, with the W4 figures: texts sent, wire bytes and
 /// the connections that agreed permessage-deflate.
-// FIELD NAMES: align with the config helper's results (issue 22): `messages.wire_bytes_sent`,
+// The results file's compression figures: `messages.wire_bytes_sent`,
 // `messages.wire_bytes_received`, and the negotiated distribution under `compression.negotiated`
-// (a map from the negotiated text to its connections, or a list of objects holding both).
+// (a map from the negotiated text to its connections).
 fn w4_counts(r: &Value) -> Value {
     let mut counts = volley_counts(r);
     counts["sent"] = number(r, "/messages/sent").into();
