@@ -299,6 +299,79 @@ mod tests {
         assert!(server.admit(&masked).is_ok());
     }
 
+    fn deflating() -> (Assembler, crate::websocket::compression::Deflation) {
+        use crate::websocket::compression::{Deflation, Inflation};
+        use crate::websocket::deflate::negotiation::Agreed;
+        let agreed = Agreed {
+            client_max_window_bits: 15,
+            server_max_window_bits: 15,
+            client_no_context_takeover: false,
+            server_no_context_takeover: false,
+        };
+        let inflation = Inflation::new(Role::Client, &agreed);
+        (
+            Assembler::new(Role::Client, 1 << 20, Some(inflation)),
+            Deflation::new(Role::Server, &agreed, 6),
+        )
+    }
+
+    #[test]
+    fn a_compressed_message_inflates_across_fragments() {
+        let (mut assembler, mut server) = deflating();
+        let text = "a compressible message, ".repeat(40);
+        let mut wire = Vec::new();
+        assert!(server.compress(text.as_bytes(), &mut wire));
+        let (first, rest) = wire.split_at(wire.len() / 2);
+        let opening = header(false, true, Opcode::Text, first.len());
+        assert_eq!(assembler.admit(&opening), Ok(()));
+        assert_eq!(assembler.frame(&opening, first), Ok(None));
+        let last = header(true, false, Opcode::Continuation, rest.len());
+        assert_eq!(assembler.admit(&last), Ok(()));
+        assert_eq!(
+            assembler.frame(&last, rest),
+            Ok(Some(Incoming::Text(text.clone())))
+        );
+        assert!(assembler.last_compressed());
+        // An uncompressed message on the same connection is fine too (RFC 7692 §6).
+        assert_eq!(
+            feed(&mut assembler, true, Opcode::Text, b"plain"),
+            Ok(Some(Incoming::Text("plain".into())))
+        );
+        assert!(!assembler.last_compressed());
+    }
+
+    #[test]
+    fn rsv1_where_deflate_forbids_it_is_refused() {
+        let (assembler, _) = deflating();
+        assert_eq!(
+            assembler.admit(&header(true, true, Opcode::Ping, 0)),
+            Err(ProtocolError::CompressedControl)
+        );
+        assert_eq!(
+            assembler.admit(&header(true, true, Opcode::Close, 2)),
+            Err(ProtocolError::CompressedControl)
+        );
+        let (mut assembler, _) = deflating();
+        let opening = header(false, true, Opcode::Binary, 1);
+        assert_eq!(assembler.admit(&opening), Ok(()));
+        assert_eq!(assembler.frame(&opening, &[0x02]), Ok(None));
+        assert_eq!(
+            assembler.admit(&header(true, true, Opcode::Continuation, 1)),
+            Err(ProtocolError::CompressedContinuation)
+        );
+    }
+
+    #[test]
+    fn data_that_does_not_inflate_is_invalid() {
+        let (mut assembler, _) = deflating();
+        let garbage = header(true, true, Opcode::Binary, 4);
+        assert_eq!(assembler.admit(&garbage), Ok(()));
+        assert_eq!(
+            assembler.frame(&garbage, &[0xFF, 0xFF, 0xFF, 0xFF]),
+            Err(ProtocolError::InvalidCompressed)
+        );
+    }
+
     #[test]
     fn close_frames_are_parsed() {
         let mut assembler = Assembler::new(Role::Client, 1024, None);
