@@ -445,3 +445,29 @@ fn issue_12_after_both_close_frames_the_client_closes_tcp_and_it_is_clean() {
     assert_eq!(number(r, "/connections/failed"), 0, "{r:#}");
     assert_eq!(number(r, "/connections/closed_by_server"), 3, "{r:#}");
 }
+
+#[test]
+fn issue_22_a_vu_with_no_iteration_left_does_not_pause_after_a_server_close() {
+    // A server that closes every connection at once: each VU's one iteration ends with the
+    // server's Close. The VU has nothing left to do, so `load.retry_pause` (30 s here) must not
+    // hold the run open.
+    let runtime = runtime();
+    let target = misbehaving(&runtime, Misbehaviour::CloseAfter(Duration::ZERO));
+    let started = std::time::Instant::now();
+    let ran = run_net(
+        &target,
+        &[
+            "load.connections=2".into(),
+            "load.iterations=1".into(),
+            "load.retry_pause=30s".into(),
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(
+        number(results(&ran), "/connections/closed_by_server"),
+        2,
+        "{ran:?}"
+    );
+    // Wide: the run itself takes well under a second; the pause would add 30 s.
+    assert!(took < Duration::from_secs(20), "took {took:?}: {ran:?}");
+}

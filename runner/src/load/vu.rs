@@ -124,8 +124,12 @@ pub async fn run_vu(
                     failed: false,
                     lived,
                 } => {
-                    // A server that closes at once must not be hammered in a tight loop.
+                    // A server that closes at once must not be hammered in a tight loop; a VU
+                    // with no iteration left has nothing to pause for.
                     iteration = iteration.saturating_add(1);
+                    if done(iteration) {
+                        return;
+                    }
                     (lived < plan.load.retry_pause).then_some(plan.load.retry_pause)
                 }
                 Outcome::ConnectFailed
