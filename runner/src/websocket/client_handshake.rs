@@ -42,6 +42,9 @@ pub enum HandshakeError {
     /// `Sec-WebSocket-Accept` is missing or wrong.
     #[error("wrong or missing Sec-WebSocket-Accept")]
     BadAccept,
+    /// Subprotocols were offered and the server chose none (the file asks for one of them).
+    #[error("server chose none of the offered subprotocols")]
+    NoSubprotocol,
     /// A subprotocol that was not offered.
     #[error("server chose a subprotocol that was not offered")]
     UnofferedSubprotocol,
@@ -201,12 +204,13 @@ pub fn check(
     if accepts.next() != Some(expected.as_str()) || accepts.next().is_some() {
         return Err(HandshakeError::BadAccept);
     }
-    if let Some(chosen) = response.values("sec-websocket-protocol").next()
-        && !subprotocols.iter().any(|offered| offered == chosen)
-    {
-        return Err(HandshakeError::UnofferedSubprotocol);
+    match response.values("sec-websocket-protocol").next() {
+        Some(chosen) if !subprotocols.iter().any(|offered| offered == chosen) => {
+            Err(HandshakeError::UnofferedSubprotocol)
+        }
+        None if !subprotocols.is_empty() => Err(HandshakeError::NoSubprotocol),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
