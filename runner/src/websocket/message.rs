@@ -36,6 +36,28 @@ struct Open {
     text: bool,
     compressed: bool,
     data: Vec<u8>,
+    /// For text: bytes known to be valid UTF-8 so far (a character cut by a fragment's end is
+    /// checked when its rest arrives), so invalid text fails at the fragment that breaks it.
+    checked: usize,
+}
+
+impl Open {
+    /// Check the text received since the last call; an incomplete character at the end waits.
+    fn check_text(&mut self) -> Result<(), ProtocolError> {
+        if !self.text {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.data[self.checked..]) {
+            Ok(_) => self.checked = self.data.len(),
+            Err(error) if error.error_len().is_none() => self.checked += error.valid_up_to(),
+            Err(error) => {
+                return Err(ProtocolError::InvalidUtf8 {
+                    valid_up_to: self.checked + error.valid_up_to(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Turns one connection's frames into messages.
@@ -124,6 +146,7 @@ impl Assembler {
                     text,
                     compressed: header.rsv1,
                     data: Vec::new(),
+                    checked: 0,
                 };
                 self.append(&mut open, payload)?;
                 if header.fin {
@@ -153,15 +176,15 @@ impl Assembler {
             let Some(inflation) = self.inflation.as_mut() else {
                 return Err(ProtocolError::ReservedBits);
             };
-            inflation.feed(payload, &mut open.data, self.max_message)
+            inflation.feed(payload, &mut open.data, self.max_message)?;
         } else if open.data.len() + payload.len() > self.max_message {
-            Err(ProtocolError::TooLong {
+            return Err(ProtocolError::TooLong {
                 limit: self.max_message,
-            })
+            });
         } else {
             open.data.extend_from_slice(payload);
-            Ok(())
         }
+        open.check_text()
     }
 
     fn complete(&mut self, mut open: Open) -> Result<Incoming, ProtocolError> {
@@ -258,6 +281,22 @@ mod tests {
         assert_eq!(
             feed(&mut assembler, true, Opcode::Text, &[0xFF]),
             Err(ProtocolError::InvalidUtf8 { valid_up_to: 0 })
+        );
+    }
+
+    #[test]
+    fn invalid_text_fails_at_the_fragment_that_breaks_it() {
+        let mut assembler = Assembler::new(Role::Client, 1024, None);
+        assert_eq!(feed(&mut assembler, false, Opcode::Text, b"ok "), Ok(None));
+        // 0xED 0xA0 0x80 is a UTF-16 surrogate: invalid however the message continues.
+        assert_eq!(
+            feed(
+                &mut assembler,
+                false,
+                Opcode::Continuation,
+                &[0xED, 0xA0, 0x80]
+            ),
+            Err(ProtocolError::InvalidUtf8 { valid_up_to: 3 })
         );
     }
 

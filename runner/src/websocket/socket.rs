@@ -93,6 +93,8 @@ pub struct WebSocket<S> {
     deflation: Option<Deflation>,
     /// Read and not yet parsed: the start of a frame.
     pending: Vec<u8>,
+    /// Of a partly received text frame in `pending`: payload bytes known to be valid UTF-8.
+    partial_text_checked: usize,
     /// Encoded and not yet taken by the stream.
     unwritten: Vec<u8>,
     /// Written to the stream and not yet flushed through it.
@@ -124,6 +126,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             deflation,
             wire_received: already_read.len() as u64,
             pending: already_read,
+            partial_text_checked: 0,
             unwritten: Vec::new(),
             unflushed: false,
             pong_due: None,
@@ -281,7 +284,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Ok(Some(Some(incoming))) => return Poll::Ready(Some(Ok(incoming))),
                     // A frame that completed no message: look for the next one.
                     Ok(Some(None)) => continue,
-                    Ok(None) => {}
+                    Ok(None) => {
+                        if let Err(error) = self.check_partial_text() {
+                            return Poll::Ready(Some(Err(SocketError::Protocol(error))));
+                        }
+                    }
                 }
             }
             if self.ended {
@@ -367,12 +374,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
+    /// A text frame arriving in pieces fails at the piece that makes it invalid UTF-8, not when
+    /// it is whole (checked incrementally; a character cut by the piece's end waits).
+    fn check_partial_text(&mut self) -> Result<(), ProtocolError> {
+        let Ok(Some(header)) = frame::parse(&self.pending) else {
+            return Ok(());
+        };
+        if header.opcode != Opcode::Text || header.rsv1 || header.mask.is_some() {
+            return Ok(());
+        }
+        let payload = &self.pending[header.header_length.min(self.pending.len())..];
+        let unchecked = &payload[self.partial_text_checked.min(payload.len())..];
+        match std::str::from_utf8(unchecked) {
+            Ok(_) => self.partial_text_checked = payload.len(),
+            Err(error) if error.error_len().is_none() => {
+                self.partial_text_checked += error.valid_up_to();
+            }
+            Err(error) => {
+                return Err(ProtocolError::InvalidUtf8 {
+                    valid_up_to: self.partial_text_checked + error.valid_up_to(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Decode the frame at the start of `pending`: `None` when it is not whole yet.
     fn take_pending(&mut self) -> Result<Option<Option<Incoming>>, ProtocolError> {
         let mut pending = std::mem::take(&mut self.pending);
         let decoded = self.decode(&mut pending);
         match decoded {
             Ok(Some((used, incoming))) => {
+                self.partial_text_checked = 0;
                 pending.drain(..used);
                 if pending.is_empty() && pending.capacity() > READ_CHUNK {
                     pending = Vec::new();
@@ -568,6 +601,28 @@ mod tests {
         );
         match client.next().await {
             Some(Err(SocketError::Protocol(ProtocolError::TooLong { limit: 1000 }))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_text_frame_fails_at_the_piece_that_breaks_its_utf8() {
+        let (raw, b) = tokio::io::duplex(1024);
+        let mut client = WebSocket::new(
+            b,
+            Role::Client,
+            Assembler::new(Role::Client, 1000, None),
+            None,
+            Vec::new(),
+        );
+        let mut raw = raw;
+        // A 100-byte text frame: its header, "κ" cut in half, then its second half, then an
+        // invalid byte; the other 96 bytes never come.
+        assert!(raw.write_all(&[0x81, 100, b'a', 0xCE]).await.is_ok());
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(50), client.next()).await;
+        assert!(raw.write_all(&[0xBA, 0xFF]).await.is_ok());
+        match client.next().await {
+            Some(Err(SocketError::Protocol(ProtocolError::InvalidUtf8 { valid_up_to: 3 }))) => {}
             other => panic!("{other:?}"),
         }
     }
