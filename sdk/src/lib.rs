@@ -51,6 +51,7 @@ mod protocol_error;
 mod scenario;
 pub mod socketio;
 pub mod testing;
+pub mod mqtt;
 
 #[doc(hidden)]
 pub mod __private;
