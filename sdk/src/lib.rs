@@ -47,11 +47,11 @@ mod context;
 pub mod graphql;
 mod handshake;
 mod message;
+pub mod mqtt;
 mod protocol_error;
 mod scenario;
 pub mod socketio;
 pub mod testing;
-pub mod mqtt;
 
 #[doc(hidden)]
 pub mod __private;

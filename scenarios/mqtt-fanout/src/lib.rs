@@ -299,8 +299,9 @@ impl Scenario for Fanout {
     }
 
     fn on_close(&mut self, ctx: &mut Context, _code: u16, _reason: &str) {
-        // Closed before finishing (the broker went away, the run ended): what was counted so
-        // far is the verdict.
+        // Closed before finishing (the run ended, the broker sent a Close): what was counted so
+        // far is the verdict. A connection that fails (the broker died) gets no on_close; its
+        // failure reason is the verdict.
         if !self.finished {
             self.finished = true;
             self.record_checks(ctx);
