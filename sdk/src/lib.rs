@@ -47,6 +47,7 @@ mod context;
 pub mod graphql;
 mod handshake;
 mod message;
+pub mod mqtt;
 mod protocol_error;
 mod scenario;
 pub mod socketio;

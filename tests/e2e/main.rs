@@ -16,6 +16,7 @@ mod interrupt;
 mod manifests;
 mod measurements;
 mod module_cache;
+mod mqtt;
 mod network;
 mod network_ports;
 mod network_real;

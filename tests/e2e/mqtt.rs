@@ -1,0 +1,289 @@
+//! `volley_sdk::mqtt` against a real broker: Debian's mosquitto (installed by
+//! `scripts/test-setup`), started per test on free loopback ports with a temporary configuration
+//! (a TCP listener, which mosquitto needs to start at all, and a WebSocket one) and stopped by its
+//! process id when the test ends, also when it fails ([`Mosquitto`]'s `Drop`). The runs use
+//! `scenarios/mqtt-fanout.yaml` with `--target`: exact delivery counts at QoS 0, 1 and 2 across
+//! 1 publisher and 20 subscribers, a retained message seen by a late subscriber, and a broker
+//! killed mid-run counted under its `io:` reason.
+
+use crate::support::{build_scenarios, collect, number, results, volley, wait_for_series_point};
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A mosquitto process started by this test; dropped means killed and reaped.
+struct Mosquitto {
+    child: Option<Child>,
+    /// The WebSocket listener's port.
+    ws_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+/// A port free on loopback right now (the broker binds it a moment later).
+fn free_port() -> u16 {
+    match TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()) {
+        Ok(address) => address.port(),
+        Err(error) => panic!("no free loopback port: {error}"),
+    }
+}
+
+impl Mosquitto {
+    /// Start mosquitto and wait until its WebSocket port accepts connections.
+    fn start() -> Mosquitto {
+        let binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).exists())
+            .unwrap_or("mosquitto");
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(error) => panic!("cannot make a temporary folder: {error}"),
+        };
+        let (tcp_port, ws_port) = (free_port(), free_port());
+        let config = dir.path().join("mosquitto.conf");
+        let text = format!(
+            "listener {tcp_port} 127.0.0.1\nlistener {ws_port} 127.0.0.1\nprotocol websockets\n\
+             allow_anonymous true\npersistence false\nlog_dest stderr\n"
+        );
+        if let Err(error) = std::fs::write(&config, text) {
+            panic!("cannot write {}: {error}", config.display());
+        }
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut broker = match child {
+            Ok(child) => Mosquitto {
+                child: Some(child),
+                ws_port,
+                _dir: dir,
+            },
+            Err(error) => panic!(
+                "cannot start {binary} (run scripts/test-setup, or apt-get install mosquitto): {error}"
+            ),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", ws_port)).is_err() {
+            let exited = broker
+                .child
+                .as_mut()
+                .and_then(|child| child.try_wait().ok().flatten());
+            assert!(exited.is_none(), "mosquitto exited at start: {exited:?}");
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto's WebSocket port {ws_port} did not accept within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        broker
+    }
+
+    fn target(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.ws_port)
+    }
+
+    /// Kill the broker now (SIGKILL: no goodbye to its clients) and reap it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Run `scenarios/mqtt-fanout.yaml` against `broker` with `--set` overrides.
+fn fanout(broker: &Mosquitto, sets: &[&str]) -> crate::support::Ran {
+    build_scenarios();
+    let out = tempfile::NamedTempFile::new().map_or_else(
+        |error| panic!("no temporary file: {error}"),
+        |file| file.into_temp_path().to_path_buf(),
+    );
+    let mut command = volley();
+    command
+        .args(["run", "scenarios/mqtt-fanout.yaml", "--no-progress"])
+        .args(["--target", &broker.target(), "--out"])
+        .arg(&out);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    let ran = match command.output() {
+        Ok(output) => collect(output, Some(&out)),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    let _ = std::fs::remove_file(&out);
+    ran
+}
+
+/// `(passed, failed)` of the check `name`, `(0, 0)` when it was never recorded.
+fn check(results: &Value, name: &str) -> (u64, u64) {
+    let checks = results["checks"].as_array().cloned().unwrap_or_default();
+    checks
+        .iter()
+        .find(|check| check["name"] == name)
+        .map_or((0, 0), |check| {
+            (
+                check["passed"].as_u64().unwrap_or(0),
+                check["failed"].as_u64().unwrap_or(0),
+            )
+        })
+}
+
+fn exact_fanout_at(qos: u8) {
+    let broker = Mosquitto::start();
+    let qos_set = format!("vars.qos={qos}");
+    let ran = fanout(
+        &broker,
+        &[
+            "load.connections=21",
+            "vars.subscribers=20",
+            "vars.messages=20",
+            "vars.interval_ms=5",
+            &qos_set,
+        ],
+    );
+    drop(broker);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/established"), 21);
+    assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
+    // Every subscriber got each of the 20 messages exactly once: 400 deliveries.
+    assert_eq!(check(r, "every message delivered exactly once"), (20, 0));
+    assert_eq!(number(r, "/metrics/delivery_ms/count"), 400, "{r:#}");
+    assert_eq!(check(r, "subscription granted"), (21, 0));
+    assert_eq!(check(r, "mqtt packet is valid"), (0, 0));
+    // CONNECT and SUBSCRIBE of every connection are timed under their names.
+    assert_eq!(number(r, "/round_trips_by_name/mqtt connect/count"), 21);
+    assert_eq!(number(r, "/round_trips_by_name/mqtt subscribe/count"), 21);
+    assert_eq!(number(r, "/reply_timeouts"), 0);
+    let named = format!("/round_trips_by_name/mqtt publish qos{qos}/count");
+    if qos == 0 {
+        assert!(r.pointer(&named).is_none(), "{r:#}");
+        assert_eq!(check(r, "every publish acknowledged"), (0, 0));
+    } else {
+        assert_eq!(number(r, &named), 20, "{r:#}");
+        assert_eq!(check(r, "every publish acknowledged"), (1, 0));
+    }
+}
+
+#[test]
+fn mqtt_qos0_fanout_delivers_every_message_to_each_of_20_subscribers() {
+    exact_fanout_at(0);
+}
+
+#[test]
+fn mqtt_qos1_fanout_delivers_every_message_and_times_each_puback() {
+    exact_fanout_at(1);
+}
+
+#[test]
+fn mqtt_qos2_fanout_delivers_every_message_once_and_times_each_pubcomp() {
+    exact_fanout_at(2);
+}
+
+#[test]
+fn mqtt_retained_message_is_seen_by_a_late_subscriber() {
+    let broker = Mosquitto::start();
+    let first = fanout(
+        &broker,
+        &[
+            "load.connections=2",
+            "vars.subscribers=1",
+            "vars.messages=3",
+            "vars.retain=true",
+        ],
+    );
+    assert_eq!(first.code, 0, "{first:?}");
+    // Later subscribers, and nothing new published: only the retained message arrives.
+    let late = fanout(
+        &broker,
+        &[
+            "load.connections=3",
+            "vars.subscribers=2",
+            "vars.messages=0",
+            "vars.expect_retained=true",
+        ],
+    );
+    drop(broker);
+    assert_eq!(late.code, 0, "{late:?}");
+    let r = results(&late);
+    assert_eq!(
+        check(r, "late subscriber sees the retained message"),
+        (2, 0)
+    );
+    assert_eq!(check(r, "every message delivered exactly once"), (2, 0));
+}
+
+#[test]
+fn mqtt_broker_killed_mid_run_is_counted_under_its_io_reason() {
+    let mut broker = Mosquitto::start();
+    build_scenarios();
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => panic!("cannot make a temporary folder: {error}"),
+    };
+    let (out, series) = (dir.path().join("out.json"), dir.path().join("series.jsonl"));
+    // Far more messages than can be sent before the kill: the run is mid-way when it happens.
+    let child = volley()
+        .args(["run", "scenarios/mqtt-fanout.yaml", "--no-progress"])
+        .args(["--target", &broker.target()])
+        .args(["--set", "load.connections=5", "--set", "vars.subscribers=4"])
+        .args([
+            "--set",
+            "vars.messages=100000",
+            "--set",
+            "vars.interval_ms=20",
+        ])
+        .args(["--interval", "200ms", "--series"])
+        .arg(&series)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    // Every connection open and messages flowing (a condition, not a time).
+    wait_for_series_point(
+        &series,
+        |point| point["open"].as_u64() == Some(5) && point["received"].as_u64() > Some(20),
+        Duration::from_secs(60),
+    );
+    broker.kill();
+    crate::interrupt::wait_exit(&mut child, Duration::from_secs(60), "the broker's death");
+    let ran = match child.wait_with_output() {
+        Ok(output) => collect(output, Some(&out)),
+        Err(error) => panic!("cannot collect volley: {error}"),
+    };
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/established"), 5);
+    assert_eq!(number(r, "/connections/failed"), 5, "{r:#}");
+    let reasons = r["connections"]["failed_by_reason"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let io: u64 = reasons
+        .iter()
+        .filter(|(reason, _)| reason.starts_with("io: "))
+        .map(|(_, count)| count.as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(io, 5, "{reasons:#?}");
+    // No subscriber finished: none passed its delivery check. (A failed connection gets no
+    // on_close, so its verdict is the failure reason above, not a failed check.)
+    assert_eq!(
+        check(r, "every message delivered exactly once").0,
+        0,
+        "{r:#}"
+    );
+}
