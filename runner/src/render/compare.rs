@@ -18,6 +18,13 @@ pub fn render(comparison: &Comparison) -> String {
     );
     side_line(&mut out, "base", &comparison.base);
     side_line(&mut out, "new", &comparison.new);
+    if let Some(floor) = comparison.jitter_floor_us {
+        let _ = writeln!(
+            out,
+            "  jitter floor {} (the larger timer_lag p99): timing changes no larger are not significant",
+            human_micros(floor)
+        );
+    }
     for note in &comparison.notes {
         let _ = writeln!(out, "note: {}", printable(note));
     }
@@ -35,7 +42,7 @@ pub fn render(comparison: &Comparison) -> String {
             value(row.unit, row.base),
             value(row.unit, row.new),
             change(row),
-            significance(row.significant),
+            row_significance(row),
         ]);
     }
     table(&mut out, &lines);
@@ -76,9 +83,10 @@ pub fn render(comparison: &Comparison) -> String {
     let _ = writeln!(
         out,
         "\nsignificant: larger than independent samples of these sizes would show at α = {} \
-         (percentiles: 95 % rank intervals that do not overlap; rates: two-proportion z-test; \
-         counts and throughput: Poisson test; –: not tested). Round trips on one connection are \
-         correlated, so this understates the noise: see docs/results.md#comparing-two-runs.",
+         (percentiles: 95 % rank intervals that do not overlap, and for timings a change larger than \
+         the jitter floor; rates: two-proportion z-test; counts and throughput: Poisson test; \
+         –: not tested). Round trips on one connection are correlated, so the tests understate \
+         the noise: see docs/results.md#comparing-two-runs-volley-compare.",
         comparison.alpha
     );
     out
@@ -160,6 +168,15 @@ pub fn change(row: &Row) -> String {
     }
 }
 
+/// `yes`, `no`, `–` (not tested), or `within jitter`: beyond the sampling noise but no larger
+/// than the generator's own lateness.
+pub fn row_significance(row: &Row) -> String {
+    match (row.beyond_sampling_noise, row.significant) {
+        (Some(true), Some(false)) => "within jitter".into(),
+        (_, significant) => significance(significant),
+    }
+}
+
 fn significance(significant: Option<bool>) -> String {
     match significant {
         Some(true) => "yes".into(),
@@ -210,6 +227,8 @@ mod tests {
             change: new - base,
             relative: (base != 0.0).then(|| (new - base) / base.abs()),
             test: Test::None,
+            noise_floor: None,
+            beyond_sampling_noise: None,
             significant: None,
         }
     }

@@ -4,7 +4,7 @@
 //! helpers (the part of `report_html/template.html` between [`HELPERS_START`] and
 //! [`HELPERS_END`]), so both pages draw alike and the chart code lives once.
 
-use crate::render::compare::{change, value};
+use crate::render::compare::{change, row_significance, value};
 use crate::results::compare::Comparison;
 use crate::results::report::Report;
 
@@ -30,7 +30,7 @@ fn chart_helpers() -> &'static str {
 
 /// The comparison page of `comparison` between `base` and `new`.
 pub fn render(comparison: &Comparison, base: &Report, new: &Report) -> String {
-    let text: Vec<[String; 3]> = comparison
+    let text: Vec<[String; 4]> = comparison
         .rows
         .iter()
         .map(|row| {
@@ -38,6 +38,7 @@ pub fn render(comparison: &Comparison, base: &Report, new: &Report) -> String {
                 value(row.unit, row.base),
                 value(row.unit, row.new),
                 change(row),
+                row_significance(row),
             ]
         })
         .collect();

@@ -28,6 +28,10 @@ pub struct Comparison {
     pub new: Side,
     /// The level of every test (two-sided).
     pub alpha: f64,
+    /// The generator's jitter in these runs, µs: the larger of the two runs' `timer_lag` p99 (null
+    /// when neither ran a timer). A timing change no larger is not significant: round trips are
+    /// timed from when each send was due, so the generator's lateness is inside every one.
+    pub jitter_floor_us: Option<f64>,
     /// What differs between the runs besides their figures (target, module, shape, warnings…).
     pub notes: Vec<String>,
     /// Every figure both runs have, in the table's order.
@@ -130,7 +134,15 @@ pub struct Row {
     pub relative: Option<f64>,
     /// The test and its figures.
     pub test: Test,
-    /// Whether the change is beyond the noise at [`ALPHA`]; null when not tested.
+    /// For the timings the generator's scheduling enters (every µs distribution but `timer_lag`
+    /// and `arrival_lag`): the generator's own jitter in these runs, µs (the larger of their
+    /// `timer_lag` p99), which a change must exceed to be significant; null otherwise.
+    pub noise_floor: Option<f64>,
+    /// Whether the test finds the change beyond the sampling noise at [`ALPHA`]; null when not
+    /// tested.
+    pub beyond_sampling_noise: Option<bool>,
+    /// Whether the change is significant: beyond the sampling noise and, where there is one,
+    /// larger than `noise_floor`; null when not tested.
     pub significant: Option<bool>,
 }
 
@@ -162,7 +174,10 @@ impl Comparison {
 
 /// Compare `new` (read from `new_file`) against `base` (from `base_file`).
 pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report) -> Comparison {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        jitter_floor: jitter_floor(base, new),
+        ..Builder::default()
+    };
     builder.notes = differences(base, new);
     builder.distributions(base, new);
     builder.counts(base, new);
@@ -173,10 +188,20 @@ pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report) -> 
         base: Side::of(base_file, base),
         new: Side::of(new_file, new),
         alpha: ALPHA,
+        jitter_floor_us: builder.jitter_floor,
         notes: builder.notes,
         rows: builder.rows,
         distributions: builder.tests,
     }
+}
+
+/// The larger of the two runs' timer-lag p99, µs: how late the generator itself ran.
+fn jitter_floor(base: &Report, new: &Report) -> Option<f64> {
+    [base, new]
+        .iter()
+        .filter(|report| report.timer_lag.count > 0)
+        .map(|report| report.timer_lag.p99)
+        .reduce(f64::max)
 }
 
 /// What differs between the runs other than their figures, and what makes either less reliable.
@@ -232,15 +257,31 @@ struct Builder {
     rows: Vec<Row>,
     tests: Vec<DistributionTest>,
     notes: Vec<String>,
+    jitter_floor: Option<f64>,
 }
 
 impl Builder {
     fn push(&mut self, figure: String, unit: Unit, base: f64, new: f64, test: Test) {
-        let significant = match &test {
+        self.push_above(figure, unit, base, new, test, None);
+    }
+
+    /// A row whose change must also exceed `noise_floor` to be significant.
+    fn push_above(
+        &mut self,
+        figure: String,
+        unit: Unit,
+        base: f64,
+        new: f64,
+        test: Test,
+        noise_floor: Option<f64>,
+    ) {
+        let beyond_sampling_noise = match &test {
             Test::None => None,
             Test::Ranks { base, new } => Some(base.disjoint(new)),
             Test::Proportions(z) | Test::Poisson(z) => Some(z.significant),
         };
+        let above_floor = noise_floor.is_none_or(|floor| (new - base).abs() > floor);
+        let significant = beyond_sampling_noise.map(|beyond| beyond && above_floor);
         let relative = (base != 0.0).then(|| (new - base) / base.abs());
         self.rows.push(Row {
             figure,
@@ -250,6 +291,8 @@ impl Builder {
             change: new - base,
             relative,
             test,
+            noise_floor,
+            beyond_sampling_noise,
             significant,
         });
     }
@@ -337,6 +380,12 @@ impl Builder {
         } else {
             Unit::Metric
         };
+        // The generator's lateness is inside every timing but its own.
+        let floor = match name {
+            "timer_lag" | "arrival_lag" => None,
+            _ if unit == Unit::Micros => self.jitter_floor,
+            _ => None,
+        };
         let histograms = match (
             self.histogram(name, "base", base),
             self.histogram(name, "new", new),
@@ -360,7 +409,7 @@ impl Builder {
                     })
                 })
                 .unwrap_or(Test::None);
-            self.push(label(stat), unit, a, b, test);
+            self.push_above(label(stat), unit, a, b, test, floor);
         }
         self.push(label("max"), unit, base.max, new.max, Test::None);
         self.tests.push(DistributionTest {
@@ -676,6 +725,37 @@ mod tests {
         assert!(ks.is_some_and(|ks| ks.significant && ks.d > 0.9), "{ks:?}");
         let checks = comparison.row("checks pass_rate").ok_or("no checks")?;
         assert_eq!(checks.significant, Some(false), "{checks:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_timing_change_within_the_generators_jitter_is_not_significant() -> Result<(), String> {
+        // Timer lag p99 of 5 ms in the new run: a 1 ms shift of 10,000 round trips is beyond the
+        // sampling noise but within the generator's own lateness; a 20 ms shift is beyond both.
+        let with_lag = |mut report: Report| {
+            let mut lag = crate::measure::recorded::Recorded::default();
+            for value in values(1_000, 5_000) {
+                lag.record_micros(value);
+            }
+            report.timer_lag = Distribution::of(&lag, 1.0);
+            report
+        };
+        let base = with_lag(report(values(10_000, 10_000), 0, 1_000));
+        let near = with_lag(report(values(10_000, 11_000), 0, 1_000));
+        let far = with_lag(report(values(10_000, 30_000), 0, 1_000));
+        let comparison = compare("base.json", &base, "near.json", &near);
+        let floor = comparison.jitter_floor_us.ok_or("no floor")?;
+        assert!((5_000.0..=7_600.0).contains(&floor), "{floor}");
+        let row = comparison.row("round_trip p50").ok_or("no row")?;
+        assert_eq!(row.beyond_sampling_noise, Some(true), "{row:?}");
+        assert_eq!(row.significant, Some(false), "{row:?}");
+        assert_eq!(row.noise_floor, Some(floor));
+        // The generator's own lateness is compared without a floor.
+        let lag = comparison.row("timer_lag p50").ok_or("no timer_lag")?;
+        assert_eq!(lag.noise_floor, None, "{lag:?}");
+        let comparison = compare("base.json", &base, "far.json", &far);
+        let row = comparison.row("round_trip p50").ok_or("no row")?;
+        assert_eq!(row.significant, Some(true), "{row:?}");
         Ok(())
     }
 
