@@ -28,6 +28,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Create a scenario crate in folder NAME: build it, then `volley run NAME/NAME.yaml`.
     New(NewArgs),
+    /// Compare two results files: every figure both have, the change, and whether it is larger
+    /// than the noise (exit 0; 2 when a file cannot be read or written).
+    Compare(CompareArgs),
 }
 
 /// `volley new`.
@@ -228,4 +231,20 @@ fn parse_set(text: &str) -> Result<(String, String), String> {
             "`{text}` is not KEY=VALUE (e.g. load.connections=100)"
         )),
     }
+}
+
+/// `volley compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The results file to compare against (`volley run --out`, `volley merge`).
+    pub base: PathBuf,
+    /// The results file compared with it.
+    pub new: PathBuf,
+    /// Write the comparison as JSON (schema volley.compare/v1) to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page: the table, both percentile curves overlaid, both time
+    /// series side by side.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }

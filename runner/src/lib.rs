@@ -42,6 +42,7 @@ pub use devserver::pki::{Authority, server_config};
 pub use devserver::server::EmbeddedServer;
 pub use load::limits::{raise_open_files, workers_for};
 pub use load::shard::{Shard, parse_run_id, parse_start_at};
+pub use results::compare::{Comparison, compare};
 pub use results::merge::{MergeError, merge};
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
@@ -64,6 +65,16 @@ pub fn render_html(report: &Report) -> String {
 /// The JUnit XML of a report (`--junit`).
 pub fn render_junit(report: &Report) -> String {
     render::junit::render(report)
+}
+
+/// The terminal table of a comparison (what `volley compare` prints).
+pub fn render_compare(comparison: &Comparison) -> String {
+    render::compare::render(comparison)
+}
+
+/// The self-contained HTML page of a comparison of `base` and `new` (`volley compare --html`).
+pub fn render_compare_html(comparison: &Comparison, base: &Report, new: &Report) -> String {
+    render::compare_html::render(comparison, base, new)
 }
 
 /// Internals for benchmarks that measure one stage on its own; not a stable API.

@@ -7,6 +7,7 @@ mod support;
 
 mod autobahn_case;
 mod child_server;
+mod compare;
 mod compression;
 mod config_errors;
 mod data;

@@ -1,4 +1,4 @@
-//! The commands that read results files: `volley report RESULTS -o HTML` renders one, `volley
+//! The commands that read results files (and how they read them, which `compare` shares): `volley report RESULTS -o HTML` renders one, `volley
 //! merge SHARDS… -o MERGED` combines the shards of one run (refusing what cannot be one run unless
 //! `--partial`). Results files are read with a size limit, so a hostile file cannot exhaust memory.
 
@@ -12,7 +12,8 @@ use volley::Report;
 /// run writes well under a megabyte), small enough that a hostile file cannot exhaust memory.
 const MAX_RESULTS_FILE: u64 = 64 << 20;
 
-fn read_results(path: &std::path::Path) -> Result<Report, ExitCode> {
+/// Read a results file (at most [`MAX_RESULTS_FILE`] bytes), or exit 2 with the error printed.
+pub fn read_results(path: &std::path::Path) -> Result<Report, ExitCode> {
     if let Ok(metadata) = std::fs::metadata(path)
         && metadata.len() > MAX_RESULTS_FILE
     {

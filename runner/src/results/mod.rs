@@ -3,13 +3,16 @@
 //! the file's rules on a small view of its figures; `verdict` decides pass/fail and the exit code;
 //! `merge` combines shard results exactly (HDR histograms via `codec`; their time series lined up
 //! by wall-clock time in `timeline`); `health` warns when the
-//! generator itself was saturated.
+//! generator itself was saturated; `compare` sets two reports side by side for `volley compare`,
+//! judging each change with the statistics of `compare_significance`.
 //!
 //! Hands to `render`: a finished [`report::Report`]. Does not live here: parsing the rules
 //! (`config::threshold`), recording (`measure`), any text, HTML or metrics output (`render`).
 
 pub mod build;
 pub mod codec;
+pub mod compare;
+pub mod compare_significance;
 pub mod health;
 pub mod merge;
 pub mod report;
