@@ -336,11 +336,22 @@ pub async fn run(
             crate::load::drive::stages(&plan, stages, &stop, &mut vus, started).await
         }
         Shape::ArrivalRate { rate, max } => {
-            let times = crate::load::arrival_times::ArrivalTimes::new(
-                rate,
-                scenario.load.duration.unwrap_or_default(),
-            );
-            crate::load::drive::arrivals(&plan, &times, max.get(), &stop, &mut vus, started).await
+            let duration = scenario.load.duration.unwrap_or_default();
+            let times = crate::load::arrival_times::ArrivalTimes::new(rate, duration);
+            // A ramp's stages all last, even a trailing one at 0/s; a constant rate ends after
+            // its last arrival's connection, as it always has.
+            let hold_until = matches!(rate, crate::config::load::ArrivalRate::Ramp(_))
+                .then(|| started + duration);
+            crate::load::drive::arrivals(
+                &plan,
+                &times,
+                hold_until,
+                max.get(),
+                &stop,
+                &mut vus,
+                started,
+            )
+            .await
         }
     }
     let hard_stop = options.hard_stop.clone().unwrap_or_default();

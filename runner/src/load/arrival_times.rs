@@ -105,7 +105,7 @@ impl ArrivalTimes {
     /// When arrival `index` (global, from 0) is due, from the start of the run; `None` past the
     /// last one.
     pub fn at(&self, index: u64) -> Option<Duration> {
-        if index >= self.total {
+        if index >= self.total() {
             return None;
         }
         let due = index as f64;

@@ -136,10 +136,13 @@ impl Drop for SlotGuard {
 /// Open model: start one single-iteration VU at each arrival's time in `times` (evenly spaced at a
 /// constant rate, closer and closer on a rising ramp), unless `max` are open, in which case the
 /// arrival is dropped and counted. A shard takes every N-th arrival (at its global time) and its
-/// share of `max`, with global slot indexes.
+/// share of `max`, with global slot indexes. With `hold_until` (a ramp: the end of its stages) it
+/// returns only then, so trailing stages with few or no arrivals (a hold at 0/s to watch the
+/// server settle) last as written; without it (a constant rate) it returns after the last arrival.
 pub async fn arrivals(
     plan: &Arc<Plan>,
     times: &ArrivalTimes,
+    hold_until: Option<Instant>,
     max: u32,
     stop: &CancellationToken,
     vus: &mut JoinSet<()>,
@@ -152,6 +155,12 @@ pub async fn arrivals(
         // This shard's next arrival, numbered globally from 0.
         let global = shard.nth(owned);
         let Some(offset) = times.at(u64::from(global)) else {
+            if let Some(end) = hold_until {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = sleep_until(end.into()) => {}
+                }
+            }
             return;
         };
         let at = started + offset;
