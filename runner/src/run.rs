@@ -124,12 +124,12 @@ pub async fn run(
         source_addresses.len(),
     );
     let limits = preflight(u64::from(connections), embedded, sources)?;
-    if let (Shape::ArrivalRate { per_second, .. }, Some(ports)) =
+    if let (Shape::ArrivalRate { rate, .. }, Some(ports)) =
         (&scenario.load.shape, limits.ports_per_destination)
     {
         let (tw_reuse, timestamps) = time_wait_settings();
         let warning = time_wait_warning(
-            per_second / f64::from(shard.count.max(1)),
+            rate.peak() / f64::from(shard.count.max(1)),
             u64::from(connections),
             ports,
             match &scenario.target {
@@ -335,9 +335,23 @@ pub async fn run(
         Shape::Stages(stages) => {
             crate::load::drive::stages(&plan, stages, &stop, &mut vus, started).await
         }
-        Shape::ArrivalRate { per_second, max } => {
-            crate::load::drive::arrivals(&plan, *per_second, max.get(), &stop, &mut vus, started)
-                .await
+        Shape::ArrivalRate { rate, max } => {
+            let duration = scenario.load.duration.unwrap_or_default();
+            let times = crate::load::arrival_times::ArrivalTimes::new(rate, duration);
+            // A ramp's stages all last, even a trailing one at 0/s; a constant rate ends after
+            // its last arrival's connection, as it always has.
+            let hold_until = matches!(rate, crate::config::load::ArrivalRate::Ramp(_))
+                .then(|| started + duration);
+            crate::load::drive::arrivals(
+                &plan,
+                &times,
+                hold_until,
+                max.get(),
+                &stop,
+                &mut vus,
+                started,
+            )
+            .await
         }
     }
     let hard_stop = options.hard_stop.clone().unwrap_or_default();

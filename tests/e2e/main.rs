@@ -24,6 +24,7 @@ mod network_real;
 mod one_core;
 mod outputs;
 mod protocols;
+mod ramp;
 mod requests;
 mod scaffold;
 mod scale;

@@ -1,7 +1,9 @@
 //! The `load:` section validated: the shape of the load ([`Shape`]: constant, stages or arrival
-//! rate), how many connections, for how long, and the per-connection timeouts. How the load is
-//! carried out over time lives in the `load` stage, not here.
+//! rate, itself constant or ramping through [`ArrivalStage`]s), how many connections, for how long,
+//! and the per-connection timeouts. How the load is carried out over time lives in the `load`
+//! stage, not here.
 
+use crate::config::rate::human_rate;
 use crate::config::units::human_duration;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -66,11 +68,59 @@ pub enum Shape {
     Stages(Vec<Stage>),
     /// `load.arrival_rate` new connections per second, at most `max` open.
     ArrivalRate {
-        /// Arrivals per second.
-        per_second: f64,
+        /// Arrivals per second: constant or ramping.
+        rate: ArrivalRate,
         /// Cap on open connections; arrivals beyond it are dropped and counted.
         max: NonZeroU32,
     },
+}
+
+/// `load.arrival_rate`: a number of arrivals per second, or stages the rate ramps through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrivalRate {
+    /// The same rate for the whole `load.duration`.
+    Constant(f64),
+    /// `{start, stages}`.
+    Ramp(ArrivalRamp),
+}
+
+/// A ramping arrival rate: from `start`, linearly to each stage's target over its duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrivalRamp {
+    /// Arrivals per second at the start of the run.
+    pub start: f64,
+    /// At least one, each longer than 0.
+    pub stages: Vec<ArrivalStage>,
+}
+
+/// One stage of a ramping arrival rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrivalStage {
+    /// Arrivals per second at the end of the stage.
+    pub target: f64,
+    /// How long the stage lasts.
+    pub duration: Duration,
+}
+
+impl ArrivalRate {
+    /// The highest rate the run reaches, per second.
+    pub fn peak(&self) -> f64 {
+        match self {
+            ArrivalRate::Constant(per_second) => *per_second,
+            ArrivalRate::Ramp(ramp) => ramp
+                .stages
+                .iter()
+                .map(|stage| stage.target)
+                .fold(ramp.start, f64::max),
+        }
+    }
+}
+
+impl ArrivalRamp {
+    /// Total length of the stages.
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|stage| stage.duration).sum()
+    }
 }
 
 /// Total length of the stages.
@@ -115,10 +165,45 @@ impl Load {
                     .collect();
                 format!("stages {}", steps.join(", "))
             }
-            Shape::ArrivalRate { per_second, max } => format!(
+            Shape::ArrivalRate {
+                rate: ArrivalRate::Constant(per_second),
+                max,
+            } => format!(
                 "arrival rate {per_second}/s for {}, at most {max} open",
                 human_duration(load.duration.unwrap_or_default())
             ),
+            Shape::ArrivalRate {
+                rate: ArrivalRate::Ramp(ramp),
+                max,
+            } => {
+                let mut from = ramp.start;
+                let steps: Vec<String> = ramp
+                    .stages
+                    .iter()
+                    .map(|stage| {
+                        let step = if stage.target == from {
+                            format!(
+                                "hold {} for {}",
+                                human_rate(from),
+                                human_duration(stage.duration)
+                            )
+                        } else {
+                            format!(
+                                "{}→{} over {}",
+                                human_rate(from),
+                                human_rate(stage.target),
+                                human_duration(stage.duration)
+                            )
+                        };
+                        from = stage.target;
+                        step
+                    })
+                    .collect();
+                format!(
+                    "ramping arrival rate {}, at most {max} open",
+                    steps.join(", ")
+                )
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod module_file;
 mod network;
 mod overrides;
 pub mod pin;
+pub mod rate;
 mod raw;
 pub mod redact;
 mod substitute;
@@ -540,5 +541,134 @@ load:
         let error = parse(&both).unwrap_err().to_string();
         assert!(error.contains("exactly one of"), "{error}");
         Ok(())
+    }
+
+    /// GOOD with `load:` replaced by a ramping arrival rate whose stages are `stages` (lines
+    /// under `stages:`, indented 6), plus `extra` lines.
+    fn ramp(stages: &str, extra: &str) -> String {
+        GOOD.replace(
+            "  connections: 10\n  ramp_up: 1s\n  duration: 5s\n",
+            &format!(
+                "  arrival_rate:\n    start: 10/s\n    stages:\n{stages}  max_connections: 50\n{extra}"
+            ),
+        )
+    }
+
+    #[test]
+    fn issue_24_an_arrival_rate_ramps_through_stages() -> Result<(), ConfigError> {
+        use load::{ArrivalRate, ArrivalStage};
+        let text = ramp(
+            "      - {target: 200/s, duration: 1m}\n      - target: 12000/m\n        duration: 5m\n      - {target: 0/h, duration: 30s}\n",
+            "",
+        );
+        let scenario = parse(&text)?;
+        let Shape::ArrivalRate {
+            rate: ArrivalRate::Ramp(ramp),
+            max,
+        } = &scenario.load.shape
+        else {
+            panic!("not a ramp: {:?}", scenario.load.shape);
+        };
+        assert_eq!(max.get(), 50);
+        assert_eq!(ramp.start, 10.0);
+        assert_eq!(
+            ramp.stages[1],
+            ArrivalStage {
+                target: 200.0,
+                duration: Duration::from_secs(300)
+            }
+        );
+        // The run lasts as long as the stages; a `duration` that agrees is accepted.
+        assert_eq!(scenario.load.duration, Some(Duration::from_secs(390)));
+        assert_eq!(
+            scenario.load.iterations.map(std::num::NonZeroU32::get),
+            Some(1)
+        );
+        assert_eq!(
+            scenario.load.describe(),
+            "ramping arrival rate 10/s→200/s over 1m, hold 200/s for 5m, 200/s→0/s over 30s, at most 50 open"
+        );
+        assert!(parse(&format!("{text}  duration: 6m30s\n")).is_ok());
+        // The constant form still reads a number, and now a rate with its unit too.
+        let constant = GOOD.replace(
+            "  connections: 10\n  ramp_up: 1s\n",
+            "  arrival_rate: 120/m\n  max_connections: 50\n",
+        );
+        let scenario = parse(&constant)?;
+        assert!(matches!(
+            scenario.load.shape,
+            Shape::ArrivalRate {
+                rate: ArrivalRate::Constant(2.0),
+                ..
+            }
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn issue_24_a_bad_ramp_names_its_stage_and_the_fix() {
+        let error =
+            |stages: &str, extra: &str| parse(&ramp(stages, extra)).unwrap_err().to_string();
+        let one = "      - {target: 100/s, duration: 10s}\n";
+        // Line 12 is the second stage (`load:` is line 7).
+        let zero = error(
+            &format!("{one}      - {{target: 100/s, duration: 0s}}\n"),
+            "",
+        );
+        assert_eq!(
+            zero,
+            "dir/s.yaml:12:9: `load.arrival_rate.stages` #2 lasts 0s; give it a length (e.g. `duration: 30s`), or remove it: a ramp jumps by giving the next stage a short duration"
+        );
+        let negative = error("      - {target: -5/s, duration: 10s}\n", "");
+        assert!(
+            negative.starts_with(
+                "dir/s.yaml:11:9: `load.arrival_rate.stages` #1, `target`: `-5/s` is negative"
+            ),
+            "{negative}"
+        );
+        let words = error("      - {target: lots/s, duration: 10s}\n", "");
+        assert!(
+            words.starts_with("dir/s.yaml:11:9:") && words.contains("is not a rate"),
+            "{words}"
+        );
+        let unit = error("      - {target: 5/d, duration: 10s}\n", "");
+        assert!(
+            unit.contains("unknown rate unit `/d`") && unit.contains("`600/m`"),
+            "{unit}"
+        );
+        let empty = parse(&ramp("", "").replace("    stages:\n", "    stages: []\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            empty.starts_with("dir/s.yaml:10:5: `load.arrival_rate.stages` is empty"),
+            "{empty}"
+        );
+        let disagree = error(one, "  duration: 1m\n");
+        assert!(
+            disagree.contains("`load.duration` is 1m but the stages of `arrival_rate` last 10s"),
+            "{disagree}"
+        );
+        let typo = parse(&ramp(one, "").replace("start:", "strat:"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            typo.starts_with("dir/s.yaml:9:5:") && typo.contains("did you mean `start`"),
+            "{typo}"
+        );
+        let start = parse(&ramp(one, "").replace("start: 10/s", "start: ten"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            start.starts_with("dir/s.yaml:9:5: `load.arrival_rate.start`"),
+            "{start}"
+        );
+    }
+
+    #[test]
+    fn issue_24_a_ramp_that_never_rises_is_refused() {
+        let text =
+            ramp("      - {target: 0/s, duration: 10s}\n", "").replace("    start: 10/s\n", "");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("never rises above 0/s"), "{error}");
     }
 }

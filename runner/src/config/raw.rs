@@ -157,7 +157,7 @@ pub struct RawThresholdOptions {
 pub struct RawLoad {
     pub connections: Option<u32>,
     pub stages: Option<Vec<RawStage>>,
-    pub arrival_rate: Option<f64>,
+    pub arrival_rate: Option<RawArrivalRate>,
     pub max_connections: Option<u32>,
     #[serde(default, deserialize_with = "scalar")]
     pub ramp_up: Option<String>,
@@ -183,6 +183,72 @@ pub struct RawStage {
     #[serde(deserialize_with = "required_scalar")]
     pub duration: String,
     pub target: u32,
+}
+
+/// `load.arrival_rate`: a rate (`5`, `200/s`), or a ramp (`{start, stages}`). Read by hand
+/// rather than as an untagged enum, so a typo inside the ramp keeps serde's own `line:column` and
+/// "unknown field" message.
+#[derive(Debug)]
+pub enum RawArrivalRate {
+    /// `arrival_rate: 5` or `arrival_rate: 200/s`, as text.
+    Constant(String),
+    /// `arrival_rate: {start: 10/s, stages: [...]}`.
+    Ramp(RawArrivalRamp),
+}
+
+impl<'de> Deserialize<'de> for RawArrivalRate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RateOrRamp;
+        impl<'de> serde::de::Visitor<'de> for RateOrRamp {
+            type Value = RawArrivalRate;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a rate such as `5` or `200/s`, or `{start, stages}` to ramp")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(RawArrivalRate::Constant(text.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(RawArrivalRate::Constant(value.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(RawArrivalRate::Constant(value.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(RawArrivalRate::Constant(value.to_string()))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Self::Value, M::Error> {
+                RawArrivalRamp::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawArrivalRate::Ramp)
+            }
+        }
+        deserializer.deserialize_any(RateOrRamp)
+    }
+}
+
+/// `load.arrival_rate: {start, stages}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrivalRamp {
+    #[serde(default, deserialize_with = "scalar")]
+    pub start: Option<String>,
+    pub stages: Vec<RawArrivalStage>,
+}
+
+/// One entry of `load.arrival_rate.stages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrivalStage {
+    #[serde(deserialize_with = "required_rate")]
+    pub target: String,
+    #[serde(deserialize_with = "required_scalar")]
+    pub duration: String,
+}
+
+fn required_rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    scalar(deserializer)?.ok_or_else(|| serde::de::Error::custom("expected a rate such as `200/s`"))
 }
 
 fn required_scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

@@ -4,11 +4,12 @@
 
 use super::data::{self, DataOrder, DataTable};
 use super::data_file;
-use super::load::{Load, Shape, Stage, stages_duration};
+use super::load::{ArrivalRamp, ArrivalRate, ArrivalStage, Load, Shape, Stage, stages_duration};
+use super::rate::parse_rate;
 use super::raw::{self, RawFile};
 use super::template::{Template, TemplateValues};
 use super::threshold::Threshold;
-use super::units::{parse_bytes, parse_duration};
+use super::units::{human_duration, parse_bytes, parse_duration};
 use super::{
     ConfigError, FILE_VERSION, Header, Limits, Overrides, Scenario, ServerMode, Target, closest,
     locate, pin, redact,
@@ -73,6 +74,78 @@ impl Validator<'_> {
             Some(text) => parse_duration(text)
                 .map_err(|message| self.error(path, format!("`{}`: {message}", path.join(".")))),
         }
+    }
+
+    /// `load.arrival_rate`: a constant rate, or a ramp whose every stage lasts and whose rates are
+    /// numbers per second, minute or hour.
+    fn arrival_rate(&self, raw: &raw::RawArrivalRate) -> Result<ArrivalRate, ConfigError> {
+        const AT: [&str; 2] = ["load", "arrival_rate"];
+        const STAGES: [&str; 3] = ["load", "arrival_rate", "stages"];
+        let ramp = match raw {
+            raw::RawArrivalRate::Constant(text) => {
+                return match parse_rate(text) {
+                    Ok(per_second) if per_second > 0.0 => Ok(ArrivalRate::Constant(per_second)),
+                    Ok(_) => Err(self.error(
+                        &AT,
+                        "`load.arrival_rate` must be above 0 (e.g. `arrival_rate: 10` or `10/s`)",
+                    )),
+                    Err(message) => Err(self.error(&AT, format!("`load.arrival_rate`: {message}"))),
+                };
+            }
+            raw::RawArrivalRate::Ramp(ramp) => ramp,
+        };
+        let start = match &ramp.start {
+            None => 0.0,
+            Some(text) => parse_rate(text).map_err(|message| {
+                self.error(
+                    &["load", "arrival_rate", "start"],
+                    format!("`load.arrival_rate.start`: {message}"),
+                )
+            })?,
+        };
+        if ramp.stages.is_empty() {
+            return Err(self.error(
+                &STAGES,
+                "`load.arrival_rate.stages` is empty; list at least one stage, e.g. `- {target: 100/s, duration: 1m}`",
+            ));
+        }
+        let mut stages = Vec::with_capacity(ramp.stages.len());
+        for (index, stage) in ramp.stages.iter().enumerate() {
+            let at = locate::locate_item(self.text, &STAGES, index);
+            let number = index + 1;
+            let target = parse_rate(&stage.target).map_err(|message| {
+                ConfigError::at(
+                    self.file,
+                    at,
+                    format!("`load.arrival_rate.stages` #{number}, `target`: {message}"),
+                )
+            })?;
+            let duration = parse_duration(&stage.duration).map_err(|message| {
+                ConfigError::at(
+                    self.file,
+                    at,
+                    format!("`load.arrival_rate.stages` #{number}, `duration`: {message}"),
+                )
+            })?;
+            if duration.is_zero() {
+                return Err(ConfigError::at(
+                    self.file,
+                    at,
+                    format!(
+                        "`load.arrival_rate.stages` #{number} lasts 0s; give it a length (e.g. `duration: 30s`), or remove it: a ramp jumps by giving the next stage a short duration"
+                    ),
+                ));
+            }
+            stages.push(ArrivalStage { target, duration });
+        }
+        let ramp = ArrivalRamp { start, stages };
+        if ramp.stages.iter().all(|stage| stage.target == 0.0) && start == 0.0 {
+            return Err(self.error(
+                &STAGES,
+                "`load.arrival_rate` never rises above 0/s, so no connection would arrive; give a stage a `target` above 0, e.g. `target: 100/s`",
+            ));
+        }
+        Ok(ArrivalRate::Ramp(ramp))
     }
 
     pub(super) fn bytes(
@@ -241,21 +314,33 @@ impl Validator<'_> {
             }
             duration = Some(stages_duration(&parsed));
             (Shape::Stages(parsed), peak)
-        } else if let Some(per_second) = load.arrival_rate {
-            if !(per_second > 0.0 && per_second <= 100_000.0) {
-                return Err(self.error(
-                    &["load", "arrival_rate"],
-                    "`load.arrival_rate` must be between 0 and 100000 connections per second",
-                ));
-            }
+        } else if let Some(rate) = &load.arrival_rate {
+            let rate = self.arrival_rate(rate)?;
             let max = load.max_connections.and_then(NonZeroU32::new).ok_or_else(|| {
                 self.error(&["load", "arrival_rate"], "with `arrival_rate`, set `max_connections` (the most connections open at once, e.g. `max_connections: 1000`)")
             })?;
-            if duration.is_none() {
-                return Err(self.error(&["load", "arrival_rate"], "with `arrival_rate`, set `duration` (how long arrivals go on, e.g. `duration: 1m`)"));
+            match &rate {
+                ArrivalRate::Constant(_) if duration.is_none() => {
+                    return Err(self.error(&["load", "arrival_rate"], "with `arrival_rate`, set `duration` (how long arrivals go on, e.g. `duration: 1m`)"));
+                }
+                ArrivalRate::Constant(_) => {}
+                ArrivalRate::Ramp(ramp) => {
+                    let stages = ramp.duration();
+                    if let Some(given) = duration.filter(|given| *given != stages) {
+                        return Err(self.error(
+                            &["load", "duration"],
+                            format!(
+                                "`load.duration` is {} but the stages of `arrival_rate` last {}; a ramp lasts as long as its stages, so remove `load.duration` (or make the stages add up to it)",
+                                human_duration(given),
+                                human_duration(stages)
+                            ),
+                        ));
+                    }
+                    duration = Some(stages);
+                }
             }
             iterations = Some(NonZeroU32::MIN);
-            (Shape::ArrivalRate { per_second, max }, max)
+            (Shape::ArrivalRate { rate, max }, max)
         } else {
             let count = load.connections.unwrap_or(0);
             let connections = NonZeroU32::new(count).ok_or_else(|| {

@@ -1,14 +1,16 @@
 //! Driving the load shape: starting and stopping virtual users over time. `constant` starts VUs
 //! evenly over the ramp; `stages` keeps the number of running VUs at the interpolated target;
-//! `arrival-rate` starts single-iteration VUs on a fixed schedule, counting each arrival and
-//! dropping (and counting) those that come while `max_connections` are open. Targets come from `shape` (pure functions); the VU
+//! `arrivals` starts single-iteration VUs at the times `arrival_times` computes (a constant or
+//! ramping rate), counting each arrival and dropping (and counting) those that come while
+//! `max_connections` are open. Targets and times are pure functions (`shape`, `arrival_times`); the VU
 //! loop lives in `vu`; `run` calls these and then drains. A sharded run (`plan.shard`) starts only
 //! its shard's global VU indexes, its share of each stage target and every N-th arrival, each at
 //! the moment the one-process run would (`shard`).
 
 use crate::config::load::{Stage, stages_duration};
+use crate::load::arrival_times::ArrivalTimes;
 use crate::load::plan::Plan;
-use crate::load::shape::{arrival_gap, stage_target};
+use crate::load::shape::stage_target;
 use crate::measure::counters::bump;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -131,32 +133,37 @@ impl Drop for SlotGuard {
     }
 }
 
-/// Open model: start one single-iteration VU every `1 / per_second`, unless `max` are open, in
-/// which case the arrival is dropped and counted. A shard takes every N-th arrival (at its global
-/// time) and its share of `max`, with global slot indexes.
+/// Open model: start one single-iteration VU at each arrival's time in `times` (evenly spaced at a
+/// constant rate, closer and closer on a rising ramp), unless `max` are open, in which case the
+/// arrival is dropped and counted. A shard takes every N-th arrival (at its global time) and its
+/// share of `max`, with global slot indexes. With `hold_until` (a ramp: the end of its stages) it
+/// returns only then, so trailing stages with few or no arrivals (a hold at 0/s to watch the
+/// server settle) last as written; without it (a constant rate) it returns after the last arrival.
 pub async fn arrivals(
     plan: &Arc<Plan>,
-    per_second: f64,
+    times: &ArrivalTimes,
+    hold_until: Option<Instant>,
     max: u32,
     stop: &CancellationToken,
     vus: &mut JoinSet<()>,
     started: Instant,
 ) {
-    let Some(duration) = plan.load.duration else {
-        return;
-    };
-    let end = started + duration;
-    let gap = arrival_gap(per_second);
     let shard = plan.shard;
     let busy = Arc::new(Mutex::new(vec![false; shard.share(max) as usize]));
     let mut owned: u32 = 0;
     loop {
         // This shard's next arrival, numbered globally from 0.
         let global = shard.nth(owned);
-        let at = started + gap.mul_f64(f64::from(global));
-        if at >= end {
+        let Some(offset) = times.at(u64::from(global)) else {
+            if let Some(end) = hold_until {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = sleep_until(end.into()) => {}
+                }
+            }
             return;
-        }
+        };
+        let at = started + offset;
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,

@@ -1,6 +1,7 @@
-//! Load shapes as functions of time: how many connections a staged run wants at each moment, and
-//! the gap between arrivals at a rate. Pure functions of elapsed time; `drive` acts on them. The
-//! shapes themselves (`constant`, `stages`, `arrival_rate`) are validated types in `config::load`.
+//! Load shapes as functions of time: how many connections a staged run wants at each moment (the
+//! times of an arrival rate's arrivals are in `arrival_times`). Pure functions of elapsed time;
+//! `drive` acts on them. The shapes themselves (`constant`, `stages`, `arrival_rate`) are validated
+//! types in `config::load`.
 
 use crate::config::load::Stage;
 use std::time::Duration;
@@ -23,11 +24,6 @@ pub fn stage_target(stages: &[Stage], elapsed: Duration) -> f64 {
         start = end;
     }
     from
-}
-
-/// Time between arrivals at `per_second`.
-pub fn arrival_gap(per_second: f64) -> Duration {
-    Duration::from_secs_f64(1.0 / per_second)
 }
 
 #[cfg(test)]

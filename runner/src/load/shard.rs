@@ -374,6 +374,50 @@ mod tests {
     }
 
     #[test]
+    fn issue_24_a_ramps_arrivals_over_shards_are_exactly_the_one_process_arrivals() {
+        use crate::config::load::{ArrivalRamp, ArrivalRate, ArrivalStage};
+        use crate::load::arrival_times::ArrivalTimes;
+        let ramp = ArrivalRate::Ramp(ArrivalRamp {
+            start: 5.0,
+            stages: vec![
+                ArrivalStage {
+                    target: 40.0,
+                    duration: Duration::from_secs(2),
+                },
+                ArrivalStage {
+                    target: 40.0,
+                    duration: Duration::from_secs(1),
+                },
+                ArrivalStage {
+                    target: 0.0,
+                    duration: Duration::from_millis(1500),
+                },
+            ],
+        });
+        let times = ArrivalTimes::new(&ramp, Duration::ZERO);
+        // 45 + 40 + 30 arrivals.
+        assert_eq!(times.total(), 115);
+        let whole: Vec<Duration> = (0..).map_while(|index| times.at(index)).collect();
+        for count in [1, 2, 3, 4, 7, 16] {
+            // What `drive::arrivals` does in each shard: its n-th arrival is global `nth(n)`.
+            let mut union: Vec<(u32, Duration)> = shards(count)
+                .iter()
+                .flat_map(|shard| {
+                    (0..)
+                        .map(|owned| shard.nth(owned))
+                        .map_while(|global| times.at(u64::from(global)).map(|at| (global, at)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            union.sort_by_key(|(global, _)| *global);
+            let indexes: Vec<u32> = union.iter().map(|(global, _)| *global).collect();
+            assert_eq!(indexes, (0..115).collect::<Vec<_>>(), "over {count} shards");
+            let at: Vec<Duration> = union.into_iter().map(|(_, at)| at).collect();
+            assert_eq!(at, whole, "over {count} shards");
+        }
+    }
+
+    #[test]
     fn pacing_limits_are_split_so_the_shards_add_up_to_the_whole() {
         assert_eq!(
             Shard::WHOLE.pacing(32, Some(10.0)),
