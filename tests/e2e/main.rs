@@ -28,5 +28,6 @@ mod scale;
 mod scenario_faults;
 mod servers;
 mod shards;
+mod stomp;
 mod wit_features;
 mod workers;
