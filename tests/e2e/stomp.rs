@@ -3,7 +3,8 @@
 //! with `--target`. One broker serves every case, because a RabbitMQ node takes about 10–16 s to
 //! start: [`Broker`] starts a private `epmd` and a node in a temporary folder on free loopback
 //! ports, and dropping it kills exactly those two processes by PID (also when a case fails). The
-//! cases run one after another in one test, each on its own topic.
+//! cases (receipts, an ERROR frame, heart-beats, a fan-out) run one after another in one test,
+//! each on its own topic.
 
 use crate::support::{Ran, build_scenarios, collect, number, results, volley};
 use serde_json::Value;
@@ -262,6 +263,37 @@ fn stomp_against_a_real_rabbitmq_broker() {
     );
     assert_eq!(check(r, "stomp frame is valid"), None, "{error:?}");
     assert_eq!(number(r, "/connections/failed"), 0, "{error:?}");
+
+    // Heart-beats: offered every 100 ms both ways, the broker agrees, the layer sends its own on
+    // its timer and watches the broker's for the whole run (about a second) without a miss.
+    let beats = run_chat(
+        &target,
+        &[
+            "load.connections=2",
+            "vars.peers=1",
+            "vars.messages=10",
+            "vars.interval_ms=100",
+            "vars.heart_beat_ms=100",
+            &topic("heartbeats"),
+        ],
+    );
+    assert_eq!(beats.code, 0, "{beats:?}");
+    let r = results(&beats);
+    assert_eq!(
+        check(r, "broker agreed to heart-beats both ways"),
+        Some((2, 0)),
+        "{beats:?}"
+    );
+    assert_eq!(
+        check(r, "stomp broker heart-beats in time"),
+        None,
+        "{beats:?}"
+    );
+    assert_eq!(
+        check(r, "every chat message arrives"),
+        Some((2, 0)),
+        "{beats:?}"
+    );
 
     // Fan-out: 1 sender and 10 subscribers (11 connections, the sender also subscribed), 20
     // messages: every connection sees each message exactly once, 220 deliveries in all.

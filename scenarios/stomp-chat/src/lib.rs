@@ -15,7 +15,8 @@
 //!
 //! Vars: `topic` (`/topic/chat`), `send_to` (the topic), `peers` (0), `messages` (10),
 //! `interval_ms` (10), `timeout_ms` (5000), `announce_ms` (100), `give_up_ms` (20000), `login`
-//! and `passcode` (`guest`). Each delivery's time since its send (same runner clock) is recorded
+//! and `passcode` (`guest`), `heart_beat_ms` (unset: the SDK's 10 s; set: offered both ways, and
+//! the check `broker agreed to heart-beats both ways` records the broker's answer). Each delivery's time since its send (same runner clock) is recorded
 //! in the metric `stomp_delivery_ms`.
 
 use std::collections::BTreeSet;
@@ -36,6 +37,8 @@ struct Settings {
     interval: Duration,
     timeout: Duration,
     announce: Duration,
+    /// Set when `heart_beat_ms` is: the connection checks the broker agreed to heart-beats.
+    heart_beat: Option<u64>,
 }
 
 /// Per-connection state.
@@ -135,10 +138,15 @@ impl Scenario for Chat {
             interval: Duration::from_millis(ctx.var_as("interval_ms").unwrap_or(10)),
             timeout: Duration::from_millis(ctx.var_as("timeout_ms").unwrap_or(5000)),
             announce: Duration::from_millis(ctx.var_as("announce_ms").unwrap_or(100)),
+            heart_beat: ctx.var_as("heart_beat_ms"),
         };
         let login = ctx.var("login").unwrap_or_else(|| "guest".into());
         let passcode = ctx.var("passcode").unwrap_or_else(|| "guest".into());
         let mut stomp = Stomp::new("/").with_login(&login, &passcode);
+        if let Some(every) = settings.heart_beat {
+            let every = Duration::from_millis(every);
+            stomp = stomp.with_heart_beat(every, every);
+        }
         stomp.connect(ctx, settings.timeout);
         let give_up = Duration::from_millis(ctx.var_as("give_up_ms").unwrap_or(20_000));
         ctx.set_timer(GIVE_UP, give_up);
@@ -164,7 +172,17 @@ impl Scenario for Chat {
         };
         for event in events {
             match event {
-                Event::Connected { .. } => {
+                Event::Connected {
+                    send_heart_beats,
+                    receive_heart_beats,
+                    ..
+                } => {
+                    if self.settings.heart_beat.is_some_and(|every| every > 0) {
+                        ctx.check(
+                            "broker agreed to heart-beats both ways",
+                            !send_heart_beats.is_zero() && !receive_heart_beats.is_zero(),
+                        );
+                    }
                     let timeout = self.settings.timeout;
                     let topic = self.settings.topic.clone();
                     let (_, receipt) =
@@ -360,6 +378,25 @@ mod tests {
             host.passed_checks(),
             vec!["chat message arrives once", "every chat message arrives"]
         );
+    }
+
+    #[test]
+    fn heart_beats_offered_by_var_are_checked_against_the_brokers_answer() {
+        for (answer, agreed) in [("100,100", true), ("0,100", false)] {
+            let mut host = TestHost::new().with_var("heart_beat_ms", "100");
+            let mut chat: Chat = host.open();
+            assert!(host.sent_texts()[0].contains("heart-beat:100,100\n"));
+            text(
+                &mut host,
+                &mut chat,
+                &format!("CONNECTED\nversion:1.2\nheart-beat:{answer}\n\n\0"),
+            );
+            let check = "broker agreed to heart-beats both ways".to_owned();
+            assert!(
+                host.actions.contains(&Action::Check(check, agreed)),
+                "{answer}"
+            );
+        }
     }
 
     #[test]
