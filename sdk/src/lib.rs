@@ -36,7 +36,8 @@
 //! at the `.wasm`. Test its logic natively with [`testing::TestHost`].
 //!
 //! Protocols above raw frames: [`socketio`] (Socket.IO v4 events, acknowledgements timed as
-//! requests) and [`graphql`] (GraphQL subscriptions over `graphql-transport-ws`).
+//! requests), [`graphql`] (GraphQL subscriptions over `graphql-transport-ws`) and [`stomp`]
+//! (STOMP 1.2 over `v12.stomp`, receipts timed as requests).
 //!
 //! What does not live here: the runner (crate `volley`) and the WIT contract (`wit/scenario.wit`,
 //! `volley:scenario@0.2.0`).
@@ -51,6 +52,7 @@ pub mod mqtt;
 mod protocol_error;
 mod scenario;
 pub mod socketio;
+pub mod stomp;
 pub mod testing;
 
 #[doc(hidden)]

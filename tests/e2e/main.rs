@@ -31,5 +31,6 @@ mod scale;
 mod scenario_faults;
 mod servers;
 mod shards;
+mod stomp;
 mod wit_features;
 mod workers;
