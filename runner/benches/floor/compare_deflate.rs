@@ -10,7 +10,7 @@
 //! `VOLLEY_BENCH_W4_SERVER` (run from the repository root, pinned like the other servers; its first
 //! line must name `ws://HOST:PORT` or end in the port), e.g. Node's `ws` with `perMessageDeflate`.
 
-use crate::client::{W4_CONNECTIONS, W4_MESSAGE_BYTES, W4_MESSAGES};
+use crate::client::{W4_CONNECTIONS, W4_INTERVAL, W4_MESSAGE_BYTES, W4_MESSAGES};
 use crate::compare::{
     Cell, Row, Side, Target, floor_client, medians, print_table, row, side, volley_counts,
 };
@@ -99,7 +99,8 @@ fn server() -> Result<Server, String> {
 pub fn run(runs: usize) -> ExitCode {
     println!();
     println!(
-        "W4 (issue 22): {W4_CONNECTIONS} conns over 2 s × {W4_MESSAGES} × {W4_MESSAGE_BYTES} B JSON-like texts 100 ms apart; bare = Volley's codec without scenarios; ratio = Volley ÷ bare"
+        "W4 (issue 22): {W4_CONNECTIONS} conns over 2 s × {W4_MESSAGES} × {W4_MESSAGE_BYTES} B JSON-like texts {} ms apart; bare = Volley's codec without scenarios; ratio = Volley ÷ bare",
+        W4_INTERVAL.as_millis()
     );
     let server = match server() {
         Ok(server) => server,
@@ -225,7 +226,8 @@ fn w4_counts(r: &Value) -> Value {
 /// Connections whose negotiated extension is permessage-deflate, from the results' distribution.
 fn agreed_deflate(negotiated: Option<&Value>) -> f64 {
     let is_deflate = |text: &str| text.starts_with("permessage-deflate");
-    match negotiated {
+    // `+ 0.0`: an empty f64 sum is -0.0, printed as "-0.00".
+    0.0 + match negotiated {
         Some(Value::Object(map)) => map
             .iter()
             .filter(|(text, _)| is_deflate(text))
