@@ -7,8 +7,9 @@ host := `rustc -vV | sed -n 's/^host: //p'`
 default:
     @just --list
 
-# Build the example scenarios (and test fixtures) to wasm32-wasip2.
+# Build the example scenarios (and test fixtures) to wasm32-wasip2 (adding that target if missing).
 scenarios:
+    @rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
     cd scenarios && cargo build --release --quiet
 
 # Run a scenario file: `just run scenarios/echo.yaml --target ws://…`.
@@ -33,12 +34,13 @@ serve *ARGS:
 setup:
     scripts/test-setup
 
-# Built with the `tests` profile: `release` without link-time optimisation (Cargo.toml), so test
-# binaries link quickly; `just run` and `just bench` use `release` itself (LTO).
+# Built with the `release` profile, as `just run`: after `just run`, only the test-only crates and
+# the test binaries are compiled (Cargo.toml, "Feature unification"); `just bench` and `just dist`
+# use the link-time-optimised profiles.
 # Unit tests, SDK doc tests, scenario logic natively, end-to-end tests against real servers.
 test: setup scenarios
     cd scenarios && cargo test --quiet --target {{host}}
-    VOLLEY_TEST_PYTHON="$PWD/.venv/bin/python" cargo test --profile tests --workspace
+    VOLLEY_TEST_PYTHON="$PWD/.venv/bin/python" cargo test --release --workspace
 
 # Formatting and clippy (-D warnings) in both workspaces.
 lint:
@@ -56,9 +58,8 @@ screenshot RESULTS:
 
 # See docs/conformance.md; not part of `just test`. About 30 s with `--compression off`, 15 min with
 # deflate (the Python 2 server compresses slowly). `just autobahn 1-10`, `just autobahn 9.1.6`,
-# `just autobahn '12.1.*' --compression off`; VOLLEY_BIN=target/tests/volley uses that build of the
-# runner instead of the release one. The first run installs the fuzzing server (Python 2.7 from
-# pyenv) into target/autobahn (~1 minute).
+# `just autobahn '12.1.*' --compression off`; VOLLEY_BIN=PATH uses another build of the runner.
+# The first run installs the fuzzing server (Python 2.7 from pyenv) into target/autobahn (~1 minute).
 # Autobahn|Testsuite client cases (517; 12.*, 13.* deflate) through `volley run`: counts per group.
 [positional-arguments]
 autobahn *ARGS: scenarios

@@ -307,7 +307,7 @@ print("\n".join(out))
 
     /// The figures in this module's doc: heap per Deflater and per Inflater, by window and level,
     /// after one 1.7 KiB JSON-like message. Run alone, since other tests allocate meanwhile:
-    /// `cargo test --profile tests -p volley --lib -- --ignored heap_per_instance --nocapture`.
+    /// `cargo test --release -p volley --lib -- --ignored heap_per_instance --nocapture`.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     #[ignore = "a measurement; prints figures"]
