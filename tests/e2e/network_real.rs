@@ -373,14 +373,23 @@ fn reconnect_keeps_the_population_and_counts_every_reconnect() {
         number(r, "/connections/established") - 3,
         "{r:#}"
     );
+    // The points taken while the 2 s hold lasted; those at its end or after are taken while the
+    // connections close (issue 25: a point at t = 2.002 with 1 open failed this on a slow machine).
     let points = r["series"]["points"]
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let during_hold: Vec<_> = points
+        .iter()
+        .filter(|p| p["t"].as_f64().is_some_and(|t| t < 2.0))
+        .collect();
     assert!(
-        points
+        !during_hold.is_empty(),
+        "a point during the hold: {points:?}"
+    );
+    assert!(
+        during_hold
             .iter()
-            .take(points.len().saturating_sub(1))
             .all(|p| p["open"].as_u64().unwrap_or(0) >= 2),
         "population kept: {points:?}"
     );
