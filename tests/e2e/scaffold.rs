@@ -95,3 +95,47 @@ fn a_generated_crate_builds_checks_and_runs() {
         }
     }
 }
+
+/// Issue 25: a crate made outside a checkout depends on the published SDK at the version that
+/// speaks the runner's interface: `sdk/Cargo.toml`'s major.minor is the runner's requirement, and
+/// `volley new` says where else to get the SDK when the registry does not have it.
+#[test]
+fn the_published_sdk_version_is_the_one_the_runner_asks_for() {
+    let manifest = match std::fs::read_to_string(repo().join("sdk/Cargo.toml")) {
+        Ok(text) => text,
+        Err(error) => panic!("cannot read sdk/Cargo.toml: {error}"),
+    };
+    let version = manifest
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("version = \""))
+        .map(|rest| rest.trim_end_matches('"'))
+        .unwrap_or_default();
+    assert_eq!(
+        version.rsplit_once('.').map(|(major_minor, _)| major_minor),
+        Some(volley::sdk_requirement()),
+        "sdk/Cargo.toml version {version:?}"
+    );
+    let temp = match tempfile::tempdir() {
+        Ok(temp) => temp,
+        Err(error) => panic!("cannot make a temp dir: {error}"),
+    };
+    let created = match volley()
+        .current_dir(temp.path())
+        .arg("new")
+        .arg("outside")
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(created.code, 0, "{created:?}");
+    let cargo = std::fs::read_to_string(temp.path().join("outside/Cargo.toml")).unwrap_or_default();
+    assert!(
+        cargo.contains(&format!("volley-sdk = \"{}\"", volley::sdk_requirement())),
+        "{cargo}"
+    );
+    assert!(
+        created.stdout.contains("--sdk-path"),
+        "says how to use a local SDK: {created:?}"
+    );
+}
