@@ -39,8 +39,8 @@ pub struct NewArgs {
     /// The folder to create; its last component is the crate name (e.g. `orders-feed`).
     pub name: PathBuf,
     /// Depend on the volley-sdk crate in this folder (the `sdk/` of a Volley checkout) by path.
-    /// Default: the checkout around the current folder if there is one, else volley-sdk 0.1 from
-    /// crates.io.
+    /// Default: the checkout around the current folder if there is one, else the volley-sdk version
+    /// of this runner's interface from crates.io.
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
 }
