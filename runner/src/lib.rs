@@ -46,6 +46,7 @@ pub use results::compare::{Comparison, compare};
 pub use results::merge::{MergeError, merge};
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
+pub use scaffold::test_binary::run_test_binary;
 pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_requirement, sdk_source};
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;

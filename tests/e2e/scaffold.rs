@@ -78,6 +78,47 @@ fn a_generated_crate_builds_checks_and_runs() {
         panic!("the build wrote no {module}: {error}");
     }
 
+    // Issue 25: plain `cargo test` in the crate builds the tests for wasm32-wasip2 (the crate's
+    // default target) and runs them through `volley test-module`, named in .cargo/config.toml.
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_volley"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tested = match Command::new(cargo)
+        .args(["test", "--quiet"])
+        .current_dir(&folder)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("PATH", path)
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot run cargo: {error}"),
+    };
+    assert_eq!(tested.code, 0, "cargo test in the crate: {tested:?}");
+    assert!(
+        tested.stdout.contains("test result: ok. 1 passed"),
+        "the crate's test ran in WebAssembly: {tested:?}"
+    );
+    let not_a_test = match volley()
+        .arg("test-module")
+        .arg(folder.join("Cargo.toml"))
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(not_a_test.code, 2, "{not_a_test:?}");
+    assert!(
+        not_a_test.stderr.contains("not a WebAssembly component"),
+        "{not_a_test:?}"
+    );
+
     let yaml = folder.join("volley-new-e2e.yaml");
     for command in ["check", "run"] {
         let mut run = volley();

@@ -7,6 +7,8 @@
 //! version a crate outside a checkout depends on. Does not live here: building the crate (the
 //! user's `cargo build`).
 
+pub mod test_binary;
+
 pub use crate::scenario::bindings::sdk_requirement;
 use std::path::{Component, Path, PathBuf};
 
