@@ -31,6 +31,20 @@ pub enum Command {
     /// Compare two results files: every figure both have, the change, and whether it is larger
     /// than the noise (exit 0; 2 when a file cannot be read or written).
     Compare(CompareArgs),
+    /// Run a scenario crate's test binary (a WASI command built by `cargo test` for
+    /// wasm32-wasip2): the crate's `.cargo/config.toml` names this as the target's runner, so
+    /// plain `cargo test` works. Exits with the binary's code (101 when it traps).
+    TestModule(TestModuleArgs),
+}
+
+/// `volley test-module`.
+#[derive(Debug, clap::Args)]
+pub struct TestModuleArgs {
+    /// The test binary (`target/wasm32-wasip2/debug/deps/NAME-HASH.wasm`; cargo passes it).
+    pub file: PathBuf,
+    /// The test binary's own arguments (test filters, `--nocapture`, …), passed through.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// `volley new`.
@@ -39,8 +53,8 @@ pub struct NewArgs {
     /// The folder to create; its last component is the crate name (e.g. `orders-feed`).
     pub name: PathBuf,
     /// Depend on the volley-sdk crate in this folder (the `sdk/` of a Volley checkout) by path.
-    /// Default: the checkout around the current folder if there is one, else volley-sdk 0.1 from
-    /// crates.io.
+    /// Default: the checkout around the current folder if there is one, else the volley-sdk version
+    /// of this runner's interface from crates.io.
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! The `volley` binary: parse flags (`cli`), start the async runtime and hand the subcommand to its
-//! file in `commands/` (run, check, serve, report, merge, new, compare), which returns the exit code: 0
+//! file in `commands/` (run, check, serve, report, merge, new, compare; test-module
+//! outside the runtime), which returns the exit code: 0
 //! (passed), 1 (a check, deadline, connection, scenario or threshold failed) or 2 (could not run).
 //! Signals are `signals`, files written `output`; all logic lives in the library.
 
@@ -15,6 +16,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A test binary runs on this thread, outside the async runtime: WASI's synchronous host
+    // functions start their own.
+    let command = match cli.command {
+        Command::TestModule(args) => return commands::test_module::test_module(args),
+        command => command,
+    };
     // One core to run on (CPU affinity or a cgroup quota of one): a current-thread runtime, which
     // does the same work without a multi-thread scheduler's cross-thread bookkeeping.
     let one_core = std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1);
@@ -34,7 +41,7 @@ fn main() -> ExitCode {
     // a run's driver awaits every VU, and waking a thread outside the pool costs a futex call and a
     // context switch per connection (W3 in docs/benchmarks.md).
     let command = runtime.spawn(async move {
-        match cli.command {
+        match command {
             Command::Run(args) => commands::run::run(args).await,
             Command::Check(args) => commands::check::check(args),
             Command::Serve(args) => commands::serve::serve(args).await,
@@ -42,6 +49,7 @@ fn main() -> ExitCode {
             Command::Merge(args) => commands::results_files::merge(args),
             Command::New(args) => commands::new::new(args),
             Command::Compare(args) => commands::compare::compare(args),
+            Command::TestModule(args) => commands::test_module::test_module(args),
         }
     });
     runtime.block_on(command).unwrap_or_else(|error| {

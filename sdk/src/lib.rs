@@ -54,6 +54,8 @@ mod scenario;
 pub mod socketio;
 pub mod stomp;
 pub mod testing;
+#[cfg(test)]
+mod version_tests;
 
 #[doc(hidden)]
 pub mod __private;

@@ -78,6 +78,47 @@ fn a_generated_crate_builds_checks_and_runs() {
         panic!("the build wrote no {module}: {error}");
     }
 
+    // Issue 25: plain `cargo test` in the crate builds the tests for wasm32-wasip2 (the crate's
+    // default target) and runs them through `volley test-module`, named in .cargo/config.toml.
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_volley"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tested = match Command::new(cargo)
+        .args(["test", "--quiet"])
+        .current_dir(&folder)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("PATH", path)
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot run cargo: {error}"),
+    };
+    assert_eq!(tested.code, 0, "cargo test in the crate: {tested:?}");
+    assert!(
+        tested.stdout.contains("test result: ok. 1 passed"),
+        "the crate's test ran in WebAssembly: {tested:?}"
+    );
+    let not_a_test = match volley()
+        .arg("test-module")
+        .arg(folder.join("Cargo.toml"))
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(not_a_test.code, 2, "{not_a_test:?}");
+    assert!(
+        not_a_test.stderr.contains("not a WebAssembly component"),
+        "{not_a_test:?}"
+    );
+
     let yaml = folder.join("volley-new-e2e.yaml");
     for command in ["check", "run"] {
         let mut run = volley();
@@ -94,4 +135,48 @@ fn a_generated_crate_builds_checks_and_runs() {
             assert!(ran.stdout.contains("echo is what was sent"), "{ran:?}");
         }
     }
+}
+
+/// Issue 25: a crate made outside a checkout depends on the published SDK at the version that
+/// speaks the runner's interface: `sdk/Cargo.toml`'s major.minor is the runner's requirement, and
+/// `volley new` says where else to get the SDK when the registry does not have it.
+#[test]
+fn the_published_sdk_version_is_the_one_the_runner_asks_for() {
+    let manifest = match std::fs::read_to_string(repo().join("sdk/Cargo.toml")) {
+        Ok(text) => text,
+        Err(error) => panic!("cannot read sdk/Cargo.toml: {error}"),
+    };
+    let version = manifest
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("version = \""))
+        .map(|rest| rest.trim_end_matches('"'))
+        .unwrap_or_default();
+    assert_eq!(
+        version.rsplit_once('.').map(|(major_minor, _)| major_minor),
+        Some(volley::sdk_requirement()),
+        "sdk/Cargo.toml version {version:?}"
+    );
+    let temp = match tempfile::tempdir() {
+        Ok(temp) => temp,
+        Err(error) => panic!("cannot make a temp dir: {error}"),
+    };
+    let created = match volley()
+        .current_dir(temp.path())
+        .arg("new")
+        .arg("outside")
+        .output()
+    {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(created.code, 0, "{created:?}");
+    let cargo = std::fs::read_to_string(temp.path().join("outside/Cargo.toml")).unwrap_or_default();
+    assert!(
+        cargo.contains(&format!("volley-sdk = \"{}\"", volley::sdk_requirement())),
+        "{cargo}"
+    );
+    assert!(
+        created.stdout.contains("--sdk-path"),
+        "says how to use a local SDK: {created:?}"
+    );
 }

@@ -17,7 +17,10 @@ pub fn new(args: NewArgs) -> ExitCode {
         }
     };
     let sdk = match &created.sdk {
-        volley::SdkSource::Registry => "volley-sdk 0.1 from crates.io".to_owned(),
+        volley::SdkSource::Registry => format!(
+            "volley-sdk {} from crates.io, the version that speaks this runner's interface; if your registry does not have it, make the crate again with `--sdk-path PATH/TO/volley/sdk` (a checkout of this runner's version)",
+            volley::sdk_requirement()
+        ),
         volley::SdkSource::Path(path) => format!("volley-sdk at {}", path.display()),
     };
     let yaml = created

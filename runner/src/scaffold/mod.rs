@@ -3,8 +3,13 @@
 //! target and a 58 KiB stack), `src/lib.rs` (a small echo scenario with a native unit test),
 //! `NAME.yaml` (against `embedded://echo`), `README.md` (the three commands) and `.gitignore`. The
 //! templates are the files in `template/`. Called by `main.rs`; stands beside the run's data flow
-//! and imports none of it. Does not live here: building the crate (the user's `cargo build`).
+//! and imports none of it but the interface version (`scenario::bindings`), which picks the SDK
+//! version a crate outside a checkout depends on. Does not live here: building the crate (the
+//! user's `cargo build`).
 
+pub mod test_binary;
+
+pub use crate::scenario::bindings::sdk_requirement;
 use std::path::{Component, Path, PathBuf};
 
 const CARGO_TOML: &str = include_str!("template/Cargo.toml.tmpl");
@@ -14,13 +19,11 @@ const SCENARIO_YAML: &str = include_str!("template/scenario.yaml.tmpl");
 const README: &str = include_str!("template/README.md.tmpl");
 const GITIGNORE: &str = include_str!("template/gitignore.tmpl");
 
-/// The `volley-sdk` version a crate made outside a Volley checkout depends on, as published.
-pub const SDK_VERSION: &str = "0.1";
-
 /// Where the generated crate gets `volley-sdk` from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SdkSource {
-    /// The published crate, `volley-sdk = "0.1"`.
+    /// The published crate, at the version that speaks this runner's interface
+    /// (`scenario::bindings::sdk_requirement`, e.g. `volley-sdk = "0.2"`).
     Registry,
     /// A local checkout's `sdk/` folder (absolute).
     Path(PathBuf),
@@ -102,7 +105,7 @@ pub fn create(folder: &Path, sdk: SdkSource) -> Result<Created, String> {
     }
     let lib = name.replace('-', "_");
     let dependency = match &sdk {
-        SdkSource::Registry => format!("volley-sdk = \"{SDK_VERSION}\""),
+        SdkSource::Registry => format!("volley-sdk = \"{}\"", sdk_requirement()),
         SdkSource::Path(sdk) => {
             let path = relative_to(sdk, &absolute(folder)).unwrap_or_else(|| sdk.clone());
             format!(
@@ -222,7 +225,8 @@ mod tests {
         let created = create(&temp.path().join("orders-feed"), SdkSource::Registry)?;
         let cargo = std::fs::read_to_string(created.folder.join("Cargo.toml"))
             .map_err(|error| error.to_string())?;
-        assert!(cargo.contains("volley-sdk = \"0.1\""), "{cargo}");
+        let requirement = format!("volley-sdk = \"{}\"", sdk_requirement());
+        assert!(cargo.contains(&requirement), "{cargo}");
         let yaml = std::fs::read_to_string(&created.yaml).map_err(|error| error.to_string())?;
         assert!(
             yaml.contains("module: target/wasm32-wasip2/release/orders_feed.wasm"),

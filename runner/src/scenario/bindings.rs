@@ -1,4 +1,5 @@
-//! The host side of the WIT contract (`sdk/wit/`): the only `bindgen!` calls in the runner, one per
+//! The host side of the WIT contract (`sdk/wit/`, seen as `runner/wit/` through a link so the
+//! published crate carries it): the only `bindgen!` calls in the runner, one per
 //! interface version the runner loads — `volley:scenario@0.2.0` (`sdk/wit/scenario.wit`, current)
 //! and `volley:scenario@0.1.0` (`sdk/wit/0.1.0/scenario.wit`, kept for modules built before). `host`
 //! implements the current import trait and forwards the old one to it; `guest` wraps either world's
@@ -9,7 +10,7 @@
 /// The current interface.
 pub mod current {
     wasmtime::component::bindgen!({
-        path: "../sdk/wit/scenario.wit",
+        path: "wit/scenario.wit",
         world: "volley-scenario",
     });
 }
@@ -17,7 +18,7 @@ pub mod current {
 /// The interface of Volley 0.1.0, adapted by `host` and `guest` to the current one.
 pub mod v0_1 {
     wasmtime::component::bindgen!({
-        path: "../sdk/wit/0.1.0/scenario.wit",
+        path: "wit/0.1.0/scenario.wit",
         world: "volley-scenario",
     });
 }
@@ -36,6 +37,15 @@ pub const WIT_PACKAGE: &str = "volley:scenario@0.2.0";
 /// The older interface this runner still loads.
 pub const WIT_PACKAGE_V0_1: &str = "volley:scenario@0.1.0";
 
+/// The `volley-sdk` version requirement that speaks `WIT_PACKAGE`: its major and minor (the SDK's
+/// version follows the interface's, `sdk/Cargo.toml`), e.g. `0.2` for `volley:scenario@0.2.0`.
+pub fn sdk_requirement() -> &'static str {
+    let version = WIT_PACKAGE.rsplit('@').next().unwrap_or(WIT_PACKAGE);
+    version
+        .rsplit_once('.')
+        .map_or(version, |(major_minor, _)| major_minor)
+}
+
 /// Link both versions' `host` and `types` imports for `ConnState`.
 pub fn add_to_linker(
     linker: &mut wasmtime::component::Linker<crate::scenario::host::ConnState>,
@@ -44,4 +54,43 @@ pub fn add_to_linker(
     use wasmtime::component::HasSelf;
     VolleyScenario::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)?;
     VolleyScenarioV0_1::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `package` line of a WIT file, e.g. `volley:scenario@0.2.0`.
+    fn package_of(wit: &str) -> Option<&str> {
+        wit.lines()
+            .find_map(|line| line.trim().strip_prefix("package "))
+            .map(|rest| rest.trim_end_matches(';').trim())
+    }
+
+    #[test]
+    fn the_named_packages_are_the_ones_bound() {
+        assert_eq!(
+            package_of(include_str!("../../wit/scenario.wit")),
+            Some(WIT_PACKAGE)
+        );
+        assert_eq!(
+            package_of(include_str!("../../wit/0.1.0/scenario.wit")),
+            Some(WIT_PACKAGE_V0_1)
+        );
+    }
+
+    #[test]
+    fn the_sdk_requirement_is_the_interface_major_and_minor() {
+        assert_eq!(
+            sdk_requirement(),
+            WIT_PACKAGE
+                .rsplit('@')
+                .next()
+                .and_then(|version| version.rsplit_once('.'))
+                .map(|(major_minor, _)| major_minor)
+                .unwrap_or_default()
+        );
+        assert!(!sdk_requirement().contains('@'));
+        assert_eq!(sdk_requirement().split('.').count(), 2);
+    }
 }
