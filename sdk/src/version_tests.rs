@@ -16,12 +16,18 @@ fn major_minor(version: &str) -> Option<&str> {
 #[test]
 fn the_crate_version_is_the_interface_version() {
     let interface = package_version(include_str!("../wit/scenario.wit"));
-    assert_eq!(interface.and_then(major_minor), major_minor(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        interface.and_then(major_minor),
+        major_minor(env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn a_package_line_is_read_and_a_missing_one_is_none() {
-    assert_eq!(package_version("package volley:scenario@0.2.0;\n"), Some("0.2.0"));
+    assert_eq!(
+        package_version("package volley:scenario@0.2.0;\n"),
+        Some("0.2.0")
+    );
     assert_eq!(package_version("interface host {}\n"), None);
     assert_eq!(major_minor("1.4.2"), Some("1.4"));
 }

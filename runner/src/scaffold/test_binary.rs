@@ -44,9 +44,10 @@ pub fn run_test_binary(path: &Path, args: &[String]) -> Result<i32, String> {
     linker
         .define_unknown_imports_as_traps(&component)
         .map_err(|error| format!("{}: {error:#}", path.display()))?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "test".to_owned(), |name| name.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || "test".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     let mut builder = WasiCtx::builder();
     builder
         .inherit_stdio()
