@@ -16,7 +16,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario file and report (exit 0 passed, 1 a check or connection failed, 2 could not run).
+    /// Run a scenario file and report (exit 0 passed; 1 a check, threshold, reply deadline,
+    /// connection or scenario failed; 2 could not run).
     Run(RunArgs),
     /// Validate a scenario file and its module without connecting.
     Check(FileArgs),
