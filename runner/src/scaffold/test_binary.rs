@@ -7,6 +7,7 @@
 //! imports (`volley:scenario/host`) trap if called, since tests use `volley_sdk::testing::TestHost`.
 
 use std::path::Path;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
@@ -41,8 +42,7 @@ pub fn run_test_binary(path: &Path, args: &[String]) -> Result<i32, String> {
     let mut linker = Linker::<TestState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(|error| format!("cannot link WASI: {error:#}"))?;
-    linker
-        .define_unknown_imports_as_traps(&component)
+    stub_runner_imports(&mut linker, &component, &engine)
         .map_err(|error| format!("{}: {error:#}", path.display()))?;
     let name = path.file_name().map_or_else(
         || "test".to_owned(),
@@ -80,4 +80,37 @@ pub fn run_test_binary(path: &Path, args: &[String]) -> Result<i32, String> {
             }
         },
     }
+}
+
+/// Every function of every non-WASI instance the binary imports (`volley:scenario/host`, linked in
+/// by the SDK) as a trap that says what to use instead. WASI itself is left to the linker, which
+/// matches the binary's WASI version (e.g. 0.2.6) to wasmtime-wasi's by semver; wasmtime's
+/// `define_unknown_imports_as_traps` matches names exactly and would stub WASI out.
+fn stub_runner_imports(
+    linker: &mut Linker<TestState>,
+    component: &Component,
+    engine: &Engine,
+) -> wasmtime::Result<()> {
+    let component_type = component.component_type();
+    for (name, import) in component_type.imports(engine) {
+        if name.starts_with("wasi:") {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = import.ty else {
+            continue;
+        };
+        let mut stubs = linker.instance(name)?;
+        for (function, export) in instance.exports(engine) {
+            if !matches!(export.ty, ComponentItem::ComponentFunc(_)) {
+                continue;
+            }
+            let what = format!("{name}#{function}");
+            stubs.func_new(function, move |_, _, _, _| {
+                wasmtime::bail!(
+                    "{what} is the runner's and does not exist in a test; call the scenario through volley_sdk::testing::TestHost"
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
