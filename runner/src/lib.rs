@@ -47,6 +47,7 @@ pub use results::merge::{MergeError, merge};
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
 pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_source};
+pub use scenario::bindings::WIT_PACKAGES;
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
 pub use workers::serve::serve_workers;

@@ -1,5 +1,5 @@
 //! The `volley` binary: parse flags (`cli`), start the async runtime and hand the subcommand to its
-//! file in `commands/` (run, check, serve, report, merge, new, compare), which returns the exit code: 0
+//! file in `commands/` (run, check, serve, report, merge, new, compare, completions, man), which returns the exit code: 0
 //! (passed), 1 (a check, deadline, connection, scenario or threshold failed) or 2 (could not run).
 //! Signals are `signals`, files written `output`; all logic lives in the library.
 
@@ -8,13 +8,17 @@ mod commands;
 mod output;
 mod signals;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use cli::{Cli, Command};
 use commands::COULD_NOT_RUN;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed from `cli::command()` rather than `Cli::parse()`, so `--version` names the interfaces.
+    let cli = match Cli::from_arg_matches(&cli::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     // One core to run on (CPU affinity or a cgroup quota of one): a current-thread runtime, which
     // does the same work without a multi-thread scheduler's cross-thread bookkeeping.
     let one_core = std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1);
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
             Command::Merge(args) => commands::results_files::merge(args),
             Command::New(args) => commands::new::new(args),
             Command::Compare(args) => commands::compare::compare(args),
+            Command::Completions(args) => commands::completions::completions(args),
+            Command::Man(args) => commands::man::man(args),
         }
     });
     runtime.block_on(command).unwrap_or_else(|error| {

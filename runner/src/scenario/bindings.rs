@@ -35,6 +35,8 @@ pub use v0_1::{VolleyScenario as VolleyScenarioV0_1, VolleyScenarioPre as Volley
 pub const WIT_PACKAGE: &str = "volley:scenario@0.2.0";
 /// The older interface this runner still loads.
 pub const WIT_PACKAGE_V0_1: &str = "volley:scenario@0.1.0";
+/// Every interface this runner loads, the current one first (`volley --version` prints them).
+pub const WIT_PACKAGES: [&str; 2] = [WIT_PACKAGE, WIT_PACKAGE_V0_1];
 
 /// Link both versions' `host` and `types` imports for `ConnState`.
 pub fn add_to_linker(
@@ -44,4 +46,19 @@ pub fn add_to_linker(
     use wasmtime::component::HasSelf;
     VolleyScenario::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)?;
     VolleyScenarioV0_1::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constants are what `--version` and the interface errors print: they must be the
+    /// `package` lines of the WIT files the `bindgen!` calls above read.
+    #[test]
+    fn the_package_constants_are_the_wit_files_packages() {
+        let current = include_str!("../../../sdk/wit/scenario.wit");
+        let v0_1 = include_str!("../../../sdk/wit/0.1.0/scenario.wit");
+        assert!(current.contains(&format!("\npackage {WIT_PACKAGE};\n")));
+        assert!(v0_1.contains(&format!("\npackage {WIT_PACKAGE_V0_1};\n")));
+    }
 }
