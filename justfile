@@ -49,6 +49,25 @@ lint:
     cd scenarios && cargo fmt --all --check
     cd scenarios && cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# The file to download, copy onto a machine or into deploy/kubernetes/Dockerfile; see
+# docs/install.md (size, build time). Not part of `just test` (slow). ring (rustls) compiles C:
+# needs musl-gcc (Debian's musl-tools) and `rustup target add x86_64-unknown-linux-musl`.
+# One static `volley` for Linux x86-64 (musl, fat LTO, stripped: the `dist` profile).
+dist:
+    CC_x86_64_unknown_linux_musl=musl-gcc cargo build --profile dist --locked -p volley --target x86_64-unknown-linux-musl
+    @ls -l target/x86_64-unknown-linux-musl/dist/volley | awk '{ printf "target/x86_64-unknown-linux-musl/dist/volley: %d bytes (%.1f MiB)\n", $5, $5 / 1048576 }'
+
+# `file` and `ldd` (static?), then `volley check` and the echo example (3 s) run with that file.
+# Check the `just dist` binary.
+dist-check: scenarios
+    file target/x86_64-unknown-linux-musl/dist/volley
+    file target/x86_64-unknown-linux-musl/dist/volley | grep -q 'static'
+    ldd target/x86_64-unknown-linux-musl/dist/volley 2>&1 | grep -Eq 'statically linked|not a dynamic executable'
+    @echo "static: no shared library, no loader"
+    target/x86_64-unknown-linux-musl/dist/volley --version
+    target/x86_64-unknown-linux-musl/dist/volley check scenarios/echo.yaml
+    target/x86_64-unknown-linux-musl/dist/volley run scenarios/echo.yaml --set load.duration=3s --no-progress
+
 # Render a results file as HTML and screenshot it in headless Chromium, for a person to look at:
 # `just screenshot results.json` writes target/report.html and target/report.png.
 screenshot RESULTS:

@@ -1,12 +1,32 @@
-//! Command-line flags of the `volley` binary (clap). Parsing only; `main.rs` acts on them.
+//! Command-line flags of the `volley` binary (clap). Parsing only; `main.rs` acts on them. The
+//! same definition ([`command`]) is what `volley completions` and `volley man` generate from, and
+//! `--version` names the scenario interfaces the runner loads (`volley::WIT_PACKAGES`).
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
+
+/// `--version`: the crate's version and the WIT packages of the modules this runner loads, from the
+/// constants the runner itself checks modules against, so it cannot drift from what runs.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let [current, older @ ..] = volley::WIT_PACKAGES;
+    format!(
+        "{} (scenario interface {current}; also loads {})",
+        env!("CARGO_PKG_VERSION"),
+        older.join(", ")
+    )
+});
+
+/// The whole command line as clap sees it, with [`VERSION`]: parsing, completions and the man
+/// page all start here.
+pub fn command() -> clap::Command {
+    Cli::command().version(VERSION.as_str())
+}
 
 /// Volley: WebSocket load tests driven by WebAssembly scenarios.
 #[derive(Debug, Parser)]
-#[command(name = "volley", version, about)]
+#[command(name = "volley", about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -36,6 +56,12 @@ pub enum Command {
     /// wasm32-wasip2): the crate's `.cargo/config.toml` names this as the target's runner, so
     /// plain `cargo test` works. Exits with the binary's code (101 when it traps).
     TestModule(TestModuleArgs),
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell to stdout,
+    /// e.g. `volley completions bash > ~/.local/share/bash-completion/completions/volley`.
+    Completions(CompletionsArgs),
+    /// Write the man page (roff): volley(1) to stdout, or with `--dir` one page per command
+    /// (volley.1, volley-run.1, …) into that folder.
+    Man(ManArgs),
 }
 
 /// `volley test-module`.
@@ -46,6 +72,23 @@ pub struct TestModuleArgs {
     /// The test binary's own arguments (test filters, `--nocapture`, …), passed through.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `volley completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `volley man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write volley.1 and a page per subcommand (volley-run.1, …) into this folder instead of
+    /// volley(1) to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `volley new`.
@@ -262,4 +305,25 @@ pub struct CompareArgs {
     /// series side by side.
     #[arg(long)]
     pub html: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks (conflicts, requirements, names) on the whole definition that
+    /// parsing, completions and the man page share.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn the_version_names_every_interface_the_runner_loads() {
+        let version = command().get_version().unwrap_or_default().to_owned();
+        assert!(version.starts_with(env!("CARGO_PKG_VERSION")), "{version}");
+        for package in volley::WIT_PACKAGES {
+            assert!(version.contains(package), "{version}");
+        }
+    }
 }

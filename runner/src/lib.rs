@@ -48,6 +48,7 @@ pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
 pub use scaffold::test_binary::run_test_binary;
 pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_requirement, sdk_source};
+pub use scenario::bindings::WIT_PACKAGES;
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
 pub use workers::serve::serve_workers;

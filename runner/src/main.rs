@@ -1,6 +1,6 @@
 //! The `volley` binary: parse flags (`cli`), start the async runtime and hand the subcommand to its
-//! file in `commands/` (run, check, serve, report, merge, new, compare; test-module
-//! outside the runtime), which returns the exit code: 0
+//! file in `commands/` (run, check, serve, report, merge, new, compare, completions, man;
+//! test-module outside the runtime), which returns the exit code: 0
 //! (passed), 1 (a check, deadline, connection, scenario or threshold failed) or 2 (could not run).
 //! Signals are `signals`, files written `output`; all logic lives in the library.
 
@@ -9,13 +9,17 @@ mod commands;
 mod output;
 mod signals;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use cli::{Cli, Command};
 use commands::COULD_NOT_RUN;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed from `cli::command()` rather than `Cli::parse()`, so `--version` names the interfaces.
+    let cli = match Cli::from_arg_matches(&cli::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     // A test binary runs on this thread, outside the async runtime: WASI's synchronous host
     // functions start their own.
     let command = match cli.command {
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
             Command::New(args) => commands::new::new(args),
             Command::Compare(args) => commands::compare::compare(args),
             Command::TestModule(args) => commands::test_module::test_module(args),
+            Command::Completions(args) => commands::completions::completions(args),
+            Command::Man(args) => commands::man::man(args),
         }
     });
     runtime.block_on(command).unwrap_or_else(|error| {

@@ -73,22 +73,14 @@ fn issue_12_an_unset_environment_variable_is_a_config_error_at_its_place() {
 
 #[test]
 fn a_file_that_is_not_a_component_is_refused_before_connecting() {
-    for command in ["check", "run"] {
-        let ran = match volley()
-            .args([command, "tests/cases/not-a-component/scenario.yaml"])
-            .output()
-        {
-            Ok(output) => collect(output, None),
-            Err(error) => panic!("cannot start volley: {error}"),
-        };
-        assert_eq!(ran.code, 2, "{ran:?}");
-        assert!(
-            ran.stderr.starts_with(
-                "error: scenario module tests/cases/not-a-component/scenario.yaml is not a WebAssembly component"
-            ) && ran.stderr.contains("build it for the `wasm32-wasip2` target"),
-            "{ran:?}"
-        );
-    }
+    golden("not-a-component", "check");
+    golden("not-a-component", "run");
+}
+
+#[test]
+fn issue_25_a_module_that_is_not_a_component_says_what_it_is() {
+    golden("core-module", "check");
+    golden("rlib-module", "check");
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod config_errors;
 mod data;
 mod echo;
 mod engine;
+mod first_contact;
 mod interrupt;
 mod manifests;
 mod measurements;

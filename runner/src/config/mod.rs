@@ -18,6 +18,8 @@ mod error;
 pub mod load;
 mod locate;
 pub mod module_file;
+mod module_kind;
+mod module_path;
 mod network;
 mod overrides;
 pub mod pin;
@@ -184,13 +186,19 @@ impl Scenario {
         let scenario =
             Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())?;
         if !scenario.module.is_file() {
+            let folder = file.parent().unwrap_or(Path::new(""));
+            let fix = match module_path::suggest(&scenario.module) {
+                Some(found) => format!(
+                    "`{}` exists: did you mean `module: {}`? (written relative to this file)",
+                    found.display(),
+                    module_path::relative_to(&found, folder).display()
+                ),
+                None => "build the scenarios with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in the scenario's crate), and write `module:` relative to this file".to_owned(),
+            };
             return Err(ConfigError::at(
                 file,
                 locate::locate(&text, &["module"]),
-                format!(
-                    "module `{}` not found; build the scenarios with `just scenarios` (or `cargo build --release --target wasm32-wasip2` in the scenario's crate), and write `module:` relative to this file",
-                    scenario.module.display()
-                ),
+                format!("module `{}` not found; {fix}", scenario.module.display()),
             ));
         }
         // Read once: the pin is checked against these bytes, and these bytes are compiled.
@@ -211,6 +219,13 @@ impl Scenario {
                 file,
                 locate::locate(&text, &["module_sha256"]),
                 pin::mismatch(&scenario.module, module.digest(), pinned),
+            ));
+        }
+        if let Some(problem) = module_kind::classify(module.bytes()).problem() {
+            return Err(ConfigError::at(
+                file,
+                locate::locate(&text, &["module"]),
+                format!("module `{}` is {problem}", scenario.module.display()),
             ));
         }
         Ok(Scenario {

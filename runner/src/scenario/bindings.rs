@@ -36,6 +36,8 @@ pub use v0_1::{VolleyScenario as VolleyScenarioV0_1, VolleyScenarioPre as Volley
 pub const WIT_PACKAGE: &str = "volley:scenario@0.2.0";
 /// The older interface this runner still loads.
 pub const WIT_PACKAGE_V0_1: &str = "volley:scenario@0.1.0";
+/// Every interface this runner loads, the current one first (`volley --version` prints them).
+pub const WIT_PACKAGES: [&str; 2] = [WIT_PACKAGE, WIT_PACKAGE_V0_1];
 
 /// The `volley-sdk` version requirement that speaks `WIT_PACKAGE`: its major and minor (the SDK's
 /// version follows the interface's, `sdk/Cargo.toml`), e.g. `0.2` for `volley:scenario@0.2.0`.
