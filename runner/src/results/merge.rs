@@ -446,6 +446,12 @@ pub fn merge(inputs: Vec<(String, Report)>, partial: bool) -> Result<Report, Mer
     run.elapsed_s = (run.ended_at_unix_ms.saturating_sub(run.started_at_unix_ms) as f64) / 1000.0;
     merged.warnings = crate::results::health::warnings(&merged);
     mark_partial(&mut merged);
+    // A judgement made on one file's figures does not hold for the merged ones.
+    if let Some(regressions) = &mut merged.regressions {
+        regressions.not_evaluated(
+            "merged results: `volley merge` reads no baseline; compare them with `volley compare BASE MERGED`",
+        );
+    }
     merged.apply_thresholds(&rules);
     Ok(merged)
 }
