@@ -530,7 +530,8 @@ load:
         assert_eq!(scenario.regressions.len(), 2);
         assert_eq!(scenario.regressions[1].position, Some((14, 5)));
         assert_eq!(scenario.baseline, Some(PathBuf::from("dir/base.json")));
-        let text = format!("{GOOD}regressions:\n  - round_trip p99 < +10%\n  - round_trip p99 < 10%\n");
+        let text =
+            format!("{GOOD}regressions:\n  - round_trip p99 < +10%\n  - round_trip p99 < 10%\n");
         let error = parse(&text).unwrap_err().to_string();
         assert!(
             error.starts_with(

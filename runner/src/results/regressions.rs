@@ -504,7 +504,10 @@ mod tests {
             .err()
             .ok_or("accepted")?
             .to_string();
-        assert!(error.contains("did you mean `round_trip p99.9`?"), "{error}");
+        assert!(
+            error.contains("did you mean `round_trip p99.9`?"),
+            "{error}"
+        );
         let fine = self::rules(&["round_trip p99 < +10%", "failures \"x\" < +1"])?;
         check_baseline(&fine, Path::new("s.yaml"), &base).map_err(|e| e.to_string())?;
         Ok(())
