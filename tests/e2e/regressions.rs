@@ -8,7 +8,7 @@
 //! ran on a quiet machine, as in `compare.rs`.
 
 use crate::servers::{Misbehaviour, misbehaving, runtime};
-use crate::support::{Ran, build_scenarios, collect, volley};
+use crate::support::{Ran, build_scenarios, check_report_in_browser, collect, repo, volley};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -232,12 +232,14 @@ fn a_server_twenty_milliseconds_slower_fails_round_trip_p99_with_every_output_ag
     let failures = xml.matches("<failure ").count();
     assert_eq!(failures, reasons.len(), "{xml}\n{ran:?}");
     assert!(xml.contains(&format!("failures=\"{failures}\"")), "{xml}");
-    // The HTML page embeds the same judgement.
+    // The HTML page embeds the same judgement and renders it (headless Chromium).
     let page = std::fs::read_to_string(&html).unwrap_or_default();
     assert!(
         page.contains("\"status\":\"failed\""),
         "no failed rule in the page"
     );
+    let shot = repo().join("target/regressions-screenshot.png");
+    check_report_in_browser(&html, &shot, 1, &["regressions"]);
 }
 
 /// `volley COMMAND FILE [extra…]`, expected to be refused (exit 2); its stderr.
