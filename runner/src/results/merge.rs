@@ -530,6 +530,35 @@ mod tests {
     }
 
     #[test]
+    fn regression_rules_judged_on_one_shard_are_not_evaluated_after_a_merge() -> Result<(), String>
+    {
+        let rules = [crate::config::regression::Regression::parse(
+            "round_trip p99 < +10%",
+        )?];
+        let baseline = crate::results::regressions::Baseline {
+            file: "base.json".into(),
+            report: shard("r0", 0, 1, 0),
+        };
+        let mut first = shard("r1", 0, 2, 10_000);
+        first.apply_regressions(&rules, Some(&baseline));
+        let merged = merge(named(vec![first, shard("r1", 1, 2, 10_000)]), false)
+            .map_err(|error| error.to_string())?;
+        let judged = merged.regressions.ok_or("no regressions")?;
+        assert_eq!(
+            judged.rules[0].status,
+            crate::results::regressions::Status::NotEvaluated,
+            "{judged:?}"
+        );
+        assert!(
+            judged.rules[0]
+                .detail
+                .starts_with("not evaluated (merged results"),
+            "{judged:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn a_retried_shard_lands_where_it_ran() -> Result<(), MergeError> {
         // Shard 1 ran again 10 minutes later (a Kubernetes index retried).
         let merged = merge(
