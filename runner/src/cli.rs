@@ -35,6 +35,8 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process and moved once: boxing `RunArgs` would save nothing worth its noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a scenario file and report (exit 0 passed; 1 a check, threshold, reply deadline,
     /// connection or scenario failed; 2 could not run).
@@ -204,6 +206,10 @@ pub struct RunArgs {
     /// sum over the workers) and one exit code; `auto` picks enough for the open-file limit.
     #[arg(long, value_name = "N|auto", value_parser = parse_workers, conflicts_with = "shard")]
     pub workers: Option<volley::WorkerCount>,
+    /// Judge the file's `regressions:` rules against this results file of an earlier run
+    /// (`volley run --out`, `volley merge`); overrides the file's `baseline:`.
+    #[arg(long, value_name = "RESULTS.json")]
+    pub baseline: Option<PathBuf>,
     /// Write each time-series point with the live figures as a JSON line on stdout instead of the
     /// summary (set by `--workers` for its worker processes).
     #[arg(long, hide = true)]

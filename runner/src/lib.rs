@@ -44,6 +44,7 @@ pub use load::limits::{raise_open_files, workers_for};
 pub use load::shard::{Shard, parse_run_id, parse_start_at};
 pub use results::compare::{Comparison, compare};
 pub use results::merge::{MergeError, merge};
+pub use results::regressions::Baseline;
 pub use results::report::Report;
 pub use run::{RunError, RunOptions, run};
 pub use scaffold::test_binary::run_test_binary;
@@ -53,6 +54,19 @@ pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
 pub use workers::serve::serve_workers;
 pub use workers::{WorkerCount, WorkerError, WorkerOptions, run_workers};
+
+/// Judge `scenario`'s `regressions:` rules on `report` against `baseline` (none: the rules are
+/// "not evaluated"), store the outcome in the report and judge its verdict again, so every output
+/// of the run reads the same judgement.
+pub fn judge_regressions(report: &mut Report, scenario: &Scenario, baseline: Option<&Baseline>) {
+    report.apply_regressions(&scenario.regressions, baseline);
+}
+
+/// Refuse, before a run, a regression rule of `scenario` whose figure `baseline` lacks (the error
+/// names the rule's `file:line:column`).
+pub fn check_baseline(scenario: &Scenario, baseline: &Baseline) -> Result<(), ConfigError> {
+    results::regressions::check_baseline(&scenario.regressions, &scenario.file, baseline)
+}
 
 /// The terminal summary of a report (what `volley run` prints).
 pub fn render_summary(report: &Report) -> String {

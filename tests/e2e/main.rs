@@ -26,6 +26,7 @@ mod one_core;
 mod outputs;
 mod protocols;
 mod ramp;
+mod regressions;
 mod requests;
 mod scaffold;
 mod scale;

@@ -1,17 +1,24 @@
 //! `volley run FILE`: load the scenario, run it (in this process, or in `--workers N` processes)
 //! with Ctrl-C or SIGTERM as the polite shutdown and a second one as the hard stop, then write the
-//! results files and print the summary. The run itself is the library's `run` / `run_workers`.
+//! results files and print the summary. With `--baseline` (or the file's `baseline:`) the results
+//! are judged against that earlier run's by the file's `regressions:` before anything is written.
+//! The run itself is the library's `run` / `run_workers`.
 
 use crate::cli::RunArgs;
+use crate::commands::results_files::read_results;
 use crate::commands::{COULD_NOT_RUN, finish, load, overrides};
 use crate::signals;
 use std::process::ExitCode;
-use volley::RunOptions;
+use volley::{Baseline, RunOptions, Scenario};
 
 /// Run the scenario of `args`; the verdict's exit code.
 pub async fn run(args: RunArgs) -> ExitCode {
     let scenario = match load(&args.file) {
         Ok(scenario) => scenario,
+        Err(code) => return code,
+    };
+    let baseline = match baseline(&args, &scenario) {
+        Ok(baseline) => baseline,
         Err(code) => return code,
     };
     let mut interrupts = match signals::Interrupts::install() {
@@ -60,7 +67,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
             hard_stop,
         };
         return match volley::run_workers(&scenario, &options, shutdown).await {
-            Ok(report) => finish(&report, &args.outputs, true),
+            Ok(mut report) => {
+                volley::judge_regressions(&mut report, &scenario, baseline.as_ref());
+                finish(&report, &args.outputs, true)
+            }
             Err(error) => {
                 eprintln!("error: {error}");
                 ExitCode::from(COULD_NOT_RUN)
@@ -79,13 +89,48 @@ pub async fn run(args: RunArgs) -> ExitCode {
         feed: args.feed,
         run_id: args.run_id.clone(),
     };
-    let report = match volley::run(&scenario, &options, shutdown).await {
+    let mut report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(COULD_NOT_RUN);
         }
     };
+    // A worker's results are merged and judged by its parent, which holds the baseline.
+    if !args.feed {
+        volley::judge_regressions(&mut report, &scenario, baseline.as_ref());
+    }
     // A worker's stdout is its parent's feed: no summary there.
     finish(&report, &args.outputs, !args.feed)
+}
+
+/// The baseline the file's `regressions:` are judged against: `--baseline`, else the file's
+/// `baseline:`; read, and checked against the rules, before the run (exit 2 when it is not a
+/// results file or lacks a rule's figure). None for a worker, and when the file has no rules
+/// (a warning says the baseline is unused).
+fn baseline(args: &RunArgs, scenario: &Scenario) -> Result<Option<Baseline>, ExitCode> {
+    let Some(path) = args.baseline.as_ref().or(scenario.baseline.as_ref()) else {
+        return Ok(None);
+    };
+    if args.feed {
+        return Ok(None);
+    }
+    if scenario.regressions.is_empty() {
+        eprintln!(
+            "warning: the baseline {} is unused: {} has no `regressions:` rules to judge against it",
+            path.display(),
+            scenario.file.display()
+        );
+        return Ok(None);
+    }
+    let report = read_results(path)?;
+    let baseline = Baseline {
+        file: path.display().to_string(),
+        report,
+    };
+    volley::check_baseline(scenario, &baseline).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(COULD_NOT_RUN)
+    })?;
+    Ok(Some(baseline))
 }

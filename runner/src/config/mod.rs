@@ -1,6 +1,6 @@
 //! Stage `config`: scenario files. YAML text → `${ENV}` substituted (`substitute`) → `--set`
 //! applied (`overrides`) → [`raw`] serde types (`deny_unknown_fields`) → validated [`Scenario`]
-//! (`validate`, `network`, `compression`, `load`, `threshold`). After this stage no stringly URL, path or duration
+//! (`validate`, `network`, `compression`, `load`, `threshold`, `regression`). After this stage no stringly URL, path or duration
 //! survives: targets are URL templates checked at load (`template`), paths are resolved against the
 //! file's folder, durations are `Duration`s. Every error names `file:line:column` and the fix
 //! (`error`, `locate`); none shows a secret (`redact`: a target's query values and password, a
@@ -26,6 +26,7 @@ pub mod pin;
 pub mod rate;
 mod raw;
 pub mod redact;
+pub mod regression;
 mod substitute;
 pub mod template;
 pub mod threshold;
@@ -94,6 +95,11 @@ pub struct Scenario {
     pub limits: Limits,
     /// Pass/fail rules on the results.
     pub thresholds: Vec<threshold::Threshold>,
+    /// `regressions:`: limits on the change of figures against a baseline run.
+    pub regressions: Vec<regression::Regression>,
+    /// `baseline:`: the baseline's results file, resolved against the file's folder
+    /// (`volley run --baseline` overrides it).
+    pub baseline: Option<PathBuf>,
     /// DNS, source addresses, pacing, timeouts, heartbeat, reconnect, compression.
     pub net: Network,
     /// TLS trust and identity.
@@ -524,6 +530,27 @@ load:
         assert!(
             error.starts_with(
                 "dir/s.yaml:12:5: threshold `latency p99 < 50ms`: unknown metric `latency`"
+            ),
+            "{error}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn regression_rules_parse_and_mistakes_point_at_the_rule() -> Result<(), ConfigError> {
+        let text = format!(
+            "{GOOD}baseline: base.json\nregressions:\n  - round_trip p99 < +10%\n  - checks pass_rate > -0.1pp\n"
+        );
+        let scenario = parse(&text)?;
+        assert_eq!(scenario.regressions.len(), 2);
+        assert_eq!(scenario.regressions[1].position, Some((14, 5)));
+        assert_eq!(scenario.baseline, Some(PathBuf::from("dir/base.json")));
+        let text =
+            format!("{GOOD}regressions:\n  - round_trip p99 < +10%\n  - round_trip p99 < 10%\n");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "dir/s.yaml:13:5: regression `round_trip p99 < 10%`: `10%` needs a sign"
             ),
             "{error}"
         );

@@ -36,6 +36,12 @@ pub struct RawFile {
     pub limits: RawLimits,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
+    /// Regression rules against a baseline run (parsed in `validate`).
+    #[serde(default)]
+    pub regressions: Vec<String>,
+    /// The baseline's results file, relative to the scenario file.
+    #[serde(default, deserialize_with = "scalar")]
+    pub baseline: Option<String>,
     #[serde(default)]
     pub net: RawNet,
     #[serde(default)]

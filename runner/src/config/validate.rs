@@ -7,6 +7,7 @@ use super::data_file;
 use super::load::{ArrivalRamp, ArrivalRate, ArrivalStage, Load, Shape, Stage, stages_duration};
 use super::rate::parse_rate;
 use super::raw::{self, RawFile};
+use super::regression::Regression;
 use super::template::{Template, TemplateValues};
 use super::threshold::Threshold;
 use super::units::{human_duration, parse_bytes, parse_duration};
@@ -479,6 +480,23 @@ impl Validator<'_> {
             thresholds.push(threshold);
         }
 
+        let mut regressions = Vec::new();
+        for (index, rule) in raw.regressions.iter().enumerate() {
+            let position = locate::locate_item(self.text, &["regressions"], index);
+            let regression = Regression::parse(rule).map_err(|message| {
+                ConfigError::at(
+                    self.file,
+                    position,
+                    format!("regression `{}`: {message}", rule.trim()),
+                )
+            })?;
+            regressions.push(Regression {
+                position,
+                ..regression
+            });
+        }
+        let baseline = raw.baseline.as_ref().map(|path| folder.join(path));
+
         let net = self.network(&raw.net, load.connect_timeout)?;
         let tls = self.tls(&raw.tls, folder)?;
 
@@ -486,6 +504,8 @@ impl Validator<'_> {
             net,
             tls,
             thresholds,
+            regressions,
+            baseline,
             file: self.file.to_owned(),
             name: raw.name,
             description: raw.description,

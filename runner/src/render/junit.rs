@@ -1,4 +1,5 @@
-//! JUnit XML for CI systems: one test case per check and per threshold, plus one for connection
+//! JUnit XML for CI systems: one test case per check, per threshold and per regression rule (a
+//! rule not evaluated for want of a baseline is `<skipped>`), plus one for connection
 //! failures and one for scenario errors, so a CI dashboard shows which rule broke; the round trips
 //! of named requests go in as suite properties (`round_trip{NAME} p99` …). Its failures are the
 //! verdict's: failures an error budget allowed are said in `<system-out>`, and the budget's
@@ -6,6 +7,7 @@
 //! of a [`Report`].
 
 use crate::config::units::human_micros;
+use crate::results::regressions::Status;
 use crate::results::report::Report;
 use crate::results::verdict::{Decision, Kind};
 use std::fmt::Write as _;
@@ -39,8 +41,11 @@ struct Case {
     name: String,
     /// `<failure message="…"/>`: the case failed the run.
     failure: Option<String>,
-    /// `<system-out>`: failures an error budget allowed (the run did not fail because of them).
+    /// `<system-out>`: failures an error budget allowed (the run did not fail because of them),
+    /// or how a regression rule that held was judged.
     allowed: Option<String>,
+    /// `<skipped message="…"/>`: a regression rule not evaluated (no baseline).
+    skipped: Option<String>,
 }
 
 impl Case {
@@ -50,6 +55,7 @@ impl Case {
             name: name.into(),
             failure,
             allowed: None,
+            skipped: None,
         }
     }
 
@@ -97,6 +103,17 @@ pub fn render(report: &Report) -> String {
     for outcome in &report.thresholds {
         let failure = (!outcome.passed).then(|| format!("crossed: actual {}", outcome.actual));
         cases.push(Case::new("thresholds", &outcome.expression, failure));
+    }
+    if let Some(regressions) = &report.regressions {
+        for rule in &regressions.rules {
+            let mut case = Case::new("regressions", &rule.expression, None);
+            match rule.status {
+                Status::Failed => case.failure = Some(rule.detail.clone()),
+                Status::Passed => case.allowed = Some(rule.detail.clone()),
+                Status::NotEvaluated => case.skipped = Some(rule.detail.clone()),
+            }
+            cases.push(case);
+        }
     }
     let failures = &report.connections.failed_by_reason;
     let scenario_errors = &report.scenario_errors;
@@ -149,6 +166,12 @@ pub fn render(report: &Report) -> String {
         ));
     }
     let failed = cases.iter().filter(|case| case.failure.is_some()).count();
+    let skipped = cases.iter().filter(|case| case.skipped.is_some()).count();
+    let skipped = if skipped > 0 {
+        format!(" skipped=\"{skipped}\"")
+    } else {
+        String::new()
+    };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let partial = report
         .partial_note()
@@ -156,13 +179,13 @@ pub fn render(report: &Report) -> String {
     let suite = xml(&format!("volley: {}{partial}", report.scenario.name));
     let _ = writeln!(
         out,
-        "<testsuites name=\"{suite}\" tests=\"{}\" failures=\"{failed}\" time=\"{}\">",
+        "<testsuites name=\"{suite}\" tests=\"{}\" failures=\"{failed}\"{skipped} time=\"{}\">",
         cases.len(),
         report.run.elapsed_s
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failed}\" time=\"{}\">",
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failed}\"{skipped} time=\"{}\">",
         cases.len(),
         report.run.elapsed_s
     );
@@ -194,6 +217,14 @@ pub fn render(report: &Report) -> String {
             xml(&case.class),
             xml(&case.name)
         );
+        if let Some(message) = &case.skipped {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                xml(message)
+            );
+            continue;
+        }
         match (&case.failure, &case.allowed) {
             (Some(message), _) => {
                 let _ = writeln!(

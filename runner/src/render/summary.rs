@@ -1,7 +1,8 @@
 //! The end-of-run summary for a terminal or a CI log: plain aligned text, no control characters.
-//! Reads a [`Report`] only; JSON lives in `results::report`.
+//! Reads a [`Report`] only (its regression outcomes included); JSON lives in `results::report`.
 
 use crate::config::units::{human_bytes, human_micros as micros};
+use crate::results::regressions::{Regressions, Status};
 use crate::results::report::{CompressionStats, Distribution, MessageStats, Report};
 use std::fmt::Write;
 
@@ -333,6 +334,9 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if let Some(regressions) = &report.regressions {
+        render_regressions(&mut out, regressions);
+    }
     let p = &report.process;
     let _ = writeln!(
         out,
@@ -376,6 +380,36 @@ pub fn render(report: &Report) -> String {
         }
     }
     printable(&out)
+}
+
+/// The `regressions` section: the baseline, what differs from it, one line per rule.
+fn render_regressions(out: &mut String, regressions: &Regressions) {
+    match &regressions.baseline {
+        Some(file) => {
+            let _ = writeln!(
+                out,
+                "regressions (against the baseline {})",
+                printable(file)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "regressions: not evaluated (no baseline; give `--baseline RESULTS.json` or `baseline:` in the file)"
+            );
+        }
+    }
+    for note in &regressions.notes {
+        let _ = writeln!(out, "  warning: {}", printable(note));
+    }
+    for rule in &regressions.rules {
+        let mark = match rule.status {
+            Status::Passed => "✓",
+            Status::Failed => "✗",
+            Status::NotEvaluated => "–",
+        };
+        let _ = writeln!(out, "  {mark} {:<40} {}", rule.expression, rule.detail);
+    }
 }
 
 #[cfg(test)]

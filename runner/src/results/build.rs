@@ -119,6 +119,7 @@ impl Report {
                 .collect(),
             scenario_errors: totals.scenario_errors.clone(),
             thresholds: Vec::new(),
+            regressions: None,
             series: crate::measure::series::Series::default(),
             process,
             population: None,

@@ -446,6 +446,12 @@ pub fn merge(inputs: Vec<(String, Report)>, partial: bool) -> Result<Report, Mer
     run.elapsed_s = (run.ended_at_unix_ms.saturating_sub(run.started_at_unix_ms) as f64) / 1000.0;
     merged.warnings = crate::results::health::warnings(&merged);
     mark_partial(&mut merged);
+    // A judgement made on one file's figures does not hold for the merged ones.
+    if let Some(regressions) = &mut merged.regressions {
+        regressions.not_evaluated(
+            "merged results: `volley merge` reads no baseline; compare them with `volley compare BASE MERGED`",
+        );
+    }
     merged.apply_thresholds(&rules);
     Ok(merged)
 }
@@ -520,6 +526,35 @@ mod tests {
         let sent: Vec<u64> = merged.series.points.iter().map(|p| p.sent).collect();
         assert_eq!(sent, vec![2, 2]);
         assert!(merged.warnings.iter().all(|w| !w.contains("partial")));
+        Ok(())
+    }
+
+    #[test]
+    fn regression_rules_judged_on_one_shard_are_not_evaluated_after_a_merge() -> Result<(), String>
+    {
+        let rules = [crate::config::regression::Regression::parse(
+            "round_trip p99 < +10%",
+        )?];
+        let baseline = crate::results::regressions::Baseline {
+            file: "base.json".into(),
+            report: shard("r0", 0, 1, 0),
+        };
+        let mut first = shard("r1", 0, 2, 10_000);
+        first.apply_regressions(&rules, Some(&baseline));
+        let merged = merge(named(vec![first, shard("r1", 1, 2, 10_000)]), false)
+            .map_err(|error| error.to_string())?;
+        let judged = merged.regressions.ok_or("no regressions")?;
+        assert_eq!(
+            judged.rules[0].status,
+            crate::results::regressions::Status::NotEvaluated,
+            "{judged:?}"
+        );
+        assert!(
+            judged.rules[0]
+                .detail
+                .starts_with("not evaluated (merged results"),
+            "{judged:?}"
+        );
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 //! `merge` combines shard results exactly (HDR histograms via `codec`; their time series lined up
 //! by wall-clock time in `timeline`); `health` warns when the
 //! generator itself was saturated; `compare` sets two reports side by side for `volley compare`,
-//! judging each change with the statistics of `compare_significance`.
+//! judging each change with the statistics of `compare_significance`; `regressions` judges the
+//! file's regression rules on such a comparison against a baseline run.
 //!
 //! Hands to `render`: a finished [`report::Report`]. Does not live here: parsing the rules
 //! (`config::threshold`), recording (`measure`), any text, HTML or metrics output (`render`).
@@ -15,6 +16,7 @@ pub mod compare;
 pub mod compare_significance;
 pub mod health;
 pub mod merge;
+pub mod regressions;
 pub mod report;
 pub mod thresholds;
 pub mod timeline;

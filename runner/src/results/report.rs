@@ -69,6 +69,10 @@ pub struct Report {
     /// Thresholds from the file, evaluated on these results.
     #[serde(default)]
     pub thresholds: Vec<Outcome>,
+    /// The file's regression rules judged against a baseline run (`--baseline`); absent when the
+    /// file has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regressions: Option<crate::results::regressions::Regressions>,
     /// Warnings about the measurement itself (a saturated generator), see `results::health`.
     #[serde(default)]
     pub warnings: Vec<String>,

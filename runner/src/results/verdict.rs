@@ -1,4 +1,5 @@
-//! The verdict: whether a run passed, and why not, from its figures and threshold outcomes. The
+//! The verdict: whether a run passed, and why not, from its figures, threshold outcomes and
+//! regression outcomes (judged in `regressions`). The
 //! exit code follows from it (0 passed, 1 failed). Judged at the end of a run and again after a
 //! merge; the rules themselves are evaluated in `thresholds`. [`decisions`] says how each kind of
 //! failure was judged (a threshold's error budget or the strict default), for the verdict and for
@@ -241,6 +242,17 @@ impl Report {
             &self.scenario_errors,
             &self.thresholds,
         );
+        if let Some(regressions) = &self.regressions {
+            for rule in regressions.failed() {
+                self.verdict
+                    .reasons
+                    .push(format!("regression `{}`: {}", rule.expression, rule.detail));
+            }
+            if !self.verdict.reasons.is_empty() {
+                self.verdict.passed = false;
+                self.verdict.exit_code = 1;
+            }
+        }
         if let Some(limit) = &self.run.max_duration_reached {
             self.verdict.reasons.push(format!(
                 "the run reached load.max_duration ({limit}) before every virtual user finished its iterations"
