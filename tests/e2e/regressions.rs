@@ -116,25 +116,35 @@ fn quiet_pair(
     );
 }
 
+/// Rules limit how much worse a run may be: a run faster than its baseline holds them, even when
+/// the change is significant. (Two runs of one load are not used here: on a shared 2-core machine
+/// other tests loading it between them moved a p99 from 1.11 ms to 8.00 ms, significantly, while
+/// the timer lag stayed low; a baseline 20 ms slower leaves no such doubt.)
 #[test]
-fn a_run_against_an_earlier_run_of_the_same_load_holds_its_regression_rules() {
+fn a_run_faster_than_its_baseline_holds_its_regression_rules() {
     let folder = scratch();
     let (base, new) = (
         folder.path().join("base.json"),
         folder.path().join("new.json"),
     );
-    let ran = quiet_pair("embedded://echo", "embedded://echo", 20, &base, &new, &[]);
+    let runtime = runtime();
+    let late = misbehaving(&runtime, Misbehaviour::EchoAfter(Duration::from_millis(20)));
+    let prompt = misbehaving(&runtime, Misbehaviour::EchoAfter(Duration::ZERO));
+    // An echo every 40 ms: the late server answers each before the next is sent.
+    let ran = quiet_pair(&late, &prompt, 40, &base, &new, &[]);
     assert_eq!(ran.code, 0, "{ran:?}");
     let judged = &results(&ran)["regressions"];
     assert_eq!(judged["baseline"], base.display().to_string(), "{ran:?}");
-    for expression in [
-        "round_trip p99 < +10%",
-        "round_trip{echo} p50 < +10%",
-        "checks pass_rate > -0.1pp",
-    ] {
+    for expression in ["round_trip p99 < +10%", "round_trip{echo} p50 < +10%"] {
         let outcome = rule(&ran, expression);
         assert_eq!(outcome["status"], "passed", "{ran:?}");
-        assert_ne!(outcome["significant"], true, "{ran:?}");
+        assert_eq!(outcome["beyond_limit"], false, "{ran:?}");
+        assert!(
+            outcome["change"]
+                .as_f64()
+                .is_some_and(|change| change < 0.0),
+            "faster: {ran:?}"
+        );
     }
     // The same checks passed in both: no change at all.
     let checks = rule(&ran, "checks pass_rate > -0.1pp");
