@@ -1,11 +1,12 @@
 //! The `volley` subcommands, one file each: `run`, `check`, `serve`, `report` and `merge` (the
-//! commands that read results files), `new`, `compare`, `test-module`. Each takes its parsed flags (`cli`) and returns the
+//! commands that read results files), `new`, `compare`, `kubernetes`, `test-module`. Each takes its parsed flags (`cli`) and returns the
 //! exit code; what they share lives here: loading the scenario file with `--target` and `--set`,
 //! and finishing a run or a merge (results files first, then the summary). All logic lives in the
 //! library; these only call it and print.
 
 pub mod check;
 pub mod compare;
+pub mod kubernetes;
 pub mod new;
 pub mod results_files;
 pub mod run;
