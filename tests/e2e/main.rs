@@ -14,6 +14,7 @@ mod data;
 mod echo;
 mod engine;
 mod interrupt;
+mod kubernetes;
 mod manifests;
 mod measurements;
 mod module_cache;
