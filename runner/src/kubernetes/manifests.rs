@@ -375,7 +375,7 @@ mod tests {
                 },
                 ScenarioFile {
                     key: "echo.wasm".into(),
-                    bytes: vec![0, b'a', b's', b'm', 0xff].repeat(module_bytes / 5),
+                    bytes: [0, b'a', b's', b'm', 0xff].repeat(module_bytes / 5),
                     is_module: true,
                 },
             ],
