@@ -60,6 +60,16 @@ pub enum KubernetesError {
         /// Why.
         error: std::io::Error,
     },
+    /// More pods than connections: a pod would carry none, and a shard without a connection fails.
+    #[error(
+        "--shards {shards} is more than the scenario's {connections} connections (load.connections): a pod without a connection fails its shard; use --shards {connections} or fewer"
+    )]
+    TooManyShards {
+        /// N asked for.
+        shards: u32,
+        /// `load.connections` after `--set`.
+        connections: u32,
+    },
     /// A manifest could not be written as YAML.
     #[error("cannot write the manifests as YAML: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
@@ -72,6 +82,12 @@ pub fn generate(
     options: &KubernetesOptions,
 ) -> Result<Generated, KubernetesError> {
     let files = scenario_files::collect(file, overrides)?;
+    if options.shards.get() > files.connections {
+        return Err(KubernetesError::TooManyShards {
+            shards: options.shards.get(),
+            connections: files.connections,
+        });
+    }
     let source = ScenarioSource::for_files(&files);
     let plan = Plan {
         names: Names::of(&files.name),
@@ -161,6 +177,14 @@ mod tests {
             generate(&folder.join("s.yaml"), &Overrides::default(), &options)
                 .map_err(|error| error.to_string())
         });
+        let too_many = generate(
+            &folder.join("s.yaml"),
+            &Overrides::default(),
+            &KubernetesOptions {
+                shards: NonZeroU32::MIN.saturating_add(2),
+                ..options.clone()
+            },
+        );
         let _ = std::fs::remove_dir_all(&folder);
         let generated = generated?;
         let paths: Vec<String> = generated
@@ -180,6 +204,14 @@ mod tests {
             ]
         );
         assert!(generated.in_config_map);
+        let error = too_many
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("--shards 3 is more than the scenario's 2 connections"),
+            "{error}"
+        );
         for file in &generated.files[1..] {
             let text = String::from_utf8_lossy(&file.bytes);
             serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)
