@@ -16,11 +16,7 @@ pub fn kubernetes(args: KubernetesArgs) -> ExitCode {
     let options = KubernetesOptions {
         shards: args.shards,
         image: args.image.clone(),
-        command: format!(
-            "volley kubernetes {} --shards {}",
-            args.file.display(),
-            args.shards
-        ),
+        command: command_line(&args),
     };
     let generated = match volley::kubernetes_manifests(&args.file, &overrides, &options) {
         Ok(generated) => generated,
@@ -57,4 +53,22 @@ pub fn kubernetes(args: KubernetesArgs) -> ExitCode {
         args.out.join("README.md").display()
     );
     ExitCode::SUCCESS
+}
+
+/// The command line as the README quotes it: `--target` and `--set` values hidden (`…`), since
+/// they may carry tokens.
+fn command_line(args: &KubernetesArgs) -> String {
+    let mut line = format!(
+        "volley kubernetes {} --shards {} --image {}",
+        args.file.display(),
+        args.shards,
+        args.image
+    );
+    if args.target.is_some() {
+        line.push_str(" --target …");
+    }
+    for (key, _) in &args.sets {
+        line.push_str(&format!(" --set {key}=…"));
+    }
+    line
 }
