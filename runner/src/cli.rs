@@ -54,6 +54,9 @@ pub enum Command {
     /// Compare two results files: every figure both have, the change, and whether it is larger
     /// than the noise (exit 0; 2 when a file cannot be read or written).
     Compare(CompareArgs),
+    /// Write the Kubernetes manifests of a run in N pods: the scenario and its files in a
+    /// ConfigMap (a volume past 1 MiB), an Indexed Job of N shards, the merge Job and a README.
+    Kubernetes(KubernetesArgs),
     /// Run a scenario crate's test binary (a WASI command built by `cargo test` for
     /// wasm32-wasip2): the crate's `.cargo/config.toml` names this as the target's runner, so
     /// plain `cargo test` works. Exits with the binary's code (101 when it traps).
@@ -91,6 +94,30 @@ pub struct ManArgs {
     /// volley(1) to stdout.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `volley kubernetes`.
+#[derive(Debug, clap::Args)]
+pub struct KubernetesArgs {
+    /// The scenario file (YAML); its module, data file and TLS files go with it.
+    pub file: PathBuf,
+    /// N: the pods of the Indexed Job, each running shard I of N.
+    #[arg(long, value_name = "N")]
+    pub shards: std::num::NonZeroU32,
+    /// The runner image (built from deploy/kubernetes/Dockerfile).
+    #[arg(long, default_value = "volley:latest")]
+    pub image: String,
+    /// The folder to write the manifests and README.md into (created if missing; files of the
+    /// same names are replaced).
+    #[arg(long, value_name = "DIR", default_value = "kubernetes")]
+    pub out: PathBuf,
+    /// Connect here instead of the file's `target` (written into the ConfigMap's scenario).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Override a field of the file (written into the ConfigMap's scenario), e.g.
+    /// `--set load.connections=100000`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
 }
 
 /// `volley new`.

@@ -13,7 +13,8 @@
 //! and throwaway CA) stands beside the flow; `workers` runs a whole run as N processes of this
 //! binary (`--workers`), sums their live feeds and merges their results. A stage imports only the stages before it.
 //!
-//! `scaffold` (`volley new`: a fresh scenario crate from templates) stands apart from the flow too.
+//! `scaffold` (`volley new`: a fresh scenario crate from templates) and `kubernetes` (`volley
+//! kubernetes`: the manifests of a sharded run, in memory) stand apart from the flow too.
 //! `websocket` (the RFC 6455 codec and permessage-deflate: pure parts and the async socket) sits
 //! below `connection`; of the stages it imports only `config::units` (byte counts in reasons).
 //!
@@ -23,6 +24,7 @@
 mod config;
 mod connection;
 mod devserver;
+mod kubernetes;
 mod load;
 mod measure;
 mod render;
@@ -40,6 +42,9 @@ pub use config::units::{human_bytes, human_micros, parse_duration};
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};
 pub use devserver::server::EmbeddedServer;
+pub use kubernetes::{
+    Generated, GeneratedFile, KubernetesError, KubernetesOptions, generate as kubernetes_manifests,
+};
 pub use load::limits::{raise_open_files, workers_for};
 pub use load::shard::{Shard, parse_run_id, parse_start_at};
 pub use results::compare::{Comparison, compare};

@@ -15,6 +15,7 @@ mod echo;
 mod engine;
 mod first_contact;
 mod interrupt;
+mod kubernetes;
 mod manifests;
 mod measurements;
 mod module_cache;

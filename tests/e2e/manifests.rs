@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// `kubernetes-validate` beside the test Python (`VOLLEY_TEST_PYTHON`, the `.venv` one).
-fn validator() -> PathBuf {
+pub fn validator() -> PathBuf {
     let python = std::env::var("VOLLEY_TEST_PYTHON")
         .map_or_else(|_| repo().join(".venv/bin/python"), PathBuf::from);
     let tool = python.with_file_name("kubernetes-validate");
@@ -21,7 +21,8 @@ fn validator() -> PathBuf {
     tool
 }
 
-fn validate(files: &[PathBuf]) -> (bool, String) {
+/// `kubernetes-validate --strict FILES…`: whether every file passed, and what it printed.
+pub fn validate(files: &[PathBuf]) -> (bool, String) {
     let output = Command::new(validator())
         .arg("--strict")
         .args(files)

@@ -5,7 +5,8 @@
 //! file's folder, durations are `Duration`s. Every error names `file:line:column` and the fix
 //! (`error`, `locate`); none shows a secret (`redact`: a target's query values and password, a
 //! `--set` value). `Scenario::load` reads the module once (`module_file`) and checks that very
-//! buffer against `module_sha256:` (`pin`); `scenario::engine` compiles it. `units` is the leaf
+//! buffer against `module_sha256:` (`pin`); `scenario::engine` compiles it. `relocate` writes a file
+//! back with its paths renamed (for `volley kubernetes`). `units` is the leaf
 //! every stage may use for parsing and printing durations and sizes.
 //!
 //! Hands to `load` (and the rest): an immutable [`Scenario`]. Imports no other stage. Does not live
@@ -27,6 +28,7 @@ pub mod rate;
 mod raw;
 pub mod redact;
 pub mod regression;
+pub mod relocate;
 mod substitute;
 pub mod template;
 pub mod threshold;
