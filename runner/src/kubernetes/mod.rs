@@ -161,7 +161,8 @@ mod tests {
     fn a_folder_of_manifests_from_one_scenario() -> Result<(), String> {
         let folder = std::env::temp_dir().join(format!("volley-k8s-gen-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&folder);
-        let written = std::fs::write(folder.join("m.wasm"), [0u8, 0xff, 1, 2])
+        // A component's header (the generator copies the bytes; the loader checks the header).
+        let written = std::fs::write(folder.join("m.wasm"), b"\0asm\x0d\0\x01\0\xff\x01")
             .and_then(|()| {
                 std::fs::write(
                     folder.join("s.yaml"),
