@@ -29,6 +29,7 @@ mod raw;
 pub mod redact;
 pub mod regression;
 pub mod relocate;
+mod rule_words;
 mod substitute;
 pub mod template;
 pub mod threshold;

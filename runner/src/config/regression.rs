@@ -7,7 +7,7 @@
 //! significant, so a rule on an untested figure (a maximum, bytes) could never fail. Judging a rule
 //! on a comparison lives in `results::regressions`, not here.
 
-use super::closest;
+use super::rule_words::{suggest, words};
 
 /// What kind of figure a rule limits: which limits make sense for it and how its values read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,38 +162,6 @@ fn untested(subject: &str, stat: &str) -> Option<&'static str> {
         }
         _ => None,
     }
-}
-
-fn suggest(word: &str, options: &[&str]) -> String {
-    let listed = options
-        .iter()
-        .map(|option| format!("`{option}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match closest(word, options.iter().copied()) {
-        Some(option) => format!("did you mean `{option}`? (one of {listed})"),
-        None => format!("use one of {listed}"),
-    }
-}
-
-/// Split on whitespace, keeping `"quoted names"` whole.
-fn words(text: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let end = quoted
-                .find('"')
-                .ok_or("unclosed quote; write names with spaces as `\"a name\"`")?;
-            out.push(quoted[..end].to_owned());
-            rest = quoted[end + 1..].trim_start();
-        } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            out.push(rest[..end].to_owned());
-            rest = rest[end..].trim_start();
-        }
-    }
-    Ok(out)
 }
 
 /// The last whitespace-separated word of `text` and what precedes it (trimmed).

@@ -5,7 +5,7 @@
 //! [`Threshold`] (a mistake is a config error naming the rule). Judging a rule against measured
 //! figures lives in `results::thresholds`, not here.
 
-use super::closest;
+use super::rule_words::{suggest, words as split_words};
 
 /// What a threshold measures.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,36 +143,6 @@ const SUBJECTS: &[&str] = &[
     "messages",
 ];
 
-fn suggest(word: &str, options: &[&str]) -> String {
-    let listed = options
-        .iter()
-        .map(|o| format!("`{o}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match closest(word, options.iter().copied()) {
-        Some(option) => format!("did you mean `{option}`? (one of {listed})"),
-        None => format!("use one of {listed}"),
-    }
-}
-
-/// Split on whitespace, keeping `"quoted names"` whole.
-fn tokens(text: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let end = quoted.find('"').ok_or("unclosed quote")?;
-            out.push(quoted[..end].to_owned());
-            rest = quoted[end + 1..].trim_start();
-        } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            out.push(rest[..end].to_owned());
-            rest = rest[end..].trim_start();
-        }
-    }
-    Ok(out)
-}
-
 fn parse_time_us(text: &str) -> Result<f64, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -237,10 +207,10 @@ impl Threshold {
                     );
                 }
                 let mut words = vec!["round_trip".to_owned()];
-                words.extend(tokens(&rest[end + 1..])?);
+                words.extend(split_words(&rest[end + 1..])?);
                 (Some(name.to_owned()), words)
             }
-            None => (None, tokens(expression)?),
+            None => (None, split_words(expression)?),
         };
         let first = words
             .first()
