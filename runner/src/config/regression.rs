@@ -113,18 +113,8 @@ const TIMINGS: &[&str] = &[
     "ping_rtt",
 ];
 const PERCENTILES: &[&str] = &["p50", "p90", "p99", "p99.9"];
-const SUBJECTS: &[&str] = &[
-    "round_trip",
-    "connect_time",
-    "connect",
-    "dns_time",
-    "tcp_time",
-    "tls_time",
-    "upgrade_time",
-    "queue_time",
-    "timer_lag",
-    "arrival_lag",
-    "ping_rtt",
+/// The figures that are not timings; with `TIMINGS`, every subject a rule may name.
+const OTHER_SUBJECTS: &[&str] = &[
     "metric",
     "connections",
     "messages",
@@ -304,7 +294,7 @@ fn figure(text: &str) -> Result<(String, FigureKind), String> {
         }
         other => Err(format!(
             "unknown figure `{other}`; {}",
-            suggest(other, SUBJECTS)
+            suggest(other, &[TIMINGS, OTHER_SUBJECTS].concat())
         )),
     }
 }
