@@ -68,7 +68,7 @@ fn memory_per_instance() {
     let mut live = Vec::with_capacity(INSTANCES as usize);
     for vu in 0..INSTANCES {
         match engine.instantiate(state(&facts, &collector, vu)) {
-            Ok((mut store, scenario)) => {
+            Ok((mut store, mut scenario)) => {
                 let _ = scenario.call(&mut store, Callback::Open);
                 live.push((store, scenario));
             }
@@ -106,7 +106,7 @@ fn callbacks(c: &mut Criterion) {
     };
     // Through the same dispatch as the event loop (a message is moved into each call, so the
     // benchmark clones it: one small allocation per call).
-    let guest = scenario;
+    let mut guest = scenario;
     if let Err(error) = guest.call(&mut store, Callback::Open) {
         panic!("{error:#}");
     }

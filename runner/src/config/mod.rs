@@ -16,6 +16,7 @@ pub mod compression;
 pub mod data;
 mod data_file;
 mod error;
+pub mod flow;
 pub mod load;
 mod locate;
 pub mod module_file;
@@ -35,6 +36,7 @@ pub mod template;
 pub mod threshold;
 pub mod units;
 mod validate;
+mod validate_flow;
 
 pub use compression::Compression;
 pub use data::{DataOrder, DataTable};
@@ -69,8 +71,10 @@ pub struct Scenario {
     pub description: String,
     /// Where to connect (possibly overridden by `--target`).
     pub target: Target,
-    /// The scenario module, resolved against the file's folder.
+    /// The scenario module, resolved against the file's folder (empty for a flow).
     pub module: PathBuf,
+    /// The steps of `flow:`, compiled, when the file has them instead of `module:`.
+    pub flow: Option<Arc<flow::Flow>>,
     /// `module_sha256:`: the digest the module must have, when the file pins one.
     pub module_sha256: Option<pin::Sha256Hex>,
     /// The module as [`Scenario::load`] read it (once; checked against `module_sha256` there and
@@ -194,6 +198,9 @@ impl Scenario {
         })?;
         let scenario =
             Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())?;
+        if scenario.flow.is_some() {
+            return Ok(scenario);
+        }
         if !scenario.module.is_file() {
             let folder = file.parent().unwrap_or(Path::new(""));
             let fix = match module_path::suggest(&scenario.module) {

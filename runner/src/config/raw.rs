@@ -15,7 +15,12 @@ pub struct RawFile {
     #[serde(default)]
     pub description: String,
     pub target: String,
-    pub module: String,
+    /// The scenario's module; a file has this or `flow:`.
+    #[serde(default)]
+    pub module: Option<String>,
+    /// Steps the runner interprets itself, instead of a module.
+    #[serde(default)]
+    pub flow: Option<Vec<crate::config::flow::raw::RawStep>>,
     #[serde(default, deserialize_with = "scalar")]
     pub module_sha256: Option<String>,
     #[serde(default)]

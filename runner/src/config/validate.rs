@@ -18,7 +18,7 @@ use super::{
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -178,7 +178,28 @@ impl Validator<'_> {
             ));
         }
         let folder = self.file.parent().unwrap_or(Path::new("."));
-        let module = folder.join(&raw.module);
+        let module = match (&raw.module, &raw.flow) {
+            (Some(module), None) => folder.join(module),
+            (None, Some(_)) => PathBuf::new(),
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    &["flow"],
+                    "the file has both `module:` and `flow:`; a scenario is a module or a flow, not both: remove one",
+                ));
+            }
+            (None, None) => {
+                return Err(self.error(
+                    &["name"],
+                    "the file has neither `module:` nor `flow:`; add `flow:` with steps (docs/flows.md) or `module: path/to/scenario.wasm` (docs/sdk.md)",
+                ));
+            }
+        };
+        if raw.flow.is_some() && raw.module_sha256.is_some() {
+            return Err(self.error(
+                &["module_sha256"],
+                "`module_sha256` pins a module, and this file runs a `flow:`; remove it",
+            ));
+        }
         let module_sha256 = match &raw.module_sha256 {
             Some(text) => Some(
                 pin::Sha256Hex::parse(text)
@@ -499,8 +520,13 @@ impl Validator<'_> {
 
         let net = self.network(&raw.net, load.connect_timeout)?;
         let tls = self.tls(&raw.tls, folder)?;
+        let flow = match raw.flow {
+            None => None,
+            Some(steps) => Some(Arc::new(self.flow(steps, &vars, &data)?)),
+        };
 
         Ok(Scenario {
+            flow,
             net,
             tls,
             thresholds,

@@ -532,7 +532,7 @@ impl Connection {
         let started = clock.started;
         state.send_base = due.min(started);
         self.limits.arm(&mut self.store);
-        let guest = &self.scenario;
+        let guest = &mut self.scenario;
         let name = callback.name();
         let store = &mut self.store;
         // A panic in a host function (a runner bug) must end this connection, not its VU task.

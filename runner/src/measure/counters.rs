@@ -49,6 +49,8 @@ pub struct Counters {
     pub reply_timeouts: AtomicU64,
     /// Requests still waiting for a reply when their connection ended.
     pub requests_abandoned: AtomicU64,
+    /// Messages a flow received that no `expect` matched (server pushes, late duplicates).
+    pub unexpected_messages: AtomicU64,
     /// Round trips completed (mirrors the histogram count, for the live view).
     pub round_trips: AtomicU64,
     /// Scenario callbacks that used at least [`LONG_CALLBACK`] of their thread's CPU time: while
@@ -170,6 +172,8 @@ pub struct CounterValues {
     pub reply_timeouts: u64,
     /// Requests abandoned when their connection ended.
     pub requests_abandoned: u64,
+    /// Messages a flow received that no `expect` matched.
+    pub unexpected_messages: u64,
     /// Callbacks that took at least `LONG_CALLBACK`.
     pub long_callbacks: u64,
     /// The longest callback, µs (the maximum when processes are added).
@@ -225,6 +229,7 @@ impl CounterValues {
             compressed_messages_received: read(&counters.compressed_messages_received),
             reply_timeouts: read(&counters.reply_timeouts),
             requests_abandoned: read(&counters.requests_abandoned),
+            unexpected_messages: read(&counters.unexpected_messages),
             long_callbacks: read(&counters.long_callbacks),
             longest_callback_us: read(&counters.longest_callback_us),
             longest_callback_cpu_us: read(&counters.longest_callback_cpu_us),
@@ -265,6 +270,7 @@ impl CounterValues {
             compressed_messages_received,
             reply_timeouts,
             requests_abandoned,
+            unexpected_messages,
             long_callbacks,
             longest_callback_us,
             longest_callback_cpu_us,
@@ -298,6 +304,7 @@ impl CounterValues {
         self.compressed_messages_received += compressed_messages_received;
         self.reply_timeouts += reply_timeouts;
         self.requests_abandoned += requests_abandoned;
+        self.unexpected_messages += unexpected_messages;
         self.long_callbacks += long_callbacks;
         self.longest_callback_us = self.longest_callback_us.max(longest_callback_us);
         self.longest_callback_cpu_us = self.longest_callback_cpu_us.max(longest_callback_cpu_us);

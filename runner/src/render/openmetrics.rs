@@ -277,6 +277,12 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
     );
     counter(
         &mut out,
+        "volley_unexpected_messages",
+        "Messages a flow received that no expect matched.",
+        counters.unexpected_messages,
+    );
+    counter(
+        &mut out,
         "volley_long_callbacks",
         &format!(
             "Scenario callbacks that took {} ms or longer of CPU time.",

@@ -236,6 +236,13 @@ pub fn render(report: &Report) -> String {
             "abandoned", report.requests_abandoned
         );
     }
+    if report.unexpected_messages > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} (received by the flow, matched by no expect)",
+            "unexpected", report.unexpected_messages
+        );
+    }
     let long = &report.long_callbacks;
     if long.count > 0 {
         let _ = writeln!(

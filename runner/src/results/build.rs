@@ -82,6 +82,7 @@ impl Report {
                 .collect(),
             reply_timeouts: counters.reply_timeouts,
             requests_abandoned: counters.requests_abandoned,
+            unexpected_messages: counters.unexpected_messages,
             timer_lag: Distribution::of(&totals.timer_lag, 1.0),
             long_callbacks: crate::results::report::LongCallbacks {
                 count: counters.long_callbacks,

@@ -548,6 +548,13 @@ impl Builder {
                 new.requests_abandoned,
             );
         }
+        if nonzero(base.unexpected_messages, new.unexpected_messages) {
+            self.count(
+                "unexpected_messages",
+                base.unexpected_messages,
+                new.unexpected_messages,
+            );
+        }
         let errors = |report: &Report| report.scenario_errors.values().sum::<u64>();
         if nonzero(errors(base), errors(new)) {
             self.count("scenario_errors", errors(base), errors(new));

@@ -271,6 +271,7 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     add_maps(&mut a.compression.negotiated, &b.compression.negotiated);
     a.reply_timeouts += b.reply_timeouts;
     a.requests_abandoned += b.requests_abandoned;
+    a.unexpected_messages += b.unexpected_messages;
     a.long_callbacks.count += b.long_callbacks.count;
     a.long_callbacks.max_us = a.long_callbacks.max_us.max(b.long_callbacks.max_us);
     a.long_callbacks.threshold_us = a

@@ -40,6 +40,10 @@ pub struct Report {
     /// Requests still waiting for a reply when their connection ended (not in `round_trips`).
     #[serde(default)]
     pub requests_abandoned: u64,
+    /// Messages a flow received that no `expect` matched (server pushes, replies after a
+    /// timeout): counted, never silently skipped. Always 0 for a module.
+    #[serde(default)]
+    pub unexpected_messages: u64,
     /// Lateness of timer callbacks, µs: the generator's own delay.
     pub timer_lag: Distribution,
     /// Scenario callbacks that ran long enough to delay their neighbours.

@@ -6,6 +6,7 @@
 //! [`ScenarioEngine::instantiate`]; what they do lives in `host` and `connection::event_loop`.
 
 use crate::config::Scenario;
+use crate::config::flow::Flow;
 use crate::config::module_file::ModuleFile;
 use crate::config::pin::{self, Sha256Hex};
 use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
@@ -177,6 +178,9 @@ impl ScenarioEngine {
         scenario: &Scenario,
         limits: InstanceLimits,
     ) -> Result<ScenarioEngine, ModuleError> {
+        if let Some(flow) = &scenario.flow {
+            return Self::for_flow(flow.clone(), flow_digest(scenario), limits);
+        }
         let path = &scenario.module;
         let module = match &scenario.module_file {
             Some(module) => module.clone(),
@@ -237,6 +241,28 @@ impl ScenarioEngine {
         })
     }
 
+    /// An engine for a flow: no module to compile, a [`GuestPre::Flow`] per connection. The
+    /// `digest` names the flow in the results, where a module's would be.
+    pub fn for_flow(
+        flow: Arc<Flow>,
+        digest: Sha256Hex,
+        limits: InstanceLimits,
+    ) -> Result<ScenarioEngine, ModuleError> {
+        let memories = MemoryPool::new(limits.memory);
+        let engine = Engine::new(&engine_config(memories.clone()))
+            .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
+        Ok(ScenarioEngine {
+            memories,
+            digest,
+            _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
+                ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
+            })?,
+            engine,
+            pre: GuestPre::Flow(flow),
+            limits,
+        })
+    }
+
     /// The per-instance limits.
     pub fn limits(&self) -> InstanceLimits {
         self.limits
@@ -279,6 +305,20 @@ impl ScenarioEngine {
     pub fn arm(&self, store: &mut Store<ConnState>) {
         self.limits.arm(store);
     }
+}
+
+/// What names a flow in the results: the SHA-256 of the scenario file's text (the flow is part
+/// of it; a file that cannot be read again is named by its steps' count instead).
+fn flow_digest(scenario: &Scenario) -> Sha256Hex {
+    let text = std::fs::read(&scenario.file).unwrap_or_else(|_| {
+        format!(
+            "{}:{:?}",
+            scenario.name,
+            scenario.flow.as_ref().map(|flow| flow.steps)
+        )
+        .into_bytes()
+    });
+    pin::digest_of(&text)
 }
 
 /// A thread that advances the engine's epoch every [`EPOCH_TICK`] until dropped.

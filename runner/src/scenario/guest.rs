@@ -5,11 +5,14 @@
 //! module cannot ask for them. The imports both worlds call live in `host`; when to call lives in
 //! `connection::event_loop`.
 
+use crate::config::flow::Flow;
 use crate::scenario::bindings::{
     LogLevel, LogLevelV0_1, Message, MessageV0_1, VolleyScenario, VolleyScenarioPre,
     VolleyScenarioPreV0_1, VolleyScenarioV0_1, WIT_PACKAGE, WIT_PACKAGE_V0_1,
 };
+use crate::scenario::flow::FlowRun;
 use crate::scenario::host::ConnState;
+use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
@@ -44,12 +47,17 @@ impl Callback {
     }
 }
 
-/// A linked module, ready to instantiate, in the world it speaks.
+/// What a flow reports as its interface (where a module names its WIT package).
+pub const FLOW_INTERFACE: &str = "volley flow (native)";
+
+/// A linked module, ready to instantiate, in the world it speaks; or a compiled flow.
 pub enum GuestPre {
     /// `volley:scenario@0.2.0`.
     Current(VolleyScenarioPre<ConnState>),
     /// `volley:scenario@0.1.0`.
     V0_1(VolleyScenarioPreV0_1<ConnState>),
+    /// A `flow:` the runner interprets itself (`scenario::flow`).
+    Flow(Arc<Flow>),
 }
 
 impl GuestPre {
@@ -70,6 +78,7 @@ impl GuestPre {
         match self {
             GuestPre::Current(_) => WIT_PACKAGE,
             GuestPre::V0_1(_) => WIT_PACKAGE_V0_1,
+            GuestPre::Flow(_) => FLOW_INTERFACE,
         }
     }
 
@@ -78,6 +87,7 @@ impl GuestPre {
         Ok(match self {
             GuestPre::Current(pre) => Guest::Current(pre.instantiate(store)?),
             GuestPre::V0_1(pre) => Guest::V0_1(pre.instantiate(store)?),
+            GuestPre::Flow(flow) => Guest::Flow(Box::new(FlowRun::new(flow.clone()))),
         })
     }
 }
@@ -88,12 +98,22 @@ pub enum Guest {
     Current(VolleyScenario),
     /// `volley:scenario@0.1.0`.
     V0_1(VolleyScenarioV0_1),
+    /// One connection's run of a flow.
+    Flow(Box<FlowRun>),
 }
 
 impl Guest {
     /// Make `callback` on this instance (the caller arms the CPU deadline first).
-    pub fn call(&self, store: &mut Store<ConnState>, callback: Callback) -> wasmtime::Result<()> {
+    pub fn call(
+        &mut self,
+        store: &mut Store<ConnState>,
+        callback: Callback,
+    ) -> wasmtime::Result<()> {
         match self {
+            Guest::Flow(run) => {
+                run.call(store.data_mut(), callback);
+                Ok(())
+            }
             Guest::Current(instance) => {
                 let guest = instance.volley_scenario_scenario();
                 match callback {

@@ -167,6 +167,16 @@ impl ConnState {
         self
     }
 
+    /// The run's shared facts (variables, data rows).
+    pub fn facts(&self) -> &RunFacts {
+        &self.facts
+    }
+
+    /// The data row this connection reads, if the file has data.
+    pub fn row(&self) -> Option<u32> {
+        self.row
+    }
+
     /// The WASI resource table (streams, pollables).
     pub fn table(&mut self) -> &mut ResourceTable {
         self.wasi.table()

@@ -18,6 +18,7 @@ pub mod bindings;
 pub mod budget;
 pub mod cache;
 pub mod engine;
+pub mod flow;
 pub mod guest;
 pub mod handshake;
 pub mod host;

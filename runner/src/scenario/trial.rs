@@ -39,7 +39,7 @@ pub fn run_trial(engine: &ScenarioEngine, scenario: &Scenario) -> Result<Trial, 
     let first_row = (scenario.data.rows() > 0).then_some(0);
     let state = ConnState::new(facts, 0, 0, limits.memory, recorder).with_row(first_row);
     let started = Instant::now();
-    let (mut store, guest) = engine
+    let (mut store, mut guest) = engine
         .instantiate(state)
         .map_err(|error| format!("{error:#}"))?;
     let instantiate = started.elapsed();
