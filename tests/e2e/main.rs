@@ -14,6 +14,7 @@ mod data;
 mod echo;
 mod engine;
 mod first_contact;
+mod flows;
 mod interrupt;
 mod kubernetes;
 mod manifests;

@@ -12,6 +12,19 @@ pub fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    if let Some(flow) = &scenario.flow {
+        // Compiled by the load above; nothing else to link or instantiate.
+        println!(
+            "ok: {} ({}): a flow of {} step{}, run by the runner itself; target {}; {} connections",
+            scenario.file.display(),
+            scenario.name,
+            flow.steps,
+            if flow.steps == 1 { "" } else { "s" },
+            scenario.target.shown(args.show_secrets),
+            scenario.load.connections
+        );
+        return ExitCode::SUCCESS;
+    }
     match volley::check_module(&scenario) {
         Ok((interface, digest, trial)) => {
             if let Some(trap) = &trial.trap {

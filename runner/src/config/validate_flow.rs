@@ -91,6 +91,96 @@ fn locate_step(text: &str, path: &[usize]) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Overrides, Scenario};
+    use std::path::Path;
+
+    /// The error `flow` (the lines under `flow:`) gets, as `line:column: message`.
+    fn error_of(flow: &str) -> String {
+        let text = format!(
+            "version: 1\nname: x\ntarget: embedded://echo\nvars:\n  user: ada\nflow:\n{flow}load: {{connections: 1, iterations: 1}}\n"
+        );
+        match Scenario::from_text(Path::new("f.yaml"), &text, &Overrides::default(), |_| None) {
+            Ok(_) => "accepted".to_owned(),
+            Err(error) => error.to_string().trim_start_matches("f.yaml:").to_owned(),
+        }
+    }
+
+    #[test]
+    fn each_mistake_is_named_at_its_step_with_the_fix() {
+        for (flow, expected) in [
+            (
+                "  - send: hi\n  - sned: hi\n",
+                "8:5: flow[1]: unknown step `sned`, did you mean `send`?",
+            ),
+            (
+                "  - expect: {json: {path: type, equals: x}}\n",
+                "JSON path `type`: it must start with `$`",
+            ),
+            (
+                "  - expect: {matches: '(('}\n",
+                "is not a regular expression",
+            ),
+            ("  - send: hi\n  - think: 2\n", "think:"),
+            (
+                "  - think: 1s\n  - expect: {name: reply}\n",
+                "8:5: step 2: a named expect (`name: reply`) times the round trip of the send just before it",
+            ),
+            (
+                "  - loop:\n      duration: 10s\n      steps:\n        - send: hi\n",
+                "7:5: step 1: a `duration` loop without a `think` or `expect`",
+            ),
+            (
+                "  - loop:\n      count: 2\n      steps:\n        - send: '{{token}}'\n        - expect: {capture: {token: $.t}}\n",
+                "10:11: step 1.1: `{{token}}` is used before any step captures it",
+            ),
+            (
+                "  - send: '{{user}}'\n",
+                "to read the variable write `{{var.user}}`",
+            ),
+            (
+                "  - send: '{{var.nobody}}'\n",
+                "the file has no variable or data column `nobody`",
+            ),
+            (
+                "  - every:\n      interval: 1s\n      steps:\n        - think: 1s\n",
+                "step 1.1: `think` cannot run inside `every`",
+            ),
+            (
+                "  - close: {code: 1005}\n",
+                "close code 1005 cannot be sent",
+            ),
+            ("  - send: hi\n    expect: {}\n", "`expect` beside `send`"),
+            ("  - send_binary: '***'\n", "`send_binary` takes base64"),
+        ] {
+            let error = error_of(flow);
+            assert!(
+                error.contains(expected),
+                "{flow}\n  gave: {error}\n  wanted: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_is_a_module_or_a_flow() {
+        let both = "version: 1\nname: x\ntarget: embedded://echo\nmodule: m.wasm\nflow:\n  - send: hi\nload: {connections: 1, iterations: 1}\n";
+        let neither =
+            "version: 1\nname: x\ntarget: embedded://echo\nload: {connections: 1, iterations: 1}\n";
+        for (text, expected) in [
+            (both, "both `module:` and `flow:`"),
+            (neither, "neither `module:` nor `flow:`"),
+        ] {
+            let error =
+                Scenario::from_text(Path::new("f.yaml"), text, &Overrides::default(), |_| None)
+                    .err()
+                    .map(|error| error.to_string())
+                    .unwrap_or_default();
+            assert!(error.contains(expected), "{error}");
+        }
+        assert_eq!(
+            error_of("  - send: '{\"user\":\"{{var.user}}\"}'\n  - expect:\n  - close\n"),
+            "accepted"
+        );
+    }
 
     const TEXT: &str = "flow:\n  - send: a\n  - loop:\n      count: 2\n      steps:\n        - send: b\n        - think: 1s\n  - close:\n";
 

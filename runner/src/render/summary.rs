@@ -114,9 +114,15 @@ pub fn render(report: &Report) -> String {
             .module_sha256
             .get(..16)
             .unwrap_or(&scenario.module_sha256);
+        // A flow is named by its scenario file's digest (it is part of the file).
+        let what = if scenario.interface.starts_with("volley flow") {
+            "flow (file)"
+        } else {
+            "module"
+        };
         let _ = writeln!(
             out,
-            "module: sha256:{short}… {}",
+            "{what}: sha256:{short}… {}",
             printable(&scenario.interface)
         );
     }

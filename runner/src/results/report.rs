@@ -109,7 +109,8 @@ pub struct ScenarioInfo {
     /// SHA-256 of the module file (64 hex digits); empty in results written before it was kept.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub module_sha256: String,
-    /// The WIT interface the module speaks, e.g. `volley:scenario@0.2.0` (empty in older results).
+    /// The WIT interface the module speaks, e.g. `volley:scenario@0.2.0` (empty in older results);
+    /// `volley flow (native)` for a `flow:`, whose `module_sha256` is then the scenario file's.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub interface: String,
     /// Seed used for the connections' random generators.
