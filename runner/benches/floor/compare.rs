@@ -159,7 +159,13 @@ pub fn run() -> ExitCode {
         );
     }
     drop(server);
-    compare_deflate::run(runs)
+    let deflate = compare_deflate::run(runs);
+    let flow = crate::compare_flow::run(runs);
+    if deflate == ExitCode::SUCCESS {
+        flow
+    } else {
+        deflate
+    }
 }
 
 fn floor_names() -> Vec<&'static str> {

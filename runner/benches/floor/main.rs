@@ -5,9 +5,10 @@
 //! outside (wait4). Prints one table: each figure for both floors and for Volley, the ratio to the
 //! better floor and the target. Then W4 (issue 22, `compare_deflate`): Volley with permessage-deflate
 //! beside a bare client on Volley's own codec, against `volley serve --compression deflate`.
-//! `VOLLEY_BENCH_RUNS=N` repeats each and prints every run and the medians.
+//! Then W1 as a flow (issue 26, `compare_flow`): the Rust scenario beside the same load written as
+//! flow steps. `VOLLEY_BENCH_RUNS=N` repeats each and prints every run and the medians.
 //!
-//! Other modes (the first argument after `--`): `w4` (W4 alone), `handshakes` (`just
+//! Other modes (the first argument after `--`): `w4` (W4 alone), `flow` (W1 as a flow alone), `handshakes` (`just
 //! bench-handshakes`: W3 at several `net.max_handshakes_in_flight` caps against `volley serve` and
 //! the floor's own server) and `soak` (`just soak`: resident memory over 1,000,000 arrivals). The
 //! binary re-executes itself for its children: `floor-client LIBRARY WORKLOAD ADDR OFFER` and
@@ -21,6 +22,7 @@ mod client_tungstenite;
 mod client_tws;
 mod compare;
 mod compare_deflate;
+mod compare_flow;
 mod server;
 mod soak;
 mod socket;
@@ -42,10 +44,11 @@ fn main() -> ExitCode {
         Some("handshakes") => sweep::run(),
         Some("soak") => soak::run(),
         Some("w4") => compare_deflate::run(compare::runs()),
+        Some("flow") => compare_flow::run(compare::runs()),
         None | Some("compare") => compare::run(),
         Some(other) => {
             eprintln!(
-                "floor bench: unknown mode {other:?}; use `compare` (default), `w4`, `handshakes` or `soak`"
+                "floor bench: unknown mode {other:?}; use `compare` (default), `w4`, `flow`, `handshakes` or `soak`"
             );
             ExitCode::from(2)
         }
