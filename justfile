@@ -12,12 +12,15 @@ scenarios:
     @rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
     cd scenarios && cargo build --release --quiet
 
-# Run a scenario file: `just run scenarios/echo.yaml --target ws://…`.
-run FILE *ARGS: scenarios
+# Run a scenario file: `just run scenarios/echo.yaml --target ws://…`. The example modules are built
+# first, unless the file is a flow (no `module:`), which needs no build.
+run FILE *ARGS:
+    @if grep -q '^module:' {{FILE}}; then {{just_executable()}} scenarios; fi
     cargo run --release --quiet -p volley -- run {{FILE}} {{ARGS}}
 
-# Validate a scenario file and its module without connecting.
-check FILE *ARGS: scenarios
+# Validate a scenario file and its module (or flow) without connecting.
+check FILE *ARGS:
+    @if grep -q '^module:' {{FILE}}; then {{just_executable()}} scenarios; fi
     cargo run --release --quiet -p volley -- check {{FILE}} {{ARGS}}
 
 # Create a scenario crate in folder NAME (depends on this checkout's sdk/ by path):

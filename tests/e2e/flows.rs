@@ -271,3 +271,27 @@ fn a_mistake_in_a_flow_is_named_at_its_line_and_column() {
         assert!(ran.stderr.contains(expected), "{expected}\n{ran:?}");
     }
 }
+
+#[test]
+fn the_readme_first_flow_runs_as_written() {
+    let readme = match std::fs::read_to_string(crate::support::repo().join("README.md")) {
+        Ok(text) => text,
+        Err(error) => panic!("cannot read README.md: {error}"),
+    };
+    let section = readme
+        .split("## Your first scenario in five minutes")
+        .nth(1)
+        .unwrap_or_default();
+    let flow = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .unwrap_or_default();
+    assert!(
+        flow.contains("flow:"),
+        "no flow in the README's first five minutes"
+    );
+    let ran = run_flow(flow, "embedded://echo", &["--set", "load.connections=5"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(check(results(&ran), "hi"), (25, 0), "{ran:?}");
+}

@@ -15,7 +15,8 @@ pub enum Part {
     Vu,
     /// The VU's iteration.
     Iteration,
-    /// Messages this connection's flow sent before this one.
+    /// Messages this connection's flow sent, the one being sent included (in an expect: the
+    /// last send's number).
     Counter,
     /// Unix time in milliseconds.
     Timestamp,

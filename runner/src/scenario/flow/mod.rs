@@ -67,7 +67,7 @@ pub struct FlowRun {
     loops: Box<[LoopState]>,
     captures: Box<[Option<Box<str>>]>,
     inbox: Inbox,
-    /// Messages sent so far (`{{counter}}`).
+    /// Messages sent so far, the one being sent included (`{{counter}}`).
     counter: u64,
     /// The last text sent, when a template reads `{{sent}}`.
     sent: Option<Box<str>>,
@@ -296,6 +296,9 @@ impl FlowRun {
         payload: &Payload,
         request: Option<&(String, Duration)>,
     ) {
+        // Counted before rendering: the first send is number 1, and an expect after a send sees
+        // that send's number.
+        self.counter += 1;
         let key = request.map(|_| self.counter.to_string());
         match payload {
             Payload::Text(template) => {
@@ -319,7 +322,6 @@ impl FlowRun {
         }
         // The expect right after this send waits for the reply to this key.
         self.request_key = key;
-        self.counter += 1;
     }
 
     fn start_expect(&mut self, state: &mut ConnState, expect: &Expect) {
