@@ -170,7 +170,7 @@ fn result(
             (
                 Ending::LowerBound,
                 Some(format!(
-                    "the generator limited the step at {}, so the server may hold more: {warning}. Add --workers N or more machines and search again",
+                    "the generator limited the step at {}, so the server may hold more: {warning}. A search needs a generator with room to spare: add --workers N (or cores, or a quieter machine) and search again",
                     search.describe_load(at)
                 )),
             )
@@ -238,7 +238,7 @@ fn assemble(search: &Search, ran: Vec<Ran>, result: SearchResult, interrupted: b
         search.describe_load(figures_of)
     );
     report.run.interrupted |= interrupted;
-    report.search = Some(SearchReport {
+    let mut section = SearchReport {
         population: search.population_name().to_owned(),
         settings: search.describe(),
         rules: search
@@ -254,7 +254,10 @@ fn assemble(search: &Search, ran: Vec<Ran>, result: SearchResult, interrupted: b
         steps,
         result,
         figures_of,
-    });
+        summary: String::new(),
+    };
+    section.summary = section.sentence();
+    report.search = Some(section);
     report.rejudge();
     report
 }

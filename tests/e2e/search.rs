@@ -5,7 +5,9 @@
 
 use crate::interrupt::{send_signal, wait_exit};
 use crate::servers::{capped, listener, runtime};
-use crate::support::{build_scenarios, collect, repo, results, run_case, volley};
+use crate::support::{
+    build_scenarios, check_report_in_browser, collect, repo, results, run_case, volley,
+};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 use std::process::Stdio;
@@ -59,9 +61,13 @@ fn issue_24_a_search_finds_the_servers_connection_cap_exactly() {
         .map(|file| file.into_temp_path().to_path_buf())
         .unwrap_or_else(|_| std::env::temp_dir().join("volley-search.xml"));
     let junit_arg = junit.display().to_string();
+    let html = std::env::temp_dir().join(format!("volley-search-{}.html", std::process::id()));
+    let html_arg = html.display().to_string();
     let ran = run_case(
         "search-capped",
-        &["--target", &target, "--junit", &junit_arg],
+        &[
+            "--target", &target, "--junit", &junit_arg, "--html", &html_arg,
+        ],
     );
     assert_eq!(ran.code, 0, "{ran:?}");
     // JUnit agrees with the verdict: the search's case passes, with its result said.
@@ -88,6 +94,11 @@ fn issue_24_a_search_finds_the_servers_connection_cap_exactly() {
         ),
         "{ran:?}"
     );
+    // The HTML page draws the steps (load against p99) and lists them.
+    let shot = html.with_extension("png");
+    check_report_in_browser(&html, &shot, 2, &["search", "search-result"]);
+    let _ = std::fs::remove_file(&html);
+    let _ = std::fs::remove_file(&shot);
     println!("{}", ran.stdout);
 }
 

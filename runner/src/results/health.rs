@@ -151,11 +151,17 @@ fn blame(cause: Cause, cpu: &CpuUse, report: &Report) -> String {
     }
 }
 
-/// Whether the generator, not the server, limited the run: its timers fired late (timer lag, see
-/// the module's doc) or arrivals started late for a reason other than a pacing permit. The
-/// warning's text (with the cause and what to do), or `None`. A capacity search stops on it.
+/// Whether the generator, not the server, limited the run: its timers fired late — timer lag p99
+/// above [`LAG_LIMIT_US`], or late at all with the runner saturated ([`Cause::Runner`]) — or
+/// arrivals started late for a reason other than a pacing permit. The warning's text (with the
+/// cause and what to do), or `None`. A capacity search stops on it. Lag that is only above
+/// [`LAG_SHARE`] of a sub-millisecond median is still warned about, but does not stop a search:
+/// it blurs a round trip, it does not cap the load.
 pub fn generator_limited(report: &Report) -> Option<String> {
-    late_timers(report, &CpuUse::of(report)).or_else(|| late_arrivals(report))
+    let cpu = CpuUse::of(report);
+    let timers = late_timers(report, &cpu)
+        .filter(|_| report.timer_lag.p99 > LAG_LIMIT_US || cpu.cause(report) == Cause::Runner);
+    timers.or_else(|| late_arrivals(report))
 }
 
 /// The timer-lag warning, when the generator's timers were late enough to matter.
@@ -351,6 +357,29 @@ mod tests {
             .into_iter()
             .find(|warning| warning.contains("timer lag p99"))
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn issue_24_a_search_stops_on_lag_past_the_limit_not_on_lag_beside_a_tiny_median() {
+        // 40 ms of lag: the generator limited the run, whatever the cause; the search stops.
+        let late = run(40.0, 13.0, 0.31, 4.0, 9.0);
+        let limited = generator_limited(&late).unwrap_or_default();
+        assert_eq!(limited, lag_warning(&late));
+        // 3 ms of lag against a 0.2 ms median is warned about, but it does not cap the load.
+        let mut blurred = run(3.0, 13.0, 0.31, 0.0, 0.0);
+        blurred.round_trips.count = 1000;
+        blurred.round_trips.p50 = 200.0;
+        assert!(!lag_warning(&blurred).is_empty());
+        assert_eq!(generator_limited(&blurred), None);
+        // The same lag with the runner at a core's worth of CPU: saturated, the search stops.
+        let mut saturated = run(3.0, 13.0, 13.0, 0.0, 0.0);
+        saturated.round_trips.count = 1000;
+        saturated.round_trips.p50 = 200.0;
+        let limited = generator_limited(&saturated).unwrap_or_default();
+        assert!(
+            limited.starts_with("the generator was saturated"),
+            "{limited}"
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct SearchReport {
     /// The load of the step whose figures make up the rest of this report: the highest step that
     /// held, or the first step when none did.
     pub figures_of: f64,
+    /// The result in one sentence ([`SearchReport::sentence`]), for readers of the JSON and the
+    /// HTML page.
+    #[serde(default)]
+    pub summary: String,
 }
 
 /// One step of a search.
@@ -281,6 +285,7 @@ mod tests {
                 why: None,
             },
             figures_of: held.unwrap_or(37.0),
+            summary: String::new(),
         }
     }
 
