@@ -241,6 +241,10 @@ pub struct RunArgs {
     /// summary (set by `--workers` for its worker processes).
     #[arg(long, hide = true)]
     pub feed: bool,
+    /// Run one step of the file's `load.search`, with this load (connections, or arrivals per
+    /// second), instead of the search (set by a search with `--workers` for its worker processes).
+    #[arg(long, hide = true, value_name = "LOAD")]
+    pub search_step: Option<f64>,
 }
 
 fn parse_workers(text: &str) -> Result<volley::WorkerCount, String> {

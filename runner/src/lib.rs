@@ -11,7 +11,8 @@
 //! thresholds, verdict, merge, histogram codec) → `render` (summary, progress, HTML, JUnit,
 //! OpenMetrics). `run.rs` wires the stages together for one run; `devserver` (the embedded server
 //! and throwaway CA) stands beside the flow; `workers` runs a whole run as N processes of this
-//! binary (`--workers`), sums their live feeds and merges their results. A stage imports only the stages before it.
+//! binary (`--workers`), sums their live feeds and merges their results; `search` runs a capacity
+//! search (`load.search`) as a sequence of such runs. A stage imports only the stages before it.
 //!
 //! `scaffold` (`volley new`: a fresh scenario crate from templates) and `kubernetes` (`volley
 //! kubernetes`: the manifests of a sharded run, in memory) stand apart from the flow too.
@@ -32,6 +33,7 @@ mod results;
 mod run;
 mod scaffold;
 mod scenario;
+mod search;
 mod workers;
 
 /// The WebSocket codec (RFC 6455, RFC 7692) Volley's connections and `volley serve` run on;
@@ -57,6 +59,7 @@ pub use scaffold::{Created, SdkSource, create as new_scenario_crate, sdk_require
 pub use scenario::bindings::WIT_PACKAGES;
 pub use scenario::check_module;
 pub use scenario::engine::ModuleError;
+pub use search::{SearchError, StepsIn, run_search};
 pub use workers::serve::serve_workers;
 pub use workers::{WorkerCount, WorkerError, WorkerOptions, run_workers};
 

@@ -33,6 +33,7 @@ mod requests;
 mod scaffold;
 mod scale;
 mod scenario_faults;
+mod search;
 mod servers;
 mod shards;
 mod stomp;

@@ -702,3 +702,65 @@ pub async fn recording_headers(listener: TcpListener, seen: Upgrades) {
         });
     }
 }
+
+/// An echo server that holds at most `cap` WebSocket connections open at once and answers the
+/// upgrade of any more with HTTP 503, like a service at its connection limit (issue 24's capacity
+/// search). A connection stops counting when its Close arrives, before the Close is answered, so
+/// a client that saw its close complete never finds the slot still taken. `upgraded` counts the
+/// upgrades it accepted, for tests that wait for a step to be under way.
+pub async fn capped(
+    listener: TcpListener,
+    cap: usize,
+    upgraded: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    use tokio_tungstenite::tungstenite::http::StatusCode;
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (open, upgraded) = (open.clone(), upgraded.clone());
+        tokio::spawn(async move {
+            let admitted = Arc::new(AtomicBool::new(false));
+            let answer = {
+                let (open, admitted) = (open.clone(), admitted.clone());
+                // The error type is tungstenite's (an HTTP response): the 503 is the point.
+                #[allow(clippy::result_large_err)]
+                move |_request: &Request, response: Response| {
+                    let taken =
+                        open.fetch_update(SeqCst, SeqCst, |now| (now < cap).then_some(now + 1));
+                    if taken.is_ok() {
+                        admitted.store(true, SeqCst);
+                        upgraded.fetch_add(1, SeqCst);
+                        Ok(response)
+                    } else {
+                        let mut refusal = ErrorResponse::new(Some("at capacity".into()));
+                        *refusal.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                        Err(refusal)
+                    }
+                }
+            };
+            let upgraded = tokio_tungstenite::accept_hdr_async(stream, answer).await;
+            let mut counted = admitted.load(SeqCst);
+            if let Ok(mut socket) = upgraded {
+                while let Some(Ok(message)) = socket.next().await {
+                    if message.is_close() {
+                        if counted {
+                            open.fetch_sub(1, SeqCst);
+                            counted = false;
+                        }
+                    } else if (message.is_text() || message.is_binary())
+                        && socket.send(message).await.is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+            if counted {
+                open.fetch_sub(1, SeqCst);
+            }
+        });
+    }
+}

@@ -2,7 +2,10 @@
 //! with Ctrl-C or SIGTERM as the polite shutdown and a second one as the hard stop, then write the
 //! results files and print the summary. With `--baseline` (or the file's `baseline:`) the results
 //! are judged against that earlier run's by the file's `regressions:` before anything is written.
-//! The run itself is the library's `run` / `run_workers`.
+//! A file with `load.search` runs a capacity search instead (`run_search`: steps in this process
+//! or across `--workers`; `--shard` is refused, since one parent drives the search), and a worker
+//! of such a search runs the one step it is given (`--search-step`, hidden). The run itself is the
+//! library's `run` / `run_workers` / `run_search`.
 
 use crate::cli::RunArgs;
 use crate::commands::results_files::read_results;
@@ -17,6 +20,23 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    let scenario = match search_step(&args, scenario) {
+        Ok(scenario) => scenario,
+        Err(code) => return code,
+    };
+    let search = scenario.load.search.is_some();
+    if search && let Some(shard) = args.shard {
+        eprintln!(
+            "error: --shard {shard} cannot split the capacity search of {}: a search is driven by one parent process that picks each step from the last one's result. Use --workers N to split every step across processes, or run it without --shard",
+            args.file.file.display()
+        );
+        return ExitCode::from(COULD_NOT_RUN);
+    }
+    if search && args.series.is_some() {
+        eprintln!(
+            "warning: --series is not written during a search (each step is a run of its own); the results file holds the series of the step whose figures it reports"
+        );
+    }
     let baseline = match baseline(&args, &scenario) {
         Ok(baseline) => baseline,
         Err(code) => return code,
@@ -65,7 +85,16 @@ pub async fn run(args: RunArgs) -> ExitCode {
             metrics_addr: args.metrics_addr,
             progress: !args.no_progress,
             hard_stop,
+            search_step: None,
         };
+        if search {
+            let options = volley::WorkerOptions {
+                series_file: None,
+                ..options
+            };
+            let steps_in = volley::StepsIn::Workers(options);
+            return finish_search(&args, &scenario, baseline.as_ref(), &steps_in, shutdown).await;
+        }
         return match volley::run_workers(&scenario, &options, shutdown).await {
             Ok(mut report) => {
                 volley::judge_regressions(&mut report, &scenario, baseline.as_ref());
@@ -89,6 +118,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         feed: args.feed,
         run_id: args.run_id.clone(),
     };
+    if search {
+        let options = RunOptions {
+            series_file: None,
+            ..options
+        };
+        let steps_in = volley::StepsIn::ThisProcess(options);
+        return finish_search(&args, &scenario, baseline.as_ref(), &steps_in, shutdown).await;
+    }
     let mut report = match volley::run(&scenario, &options, shutdown).await {
         Ok(report) => report,
         Err(error) => {
@@ -102,6 +139,42 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
     // A worker's stdout is its parent's feed: no summary there.
     finish(&report, &args.outputs, !args.feed)
+}
+
+/// With the hidden `--search-step LOAD` (a worker of a search with `--workers`): the scenario of
+/// that step of the file's search. Otherwise the scenario as loaded.
+fn search_step(args: &RunArgs, scenario: Scenario) -> Result<Scenario, ExitCode> {
+    let Some(load) = args.search_step else {
+        return Ok(scenario);
+    };
+    scenario.search_step(load).ok_or_else(|| {
+        eprintln!(
+            "error: --search-step {load}: {} has no `load.search`",
+            args.file.file.display()
+        );
+        ExitCode::from(COULD_NOT_RUN)
+    })
+}
+
+/// Run the file's capacity search with its steps in `steps_in`, judge its regressions (if any)
+/// on the final report, write the results and print the summary; the verdict's exit code.
+async fn finish_search(
+    args: &RunArgs,
+    scenario: &Scenario,
+    baseline: Option<&Baseline>,
+    steps_in: &volley::StepsIn,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> ExitCode {
+    match volley::run_search(scenario, steps_in, shutdown).await {
+        Ok(mut report) => {
+            volley::judge_regressions(&mut report, scenario, baseline);
+            finish(&report, &args.outputs, true)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(COULD_NOT_RUN)
+        }
+    }
 }
 
 /// The baseline the file's `regressions:` are judged against: `--baseline`, else the file's

@@ -33,6 +33,8 @@ pub struct Load {
     /// With no `duration`: the run stops here (after the ramp) even if VUs have iterations left,
     /// so a scenario that never closes cannot run forever in CI. The run then fails.
     pub max_duration: Duration,
+    /// `load.search`: a capacity search; the fields above are then its first step's load.
+    pub search: Option<crate::config::search::Search>,
 }
 
 /// `load.max_duration` when the file does not say.

@@ -1,6 +1,6 @@
 //! Stage `config`: scenario files. YAML text → `${ENV}` substituted (`substitute`) → `--set`
 //! applied (`overrides`) → [`raw`] serde types (`deny_unknown_fields`) → validated [`Scenario`]
-//! (`validate`, `network`, `compression`, `load`, `threshold`, `regression`). After this stage no stringly URL, path or duration
+//! (`validate`, `network`, `compression`, `load`, `search`, `threshold`, `regression`). After this stage no stringly URL, path or duration
 //! survives: targets are URL templates checked at load (`template`), paths are resolved against the
 //! file's folder, durations are `Duration`s. Every error names `file:line:column` and the fix
 //! (`error`, `locate`); none shows a secret (`redact`: a target's query values and password, a
@@ -31,6 +31,7 @@ pub mod redact;
 pub mod regression;
 pub mod relocate;
 mod rule_words;
+pub mod search;
 mod substitute;
 pub mod template;
 pub mod threshold;

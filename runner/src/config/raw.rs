@@ -185,6 +185,36 @@ pub struct RawLoad {
     pub iteration_timeout: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub max_duration: Option<String>,
+    /// `load.search`: a capacity search instead of one load (checked in `config::search`).
+    pub search: Option<RawSearch>,
+}
+
+/// `load.search`: step a population up until its rules break, then bisect.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSearch {
+    pub connections: Option<RawSearchSteps>,
+    pub arrival_rate: Option<RawSearchSteps>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub ramp: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub hold: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub resolution: Option<String>,
+    /// Rules in the `thresholds:` syntax; `None`: the file's thresholds.
+    pub until: Option<Vec<RawThreshold>>,
+}
+
+/// `load.search.connections` or `load.search.arrival_rate`: `{start, factor, max}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSearchSteps {
+    #[serde(default, deserialize_with = "scalar")]
+    pub start: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub factor: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub max: Option<String>,
 }
 
 /// One entry of `load.stages`.

@@ -149,6 +149,47 @@ impl Validator<'_> {
         Ok(ArrivalRate::Ramp(ramp))
     }
 
+    /// `load.search` replaces the file's own load shape and its length: refuse them beside it.
+    fn search_alone(
+        &self,
+        load: &raw::RawLoad,
+        search: &raw::RawSearch,
+    ) -> Result<(), ConfigError> {
+        let shapes = [
+            (load.connections.is_some(), "connections"),
+            (load.stages.is_some(), "stages"),
+            (load.arrival_rate.is_some(), "arrival_rate"),
+        ];
+        if let Some((_, key)) = shapes.iter().find(|(given, _)| *given) {
+            return Err(self.error(
+                &["load", key],
+                format!(
+                    "`load.search` replaces `load.{key}`: each step's load comes from `load.search` (`connections: {{start, factor, max}}` or `arrival_rate: …`); remove `load.{key}`"
+                ),
+            ));
+        }
+        let lengths = [
+            (load.duration.is_some(), "duration"),
+            (load.ramp_up.is_some(), "ramp_up"),
+            (load.iterations.is_some(), "iterations"),
+        ];
+        if let Some((_, key)) = lengths.iter().find(|(given, _)| *given) {
+            return Err(self.error(
+                &["load", key],
+                format!(
+                    "with `load.search`, each step lasts `load.search.ramp` + `load.search.hold`; remove `load.{key}`"
+                ),
+            ));
+        }
+        if load.max_connections.is_some() && search.arrival_rate.is_none() {
+            return Err(self.error(
+                &["load", "max_connections"],
+                "`max_connections` applies to a search of `arrival_rate` only; remove it",
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn bytes(
         &self,
         path: &[&str],
@@ -303,13 +344,18 @@ impl Validator<'_> {
             load.stages.is_some(),
             load.arrival_rate.is_some(),
         ];
-        if shapes_given.iter().filter(|given| **given).count() != 1 {
+        if let Some(search) = &load.search {
+            self.search_alone(load, search)?;
+        } else if shapes_given.iter().filter(|given| **given).count() != 1 {
             return Err(self.error(
                 &["load"],
                 "`load` needs exactly one of `connections` (a constant number), `stages` (a list of targets) or `arrival_rate` (new connections per second)",
             ));
         }
-        let (shape, connections) = if let Some(stages) = &load.stages {
+        let (shape, connections) = if load.search.is_some() {
+            // Replaced below by the first step's load, once the thresholds are read.
+            (Shape::Constant, NonZeroU32::MIN)
+        } else if let Some(stages) = &load.stages {
             let mut parsed = Vec::new();
             for stage in stages {
                 parsed.push(Stage {
@@ -390,7 +436,10 @@ impl Validator<'_> {
                 "with `arrival_rate` every arrival runs one iteration; remove `load.iterations`",
             ));
         }
-        if load.max_connections.is_some() && !matches!(shape, Shape::ArrivalRate { .. }) {
+        if load.max_connections.is_some()
+            && !matches!(shape, Shape::ArrivalRate { .. })
+            && load.search.is_none()
+        {
             return Err(self.error(
                 &["load", "max_connections"],
                 "`max_connections` applies to `arrival_rate` only; remove it",
@@ -426,6 +475,7 @@ impl Validator<'_> {
                 load.max_duration.as_deref(),
                 super::load::DEFAULT_MAX_DURATION,
             )?,
+            search: None,
             iteration_timeout: match &load.iteration_timeout {
                 None => None,
                 Some(text) => Some(self.duration(
@@ -517,6 +567,17 @@ impl Validator<'_> {
             });
         }
         let baseline = raw.baseline.as_ref().map(|path| folder.join(path));
+        // A search's `load` is its first step's, with the search beside it.
+        let load = match &raw.load.search {
+            Some(search) => {
+                let search = self.search(search, &thresholds, raw.load.max_connections)?;
+                Load {
+                    search: Some(search.clone()),
+                    ..search.step_load(&load, search.start)
+                }
+            }
+            None => load,
+        };
 
         let net = self.network(&raw.net, load.connect_timeout)?;
         let tls = self.tls(&raw.tls, folder)?;

@@ -367,6 +367,7 @@ mod tests {
         ScenarioFiles {
             name: "Echo: \"quoted\" #1".into(),
             connections: 100,
+            search: false,
             files: vec![
                 ScenarioFile {
                     key: SCENARIO_KEY.into(),

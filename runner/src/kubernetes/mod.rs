@@ -70,6 +70,14 @@ pub enum KubernetesError {
         /// `load.connections` after `--set`.
         connections: u32,
     },
+    /// A capacity search is driven by one process; an Indexed Job of shards cannot carry it.
+    #[error(
+        "{} has `load.search`: a capacity search is driven by one parent process that picks each step from the last one's result, so it cannot run as independent shards; run it with `volley run --workers N` on one machine"
+    , file.display())]
+    Search {
+        /// The scenario file.
+        file: PathBuf,
+    },
     /// A manifest could not be written as YAML.
     #[error("cannot write the manifests as YAML: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
@@ -82,6 +90,11 @@ pub fn generate(
     options: &KubernetesOptions,
 ) -> Result<Generated, KubernetesError> {
     let files = scenario_files::collect(file, overrides)?;
+    if files.search {
+        return Err(KubernetesError::Search {
+            file: file.to_owned(),
+        });
+    }
     if options.shards.get() > files.connections {
         return Err(KubernetesError::TooManyShards {
             shards: options.shards.get(),

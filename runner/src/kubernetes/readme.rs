@@ -127,6 +127,7 @@ mod tests {
         ScenarioFiles {
             name: "echo".into(),
             connections: 10,
+            search: false,
             files: vec![ScenarioFile {
                 key: "scenario.yaml".into(),
                 bytes: Vec::new(),

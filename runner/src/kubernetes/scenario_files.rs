@@ -32,6 +32,8 @@ pub struct ScenarioFiles {
     pub name: String,
     /// `load.connections` after `--set` (for the README's sizing line).
     pub connections: u32,
+    /// The file has `load.search` (a capacity search, which shards cannot carry).
+    pub search: bool,
     /// The files, `scenario.yaml` first.
     pub files: Vec<ScenarioFile>,
 }
@@ -99,6 +101,7 @@ pub fn collect(file: &Path, overrides: &Overrides) -> Result<ScenarioFiles, Kube
     Ok(ScenarioFiles {
         name: scenario.name,
         connections: scenario.load.connections.get(),
+        search: scenario.load.search.is_some(),
         files: all,
     })
 }

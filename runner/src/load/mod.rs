@@ -3,7 +3,7 @@
 //! connector, collector, pacing); `drive` starts and stops virtual users to follow the shape (its
 //! targets computed in `shape`, an arrival rate's arrival times in `arrival_times`) and drains them at the end; `vu` repeats iterations and applies the
 //! reconnect policy, asking `rows` which data row each iteration reads; `iteration` connects one
-//! and hands it to `connection`; `pacing` caps handshakes in flight and the connect rate; `shard` splits all of it between processes (shard
+//! and hands it to `connection`; `pacing` caps handshakes in flight and the connect rate; `search` picks a capacity search's next step (pure); `shard` splits all of it between processes (shard
 //! `I` of `N`: global VU indexes, stage targets, arrivals, source addresses) and parses `--start-at`.
 //!
 //! Hands to `connection` and `scenario`: a URL, a socket and an instance per iteration. Does not
@@ -16,6 +16,7 @@ pub mod limits;
 pub mod pacing;
 pub mod plan;
 pub mod rows;
+pub mod search;
 pub mod shape;
 pub mod shard;
 pub mod vu;

@@ -1,6 +1,7 @@
 //! JUnit XML for CI systems: one test case per check, per threshold and per regression rule (a
 //! rule not evaluated for want of a baseline is `<skipped>`), plus one for connection
-//! failures and one for scenario errors, so a CI dashboard shows which rule broke; the round trips
+//! failures and one for scenario errors (and, for a capacity search, one that fails when the
+//! search found no answer, its result in `<system-out>`), so a CI dashboard shows which rule broke; the round trips
 //! of named requests go in as suite properties (`round_trip{NAME} p99` …). Its failures are the
 //! verdict's: failures an error budget allowed are said in `<system-out>`, and the budget's
 //! threshold is the case that fails (the decisions come from `results::verdict`). Pure rendering
@@ -164,6 +165,18 @@ pub fn render(report: &Report) -> String {
             "iterations finished within load.max_duration",
             failure,
         ));
+    }
+    if let Some(search) = &report.search {
+        // Fails exactly when the search adds its reason to the verdict (no answer found).
+        let mut case = Case::new(
+            "search",
+            "capacity search found an answer",
+            search.failure(),
+        );
+        if case.failure.is_none() {
+            case.allowed = Some(search.sentence());
+        }
+        cases.push(case);
     }
     let failed = cases.iter().filter(|case| case.failure.is_some()).count();
     let skipped = cases.iter().filter(|case| case.skipped.is_some()).count();

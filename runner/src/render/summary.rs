@@ -1,9 +1,10 @@
 //! The end-of-run summary for a terminal or a CI log: plain aligned text, no control characters.
-//! Reads a [`Report`] only (its regression outcomes included); JSON lives in `results::report`.
+//! Reads a [`Report`] only (its regression outcomes and a capacity search's steps included); JSON lives in `results::report`.
 
 use crate::config::units::{human_bytes, human_micros as micros};
 use crate::results::regressions::{Regressions, Status};
 use crate::results::report::{CompressionStats, Distribution, MessageStats, Report};
+use crate::results::search::SearchReport;
 use std::fmt::Write;
 
 fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {
@@ -350,6 +351,9 @@ pub fn render(report: &Report) -> String {
     if let Some(regressions) = &report.regressions {
         render_regressions(&mut out, regressions);
     }
+    if let Some(search) = &report.search {
+        render_search(&mut out, search);
+    }
     let p = &report.process;
     let _ = writeln!(
         out,
@@ -393,6 +397,64 @@ pub fn render(report: &Report) -> String {
         }
     }
     printable(&out)
+}
+
+/// The `search` section: the result in one line, the rules, then one line per step (load,
+/// held or broke, round-trip p50/p99, connect p99, connections established and failed, and what
+/// broke it).
+fn render_search(out: &mut String, search: &SearchReport) {
+    let _ = writeln!(out, "search: {}", search.sentence());
+    let _ = writeln!(
+        out,
+        "  rules ({}): {}",
+        search.rules_from,
+        search.rules.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  {:>4}  {:<18} {:<6} {:<21} {:<11} {:>11} {:>7}",
+        "step", "load", "result", "round_trip p50/p99", "connect p99", "established", "failed"
+    );
+    for (index, step) in search.steps.iter().enumerate() {
+        let result = match (step.interrupted, step.passed) {
+            (true, _) => "cut",
+            (false, true) => "held",
+            (false, false) => "broke",
+        };
+        let round_trips = if step.round_trips == 0 {
+            "none".to_owned()
+        } else {
+            format!(
+                "{}/{}",
+                micros(step.round_trip_p50_us),
+                micros(step.round_trip_p99_us)
+            )
+        };
+        let _ = write!(
+            out,
+            "  {:>4}  {:<18} {result:<6} {round_trips:<21} {:<11} {:>11} {:>7}",
+            index + 1,
+            search.load_text(step.load),
+            micros(step.connect_p99_us),
+            step.established,
+            step.failures,
+        );
+        if let Some((because, observed)) = step.because().filter(|_| !step.passed) {
+            let _ = write!(out, "  {because}");
+            if let Some(observed) = observed {
+                let _ = write!(out, " (observed {observed})");
+            }
+        }
+        if step.generator_limited.is_some() {
+            let _ = write!(out, "  (generator limited)");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "  the figures above are the step at {}",
+        search.load_text(search.figures_of)
+    );
 }
 
 /// The `regressions` section: the baseline, what differs from it, one line per rule.

@@ -124,6 +124,7 @@ impl Report {
             series: crate::measure::series::Series::default(),
             process,
             population: None,
+            search: None,
             verdict,
         };
         report.warnings = crate::results::health::warnings(&report);

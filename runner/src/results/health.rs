@@ -12,7 +12,7 @@
 //! own warning (the server upgraded too slowly, not the generator); scenario callbacks long in CPU time (`long_callbacks`) or only in wall-clock time
 //! (descheduled) are warned about, and so is a run that never reached its planned population
 //! (`population`), with the reason. Called by `build` and `run`, and again by `merge` (on merged
-//! figures). The figures themselves are measured in `measure`.
+//! figures); a capacity search (`search.rs`) stops on [`generator_limited`], the same judgement. The figures themselves are measured in `measure`.
 
 use crate::results::report::Report;
 
@@ -151,32 +151,72 @@ fn blame(cause: Cause, cpu: &CpuUse, report: &Report) -> String {
     }
 }
 
-/// The warnings `report` deserves, in a fixed order.
-pub fn warnings(report: &Report) -> Vec<String> {
-    let mut warnings = Vec::new();
+/// Whether the generator, not the server, limited the run: its timers fired late — timer lag p99
+/// above [`LAG_LIMIT_US`], or late at all with the runner saturated ([`Cause::Runner`]) — or
+/// arrivals started late for a reason other than a pacing permit. The warning's text (with the
+/// cause and what to do), or `None`. A capacity search stops on it. Lag that is only above
+/// [`LAG_SHARE`] of a sub-millisecond median is still warned about, but does not stop a search:
+/// it blurs a round trip, it does not cap the load.
+pub fn generator_limited(report: &Report) -> Option<String> {
     let cpu = CpuUse::of(report);
+    let timers = late_timers(report, &cpu)
+        .filter(|_| report.timer_lag.p99 > LAG_LIMIT_US || cpu.cause(report) == Cause::Runner);
+    timers.or_else(|| late_arrivals(report))
+}
+
+/// The timer-lag warning, when the generator's timers were late enough to matter.
+fn late_timers(report: &Report, cpu: &CpuUse) -> Option<String> {
     let lag = &report.timer_lag;
     let rtt_p50 = report.round_trips.p50;
     let share_exceeded =
         report.round_trips.count > 0 && lag.p99 > LAG_FLOOR_US && lag.p99 > LAG_SHARE * rtt_p50;
-    if lag.count > 0 && (lag.p99 > LAG_LIMIT_US || share_exceeded) {
-        let why = if lag.p99 > LAG_LIMIT_US {
-            format!("above {}", ms(LAG_LIMIT_US))
-        } else {
-            format!("above 10% of the round-trip median {}", ms(rtt_p50))
-        };
-        let cause = cpu.cause(report);
-        let what = match cause {
-            Cause::Runner => "the generator was saturated",
-            Cause::Machine => "the machine was busy",
-            Cause::Callbacks | Cause::Unknown => "the generator's timers were late",
-        };
-        warnings.push(format!(
-            "{what}: timer lag p99 {} ({why}); round trips include up to that much delay that is not the server's. Cause: {}",
-            ms(lag.p99),
-            blame(cause, &cpu, report),
-        ));
+    if lag.count == 0 || !(lag.p99 > LAG_LIMIT_US || share_exceeded) {
+        return None;
     }
+    let why = if lag.p99 > LAG_LIMIT_US {
+        format!("above {}", ms(LAG_LIMIT_US))
+    } else {
+        format!("above 10% of the round-trip median {}", ms(rtt_p50))
+    };
+    let cause = cpu.cause(report);
+    let what = match cause {
+        Cause::Runner => "the generator was saturated",
+        Cause::Machine => "the machine was busy",
+        Cause::Callbacks | Cause::Unknown => "the generator's timers were late",
+    };
+    Some(format!(
+        "{what}: timer lag p99 {} ({why}); round trips include up to that much delay that is not the server's. Cause: {}",
+        ms(lag.p99),
+        blame(cause, cpu, report),
+    ))
+}
+
+/// p99 of the wait for a pacing permit (the `queue` connect phase), µs.
+fn queue_p99(report: &Report) -> f64 {
+    report
+        .connect_phases
+        .get("queue")
+        .map_or(0.0, |queue| queue.p99)
+}
+
+/// The arrival-lag warning, when arrivals started late and not for want of a pacing permit.
+fn late_arrivals(report: &Report) -> Option<String> {
+    let arrivals = &report.arrival_lag;
+    let waited_for_pacing = queue_p99(report) > LAG_LIMIT_US;
+    (arrivals.count > 0 && arrivals.p99 > LAG_LIMIT_US && !waited_for_pacing).then(|| {
+        format!(
+            "arrivals started late: arrival lag p99 {} (above {}); the offered rate was lower than load.arrival_rate. Lower the rate per process or spread it with --workers N",
+            ms(arrivals.p99),
+            ms(LAG_LIMIT_US),
+        )
+    })
+}
+
+/// The warnings `report` deserves, in a fixed order.
+pub fn warnings(report: &Report) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let cpu = CpuUse::of(report);
+    warnings.extend(late_timers(report, &cpu));
     let long = &report.long_callbacks;
     if long.count > 0 {
         warnings.push(format!(
@@ -199,18 +239,9 @@ pub fn warnings(report: &Report) -> Vec<String> {
         ));
     }
     let arrivals = &report.arrival_lag;
-    let queue_p99 = report
-        .connect_phases
-        .get("queue")
-        .map_or(0.0, |queue| queue.p99);
+    let queue_p99 = queue_p99(report);
     let waited_for_pacing = queue_p99 > LAG_LIMIT_US;
-    if arrivals.count > 0 && arrivals.p99 > LAG_LIMIT_US && !waited_for_pacing {
-        warnings.push(format!(
-            "arrivals started late: arrival lag p99 {} (above {}); the offered rate was lower than load.arrival_rate. Lower the rate per process or spread it with --workers N",
-            ms(arrivals.p99),
-            ms(LAG_LIMIT_US),
-        ));
-    }
+    warnings.extend(late_arrivals(report));
     let pending_at_end = report.connections.pending_at_end;
     if waited_for_pacing {
         warnings.push(format!(
@@ -326,6 +357,29 @@ mod tests {
             .into_iter()
             .find(|warning| warning.contains("timer lag p99"))
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn issue_24_a_search_stops_on_lag_past_the_limit_not_on_lag_beside_a_tiny_median() {
+        // 40 ms of lag: the generator limited the run, whatever the cause; the search stops.
+        let late = run(40.0, 13.0, 0.31, 4.0, 9.0);
+        let limited = generator_limited(&late).unwrap_or_default();
+        assert_eq!(limited, lag_warning(&late));
+        // 3 ms of lag against a 0.2 ms median is warned about, but it does not cap the load.
+        let mut blurred = run(3.0, 13.0, 0.31, 0.0, 0.0);
+        blurred.round_trips.count = 1000;
+        blurred.round_trips.p50 = 200.0;
+        assert!(!lag_warning(&blurred).is_empty());
+        assert_eq!(generator_limited(&blurred), None);
+        // The same lag with the runner at a core's worth of CPU: saturated, the search stops.
+        let mut saturated = run(3.0, 13.0, 13.0, 0.0, 0.0);
+        saturated.round_trips.count = 1000;
+        saturated.round_trips.p50 = 200.0;
+        let limited = generator_limited(&saturated).unwrap_or_default();
+        assert!(
+            limited.starts_with("the generator was saturated"),
+            "{limited}"
+        );
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population: Option<Population>,
 
+    /// A capacity search's steps and result (`load.search`); the rest of the report is the
+    /// figures of one of its steps (`search.figures_of`). Absent for any other run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::results::search::SearchReport>,
+
     /// Pass/fail and why.
     pub verdict: Verdict,
 }

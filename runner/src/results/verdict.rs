@@ -253,6 +253,11 @@ impl Report {
                 self.verdict.exit_code = 1;
             }
         }
+        if let Some(failure) = self.search.as_ref().and_then(|search| search.failure()) {
+            self.verdict.reasons.push(failure);
+            self.verdict.passed = false;
+            self.verdict.exit_code = 1;
+        }
         if let Some(limit) = &self.run.max_duration_reached {
             self.verdict.reasons.push(format!(
                 "the run reached load.max_duration ({limit}) before every virtual user finished its iterations"

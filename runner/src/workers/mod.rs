@@ -66,6 +66,9 @@ pub struct WorkerOptions {
     pub progress: bool,
     /// Cancelled after `shutdown` (a second Ctrl-C): every worker gets its hard stop.
     pub hard_stop: CancellationToken,
+    /// The load of a capacity search's step (`search.rs`): every worker runs that step of the
+    /// file's `load.search` (`--search-step`) instead of the file's load.
+    pub search_step: Option<f64>,
 }
 
 /// Why a run with workers could not produce a report (exit code 2).
@@ -140,7 +143,7 @@ fn worker_count(scenario: &Scenario, count: WorkerCount) -> u32 {
 }
 
 /// The arguments every worker gets after the program name: `run FILE [--target …] [--set …]
-/// [--show-secrets] --interval … [--start-at …] --run-id ID`; `process::start` adds `--out`,
+/// [--show-secrets] --interval … [--start-at …] --run-id ID [--search-step LOAD]`; `process::start` adds `--out`,
 /// `--no-progress` and `--feed`, [`run_workers`] the `--shard`.
 fn worker_args(scenario: &Scenario, options: &WorkerOptions, run_id: &str) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["run".into(), scenario.file.clone().into()];
@@ -164,6 +167,9 @@ fn worker_args(scenario: &Scenario, options: &WorkerOptions, run_id: &str) -> Ve
         args.extend(["--start-at".into(), format!("{unix:.3}").into()]);
     }
     args.extend(["--run-id".into(), run_id.into()]);
+    if let Some(load) = options.search_step {
+        args.extend(["--search-step".into(), load.to_string().into()]);
+    }
     args
 }
 
