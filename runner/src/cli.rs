@@ -57,6 +57,9 @@ pub enum Command {
     /// Write the Kubernetes manifests of a run in N pods: the scenario and its files in a
     /// ConfigMap (a volume past 1 MiB), an Indexed Job of N shards, the merge Job and a README.
     Kubernetes(KubernetesArgs),
+    /// Turn a recording into flow files: `volley import har FILE.har` writes one scenario with
+    /// `flow:` steps per WebSocket of a browser's HAR export, and a README of what was guessed.
+    Import(ImportArgs),
     /// Run a scenario crate's test binary (a WASI command built by `cargo test` for
     /// wasm32-wasip2): the crate's `.cargo/config.toml` names this as the target's runner, so
     /// plain `cargo test` works. Exits with the binary's code (101 when it traps).
@@ -118,6 +121,38 @@ pub struct KubernetesArgs {
     /// `--set load.connections=100000`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
+}
+
+/// `volley import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// What kind of recording.
+    #[command(subcommand)]
+    pub kind: ImportKind,
+}
+
+/// The recordings `volley import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportKind {
+    /// A HAR file exported from the browser's DevTools (Network panel, with the WebSocket frames):
+    /// one flow file per WebSocket (target, subprotocols, headers with credentials as `${…}`
+    /// variables, sends with their think times, replies as expects, ids and server values
+    /// correlated) and a README.md saying what was guessed.
+    Har(ImportHarArgs),
+}
+
+/// `volley import har`.
+#[derive(Debug, clap::Args)]
+pub struct ImportHarArgs {
+    /// The HAR file.
+    pub file: PathBuf,
+    /// The folder to write the flow files and README.md into (created if missing). Default:
+    /// `<the HAR file's stem>-flows` in the current folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace files of the same names in DIR (without it, the import refuses to overwrite).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `volley new`.

@@ -14,8 +14,9 @@
 //! binary (`--workers`), sums their live feeds and merges their results; `search` runs a capacity
 //! search (`load.search`) as a sequence of such runs. A stage imports only the stages before it.
 //!
-//! `scaffold` (`volley new`: a fresh scenario crate from templates) and `kubernetes` (`volley
-//! kubernetes`: the manifests of a sharded run, in memory) stand apart from the flow too.
+//! `scaffold` (`volley new`: a fresh scenario crate from templates), `kubernetes` (`volley
+//! kubernetes`: the manifests of a sharded run, in memory) and `import` (`volley import har`: flow
+//! files from a browser recording, in memory) stand apart from the flow too.
 //! `websocket` (the RFC 6455 codec and permessage-deflate: pure parts and the async socket) sits
 //! below `connection`; of the stages it imports only `config::units` (byte counts in reasons).
 //!
@@ -25,6 +26,7 @@
 mod config;
 mod connection;
 mod devserver;
+mod import;
 mod kubernetes;
 mod load;
 mod measure;
@@ -44,6 +46,7 @@ pub use config::units::{human_bytes, human_micros, parse_duration};
 pub use config::{ConfigError, Overrides, Scenario, ServerMode};
 pub use devserver::pki::{Authority, server_config};
 pub use devserver::server::EmbeddedServer;
+pub use import::har::{HarError, Imported, ImportedFile, import as import_har};
 pub use kubernetes::{
     Generated, GeneratedFile, KubernetesError, KubernetesOptions, generate as kubernetes_manifests,
 };

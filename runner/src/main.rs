@@ -1,5 +1,5 @@
 //! The `volley` binary: parse flags (`cli`), start the async runtime and hand the subcommand to its
-//! file in `commands/` (run, check, serve, report, merge, new, compare, kubernetes, completions,
+//! file in `commands/` (run, check, serve, report, merge, new, compare, kubernetes, import, completions,
 //! man; test-module outside the runtime), which returns the exit code: 0
 //! (passed), 1 (a check, deadline, connection, scenario or threshold failed) or 2 (could not run).
 //! Signals are `signals`, files written `output`; all logic lives in the library.
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             Command::Merge(args) => commands::results_files::merge(args),
             Command::New(args) => commands::new::new(args),
             Command::Kubernetes(args) => commands::kubernetes::kubernetes(args),
+            Command::Import(args) => commands::import::import(args),
             Command::Compare(args) => commands::compare::compare(args),
             Command::TestModule(args) => commands::test_module::test_module(args),
             Command::Completions(args) => commands::completions::completions(args),

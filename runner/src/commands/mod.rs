@@ -1,5 +1,5 @@
 //! The `volley` subcommands, one file each: `run`, `check`, `serve`, `report` and `merge` (the
-//! commands that read results files), `new`, `compare`, `kubernetes`, `test-module`, `completions`
+//! commands that read results files), `new`, `compare`, `kubernetes`, `import`, `test-module`, `completions`
 //! and `man` (generated from `cli::command`). Each takes its parsed flags (`cli`) and returns the
 //! exit code; what they share lives here: loading the scenario file with `--target` and `--set`,
 //! and finishing a run or a merge (results files first, then the summary). All logic lives in the
@@ -8,6 +8,7 @@
 pub mod check;
 pub mod compare;
 pub mod completions;
+pub mod import;
 pub mod kubernetes;
 pub mod man;
 pub mod new;
