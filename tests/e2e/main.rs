@@ -15,6 +15,7 @@ mod echo;
 mod engine;
 mod first_contact;
 mod flows;
+mod import_har;
 mod interrupt;
 mod kubernetes;
 mod manifests;

@@ -32,7 +32,7 @@ pub mod regression;
 pub mod relocate;
 mod rule_words;
 pub mod search;
-mod substitute;
+pub(crate) mod substitute;
 pub mod template;
 pub mod threshold;
 pub mod units;

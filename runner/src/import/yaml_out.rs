@@ -254,4 +254,60 @@ mod tests {
         assert!(flow[5]["expect"].as_mapping().is_some_and(|m| m.is_empty()));
         assert_eq!(flow[6], "close");
     }
+
+    #[test]
+    fn the_files_substitution_gives_back_the_recorded_text_and_the_variables_values() {
+        let file = FlowFile {
+            comments: vec!["costs ${NOT_A_VARIABLE} in a comment".into()],
+            name: "n".into(),
+            target: Template {
+                pieces: vec![
+                    Piece::Literal("wss://h/ws?token=".into()),
+                    Piece::Placeholder("${TOKEN}".into()),
+                ],
+            },
+            headers: vec![("Cookie".into(), Template::placeholder("${COOKIE}"))],
+            subprotocols: Vec::new(),
+            load: Load {
+                connections: 1,
+                iterations: 1,
+            },
+            steps: vec![
+                Step::Send(Template {
+                    pieces: vec![
+                        Piece::Literal(r#"{"auth":""#.into()),
+                        Piece::Placeholder("${TOKEN}".into()),
+                        Piece::Literal(r#"","price":"$5 ${x} $$","q":"it's: ok"}"#.into()),
+                    ],
+                }),
+                Step::Send(Template::literal("line\nbreak $")),
+                Step::Expect(Expect {
+                    name: Some("n".into()),
+                    conditions: vec![Condition::JsonEquals {
+                        path: "$.price".into(),
+                        value: Template::literal("$5"),
+                    }],
+                    captures: Vec::new(),
+                }),
+            ],
+        };
+        let text = render(&file);
+        let lookup = |name: &str| match name {
+            "TOKEN" => Some("t'o\"k: #en".to_owned()),
+            "COOKIE" => Some("sid=1; x=2".to_owned()),
+            _ => None,
+        };
+        let substituted = crate::config::substitute::substitute(&text, lookup)
+            .unwrap_or_else(|unset| panic!("{} unset in\n{text}", unset.name));
+        let value: Value = serde_yaml_ng::from_str(&substituted)
+            .unwrap_or_else(|error| panic!("{error}\n{substituted}"));
+        assert_eq!(value["target"], "wss://h/ws?token=t'o\"k: #en");
+        assert_eq!(value["headers"]["Cookie"], "sid=1; x=2");
+        assert_eq!(
+            value["flow"][0]["send"],
+            r#"{"auth":"t'o"k: #en","price":"$5 ${x} $$","q":"it's: ok"}"#
+        );
+        assert_eq!(value["flow"][1]["send"], "line\nbreak $");
+        assert_eq!(value["flow"][2]["expect"]["json"]["equals"], "$5");
+    }
 }
