@@ -384,3 +384,95 @@ fn a_har_without_websockets_and_a_file_that_is_not_json_are_refused() {
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(ran.stderr.contains("none with frames"), "{ran:?}");
 }
+
+#[test]
+fn every_imported_file_loads_with_volley_check() {
+    let folder = temp("check");
+    let har = write_har(&folder, "chat.har", &chat_har());
+    let out = folder.join("flows");
+    let ran = import(&[&har, Path::new("--out"), &out], &[], None);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    for name in ["chat-example-com-ws-1.yaml", "live-example-com-ping-2.yaml"] {
+        let mut command = volley();
+        command
+            .arg("check")
+            .arg(out.join(name))
+            .env("CHAT_COOKIE", "sid=1")
+            .env("CHAT_AUTHORIZATION", "Bearer 1")
+            .env("CHAT_TOKEN", "1");
+        let checked = match command.output() {
+            Ok(output) => collect(output, None),
+            Err(error) => panic!("cannot start volley: {error}"),
+        };
+        assert_eq!(checked.code, 0, "{name}: {checked:?}");
+        assert!(
+            checked.stdout.contains("volley flow (native)"),
+            "{checked:?}"
+        );
+    }
+}
+
+/// An echo session recorded in a browser: JSON with an id, a `$`, and a binary frame.
+fn echo_har() -> Json {
+    let mut frames = Vec::new();
+    let mut time = 1700000000.0;
+    for id in 1..=3 {
+        let text = json!({"type": "ping", "id": id, "text": "costs $5"}).to_string();
+        frames.push(frame("send", time, 1, &text));
+        frames.push(frame("receive", time + 0.002, 1, &text));
+        time += 0.05;
+    }
+    frames.push(frame("send", time, 2, "AAECAw=="));
+    frames.push(frame("receive", time + 0.002, 2, "AAECAw=="));
+    json!({"log": {"entries": [{
+        "request": {"url": "ws://127.0.0.1:9001/", "headers": [{"name": "Cookie", "value": "sid=echo-cookie-1"}]},
+        "_webSocketMessages": frames
+    }]}})
+}
+
+#[test]
+fn an_imported_echo_session_runs_and_passes_against_the_echo_server() {
+    let folder = temp("echo");
+    let har = write_har(&folder, "echo.har", &echo_har());
+    let out = folder.join("flows");
+    let ran = import(&[&har, Path::new("--out"), &out], &[], None);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let file = out.join("127-0-0-1-9001-1.yaml");
+    let text = read(&file);
+    assert!(
+        text.contains(r#"'{"id":{{counter}},"text":"costs $$5","type":"ping"}'"#),
+        "{text}"
+    );
+    let results = folder.join("results.json");
+    let mut command = volley();
+    command
+        .arg("run")
+        .arg(&file)
+        .args(["--target", "embedded://echo", "--no-progress", "--out"])
+        .arg(&results)
+        .env("WS_COOKIE", "sid=1");
+    let run = match command.output() {
+        Ok(output) => collect(output, Some(&results)),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    // Every expect passed: the echoed ids matched their `{{counter}}`, the binary reply came back.
+    assert_eq!(run.code, 0, "{run:?}");
+    let results = crate::support::results(&run);
+    let checks = results["checks"].as_array().cloned().unwrap_or_default();
+    let mut names: Vec<&str> = checks
+        .iter()
+        .filter_map(|check| check["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec!["binary_reply", "ping", "ping_2", "ping_3"],
+        "{results:#}"
+    );
+    for check in &checks {
+        assert_eq!(check["failed"], 0, "{check}");
+        assert_eq!(check["passed"], 1, "{check}");
+    }
+    assert_eq!(crate::support::number(results, "/messages/sent"), 4);
+    assert_eq!(crate::support::number(results, "/round_trips/count"), 4);
+}
