@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 const COOKIE: &str = "sid=cookie-secret-4711";
 const BEARER: &str = "Bearer eyJhbGciOi.secret-bearer";
 const QUERY_TOKEN: &str = "query-token-0815";
+/// The recording's first second (epoch seconds, as Chrome writes frame times).
+const T0: f64 = 1_700_000_000.0;
 
 fn temp(name: &str) -> PathBuf {
     let folder = std::env::temp_dir().join(format!("volley-har-{}-{name}", std::process::id()));
@@ -47,15 +49,15 @@ fn chat_har() -> Json {
         },
         "response": {"status": 101, "headers": []},
         "_webSocketMessages": [
-            frame("receive", 1700000000.000100, 1, r#"{"type":"welcome","session":"sess-8c1f2b9d","motd":"hi"}"#),
-            frame("send", 1700000000.250300, 1, r#"{"type":"join","id":1,"session":"sess-8c1f2b9d","user":"ann"}"#),
-            frame("receive", 1700000000.301000, 1, r#"{"type":"joined","id":1,"users":3}"#),
-            frame("receive", 1700000000.302000, 1, r#"{"type":"presence","user":"bob","online":true}"#),
-            frame("send", 1700000001.500000, 1, r#"{"type":"say","id":2,"session":"sess-8c1f2b9d","text":"it's $5"}"#),
-            frame("receive", 1700000001.540000, 1, r#"{"type":"said","id":2}"#),
-            frame("send", 1700000001.545000, 2, "AAECAw=="),
-            frame("receive", 1700000001.600000, 2, "BAUG"),
-            frame("receive", 1700000002.000000, 1, r#"{"type":"message","from":"bob","text":"hello"}"#)
+            frame("receive", T0 + 0.0001, 1, r#"{"type":"welcome","session":"sess-8c1f2b9d","motd":"hi"}"#),
+            frame("send", T0 + 0.2503, 1, r#"{"type":"join","id":1,"session":"sess-8c1f2b9d","user":"ann"}"#),
+            frame("receive", T0 + 0.301, 1, r#"{"type":"joined","id":1,"users":3}"#),
+            frame("receive", T0 + 0.302, 1, r#"{"type":"presence","user":"bob","online":true}"#),
+            frame("send", T0 + 1.5, 1, r#"{"type":"say","id":2,"session":"sess-8c1f2b9d","text":"it's $5"}"#),
+            frame("receive", T0 + 1.54, 1, r#"{"type":"said","id":2}"#),
+            frame("send", T0 + 1.545, 2, "AAECAw=="),
+            frame("receive", T0 + 1.6, 2, "BAUG"),
+            frame("receive", T0 + 2.0, 1, r#"{"type":"message","from":"bob","text":"hello"}"#)
         ]
     });
     let ping = json!({
@@ -66,10 +68,10 @@ fn chat_har() -> Json {
         },
         "response": {"status": 101},
         "_webSocketMessages": [
-            frame("send", 1700000003.0, 1, "ping"),
-            frame("receive", 1700000003.02, 1, "pong"),
-            frame("send", 1700000004.0, 1, "ping"),
-            frame("receive", 1700000004.03, 1, "pong")
+            frame("send", T0 + 3.0, 1, "ping"),
+            frame("receive", T0 + 3.02, 1, "pong"),
+            frame("send", T0 + 4.0, 1, "ping"),
+            frame("receive", T0 + 4.03, 1, "pong")
         ]
     });
     json!({"log": {
@@ -415,7 +417,7 @@ fn every_imported_file_loads_with_volley_check() {
 /// An echo session recorded in a browser: JSON with an id, a `$`, and a binary frame.
 fn echo_har() -> Json {
     let mut frames = Vec::new();
-    let mut time = 1700000000.0;
+    let mut time = T0;
     for id in 1..=3 {
         let text = json!({"type": "ping", "id": id, "text": "costs $5"}).to_string();
         frames.push(frame("send", time, 1, &text));

@@ -80,7 +80,7 @@ pub fn choose(
         let discriminator = DISCRIMINATORS.iter().find_map(|key| {
             let value = text_form(object.get(*key)?)?;
             (!value.is_empty() && value.chars().count() <= SHORT_TEXT && writable(&value))
-                .then(|| (*key, value))
+                .then_some((*key, value))
         });
         let name = discriminator
             .as_ref()
