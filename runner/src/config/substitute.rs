@@ -50,21 +50,29 @@ fn comment_start(line: &str) -> usize {
     line.len()
 }
 
-/// Where the value of a `key: value` or `- value` line starts (after the indicator and spaces).
+/// Where the value of a `key: value`, `- value` or `- key: value` line starts (after the
+/// indicator, the key and spaces).
 fn value_start(code: &str) -> usize {
     let indent = code.len() - code.trim_start().len();
     let rest = &code[indent..];
     if rest.starts_with("- ") {
         let after = indent + 2;
-        return after + (code[after..].len() - code[after..].trim_start().len());
+        let item = after + (code[after..].len() - code[after..].trim_start().len());
+        // `- send: '…${X}…'` (a flow step): the value is the key's, not the whole item.
+        return item + key_value_start(&code[item..]).unwrap_or(0);
     }
-    match rest.find(": ") {
-        Some(colon) if !rest[..colon].contains(['"', '\'', '{', '[']) => {
-            let after = indent + colon + 2;
-            after + (code[after..].len() - code[after..].trim_start().len())
-        }
-        _ => indent,
+    indent + key_value_start(rest).unwrap_or(0)
+}
+
+/// Where the value starts in `key: value` (after the colon and spaces); `None` when `text` does not
+/// start with a plain key (a quoted scalar, a flow collection).
+fn key_value_start(text: &str) -> Option<usize> {
+    let colon = text.find(": ")?;
+    if text[..colon].contains(['"', '\'', '{', '[']) {
+        return None;
     }
+    let after = colon + 2;
+    Some(after + (text[after..].len() - text[after..].trim_start().len()))
 }
 
 fn substitute_line(
@@ -242,6 +250,18 @@ mod tests {
             "ws://h/?t=a#b: c\"d"
         );
         assert_eq!(parsed("list:\n  - ${SECRET}\n")["list"][0], want);
+        // A flow step is a mapping in a list item: the value is the key's.
+        for text in [
+            "flow:\n  - send: ${SECRET}\n",
+            "flow:\n  - send: '${SECRET}'\n",
+            "flow:\n  - send: \"${SECRET}\"\n",
+        ] {
+            assert_eq!(parsed(text)["flow"][0]["send"], want, "{text}");
+        }
+        assert_eq!(
+            parsed("flow:\n  - send: '{\"t\":\"${SECRET}\"}'\n")["flow"][0]["send"],
+            "{\"t\":\"a#b: c\"d\"}"
+        );
         assert_eq!(parsed("n: ${COUNT}\n")["n"], 100, "numbers stay numbers");
     }
 
