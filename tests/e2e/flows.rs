@@ -65,6 +65,19 @@ async fn session_server(listener: TcpListener) {
     }
 }
 
+/// Start [`session_server`] on a free loopback port of `runtime`; its URL.
+fn start_session_server(runtime: &tokio::runtime::Runtime) -> String {
+    runtime.block_on(async {
+        let listener = listener(Ipv4Addr::LOCALHOST).await;
+        let url = match listener.local_addr() {
+            Ok(address) => format!("ws://{address}/"),
+            Err(error) => panic!("no address: {error}"),
+        };
+        tokio::spawn(session_server(listener));
+        url
+    })
+}
+
 /// Run the flow file `text` (written to a temporary folder) against `target`; results parsed.
 fn run_flow(text: &str, target: &str, extra: &[&str]) -> Ran {
     let folder = match tempfile::tempdir() {
@@ -130,15 +143,7 @@ load:
 #[test]
 fn a_flow_captures_the_session_it_is_given_and_counts_the_pushes_it_did_not_expect() {
     let runtime = runtime();
-    let target = runtime.block_on(async {
-        let listener = listener(Ipv4Addr::LOCALHOST).await;
-        let url = match listener.local_addr() {
-            Ok(address) => format!("ws://{address}/"),
-            Err(error) => panic!("no address: {error}"),
-        };
-        tokio::spawn(session_server(listener));
-        url
-    });
+    let target = start_session_server(&runtime);
     let ran = run_flow(SESSION_FLOW, &target, &[]);
     assert_eq!(ran.code, 0, "{ran:?}");
     let figures = results(&ran);
@@ -159,15 +164,7 @@ fn a_flow_captures_the_session_it_is_given_and_counts_the_pushes_it_did_not_expe
 #[test]
 fn an_expect_that_times_out_is_a_failed_check_and_ends_the_flow() {
     let runtime = runtime();
-    let target = runtime.block_on(async {
-        let listener = listener(Ipv4Addr::LOCALHOST).await;
-        let url = match listener.local_addr() {
-            Ok(address) => format!("ws://{address}/"),
-            Err(error) => panic!("no address: {error}"),
-        };
-        tokio::spawn(session_server(listener));
-        url
-    });
+    let target = start_session_server(&runtime);
     // The first expect is untimed and waits 300 ms for an answer that never comes; the second
     // flow's expect is timed (named), so its miss is also a reply timeout.
     let untimed = r#"version: 1

@@ -229,6 +229,17 @@ impl ScenarioEngine {
             .instantiate_pre(&component)
             .map_err(interface_error)?;
         let pre = GuestPre::new(instance_pre).map_err(interface_error)?;
+        Self::assemble(engine, memories, pre, digest, limits)
+    }
+
+    /// The engine with its epoch thread started.
+    fn assemble(
+        engine: Engine,
+        memories: Arc<MemoryPool>,
+        pre: GuestPre,
+        digest: Sha256Hex,
+        limits: InstanceLimits,
+    ) -> Result<ScenarioEngine, ModuleError> {
         Ok(ScenarioEngine {
             memories,
             digest,
@@ -251,16 +262,7 @@ impl ScenarioEngine {
         let memories = MemoryPool::new(limits.memory);
         let engine = Engine::new(&engine_config(memories.clone()))
             .map_err(|error| ModuleError::Engine(format!("{error:#}")))?;
-        Ok(ScenarioEngine {
-            memories,
-            digest,
-            _ticker: EpochTicker::start(engine.clone()).map_err(|error| {
-                ModuleError::Engine(format!("cannot start the epoch thread: {error}"))
-            })?,
-            engine,
-            pre: GuestPre::Flow(flow),
-            limits,
-        })
+        Self::assemble(engine, memories, GuestPre::Flow(flow), digest, limits)
     }
 
     /// The per-instance limits.

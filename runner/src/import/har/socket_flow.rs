@@ -24,17 +24,6 @@ use std::collections::BTreeMap;
 const SHORTEST_THINK_MS: u64 = 10;
 /// Credentials shorter than this are not searched for in frames (too likely to match by chance).
 pub const SHORTEST_SECRET: usize = 6;
-/// Words of the templates a capture must not be named.
-const TEMPLATE_WORDS: &[&str] = &[
-    "vu",
-    "iteration",
-    "counter",
-    "timestamp",
-    "now_us",
-    "random",
-    "sent",
-    "var",
-];
 
 /// What a frame is to the flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +239,13 @@ pub fn build(
             _ => {}
         }
     }
-    let mut capture_names = Unique::reserving(TEMPLATE_WORDS);
+    // A capture may not take a template's own name, nor `var` (their prefix).
+    let reserved: Vec<&str> = crate::config::flow::template::BUILT_IN
+        .iter()
+        .copied()
+        .chain(["var"])
+        .collect();
+    let mut capture_names = Unique::reserving(&reserved);
     let mut planned: Vec<PlannedCapture> = Vec::new();
     for (at, text) in texts.iter().enumerate() {
         let (Role::Send, Some(text)) = (roles[at], text) else {
