@@ -292,3 +292,31 @@ fn the_readme_first_flow_runs_as_written() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(check(results(&ran), "hi"), (25, 0), "{ran:?}");
 }
+
+#[test]
+fn a_flow_goes_to_kubernetes_inside_its_scenario_file() {
+    let folder = match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("cannot make a temporary folder: {error}"),
+    };
+    let out = folder.path().join("k8s");
+    let output = volley()
+        .args([
+            "kubernetes",
+            "scenarios/echo-flow.yaml",
+            "--shards",
+            "2",
+            "--out",
+        ])
+        .arg(&out)
+        .output();
+    let ran = match output {
+        Ok(output) => collect(output, None),
+        Err(error) => panic!("cannot start volley: {error}"),
+    };
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let configmap = std::fs::read_to_string(out.join("configmap.yaml")).unwrap_or_default();
+    // The steps travel in the scenario; there is no module to carry or to point at.
+    assert!(configmap.contains("flow:"), "{configmap}");
+    assert!(!configmap.contains("module:"), "{configmap}");
+}

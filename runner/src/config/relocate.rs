@@ -11,8 +11,8 @@ use serde_yaml_ng::{Mapping, Value};
 /// The new names of the files a scenario names, relative to the folder the file moves to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Relocation {
-    /// `module:`.
-    pub module: String,
+    /// `module:` (`None` for a flow, which names no module).
+    pub module: Option<String>,
     /// `data:`, when it names a file (inline rows are left alone).
     pub data: Option<String>,
     /// `tls.ca_file`.
@@ -37,7 +37,9 @@ pub fn relocate(text: &str, overrides: &Overrides, names: &Relocation) -> Result
     if let Some(target) = &overrides.target {
         set(root, "target", target);
     }
-    set(root, "module", &names.module);
+    if let Some(module) = &names.module {
+        set(root, "module", module);
+    }
     if let Some(data) = &names.data {
         set(root, "data", data);
     }
@@ -92,7 +94,7 @@ load:
 
     fn names() -> Relocation {
         Relocation {
-            module: "echo.wasm".into(),
+            module: Some("echo.wasm".into()),
             data: Some("users.csv".into()),
             ca_file: Some("ca.pem".into()),
             ..Relocation::default()

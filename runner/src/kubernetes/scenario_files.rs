@@ -71,7 +71,11 @@ pub fn collect(file: &Path, overrides: &Overrides) -> Result<ScenarioFiles, Kube
         });
         Ok(key)
     };
-    let module = add(&scenario.module, true)?;
+    // A flow is in the scenario file itself: no module to carry.
+    let module = match scenario.flow {
+        Some(_) => None,
+        None => Some(add(&scenario.module, true)?),
+    };
     let data = match scenario.data.source() {
         // No data, or rows written in the file itself.
         "" | "inline" => None,
