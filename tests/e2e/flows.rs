@@ -236,6 +236,16 @@ fn the_example_flows_run_against_the_embedded_servers() {
             ) > 0,
             "{file}: {ran:?}"
         );
+        // Its digest is the scenario file's, and the outputs say so rather than "module".
+        assert!(
+            ran.stdout.contains("flow (file): sha256:"),
+            "{file}: {ran:?}"
+        );
+        let compared = match volley().arg("compare").arg(&out).arg(&out).output() {
+            Ok(output) => collect(output, None),
+            Err(error) => panic!("cannot start volley compare: {error}"),
+        };
+        assert!(compared.stdout.contains(", flow (file) "), "{compared:?}");
     }
 }
 

@@ -94,7 +94,11 @@ pub fn render(comparison: &Comparison) -> String {
 
 fn side_line(out: &mut String, label: &str, side: &Side) {
     let digest = if side.module_sha256.len() >= 12 {
-        format!(", module {}…", &side.module_sha256[..12])
+        format!(
+            ", {} {}…",
+            crate::results::report::digest_of(&side.interface),
+            &side.module_sha256[..12]
+        )
     } else {
         String::new()
     };

@@ -116,11 +116,7 @@ pub fn render(report: &Report) -> String {
             .get(..16)
             .unwrap_or(&scenario.module_sha256);
         // A flow is named by its scenario file's digest (it is part of the file).
-        let what = if scenario.interface.starts_with("volley flow") {
-            "flow (file)"
-        } else {
-            "module"
-        };
+        let what = scenario.digest_of();
         let _ = writeln!(
             out,
             "{what}: sha256:{short}… {}",

@@ -51,6 +51,9 @@ pub struct Side {
     pub target: String,
     /// `scenario.module_sha256` (empty in results that did not keep it).
     pub module_sha256: String,
+    /// `scenario.interface`: the module's WIT package, or `volley flow (native)` (empty in older
+    /// results).
+    pub interface: String,
     /// `run.id`.
     pub run_id: String,
     /// `run.started_at_unix_s`.
@@ -68,6 +71,7 @@ impl Side {
             scenario: report.scenario.name.clone(),
             target: report.scenario.target.clone(),
             module_sha256: report.scenario.module_sha256.clone(),
+            interface: report.scenario.interface.clone(),
             run_id: report.run.id.clone(),
             started_at_unix_s: report.run.started_at_unix_s,
             elapsed_s: report.run.elapsed_s,

@@ -122,6 +122,23 @@ pub struct ScenarioInfo {
     pub seed: u64,
 }
 
+impl ScenarioInfo {
+    /// What `module_sha256` names, for outputs: `flow (file)` when a flow ran (the digest is the
+    /// scenario file's), else `module`.
+    pub fn digest_of(&self) -> &'static str {
+        digest_of(&self.interface)
+    }
+}
+
+/// What a run's `module_sha256` names, from its `interface`: `flow (file)` or `module`.
+pub fn digest_of(interface: &str) -> &'static str {
+    if interface == crate::scenario::guest::FLOW_INTERFACE {
+        "flow (file)"
+    } else {
+        "module"
+    }
+}
+
 /// `run` section.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
