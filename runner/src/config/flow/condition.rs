@@ -65,11 +65,30 @@ pub enum Compare {
 impl Condition {
     /// Whether `subject` passes every test.
     pub fn holds(&self, subject: Subject<'_>, values: &mut dyn Values) -> bool {
+        self.holds_parsed(subject, None, values)
+    }
+
+    /// [`Condition::holds`], with the message's JSON when the caller parsed it already (for its
+    /// captures), so a message is parsed once.
+    pub fn holds_parsed(
+        &self,
+        subject: Subject<'_>,
+        parsed: Option<&serde_json::Value>,
+        values: &mut dyn Values,
+    ) -> bool {
+        let reads_text = self.equals.is_some()
+            || self.contains.is_some()
+            || self.matches.is_some()
+            || (self.json.is_some() && parsed.is_none());
         let text: std::borrow::Cow<'_, str> = match subject {
             Subject::Text(text) if !self.binary => text.into(),
-            Subject::Binary(data) if self.binary => base64::engine::general_purpose::STANDARD
-                .encode(data)
-                .into(),
+            // A binary payload is base64-encoded only for a test that reads it as text.
+            Subject::Binary(data) if self.binary && reads_text => {
+                base64::engine::general_purpose::STANDARD
+                    .encode(data)
+                    .into()
+            }
+            Subject::Binary(_) if self.binary => "".into(),
             _ => return false,
         };
         if let Some(equals) = &self.equals
@@ -87,18 +106,14 @@ impl Condition {
         {
             return false;
         }
-        match &self.json {
-            None => true,
-            Some(test) => match serde_json::from_str::<serde_json::Value>(&text) {
+        match (&self.json, parsed) {
+            (None, _) => true,
+            (Some(test), Some(root)) => test.holds(root, values),
+            (Some(test), None) => match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(root) => test.holds(&root, values),
                 Err(_) => false,
             },
         }
-    }
-
-    /// Whether the message must be parsed as JSON (for a test or a capture).
-    pub fn reads_json(&self) -> bool {
-        self.json.is_some()
     }
 }
 

@@ -7,6 +7,9 @@
 //! captured values and the messages waiting for an `expect` (`inbox`); templates are rendered by
 //! `values`.
 //!
+//! Check and metric names were checked against the host's limits when the flow was compiled, so
+//! they are recorded without a copy per message.
+//!
 //! Steps run until one waits (`expect`, `think`); a failed `expect` is a failed check named after
 //! the step, and the flow then closes the connection (later steps depend on it). The end of the
 //! steps closes the connection normally, as a module's `close` would.
@@ -274,13 +277,13 @@ impl FlowRun {
             } => {
                 let text = value.render(&mut self.context(state));
                 let ok = condition.holds(Subject::Text(&text), &mut self.context(state));
-                state.check(name.clone(), ok);
+                state.recorder.check(name, ok);
             }
             Op::Metric { name, value } => {
                 let text = value.render(&mut self.context(state));
                 match text.trim().parse::<f64>() {
                     Ok(number) if number.is_finite() && number >= 0.0 => {
-                        state.metric(name.clone(), number);
+                        state.recorder.metric(name, number);
                     }
                     // Not a value a metric can hold: a failed check says so, once per step run.
                     _ => state.check(format!("metric {name} is a number"), false),
@@ -345,7 +348,7 @@ impl FlowRun {
         match found {
             Some(captured) => {
                 self.keep(expect, captured);
-                state.check(expect.name.clone(), true);
+                state.recorder.check(&expect.name, true);
                 self.pc += 1;
             }
             None => {
@@ -366,16 +369,26 @@ impl FlowRun {
             Message::Text(text) => Subject::Text(text),
             Message::Binary(data) => Subject::Binary(data),
         };
-        if !expect.condition.holds(subject, &mut self.context(state)) {
+        // Parsed once for the JSON test and the captures; a message that is not JSON passes
+        // neither.
+        let parsed = match message {
+            Message::Text(text)
+                if expect.condition.json.is_some() || !expect.captures.is_empty() =>
+            {
+                Some(serde_json::from_str::<serde_json::Value>(text).ok()?)
+            }
+            _ => None,
+        };
+        if !expect
+            .condition
+            .holds_parsed(subject, parsed.as_ref(), &mut self.context(state))
+        {
             return None;
         }
         if expect.captures.is_empty() {
             return Some(Vec::new());
         }
-        let Message::Text(text) = message else {
-            return None;
-        };
-        let root: serde_json::Value = serde_json::from_str(text).ok()?;
+        let root = parsed?;
         expect
             .captures
             .iter()
@@ -413,14 +426,14 @@ impl FlowRun {
             }
             _ => state.cancel_timer(EXPECT_TIMER),
         }
-        state.check(expect.name.clone(), true);
+        state.recorder.check(&expect.name, true);
         self.pc += 1;
     }
 
     /// The waiting expect timed out: a failed check, then the flow closes the connection.
     fn fail_expect(&mut self, state: &mut ConnState) {
         if let Some(Op::Expect(expect)) = self.flow.ops.get(self.pc) {
-            state.check(expect.name.clone(), false);
+            state.recorder.check(&expect.name, false);
         }
         self.finish(state, 1000, "expect failed".to_owned());
     }
