@@ -30,6 +30,7 @@ mod import;
 mod kubernetes;
 mod load;
 mod measure;
+mod populations;
 mod render;
 mod results;
 mod run;

@@ -88,6 +88,8 @@ pub struct RunOptions {
     pub feed: bool,
     /// The run's id (`--run-id`), the same in every shard of one run; `None`: a new one.
     pub run_id: Option<String>,
+    /// Set by `populations` for each population's run: what it shares with the others.
+    pub population: Option<crate::populations::Link>,
 }
 
 impl Default for RunOptions {
@@ -103,16 +105,32 @@ impl Default for RunOptions {
             start_at: None,
             feed: false,
             run_id: None,
+            population: None,
         }
     }
 }
 
-/// Run `scenario` until it finishes or `shutdown` completes, and report.
+/// Run `scenario` until it finishes or `shutdown` completes, and report. A file with
+/// `populations:` runs them side by side (`populations`) and reports them together.
 pub async fn run(
     scenario: &Scenario,
     options: &RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Report, RunError> {
+    if scenario.populations.is_empty() {
+        run_one(scenario, options, shutdown).await
+    } else {
+        crate::populations::run_populations(scenario, options, shutdown).await
+    }
+}
+
+/// Run one population: [`run`] without `populations:`.
+pub(crate) async fn run_one(
+    scenario: &Scenario,
+    options: &RunOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Report, RunError> {
+    let link = options.population.as_ref();
     let embedded = matches!(scenario.target, Target::Embedded { .. });
     let shard = options.shard;
     let connections = shard.share(scenario.load.connections.get());
@@ -154,18 +172,23 @@ pub async fn run(
     let interface = engine.interface();
     // The run's CPU and peak memory count from here (the module is compiled).
     let baseline = Baseline::now();
-    let server = match &scenario.target {
-        Target::Embedded { mode, .. } => Some(
+    // Populations share one embedded server per mode (a chat room holds all of them).
+    let shared_server = link.and_then(|link| link.embedded_server);
+    let server = match (&scenario.target, shared_server) {
+        (Target::Embedded { mode, .. }, None) => Some(
             InProcessServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), *mode)
                 .await
                 .map_err(RunError::Server)?,
         ),
-        Target::Remote(_) => None,
+        _ => None,
     };
-    let url_template = match (&scenario.target, &server) {
-        (Target::Embedded { path, .. }, Some(server)) => format!("ws://{}{path}", server.address()),
-        (Target::Embedded { path, .. }, None) => format!("ws://127.0.0.1{path}"),
-        (Target::Remote(template), _) => template.clone(),
+    let url_template = match (&scenario.target, &server, shared_server) {
+        (Target::Embedded { path, .. }, Some(server), _) => {
+            format!("ws://{}{path}", server.address())
+        }
+        (Target::Embedded { path, .. }, None, Some(shared)) => format!("ws://{shared}{path}"),
+        (Target::Embedded { path, .. }, None, None) => format!("ws://127.0.0.1{path}"),
+        (Target::Remote(template), _, _) => template.clone(),
     };
     let series_file =
         match &options.series_file {
@@ -216,7 +239,7 @@ pub async fn run(
         source_addresses,
     })
     .map_err(RunError::Network)?;
-    let collector = Arc::new(Collector::default());
+    let collector = link.map_or_else(Default::default, |link| link.collector.clone());
     let metrics_endpoint = match options.metrics_addr {
         Some(address) => Some(
             crate::render::openmetrics::MetricsEndpoint::start(
@@ -237,21 +260,28 @@ pub async fn run(
     }
     let stop = CancellationToken::new();
     let interrupted = Arc::new(AtomicBool::new(false));
+    // Another population's abort stops this one too (not an interruption).
+    let stop_all = link.map(|link| link.stop_all.clone()).unwrap_or_default();
     let watcher = {
         let stop = stop.clone();
         let interrupted = interrupted.clone();
+        let stop_all = stop_all.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown => {
                     interrupted.store(true, Ordering::Relaxed);
                     stop.cancel();
                 }
+                _ = stop_all.cancelled() => stop.cancel(),
                 _ = stop.cancelled() => {}
             }
         })
     };
     if let Some(at) = options.start_at {
         wait_for_start(at, shard, &stop).await;
+    }
+    if let Some(link) = link {
+        link.wait_for_start(&stop).await;
     }
     // The pacing limits are the whole run's: this shard takes its part of them.
     let pacing = shard.pacing(
@@ -315,20 +345,25 @@ pub async fn run(
     let sampler_done = CancellationToken::new();
     let sampler = tokio::spawn(crate::measure::sampling::sample_series(
         collector.clone(),
-        abort_check(&scenario.thresholds, options.feed),
+        abort_check(
+            &scenario.thresholds,
+            options.feed,
+            link.map(|_| stop_all.clone()),
+        ),
         crate::measure::sampling::SeriesContext {
             started,
             interval: options.interval,
             stop: stop.clone(),
             load_end: started + plan.load.end().0,
             done: sampler_done.clone(),
-            tap: options
-                .feed
-                .then(|| crate::workers::feed::tap(started_at_unix_ms)),
+            tap: options.feed.then(|| {
+                crate::workers::feed::tap(started_at_unix_ms, link.map_or(0, |link| link.index))
+            }),
         },
         series_file,
     ));
 
+    let established = link.map(|link| link.announce_established(&collector, connections, &stop));
     let mut vus = JoinSet::new();
     match &scenario.load.shape {
         Shape::Constant => crate::load::drive::constant(&plan, &stop, &mut vus, started).await,
@@ -359,6 +394,13 @@ pub async fn run(
         crate::load::drive::hold_and_drain(&plan, &stop, &hard_stop, &mut vus, started).await;
 
     stop.cancel();
+    if let Some(link) = link {
+        // Whoever waits for this population waits no longer once it ended.
+        link.established.send_replace(true);
+    }
+    if let Some(established) = established {
+        let _ = established.await;
+    }
     let _ = watcher.await;
     sampler_done.cancel();
     let (series, aborted_by) = sampler.await.unwrap_or_default();
@@ -467,6 +509,7 @@ async fn wait_for_start(at: SystemTime, shard: Shard, stop: &CancellationToken) 
 fn abort_check(
     thresholds: &[crate::config::threshold::Threshold],
     feed: bool,
+    stop_all: Option<CancellationToken>,
 ) -> Option<crate::measure::sampling::AbortCheck> {
     let rules: Vec<_> = thresholds.iter().filter(|t| t.abort).cloned().collect();
     if rules.is_empty() {
@@ -476,6 +519,9 @@ fn abort_check(
         let crossed = crate::results::verdict::crossed_abort_rule(&rules, collector);
         if feed && let Some(crossed) = &crossed {
             crate::workers::feed::announce_abort(&crossed.expression);
+        }
+        if let (Some(stop_all), Some(_)) = (&stop_all, &crossed) {
+            stop_all.cancel();
         }
         crossed
     }))

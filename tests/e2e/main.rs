@@ -27,6 +27,7 @@ mod network_ports;
 mod network_real;
 mod one_core;
 mod outputs;
+mod populations;
 mod protocols;
 mod ramp;
 mod regressions;

@@ -117,6 +117,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         start_at: args.start_at,
         feed: args.feed,
         run_id: args.run_id.clone(),
+        population: None,
     };
     if search {
         let options = RunOptions {

@@ -25,6 +25,7 @@ mod module_path;
 mod network;
 mod overrides;
 pub mod pin;
+pub mod population;
 pub mod rate;
 mod raw;
 pub mod redact;
@@ -38,6 +39,7 @@ pub mod threshold;
 pub mod units;
 mod validate;
 mod validate_flow;
+mod validate_populations;
 
 pub use compression::Compression;
 pub use data::{DataOrder, DataTable};
@@ -112,6 +114,24 @@ pub struct Scenario {
     pub net: Network,
     /// TLS trust and identity.
     pub tls: Tls,
+    /// `populations:`, in file order; empty for a file of one population. With populations the
+    /// rest of this `Scenario` is the first population's, `thresholds` and `regressions` are the
+    /// whole file's, and each population's own `Scenario` holds no thresholds but the abort rules
+    /// it judges itself.
+    pub populations: Vec<Population>,
+}
+
+/// One entry of `populations:`.
+#[derive(Debug, Clone)]
+pub struct Population {
+    /// Its name (in rule labels `{population=NAME}` and in results).
+    pub name: String,
+    /// When it starts.
+    pub start: population::Start,
+    /// Its scenario: the file's keys with the population's over them.
+    pub scenario: Scenario,
+    /// The keys the population set itself (where its errors point).
+    pub keys: Vec<String>,
 }
 
 /// One entry of `headers:`: a valid header name and a value template (checked at load with
@@ -188,6 +208,17 @@ impl Target {
 }
 
 impl Scenario {
+    /// Connections of the whole file: every population's, or `load.connections`.
+    pub fn connections(&self) -> u32 {
+        if self.populations.is_empty() {
+            return self.load.connections.get();
+        }
+        self.populations
+            .iter()
+            .map(|population| population.scenario.load.connections.get())
+            .fold(0u32, u32::saturating_add)
+    }
+
     /// Read, substitute, parse and validate a scenario file.
     pub fn load(file: &Path, overrides: &Overrides) -> Result<Scenario, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|error| {
@@ -199,6 +230,42 @@ impl Scenario {
         })?;
         let scenario =
             Scenario::from_text(file, &text, overrides, |name| std::env::var(name).ok())?;
+        if scenario.populations.is_empty() {
+            return scenario.with_module(file, &text, &[]);
+        }
+        let mut populations = Vec::with_capacity(scenario.populations.len());
+        for population in &scenario.populations {
+            let at: Vec<&str> = if population.keys.iter().any(|key| key == "module") {
+                vec!["populations", population.name.as_str()]
+            } else {
+                Vec::new()
+            };
+            populations.push(Population {
+                scenario: population.scenario.clone().with_module(file, &text, &at)?,
+                ..population.clone()
+            });
+        }
+        let first = populations
+            .first()
+            .map(|population| population.scenario.clone())
+            .ok_or_else(|| ConfigError::at(file, None, "`populations:` is empty"))?;
+        Ok(Scenario {
+            populations,
+            thresholds: scenario.thresholds,
+            regressions: scenario.regressions,
+            ..first
+        })
+    }
+
+    /// Read this scenario's module once (none for a flow), check it against `module_sha256` and
+    /// that it is a component; errors point at `module` under `at` (a population's keys).
+    fn with_module(self, file: &Path, text: &str, at: &[&str]) -> Result<Scenario, ConfigError> {
+        let scenario = self;
+        let path_of = |key: &'static str| -> Vec<&str> {
+            let mut path = at.to_vec();
+            path.push(key);
+            path
+        };
         if scenario.flow.is_some() {
             return Ok(scenario);
         }
@@ -214,7 +281,7 @@ impl Scenario {
             };
             return Err(ConfigError::at(
                 file,
-                locate::locate(&text, &["module"]),
+                locate::locate(text, &path_of("module")),
                 format!("module `{}` not found; {fix}", scenario.module.display()),
             ));
         }
@@ -222,7 +289,7 @@ impl Scenario {
         let module = module_file::ModuleFile::read(&scenario.module).map_err(|error| {
             ConfigError::at(
                 file,
-                locate::locate(&text, &["module"]),
+                locate::locate(text, &path_of("module")),
                 format!(
                     "cannot read module `{}`: {error}",
                     scenario.module.display()
@@ -234,14 +301,14 @@ impl Scenario {
         {
             return Err(ConfigError::at(
                 file,
-                locate::locate(&text, &["module_sha256"]),
+                locate::locate(text, &path_of("module_sha256")),
                 pin::mismatch(&scenario.module, module.digest(), pinned),
             ));
         }
         if let Some(problem) = module_kind::classify(module.bytes()).problem() {
             return Err(ConfigError::at(
                 file,
-                locate::locate(&text, &["module"]),
+                locate::locate(text, &path_of("module")),
                 format!("module `{}` is {problem}", scenario.module.display()),
             ));
         }
@@ -268,8 +335,10 @@ impl Scenario {
                 ),
             )
         })?;
-        let raw: RawFile = if overrides.sets.is_empty() {
-            serde_yaml_ng::from_str(&text).map_err(|error| ConfigError::from_yaml(file, &error))?
+        let (mut raw, document): (RawFile, Option<Value>) = if overrides.sets.is_empty() {
+            let raw: RawFile = serde_yaml_ng::from_str(&text)
+                .map_err(|error| ConfigError::from_yaml(file, &error))?;
+            (raw, None)
         } else {
             let mut value: Value = serde_yaml_ng::from_str(&text)
                 .map_err(|error| ConfigError::from_yaml(file, &error))?;
@@ -279,12 +348,21 @@ impl Scenario {
                     ConfigError::at(file, None, format!("--set {path}: {message}"))
                 })?;
             }
-            serde_yaml_ng::from_value(value).map_err(|error| {
+            let raw = serde_yaml_ng::from_value(value.clone()).map_err(|error| {
                 let message = overrides::hide_set_values(&error.to_string(), &overrides.sets);
                 ConfigError::at(file, None, format!("after --set: {message}"))
-            })?
+            })?;
+            (raw, Some(value))
         };
-        Validator { file, text: &text }.validate(raw, overrides)
+        let Some(populations) = raw.populations.take() else {
+            return Validator::of(file, &text).validate(raw, overrides);
+        };
+        let document = match document {
+            Some(document) => document,
+            None => serde_yaml_ng::from_str(&text)
+                .map_err(|error| ConfigError::from_yaml(file, &error))?,
+        };
+        validate_populations::validate(file, &text, raw, &document, populations, overrides)
     }
 }
 

@@ -14,7 +14,9 @@ pub struct RawFile {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub target: String,
+    /// Required unless every population gives its own (checked in `validate`).
+    #[serde(default, deserialize_with = "scalar")]
+    pub target: Option<String>,
     /// The scenario's module; a file has this or `flow:`.
     #[serde(default)]
     pub module: Option<String>,
@@ -36,7 +38,8 @@ pub struct RawFile {
     #[serde(default, deserialize_with = "scalar")]
     pub data_order: Option<String>,
     pub seed: Option<u64>,
-    pub load: RawLoad,
+    /// Required unless every population gives its own (checked in `validate`).
+    pub load: Option<RawLoad>,
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
@@ -51,6 +54,9 @@ pub struct RawFile {
     pub net: RawNet,
     #[serde(default)]
     pub tls: RawTls,
+    /// Several populations in one run (`config/population`), in file order.
+    #[serde(default)]
+    pub populations: Option<crate::config::population::RawPopulations>,
 }
 
 /// `net:`: DNS, source addresses, pacing, per-phase timeouts, heartbeat, reconnect, compression.

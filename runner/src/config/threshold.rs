@@ -107,6 +107,52 @@ pub struct Threshold {
     pub limit: f64,
     /// Stop the run as soon as the rule is crossed.
     pub abort: bool,
+    /// `{population=NAME}`: judged on that population's figures (`populations:`), not the run's.
+    pub population: Option<String>,
+}
+
+/// Take the `population=NAME` label out of a rule's subject: `round_trip{echo,population=pubs}
+/// p99 < 5ms` → (`round_trip{echo} p99 < 5ms`, `pubs`); `checks{population=subs} …` →
+/// (`checks …`, `subs`). A rule with no such label comes back as it was.
+pub fn split_population(expression: &str) -> Result<(String, Option<String>), String> {
+    let text = expression.trim();
+    let subject_end = text.find(char::is_whitespace).unwrap_or(text.len());
+    let Some(open) = text[..subject_end].find('{') else {
+        return Ok((text.to_owned(), None));
+    };
+    let Some(close) = text[open..].find('}').map(|at| open + at) else {
+        return Ok((text.to_owned(), None));
+    };
+    let labels = &text[open + 1..close];
+    if !labels.contains("population") {
+        return Ok((text.to_owned(), None));
+    }
+    let mut population = None;
+    let mut kept = Vec::new();
+    for label in labels.split(',') {
+        match label.trim().strip_prefix("population") {
+            Some(rest) if rest.trim_start().starts_with('=') => {
+                let name = rest.trim_start()[1..].trim().trim_matches('"');
+                if name.is_empty() {
+                    return Err("`population=` needs a population's name, e.g. `round_trip{population=publishers} p99 < 50ms`".into());
+                }
+                if population.replace(name.to_owned()).is_some() {
+                    return Err("a rule names one population".into());
+                }
+            }
+            _ => kept.push(label.trim()),
+        }
+    }
+    let subject = &text[..open];
+    let braces = if kept.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", kept.join(","))
+    };
+    Ok((
+        format!("{subject}{braces}{}", &text[close + 1..]),
+        population,
+    ))
 }
 
 const TIMING_STATS: &[&str] = &[
@@ -192,7 +238,9 @@ fn parse_count(text: &str) -> Result<f64, String> {
 
 impl Threshold {
     /// Parse one rule, e.g. `round_trip p99 < 50ms`.
-    pub fn parse(expression: &str, abort: bool) -> Result<Threshold, String> {
+    pub fn parse(written: &str, abort: bool) -> Result<Threshold, String> {
+        let (expression, population) = split_population(written)?;
+        let expression = expression.as_str();
         let usage = "write `SUBJECT [STAT] OP VALUE`, e.g. `round_trip p99 < 50ms`";
         let (named, words) = match expression.trim().strip_prefix("round_trip{") {
             Some(rest) => {
@@ -286,12 +334,13 @@ impl Threshold {
             _ => parse_count(value)?,
         };
         Ok(Threshold {
-            expression: expression.trim().to_owned(),
+            expression: written.trim().to_owned(),
             subject,
             stat,
             op,
             limit,
             abort,
+            population,
         })
     }
 }
@@ -372,6 +421,33 @@ mod tests {
         assert!(error.contains("unclosed `round_trip{`"), "{error}");
         let error = Threshold::parse("round_trip{} p99 < 50ms", false).unwrap_err();
         assert!(error.contains("needs a request name"), "{error}");
+    }
+
+    #[test]
+    fn a_population_label_judges_one_population() -> Result<(), String> {
+        let t = Threshold::parse("round_trip{population=publishers} p99 < 5ms", false)?;
+        assert_eq!(t.subject, Subject::Timing(Timing::RoundTrip));
+        assert_eq!(t.population.as_deref(), Some("publishers"));
+        assert_eq!(t.expression, "round_trip{population=publishers} p99 < 5ms");
+        let t = Threshold::parse("round_trip{echo, population=subs} p99 < 5ms", false)?;
+        assert_eq!(
+            (t.subject, t.population.as_deref()),
+            (
+                Subject::Timing(Timing::NamedRoundTrip("echo".into())),
+                Some("subs")
+            )
+        );
+        let t = Threshold::parse("checks{population=subs} pass_rate == 100%", false)?;
+        assert_eq!(
+            (t.subject, t.population.as_deref()),
+            (Subject::Checks, Some("subs"))
+        );
+        let t = Threshold::parse("metric{population=subs} lost max == 0", false)?;
+        assert_eq!(t.subject, Subject::Metric("lost".into()));
+        let t = Threshold::parse("round_trip{echo} p99 < 5ms", false)?;
+        assert_eq!(t.population, None);
+        assert!(Threshold::parse("checks{population=} pass_rate == 100%", false).is_err());
+        Ok(())
     }
 
     #[test]

@@ -36,11 +36,53 @@ fn scalar_text(value: &Value) -> Option<String> {
 pub(super) struct Validator<'a> {
     pub(super) file: &'a Path,
     pub(super) text: &'a str,
+    /// Validating one population's document: its name and the keys it set itself (errors about
+    /// them point under `populations.NAME`).
+    pub(super) population: Option<(&'a str, &'a [String])>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// A validator of the whole file `text`.
+    pub(super) fn of(file: &'a Path, text: &'a str) -> Validator<'a> {
+        Validator {
+            file,
+            text,
+            population: None,
+        }
+    }
+
+    /// Where `path` is written: under `populations.NAME` when the population set its first key.
+    pub(super) fn path_of<'p>(&self, path: &[&'p str]) -> Vec<&'p str>
+    where
+        'a: 'p,
+    {
+        match (self.population, path.first()) {
+            (Some((name, keys)), Some(first)) if keys.iter().any(|key| key == first) => {
+                let mut full = vec!["populations", name];
+                full.extend_from_slice(path);
+                full
+            }
+            _ => path.to_vec(),
+        }
+    }
+
+    /// The file (or a population) lacks a required `key`; `example` shows one.
+    fn missing(&self, key: &str, example: &str) -> ConfigError {
+        match self.population {
+            Some((name, _)) => self.error(
+                &["populations", name],
+                format!("population `{name}` has no `{key}`: give it one (`{example}`), or write it once at the top of the file for every population"),
+            ),
+            None => self.error(&["name"], format!("missing field `{key}`: add `{example}`")),
+        }
+    }
+
     pub(super) fn error(&self, path: &[&str], message: impl Into<String>) -> ConfigError {
-        ConfigError::at(self.file, locate::locate(self.text, path), message)
+        ConfigError::at(
+            self.file,
+            locate::locate(self.text, &self.path_of(path)),
+            message,
+        )
     }
 
     /// A mapping of scalars (`vars:`, a `data:` row) as text.
@@ -112,7 +154,7 @@ impl Validator<'_> {
         }
         let mut stages = Vec::with_capacity(ramp.stages.len());
         for (index, stage) in ramp.stages.iter().enumerate() {
-            let at = locate::locate_item(self.text, &STAGES, index);
+            let at = locate::locate_item(self.text, &self.path_of(&STAGES), index);
             let number = index + 1;
             let target = parse_rate(&stage.target).map_err(|message| {
                 ConfigError::at(
@@ -311,7 +353,10 @@ impl Validator<'_> {
 
         let (target_text, from_flag) = match &overrides.target {
             Some(target) => (target.clone(), true),
-            None => (raw.target.clone(), false),
+            None => match &raw.target {
+                Some(target) => (target.clone(), false),
+                None => return Err(self.missing("target", "target: ws://host:port/path")),
+            },
         };
         let target = self
             .target(&target_text, &sample_values)
@@ -325,7 +370,10 @@ impl Validator<'_> {
                 }
             })?;
 
-        let load = &raw.load;
+        let Some(raw_load) = &raw.load else {
+            return Err(self.missing("load", "load: {connections: 10, duration: 30s}"));
+        };
+        let load = raw_load;
         let mut duration = match &load.duration {
             Some(text) => Some(self.duration(&["load", "duration"], Some(text), Duration::ZERO)?),
             None => None,
@@ -568,9 +616,9 @@ impl Validator<'_> {
         }
         let baseline = raw.baseline.as_ref().map(|path| folder.join(path));
         // A search's `load` is its first step's, with the search beside it.
-        let load = match &raw.load.search {
+        let load = match &raw_load.search {
             Some(search) => {
-                let search = self.search(search, &thresholds, raw.load.max_connections)?;
+                let search = self.search(search, &thresholds, raw_load.max_connections)?;
                 Load {
                     search: Some(search.clone()),
                     ..search.step_load(&load, search.start)
@@ -610,6 +658,7 @@ impl Validator<'_> {
             seed: raw.seed.unwrap_or_else(|| rand::random::<u64>() >> 11),
             load,
             limits,
+            populations: Vec::new(),
         })
     }
 

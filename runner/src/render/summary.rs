@@ -333,6 +333,9 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    if !report.populations.is_empty() {
+        render_populations(&mut out, report);
+    }
     if !report.thresholds.is_empty() {
         let _ = writeln!(out, "thresholds");
         for outcome in &report.thresholds {
@@ -398,6 +401,47 @@ pub fn render(report: &Report) -> String {
 /// The `search` section: the result in one line, the rules, then one line per step (load,
 /// held or broke, round-trip p50/p99, connect p99, connections established and failed, and what
 /// broke it).
+/// One block per population: its connections, messages, checks and round trips, and when it
+/// started against the run's start.
+fn render_populations(out: &mut String, report: &Report) {
+    let _ = writeln!(out, "populations");
+    let start_ms = report.run.started_at_unix_ms;
+    for (name, part) in &report.populations {
+        let c = &part.connections;
+        let started = part.run.started_at_unix_ms.saturating_sub(start_ms) as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "  {}  started +{started:.1}s, {} ({}: {})",
+            printable(name),
+            printable(&part.run.shape),
+            part.scenario.digest_of(),
+            if part.scenario.module.is_empty() {
+                "steps in the file".to_owned()
+            } else {
+                printable(&part.scenario.module)
+            }
+        );
+        let _ = writeln!(
+            out,
+            "    connections attempted {}  established {}  failed {}  peak open {}",
+            c.attempted, c.established, c.failed, c.peak_open
+        );
+        let passed: u64 = part.checks.iter().map(|check| check.passed).sum();
+        let failed: u64 = part.checks.iter().map(|check| check.failed).sum();
+        let _ = writeln!(
+            out,
+            "    messages sent {}  received {}  checks passed {passed} failed {failed}  reply timeouts {}",
+            part.messages.sent, part.messages.received, part.reply_timeouts
+        );
+        if part.round_trips.count > 0 {
+            timing_line(out, "  round trip", &part.round_trips);
+        }
+        for (request, distribution) in &part.round_trips_by_name {
+            timing_line(out, &format!("    {}", printable(request)), distribution);
+        }
+    }
+}
+
 fn render_search(out: &mut String, search: &SearchReport) {
     let _ = writeln!(out, "search: {}", search.sentence());
     let _ = writeln!(

@@ -125,6 +125,7 @@ impl Report {
             process,
             population: None,
             search: None,
+            populations: Default::default(),
             verdict,
         };
         report.warnings = crate::results::health::warnings(&report);

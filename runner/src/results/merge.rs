@@ -349,7 +349,73 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
         }),
         (x, y) => x.or(y),
     };
+    // The shards of a run with populations each hold every population's share.
+    for (name, theirs) in &b.populations {
+        let merged = match a.populations.remove(name) {
+            Some(mine) => merge_two(mine, theirs)?,
+            None => theirs.clone(),
+        };
+        a.populations.insert(name.clone(), merged);
+    }
     Ok(a)
+}
+
+/// The whole run's report from its populations' (`parts`, in file order, each run in this
+/// process side by side): counts add up, histograms merge exactly, the time series line up by
+/// wall-clock time, and `scenario` and `process` are the run's (the populations shared the
+/// process: its figures are measured once, not summed). Each part is kept under its name in
+/// `populations`, its `process` emptied. Thresholds are not judged here.
+pub fn combine_populations(
+    scenario: crate::results::report::ScenarioInfo,
+    process: crate::measure::process::ProcessStats,
+    parts: Vec<(String, Report)>,
+) -> Result<Report, String> {
+    let origin_ms = parts
+        .iter()
+        .map(|(_, report)| report.run.started_at_unix_ms)
+        .min()
+        .unwrap_or(0);
+    let interval_s = parts
+        .iter()
+        .map(|(_, report)| report.series.interval_s)
+        .find(|interval| *interval > 0.0)
+        .unwrap_or(1.0);
+    let mut timeline = Timeline::new(origin_ms, interval_s);
+    for (source, (_, report)) in parts.iter().enumerate() {
+        for point in &report.series.points {
+            timeline.add(source, report.run.started_at_unix_ms, point);
+        }
+    }
+    let mut whole: Option<Report> = None;
+    let mut populations = BTreeMap::new();
+    let mut shapes = Vec::new();
+    for (name, mut part) in parts {
+        part.process = Default::default();
+        part.scenario.name.clone_from(&scenario.name);
+        shapes.push(format!("{name}: {}", part.run.shape));
+        let mut as_whole = part.clone();
+        as_whole.scenario = scenario.clone();
+        whole = Some(match whole {
+            None => as_whole,
+            Some(so_far) => merge_two(so_far, &as_whole)?,
+        });
+        populations.insert(name, part);
+    }
+    let mut whole = whole.ok_or("a run with populations had none")?;
+    whole.scenario = scenario;
+    whole.process = process;
+    whole.series.points = timeline.points();
+    whole.series.interval_s = interval_s;
+    whole.run.merged_runs = 1;
+    whole.run.shape = shapes.join("; ");
+    whole.run.elapsed_s = (whole
+        .run
+        .ended_at_unix_ms
+        .saturating_sub(whole.run.started_at_unix_ms) as f64)
+        / 1000.0;
+    whole.populations = populations;
+    whole.warnings = crate::results::health::warnings(&whole);
+    Ok(whole)
 }
 
 /// The threshold rules a report was judged by.

@@ -96,6 +96,12 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<crate::results::search::SearchReport>,
 
+    /// A file with `populations:`: each population's own results by name (the figures above are
+    /// the whole run's, every population together; a population's `process` is left empty, the
+    /// run's is above). Absent for a file of one population.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub populations: BTreeMap<String, Report>,
+
     /// Pass/fail and why.
     pub verdict: Verdict,
 }
@@ -130,14 +136,20 @@ impl ScenarioInfo {
     }
 }
 
-/// What a run's `module_sha256` names, from its `interface`: `flow (file)` or `module`.
+/// What a run's `module_sha256` names, from its `interface`: `flow (file)`, `populations`
+/// (one digest over every population's, [`POPULATIONS_INTERFACE`]) or `module`.
 pub fn digest_of(interface: &str) -> &'static str {
     if interface == crate::scenario::guest::FLOW_INTERFACE {
         "flow (file)"
+    } else if interface == POPULATIONS_INTERFACE {
+        "scenarios"
     } else {
         "module"
     }
 }
+
+/// The `interface` of a run with `populations:` (each population's own is in its results).
+pub const POPULATIONS_INTERFACE: &str = "populations (each population's in `populations`)";
 
 /// `run` section.
 #[derive(Debug, Clone, Serialize, Deserialize)]

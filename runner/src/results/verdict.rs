@@ -217,7 +217,18 @@ impl Report {
         let figures = self.figures();
         self.thresholds = thresholds
             .iter()
-            .map(|threshold| evaluate(threshold, &figures))
+            .map(|threshold| match &threshold.population {
+                None => evaluate(threshold, &figures),
+                Some(name) => match self.populations.get(name) {
+                    Some(population) => evaluate(threshold, &population.figures()),
+                    None => Outcome {
+                        expression: threshold.expression.clone(),
+                        actual: format!("no data (these results have no population `{name}`)"),
+                        passed: false,
+                        abort: threshold.abort,
+                    },
+                },
+            })
             .collect();
         self.rejudge();
     }

@@ -42,6 +42,9 @@ pub struct Snapshot {
     /// Unix time the worker's load started, ms (its `run.started_at_unix_ms`): `point.t` counts
     /// from it.
     pub started_at_unix_ms: u64,
+    /// Which population of the file (0 for a file of one): a worker of a file with
+    /// `populations:` feeds each one's figures on lines of its own.
+    pub population: u32,
 }
 
 /// What one feed line says.
@@ -62,6 +65,8 @@ struct Line {
     #[serde(skip_serializing_if = "Option::is_none")]
     aborted_by: Option<String>,
     started_at_unix_ms: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    population: u32,
     counters: CounterValues,
     point: Point,
     round_trips: String,
@@ -79,6 +84,7 @@ struct Line {
 /// `counters` and `totals` read at the same moment.
 pub fn encode(
     started_at_unix_ms: u64,
+    population: u32,
     counters: CounterValues,
     totals: &Totals,
     point: &Point,
@@ -87,6 +93,7 @@ pub fn encode(
         volley_feed: FORMAT,
         aborted_by: None,
         started_at_unix_ms,
+        population,
         counters,
         point: point.clone(),
         round_trips: codec::encode(&totals.round_trips.histogram),
@@ -123,6 +130,10 @@ pub fn encode_abort(rule: &str) -> String {
         ..Line::default()
     };
     serde_json::to_string(&line).unwrap_or_default()
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// Read a line [`encode`] or [`encode_abort`] wrote; an error says what is wrong with it.
@@ -166,15 +177,17 @@ pub fn decode(text: &str) -> Result<Message, String> {
         totals,
         point: line.point,
         started_at_unix_ms: line.started_at_unix_ms,
+        population: line.population,
     })))
 }
 
 /// The sampler tap of a worker whose load started at `started_at_unix_ms`: each point, with the
 /// collector's figures, as a line on stdout.
-pub fn tap(started_at_unix_ms: u64) -> PointTap {
+pub fn tap(started_at_unix_ms: u64, population: u32) -> PointTap {
     Box::new(move |collector: &Collector, point: &Point| {
         write_line(&encode(
             started_at_unix_ms,
+            population,
             CounterValues::read(&collector.counters),
             &collector.snapshot(),
             point,
@@ -258,6 +271,7 @@ mod tests {
         };
         let text = encode(
             1_796_166_000_250,
+            0,
             CounterValues::read(&collector.counters),
             &collector.snapshot(),
             &point,
@@ -303,6 +317,7 @@ mod tests {
             .insert("threshold crossed; stopping the run".into(), 1);
         collector.absorb(0, &mut samples);
         let text = encode(
+            0,
             0,
             CounterValues::read(&collector.counters),
             &collector.snapshot(),

@@ -179,6 +179,7 @@ mod tests {
                 ..Point::default()
             },
             started_at_unix_ms: started,
+            population: 0,
         }
     }
 

@@ -134,7 +134,7 @@ fn worker_count(scenario: &Scenario, count: WorkerCount) -> u32 {
             let (soft, _) = crate::load::limits::raise_open_files();
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
             let embedded = matches!(scenario.target, crate::config::Target::Embedded { .. });
-            let connections = u64::from(scenario.load.connections.get());
+            let connections = u64::from(scenario.connections());
             let (count, why) = crate::load::limits::workers_for(connections, embedded, soft, cores);
             eprintln!("volley: --workers auto: {count} workers: {why}");
             count
@@ -181,7 +181,7 @@ pub async fn run_workers(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Report, WorkerError> {
     let count = worker_count(scenario, options.count);
-    let connections = scenario.load.connections.get();
+    let connections = scenario.connections();
     let program = std::env::current_exe().map_err(|source| WorkerError::Spawn {
         index: 0,
         program: "volley".into(),
@@ -196,8 +196,11 @@ pub async fn run_workers(
         ),
         None => None,
     };
+    // The live figures are kept per worker and population: each feeds its own lines.
+    let populations = u32::try_from(scenario.populations.len().max(1)).unwrap_or(1);
+    let source = move |worker: u32, population: u32| worker * populations + population;
     let live = Arc::new(Mutex::new(Live::new(
-        count,
+        count * populations,
         options.interval.as_secs_f64(),
         series,
     )));
@@ -295,10 +298,14 @@ pub async fn run_workers(
                 workers.iter().for_each(|worker| signal(worker, libc::SIGTERM));
             }
             Some(event) = events.recv() => match event {
-                Event::Feed(index, snapshot) => lock(&live).update(index, *snapshot),
+                Event::Feed(index, snapshot) => {
+                    let population = snapshot.population.min(populations - 1);
+                    lock(&live).update(source(index, population), *snapshot);
+                }
                 Event::FeedClosed(index) => {
                     feeds_open = feeds_open.saturating_sub(1);
-                    lock(&live).ended(index);
+                    let mut live = lock(&live);
+                    (0..populations).for_each(|population| live.ended(source(index, population)));
                 }
                 Event::Aborted(index, rule) if !aborted => {
                     // One worker crossed an abort rule: the run stops everywhere, as in one process.
@@ -321,7 +328,9 @@ pub async fn run_workers(
             {
                 worker.exited = Some(status);
                 if !ran(worker.exited) {
-                    lock(&live).died(worker.index);
+                    let mut live = lock(&live);
+                    (0..populations)
+                        .for_each(|population| live.died(source(worker.index, population)));
                 }
             }
         }
