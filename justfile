@@ -15,12 +15,12 @@ scenarios:
 # Run a scenario file: `just run scenarios/echo.yaml --target ws://…`. The example modules are built
 # first, unless the file is a flow (no `module:`), which needs no build.
 run FILE *ARGS:
-    @if grep -q '^module:' {{FILE}}; then {{just_executable()}} scenarios; fi
+    @if grep -qE '^ *module:' {{FILE}}; then {{just_executable()}} scenarios; fi
     cargo run --release --quiet -p volley -- run {{FILE}} {{ARGS}}
 
 # Validate a scenario file and its module (or flow) without connecting.
 check FILE *ARGS:
-    @if grep -q '^module:' {{FILE}}; then {{just_executable()}} scenarios; fi
+    @if grep -qE '^ *module:' {{FILE}}; then {{just_executable()}} scenarios; fi
     cargo run --release --quiet -p volley -- check {{FILE}} {{ARGS}}
 
 # Create a scenario crate in folder NAME (depends on this checkout's sdk/ by path):

@@ -12,6 +12,32 @@ pub fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    if scenario.populations.is_empty() {
+        return check_one(&scenario, &args);
+    }
+    println!(
+        "ok: {} ({}): {} populations, {} connections in all",
+        scenario.file.display(),
+        scenario.name,
+        scenario.populations.len(),
+        scenario.connections()
+    );
+    for population in &scenario.populations {
+        println!(
+            "population {} (starts {}):",
+            population.name,
+            population.start.describe()
+        );
+        let code = check_one(&population.scenario, &args);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Check one scenario (a file's, or one population's) and say what it is.
+fn check_one(scenario: &volley::Scenario, args: &FileArgs) -> ExitCode {
     if let Some(flow) = &scenario.flow {
         // Compiled by the load above; nothing else to link or instantiate.
         println!(
@@ -25,7 +51,7 @@ pub fn check(args: FileArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match volley::check_module(&scenario) {
+    match volley::check_module(scenario) {
         Ok((interface, digest, trial)) => {
             if let Some(trap) = &trial.trap {
                 eprintln!(

@@ -78,6 +78,14 @@ pub enum KubernetesError {
         /// The scenario file.
         file: PathBuf,
     },
+    /// Populations would need each population's module gathered and split per pod.
+    #[error(
+        "{} has `populations:`, which `volley kubernetes` does not carry yet; run each population's part with `volley run --shard I/N` on each machine, or `--workers N` on one"
+    , file.display())]
+    Populations {
+        /// The scenario file.
+        file: PathBuf,
+    },
     /// A manifest could not be written as YAML.
     #[error("cannot write the manifests as YAML: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
@@ -92,6 +100,11 @@ pub fn generate(
     let files = scenario_files::collect(file, overrides)?;
     if files.search {
         return Err(KubernetesError::Search {
+            file: file.to_owned(),
+        });
+    }
+    if files.populations {
+        return Err(KubernetesError::Populations {
             file: file.to_owned(),
         });
     }

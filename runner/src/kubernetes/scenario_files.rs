@@ -34,6 +34,8 @@ pub struct ScenarioFiles {
     pub connections: u32,
     /// The file has `load.search` (a capacity search, which shards cannot carry).
     pub search: bool,
+    /// The file has `populations:`.
+    pub populations: bool,
     /// The files, `scenario.yaml` first.
     pub files: Vec<ScenarioFile>,
 }
@@ -106,6 +108,7 @@ pub fn collect(file: &Path, overrides: &Overrides) -> Result<ScenarioFiles, Kube
         name: scenario.name,
         connections: scenario.load.connections.get(),
         search: scenario.load.search.is_some(),
+        populations: !scenario.populations.is_empty(),
         files: all,
     })
 }
