@@ -169,7 +169,7 @@ pub async fn run(
     };
     let series_file =
         match &options.series_file {
-            Some(path) => Some(crate::measure::series::SeriesFile::create(path).map_err(
+            Some(path) => Some(crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds).map_err(
                 |source| RunError::Series {
                     path: path.clone(),
                     source,
@@ -216,7 +216,7 @@ pub async fn run(
         source_addresses,
     })
     .map_err(RunError::Network)?;
-    let collector = Arc::new(Collector::default());
+    let collector = Arc::new(Collector::with_metric_kinds(scenario.metrics.kinds.clone()));
     let metrics_endpoint = match options.metrics_addr {
         Some(address) => Some(
             crate::render::openmetrics::MetricsEndpoint::start(

@@ -35,10 +35,14 @@ pub fn overrides(args: &FileArgs) -> Overrides {
 
 /// The scenario file with its overrides, or exit 2 with the error printed.
 pub fn load(args: &FileArgs) -> Result<Scenario, ExitCode> {
-    Scenario::load(&args.file, &overrides(args)).map_err(|error| {
+    let scenario = Scenario::load(&args.file, &overrides(args)).map_err(|error| {
         eprintln!("error: {error}");
         ExitCode::from(COULD_NOT_RUN)
-    })
+    })?;
+    for warning in &scenario.warnings {
+        eprintln!("warning: {}: {warning}", args.file.display());
+    }
+    Ok(scenario)
 }
 
 /// Results files first (so nothing printed can lose them), then the summary (unless `summary` is

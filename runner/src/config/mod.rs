@@ -34,6 +34,7 @@ mod rule_words;
 pub mod search;
 pub(crate) mod substitute;
 pub mod template;
+pub mod metrics;
 pub mod threshold;
 pub mod units;
 mod validate;
@@ -103,6 +104,11 @@ pub struct Scenario {
     pub limits: Limits,
     /// Pass/fail rules on the results.
     pub thresholds: Vec<threshold::Threshold>,
+    /// Custom metrics declared under `metrics:` with their kinds.
+    pub metrics: metrics::DeclaredMetrics,
+    /// What the file may have wrong without being refused (a threshold on an undeclared metric),
+    /// printed once at load.
+    pub warnings: Vec<String>,
     /// `regressions:`: limits on the change of figures against a baseline run.
     pub regressions: Vec<regression::Regression>,
     /// `baseline:`: the baseline's results file, resolved against the file's folder

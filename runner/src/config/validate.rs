@@ -530,13 +530,18 @@ impl Validator<'_> {
             ));
         }
 
+        let metrics = crate::config::metrics::DeclaredMetrics {
+            section: raw.metrics.is_some(),
+            kinds: raw.metrics.clone().unwrap_or_default(),
+        };
+        let mut warnings = Vec::new();
         let mut thresholds = Vec::new();
         for raw_threshold in &raw.thresholds {
             let (rule, abort) = match raw_threshold {
                 raw::RawThreshold::Rule(rule) => (rule.as_str(), false),
                 raw::RawThreshold::Detailed(options) => (options.rule.as_str(), options.abort),
             };
-            let threshold = Threshold::parse(rule, abort).map_err(|message| {
+            let refuse = |message: String| {
                 let position = self
                     .text
                     .find(rule)
@@ -547,7 +552,9 @@ impl Validator<'_> {
                     position,
                     format!("threshold `{rule}`: {message}"),
                 )
-            })?;
+            };
+            let threshold = Threshold::parse(rule, abort).map_err(refuse)?;
+            warnings.extend(metrics.check(&threshold).map_err(refuse)?);
             thresholds.push(threshold);
         }
 
@@ -583,7 +590,7 @@ impl Validator<'_> {
         let tls = self.tls(&raw.tls, folder)?;
         let flow = match raw.flow {
             None => None,
-            Some(steps) => Some(Arc::new(self.flow(steps, &vars, &data)?)),
+            Some(steps) => Some(Arc::new(self.flow(steps, &vars, &data, &metrics)?)),
         };
 
         Ok(Scenario {
@@ -591,6 +598,8 @@ impl Validator<'_> {
             net,
             tls,
             thresholds,
+            metrics,
+            warnings,
             regressions,
             baseline,
             file: self.file.to_owned(),

@@ -143,10 +143,83 @@ fn labelled_summaries(
     }
 }
 
+/// The scenario's custom metrics by kind: `value` metrics (and undeclared ones) in the
+/// `volley_metric` summary, `duration` metrics in seconds in `volley_metric_duration_seconds`,
+/// counters as the counter `volley_metric_counter` (`_total`: the sum of their values), rates as
+/// the gauge `volley_metric_rate` (the fraction of true values) beside their `_count`.
+fn custom_metrics(out: &mut String, totals: &Totals) {
+    use crate::config::metrics::MetricKind;
+    use crate::measure::stats::METRIC_SCALE;
+    let of_kind = |kind: MetricKind| {
+        totals
+            .metrics
+            .iter()
+            .filter(move |(name, _)| {
+                totals.metric_kinds.get(*name).copied().unwrap_or_default() == kind
+            })
+            .collect::<Vec<_>>()
+    };
+    labelled_summaries(
+        out,
+        ("volley_metric", "name"),
+        "Custom metrics recorded by the scenario, by name.",
+        &of_kind(MetricKind::Value)
+            .into_iter()
+            .map(|(name, recorded)| (name.clone(), recorded.clone()))
+            .collect(),
+        METRIC_SCALE,
+    );
+    let durations = of_kind(MetricKind::Duration);
+    if !durations.is_empty() {
+        let family = "volley_metric_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# TYPE {family} summary\n# HELP {family} Custom duration metrics, by name."
+        );
+        for (name, recorded) in durations {
+            let labels = format!("name=\"{}\"", escape(name));
+            // Recorded in ms: the histogram holds 1024ths of a ms.
+            summary_samples_scaled(out, family, &labels, recorded, METRIC_SCALE * 1000.0, 1000.0);
+        }
+    }
+    let counters = of_kind(MetricKind::Counter);
+    if !counters.is_empty() {
+        let family = "volley_metric_counter";
+        let _ = writeln!(
+            out,
+            "# TYPE {family} counter\n# HELP {family} Custom counters: the sum of the values recorded, by name."
+        );
+        for (name, recorded) in counters {
+            let _ = writeln!(
+                out,
+                "{family}_total{{name=\"{}\"}} {}",
+                escape(name),
+                recorded.exact.sum
+            );
+        }
+    }
+    let rates = of_kind(MetricKind::Rate);
+    if !rates.is_empty() {
+        let family = "volley_metric_rate";
+        let _ = writeln!(
+            out,
+            "# TYPE {family} gauge\n# HELP {family} Custom rates: the fraction of values that were true (not 0), by name."
+        );
+        for (name, recorded) in &rates {
+            let exact = &recorded.exact;
+            let fraction = if exact.count == 0 {
+                0.0
+            } else {
+                exact.sum / exact.count as f64
+            };
+            let _ = writeln!(out, "{family}{{name=\"{}\"}} {fraction}", escape(name));
+        }
+    }
+}
+
 /// The quantile, `_sum` and `_count` samples of one summary series with `labels` (may be empty):
 /// quantiles from the histogram (values divided by `scale`), sum and count exact.
 fn summary_samples(out: &mut String, family: &str, labels: &str, recorded: &Recorded, scale: f64) {
-    let histogram = &recorded.histogram;
     // The exact figures are in the recorded unit: µs like the timings' histograms (exposed in
     // seconds: `scale` 1e6), the metric's own unit for metrics (whose histograms hold 1024ths).
     let exact_scale = if scale == crate::measure::stats::METRIC_SCALE {
@@ -154,6 +227,20 @@ fn summary_samples(out: &mut String, family: &str, labels: &str, recorded: &Reco
     } else {
         scale
     };
+    summary_samples_scaled(out, family, labels, recorded, scale, exact_scale);
+}
+
+/// [`summary_samples`] with the histogram's values divided by `scale` and the exact sum by
+/// `exact_scale`.
+fn summary_samples_scaled(
+    out: &mut String,
+    family: &str,
+    labels: &str,
+    recorded: &Recorded,
+    scale: f64,
+    exact_scale: f64,
+) {
+    let histogram = &recorded.histogram;
     let comma = if labels.is_empty() { "" } else { "," };
     if !histogram.is_empty() {
         for quantile in [0.5, 0.9, 0.99, 0.999] {
@@ -393,13 +480,7 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         "Full TLS handshakes.",
         counters.tls_full,
     );
-    labelled_summaries(
-        &mut out,
-        ("volley_metric", "name"),
-        "Custom metrics recorded by the scenario, by name.",
-        &totals.metrics,
-        crate::measure::stats::METRIC_SCALE,
-    );
+    custom_metrics(&mut out, totals);
     out.push_str("# EOF\n");
     out
 }

@@ -180,7 +180,11 @@ fn merge_distribution(
     let mut recorded = a.recorded().map_err(|error| format!("{what}: {error}"))?;
     let other = b.recorded().map_err(|error| format!("{what}: {error}"))?;
     recorded.merge(&other);
-    Ok(Distribution::of(&recorded, scale))
+    // A custom metric keeps its kind: a counter's sums and a rate's true values add exactly.
+    Ok(Distribution {
+        kind: a.kind.or(b.kind),
+        ..Distribution::of(&recorded, scale)
+    })
 }
 
 /// Merge distributions by name (`scale` 1 for µs timings, [`METRIC_SCALE`] for metrics).

@@ -189,7 +189,7 @@ pub async fn run_workers(
     })?;
     let series = match &options.series_file {
         Some(path) => Some(
-            SeriesFile::create(path).map_err(|source| WorkerError::Series {
+            SeriesFile::create_with(path, &scenario.metrics.kinds).map_err(|source| WorkerError::Series {
                 path: path.clone(),
                 source,
             })?,
