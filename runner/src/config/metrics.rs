@@ -141,6 +141,35 @@ impl DeclaredMetrics {
         }
     }
 
+    /// Check a regression rule's figure (`metric NAME STAT`) against the declarations: a rate is
+    /// compared on its `rate`, a duration or value on its percentiles; a counter's total is not
+    /// tested for significance, so a rule on it could never fail.
+    pub fn check_regression(&self, figure: &str) -> Result<(), String> {
+        let Some((name, stat)) = figure
+            .strip_prefix("metric ")
+            .and_then(|rest| rest.rsplit_once(' '))
+        else {
+            return Ok(());
+        };
+        if self.section && !self.kinds.contains_key(name) {
+            self.check_recorded(name)?;
+        }
+        match (self.kind(name), stat) {
+            (MetricKind::Counter, _) => Err(format!(
+                "`{name}` is a counter: `volley compare` shows its total without a significance test, so a regression rule on it could never fail; use a threshold such as `metric {name} count >= 1000`"
+            )),
+            (MetricKind::Rate, "rate") => Ok(()),
+            (MetricKind::Rate, _) => Err(format!(
+                "`{name}` is a rate metric: write `metric {name} rate > -1pp`"
+            )),
+            (kind, "rate") => Err(format!(
+                "`rate` is a statistic of rate metrics, and `{name}` is a {} metric; use a percentile such as `p99`",
+                kind.name()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Check `name` recorded by a flow step: with a `metrics:` section it must be declared.
     pub fn check_recorded(&self, name: &str) -> Result<(), String> {
         if !self.section || self.kinds.contains_key(name) {

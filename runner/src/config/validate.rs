@@ -561,13 +561,17 @@ impl Validator<'_> {
         let mut regressions = Vec::new();
         for (index, rule) in raw.regressions.iter().enumerate() {
             let position = locate::locate_item(self.text, &["regressions"], index);
-            let regression = Regression::parse(rule).map_err(|message| {
+            let refuse = |message: String| {
                 ConfigError::at(
                     self.file,
                     position,
                     format!("regression `{}`: {message}", rule.trim()),
                 )
-            })?;
+            };
+            let regression = Regression::parse(rule).map_err(refuse)?;
+            metrics
+                .check_regression(&regression.figure)
+                .map_err(refuse)?;
             regressions.push(Regression {
                 position,
                 ..regression

@@ -7,6 +7,7 @@
 //! module digest, load shape…), shown rather than refused. Which test a figure gets is decided
 //! here; the statistics live in `compare_significance`, the table and the page in `render`.
 
+use crate::config::metrics::MetricKind;
 use crate::measure::stats::METRIC_SCALE;
 use crate::results::compare_significance::{self as stats, ALPHA, KsTest, RankInterval, ZTest};
 use crate::results::report::{Distribution, Report};
@@ -348,7 +349,41 @@ impl Builder {
         self.distribution("arrival_lag", &base.arrival_lag, &new.arrival_lag, 1.0);
         self.distribution("ping_rtt", &base.ping_rtt, &new.ping_rtt, 1.0);
         for (name, a, b) in paired(&base.metrics, &new.metrics, |n| format!("metric {n}")) {
-            self.either(name, a, b, METRIC_SCALE);
+            let kind = a.or(b).map(Distribution::metric_kind).unwrap_or_default();
+            match kind {
+                MetricKind::Counter => self.counter(&name, a, b, (base, new)),
+                MetricKind::Rate => {
+                    let trues = |d: Option<&Distribution>| {
+                        d.map_or((0, 0), |d| (d.total().round() as u64, d.count))
+                    };
+                    self.fraction(&format!("{name} rate"), trues(a), trues(b));
+                }
+                MetricKind::Duration | MetricKind::Value => self.either(name, a, b, METRIC_SCALE),
+            }
+        }
+    }
+
+    /// A counter's total and its total per second of run time (not tested: a counter's values
+    /// need not be counts of independent events).
+    fn counter(
+        &mut self,
+        name: &str,
+        base: Option<&Distribution>,
+        new: Option<&Distribution>,
+        (base_run, new_run): (&Report, &Report),
+    ) {
+        let total = |d: Option<&Distribution>| d.map_or(0.0, Distribution::total);
+        let (a, b) = (total(base), total(new));
+        self.push(format!("{name} total"), Unit::Count, a, b, Test::None);
+        let (x, y) = (base_run.run.elapsed_s, new_run.run.elapsed_s);
+        if x > 0.0 && y > 0.0 {
+            self.push(
+                format!("{name} rate"),
+                Unit::PerSecond,
+                a / x,
+                b / y,
+                Test::None,
+            );
         }
     }
 
