@@ -328,4 +328,55 @@ mod tests {
         assert_eq!(second.rtt_p50, None);
         assert!(second.errors.is_empty());
     }
+
+    #[test]
+    fn issue_23_points_carry_each_metric_by_kind_and_csv_columns_follow_the_declaration()
+    -> std::io::Result<()> {
+        let kinds: BTreeMap<String, MetricKind> = [
+            ("delivery_ms", MetricKind::Duration),
+            ("seen", MetricKind::Counter),
+            ("ok", MetricKind::Rate),
+        ]
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect();
+        let collector = Collector::with_metric_kinds(kinds.clone());
+        let mut sampler = Sampler::default();
+        let mut samples = Samples::default();
+        samples
+            .metrics
+            .insert("delivery_ms".into(), vec![1.0, 2.0, 3.0, 40.0]);
+        samples.metrics.insert("seen".into(), vec![2.0, 3.0]);
+        samples.metrics.insert("ok".into(), vec![1.0, 0.0]);
+        samples.metrics.insert("free".into(), vec![5.0]);
+        collector.absorb(0, &mut samples);
+        let point = sampler.sample(&collector, 1.0);
+        let delivery = point.metrics["delivery_ms"];
+        assert_eq!((delivery.n, delivery.sum, delivery.max), (4, 46.0, Some(40.0)));
+        assert_eq!(delivery.p50, Some(2.0));
+        let seen = point.metrics["seen"];
+        assert_eq!((seen.n, seen.sum, seen.p50), (2, 5.0, None));
+        assert_eq!(point.metrics["free"].p50, Some(5.0));
+        let empty = sampler.sample(&collector, 2.0);
+        assert!(empty.metrics.is_empty());
+
+        let path = std::env::temp_dir().join(format!("volley-series-{}.csv", std::process::id()));
+        let mut file = SeriesFile::create_with(&path, &kinds)?;
+        file.append(&point)?;
+        file.append(&empty)?;
+        let text = std::fs::read_to_string(&path)?;
+        let _ = std::fs::remove_file(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!(
+                "{CSV_HEADER},delivery_ms_n,delivery_ms_p50_ms,delivery_ms_p90_ms,delivery_ms_p99_ms,delivery_ms_max_ms,ok_n,ok_rate,seen_total"
+            )
+        );
+        assert!(lines[1].ends_with(",4,2,40,40,40,2,0.5,5"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",0,,,,,0,,0"), "{}", lines[2]);
+        let columns = lines[0].split(',').count();
+        assert!(lines.iter().all(|line| line.split(',').count() == columns));
+        Ok(())
+    }
 }
