@@ -244,7 +244,20 @@ fn summary_samples_scaled(
     let comma = if labels.is_empty() { "" } else { "," };
     if !histogram.is_empty() {
         for quantile in [0.5, 0.9, 0.99, 0.999] {
-            let value = histogram.value_at_quantile(quantile) as f64 / scale;
+            let raw = histogram.value_at_quantile(quantile);
+            // A custom metric (its histogram in another unit than its exact figures) reports the
+            // bucket's lower bound within the exact min and max, as the results do: a metric
+            // recorded as 200 shows 200, not 200.12.
+            let (min, max) = (
+                recorded.exact.min / exact_scale,
+                recorded.exact.max / exact_scale,
+            );
+            let value = if scale != exact_scale {
+                let bound = histogram.lowest_equivalent(raw) as f64 / scale;
+                if min <= max { bound.clamp(min, max) } else { bound }
+            } else {
+                raw as f64 / scale
+            };
             let _ = writeln!(
                 out,
                 "{family}{{{labels}{comma}quantile=\"{quantile}\"}} {value}"
@@ -488,6 +501,39 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_23_custom_metrics_are_exposed_by_kind() {
+        use crate::config::metrics::MetricKind;
+        let kinds = [
+            ("seen", MetricKind::Counter),
+            ("ok", MetricKind::Rate),
+            ("wait_ms", MetricKind::Duration),
+        ]
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect();
+        let collector = crate::measure::collector::Collector::with_metric_kinds(kinds);
+        let mut samples = crate::measure::stats::Samples::default();
+        samples.metrics.insert("seen".into(), vec![2.0, 3.0]);
+        samples.metrics.insert("ok".into(), vec![1.0, 0.0, 1.0, 1.0]);
+        samples.metrics.insert("wait_ms".into(), vec![200.0; 4]);
+        samples.metrics.insert("bytes".into(), vec![200.0; 4]);
+        collector.absorb(0, &mut samples);
+        let text = render(&CounterValues::default(), &collector.snapshot());
+        for line in [
+            "# TYPE volley_metric_counter counter",
+            "volley_metric_counter_total{name=\"seen\"} 5",
+            "# TYPE volley_metric_rate gauge",
+            "volley_metric_rate{name=\"ok\"} 0.75",
+            "volley_metric_duration_seconds{name=\"wait_ms\",quantile=\"0.99\"} 0.2",
+            "volley_metric_duration_seconds_sum{name=\"wait_ms\"} 0.8",
+            "volley_metric{name=\"bytes\",quantile=\"0.5\"} 200",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(!text.contains("volley_metric{name=\"seen\""), "{text}");
+    }
 
     #[test]
     fn exposition_ends_with_eof_and_names_counters_total() {
