@@ -167,16 +167,16 @@ pub async fn run(
         (Target::Embedded { path, .. }, None) => format!("ws://127.0.0.1{path}"),
         (Target::Remote(template), _) => template.clone(),
     };
-    let series_file =
-        match &options.series_file {
-            Some(path) => Some(crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds).map_err(
-                |source| RunError::Series {
+    let series_file = match &options.series_file {
+        Some(path) => Some(
+            crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds)
+                .map_err(|source| RunError::Series {
                     path: path.clone(),
                     source,
-                },
-            )?),
-            None => None,
-        };
+                })?,
+        ),
+        None => None,
+    };
     if scenario.tls.insecure_skip_verify {
         eprintln!(
             "warning: tls.insecure_skip_verify is on: server certificates are NOT verified; never use this against production"

@@ -39,7 +39,11 @@ fn assert_kinds_judged_and_exact(r: &Value) {
 
     let ticks = metric(r, "ticks_fired");
     assert_eq!(ticks["kind"], "counter");
-    assert_eq!(float(ticks, "sum"), FIRINGS as f64, "the exact sum: 20 × 10");
+    assert_eq!(
+        float(ticks, "sum"),
+        FIRINGS as f64,
+        "the exact sum: 20 × 10"
+    );
     let even = metric(r, "tick_even");
     assert_eq!(even["kind"], "rate");
     assert_eq!(
@@ -48,11 +52,19 @@ fn assert_kinds_judged_and_exact(r: &Value) {
     );
     let value = metric(r, "tick_value");
     assert_eq!(value["kind"], "value");
-    assert_eq!(float(value, "mean"), 200.0, "exact, not the bucket's 200.06");
+    assert_eq!(
+        float(value, "mean"),
+        200.0,
+        "exact, not the bucket's 200.06"
+    );
     assert_eq!(float(value, "p99"), 200.0);
     let tick = metric(r, "tick_ms");
     assert_eq!(tick["kind"], "duration");
-    assert_eq!(number(tick, "/count"), 20, "one tick round trip per connection");
+    assert_eq!(
+        number(tick, "/count"),
+        20,
+        "one tick round trip per connection"
+    );
 }
 
 #[test]
@@ -96,11 +108,17 @@ fn issue_23_declared_metrics_are_judged_summed_and_shown_by_kind() {
     );
 
     // Every point of the report's series carries the metrics of its interval: they add up.
-    let points = r["series"]["points"].as_array().cloned().unwrap_or_default();
+    let points = r["series"]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(points.len() >= 2, "{r:#}");
     let summed: f64 = points
         .iter()
-        .filter_map(|p| p.pointer("/metrics/ticks_fired/sum").and_then(Value::as_f64))
+        .filter_map(|p| {
+            p.pointer("/metrics/ticks_fired/sum")
+                .and_then(Value::as_f64)
+        })
         .sum();
     assert_eq!(summed, FIRINGS as f64, "{points:#?}");
 
@@ -108,7 +126,12 @@ fn issue_23_declared_metrics_are_judged_summed_and_shown_by_kind() {
     let text = std::fs::read_to_string(&csv).unwrap_or_default();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    for column in ["tick_ms_p99_ms", "ticks_fired_total", "tick_even_rate", "tick_value_p50"] {
+    for column in [
+        "tick_ms_p99_ms",
+        "ticks_fired_total",
+        "tick_even_rate",
+        "tick_value_p50",
+    ] {
         assert!(header.contains(&column), "{header:?}");
     }
     let total = header
@@ -125,7 +148,10 @@ fn issue_23_declared_metrics_are_judged_summed_and_shown_by_kind() {
 
     // The HTML report draws a chart per metric (10 in all with the run's own 6).
     let page = std::fs::read_to_string(&html).unwrap_or_default();
-    assert!(page.contains("\"kind\":\"duration\""), "the results are embedded");
+    assert!(
+        page.contains("\"kind\":\"duration\""),
+        "the results are embedded"
+    );
     let shot = repo().join("target/report-metrics-screenshot.png");
     check_report_in_browser(&html, &shot, 10, &[]);
 }
@@ -143,11 +169,17 @@ fn issue_23_a_flow_records_declared_metrics_by_kind() {
     assert_eq!(ran.code, 0, "{ran:?}");
     let r = results(&ran);
     let seen = metric(r, "seen");
-    assert_eq!((seen["kind"].as_str(), float(seen, "sum")), (Some("counter"), 80.0));
+    assert_eq!(
+        (seen["kind"].as_str(), float(seen, "sum")),
+        (Some("counter"), 80.0)
+    );
     let ok = metric(r, "ok");
     assert_eq!((float(ok, "sum"), number(ok, "/count")), (40.0, 80));
     let wait = metric(r, "wait_ms");
-    assert_eq!((wait["kind"].as_str(), float(wait, "mean")), (Some("duration"), 200.0));
+    assert_eq!(
+        (wait["kind"].as_str(), float(wait, "mean")),
+        (Some("duration"), 200.0)
+    );
     assert!(ran.stdout.contains("mean=200.00ms"), "{ran:?}");
 }
 
@@ -178,7 +210,8 @@ fn issue_23_a_misspelt_or_undeclared_metric_is_refused_at_load() {
     ]);
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(
-        ran.stderr.contains("metric `wait_ms` is not declared under `metrics:`"),
+        ran.stderr
+            .contains("metric `wait_ms` is not declared under `metrics:`"),
         "{ran:?}"
     );
 }
@@ -189,7 +222,9 @@ fn issue_23_without_a_metrics_section_a_threshold_on_a_metric_is_warned_about() 
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.stderr.contains("warning:")
-            && ran.stderr.contains("names metric `never_recorded`, which the file does not declare"),
+            && ran
+                .stderr
+                .contains("names metric `never_recorded`, which the file does not declare"),
         "{ran:?}"
     );
 }

@@ -249,7 +249,8 @@ mod tests {
     fn an_undeclared_name_is_refused_with_a_section_and_warned_about_without() {
         let error = check(&declared(), "metric delivery_sm p99 < 50ms").unwrap_err();
         assert!(
-            error.contains("did you mean `delivery_ms`?") && error.contains("declare it under metrics:"),
+            error.contains("did you mean `delivery_ms`?")
+                && error.contains("declare it under metrics:"),
             "{error}"
         );
         let none = DeclaredMetrics::default();

@@ -582,6 +582,15 @@ impl Validator<'_> {
         let load = match &raw.load.search {
             Some(search) => {
                 let search = self.search(search, &thresholds, raw.load.max_connections)?;
+                // A search rule on a custom metric follows its kind, as a threshold does.
+                for rule in &search.rules {
+                    metrics.check(rule).map_err(|message| {
+                        self.error(
+                            &["load", "search", "until"],
+                            format!("search rule `{}`: {message}", rule.expression),
+                        )
+                    })?;
+                }
                 Load {
                     search: Some(search.clone()),
                     ..search.step_load(&load, search.start)

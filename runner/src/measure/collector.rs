@@ -5,8 +5,8 @@
 //! [`Counters`], and the per-interval round trips, timer lag and failures the time series takes.
 //! The recording calls live in `recorder`, not here.
 
-use crate::measure::counters::Counters;
 use crate::config::metrics::MetricKind;
+use crate::measure::counters::Counters;
 use crate::measure::stats::{Recorded, Samples, Totals, new_histogram};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;

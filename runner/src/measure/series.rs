@@ -352,7 +352,10 @@ mod tests {
         collector.absorb(0, &mut samples);
         let point = sampler.sample(&collector, 1.0);
         let delivery = point.metrics["delivery_ms"];
-        assert_eq!((delivery.n, delivery.sum, delivery.max), (4, 46.0, Some(40.0)));
+        assert_eq!(
+            (delivery.n, delivery.sum, delivery.max),
+            (4, 46.0, Some(40.0))
+        );
         assert_eq!(delivery.p50, Some(2.0));
         let seen = point.metrics["seen"];
         assert_eq!((seen.n, seen.sum, seen.p50), (2, 5.0, None));

@@ -179,7 +179,14 @@ fn custom_metrics(out: &mut String, totals: &Totals) {
         for (name, recorded) in durations {
             let labels = format!("name=\"{}\"", escape(name));
             // Recorded in ms: the histogram holds 1024ths of a ms.
-            summary_samples_scaled(out, family, &labels, recorded, METRIC_SCALE * 1000.0, 1000.0);
+            summary_samples_scaled(
+                out,
+                family,
+                &labels,
+                recorded,
+                METRIC_SCALE * 1000.0,
+                1000.0,
+            );
         }
     }
     let counters = of_kind(MetricKind::Counter);
@@ -254,7 +261,11 @@ fn summary_samples_scaled(
             );
             let value = if scale != exact_scale {
                 let bound = histogram.lowest_equivalent(raw) as f64 / scale;
-                if min <= max { bound.clamp(min, max) } else { bound }
+                if min <= max {
+                    bound.clamp(min, max)
+                } else {
+                    bound
+                }
             } else {
                 raw as f64 / scale
             };
@@ -516,7 +527,9 @@ mod tests {
         let collector = crate::measure::collector::Collector::with_metric_kinds(kinds);
         let mut samples = crate::measure::stats::Samples::default();
         samples.metrics.insert("seen".into(), vec![2.0, 3.0]);
-        samples.metrics.insert("ok".into(), vec![1.0, 0.0, 1.0, 1.0]);
+        samples
+            .metrics
+            .insert("ok".into(), vec![1.0, 0.0, 1.0, 1.0]);
         samples.metrics.insert("wait_ms".into(), vec![200.0; 4]);
         samples.metrics.insert("bytes".into(), vec![200.0; 4]);
         collector.absorb(0, &mut samples);

@@ -727,6 +727,66 @@ mod tests {
         })
     }
 
+    /// [`report`] with a counter `seen` of `seen` ones and a rate `ok` true `ok` of 1,000 times.
+    fn report_with_kinds(seen: u64, ok: u64) -> Report {
+        let mut run = report(values(1_000, 1_000), 0, 1_000);
+        let (mut counter, mut rate) = (
+            crate::measure::recorded::Recorded::default(),
+            crate::measure::recorded::Recorded::default(),
+        );
+        for _ in 0..seen {
+            counter.record_metric(1.0);
+        }
+        for i in 0..1_000 {
+            rate.record_metric(if i < ok { 1.0 } else { 0.0 });
+        }
+        run.metrics.insert(
+            "seen".into(),
+            Distribution::of_metric(&counter, MetricKind::Counter),
+        );
+        run.metrics.insert(
+            "ok".into(),
+            Distribution::of_metric(&rate, MetricKind::Rate),
+        );
+        run
+    }
+
+    #[test]
+    fn issue_23_a_counter_compares_its_total_and_a_rate_its_fraction() {
+        let comparison = compare(
+            "a.json",
+            &report_with_kinds(500, 990),
+            "b.json",
+            &report_with_kinds(600, 900),
+        );
+        let row = |figure: &str| {
+            comparison
+                .rows
+                .iter()
+                .find(|row| row.figure == figure)
+                .unwrap_or_else(|| panic!("no row {figure}: {:?}", comparison.rows))
+        };
+        let total = row("metric seen total");
+        assert_eq!(
+            (total.base, total.new, total.significant),
+            (500.0, 600.0, None)
+        );
+        assert_eq!(row("metric seen rate").new, 60.0, "per second of 10 s");
+        let rate = row("metric ok rate");
+        assert_eq!(
+            (rate.unit, rate.base, rate.new),
+            (Unit::Fraction, 0.99, 0.9)
+        );
+        assert_eq!(rate.significant, Some(true));
+        assert!(
+            !comparison
+                .rows
+                .iter()
+                .any(|row| row.figure == "metric seen p99"),
+            "a counter has no percentile rows"
+        );
+    }
+
     #[test]
     fn a_run_compared_with_itself_changes_nothing() {
         let run = report(values(10_000, 1_000), 2, 990);

@@ -681,7 +681,10 @@ mod tests {
 
     /// A shard's results file of metrics recorded through a recorder of a collector that knows
     /// `kinds`: `per_connection` values of each metric from each of `connections` connections.
-    fn shard_with_kinds(connections: u32, per_connection: &[(&str, f64)]) -> Result<Report, String> {
+    fn shard_with_kinds(
+        connections: u32,
+        per_connection: &[(&str, f64)],
+    ) -> Result<Report, String> {
         use crate::config::metrics::MetricKind;
         let kinds = [
             ("seen", MetricKind::Counter),
@@ -691,9 +694,9 @@ mod tests {
         .into_iter()
         .map(|(name, kind)| (name.to_owned(), kind))
         .collect();
-        let collector = std::sync::Arc::new(crate::measure::collector::Collector::with_metric_kinds(
-            kinds,
-        ));
+        let collector = std::sync::Arc::new(
+            crate::measure::collector::Collector::with_metric_kinds(kinds),
+        );
         for vu in 0..connections {
             let mut recorder = crate::measure::recorder::Recorder::new(vu, collector.clone());
             for (name, value) in per_connection {
@@ -737,7 +740,10 @@ mod tests {
         assert_eq!((ok.total(), ok.count), (30.0, 45), "7 counts as true");
         let delivery = &merged.metrics["delivery_ms"];
         assert_eq!(delivery.kind, Some(MetricKind::Duration));
-        assert_eq!((delivery.mean, delivery.p99, delivery.max), (200.0, 200.0, 200.0));
+        assert_eq!(
+            (delivery.mean, delivery.p99, delivery.max),
+            (200.0, 200.0, 200.0)
+        );
         let mut merged = merged;
         merged.run.elapsed_s = 3.0;
         let judged = |rule: &str| -> Result<(bool, String), String> {
@@ -749,19 +755,19 @@ mod tests {
         };
         assert_eq!(judged("metric seen count == 105")?, (true, "105".into()));
         assert_eq!(judged("metric seen rate >= 35")?, (true, "35.000/s".into()));
-        assert_eq!(
-            judged("metric ok rate > 66%")?,
-            (true, "66.667%".into())
-        );
+        assert_eq!(judged("metric ok rate > 66%")?, (true, "66.667%".into()));
         assert_eq!(judged("metric ok count == 45")?, (true, "45".into()));
         assert_eq!(
             judged("metric delivery_ms p99 < 200ms")?,
             (false, "200.00ms".into())
         );
-        assert_eq!(judged("metric delivery_ms mean <= 0.2s")?.0, true);
+        assert!(judged("metric delivery_ms mean <= 0.2s")?.0);
         // An older results file (no kinds) reads its metrics as values.
         let mut old = serde_json::to_value(&merged).map_err(|error| error.to_string())?;
-        if let Some(metric) = old.pointer_mut("/metrics/seen").and_then(|v| v.as_object_mut()) {
+        if let Some(metric) = old
+            .pointer_mut("/metrics/seen")
+            .and_then(|v| v.as_object_mut())
+        {
             metric.remove("kind");
         }
         let old: Report = serde_json::from_value(old).map_err(|error| error.to_string())?;

@@ -98,7 +98,10 @@ impl Scenario for Probe {
         }
         if let Some(value) = self.tick_metric {
             ctx.metric("ticks_fired", 1.0);
-            ctx.metric("tick_even", f64::from(u8::from(self.fired.is_multiple_of(2))));
+            ctx.metric(
+                "tick_even",
+                f64::from(u8::from(self.fired.is_multiple_of(2))),
+            );
             ctx.metric("tick_value", value);
         }
         if self.fired == self.stall_at
