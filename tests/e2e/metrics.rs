@@ -227,4 +227,14 @@ fn issue_23_without_a_metrics_section_a_threshold_on_a_metric_is_warned_about() 
                 .contains("names metric `never_recorded`, which the file does not declare"),
         "{ran:?}"
     );
+    // Said once by the run a person started, not again by each of its workers.
+    let ran = run_case("thresholds-hold", &["--workers", "2"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        ran.stderr
+            .matches("names metric `reply_bytes`, which the file does not declare")
+            .count(),
+        1,
+        "{ran:?}"
+    );
 }

@@ -35,14 +35,18 @@ pub fn overrides(args: &FileArgs) -> Overrides {
 
 /// The scenario file with its overrides, or exit 2 with the error printed.
 pub fn load(args: &FileArgs) -> Result<Scenario, ExitCode> {
-    let scenario = Scenario::load(&args.file, &overrides(args)).map_err(|error| {
+    Scenario::load(&args.file, &overrides(args)).map_err(|error| {
         eprintln!("error: {error}");
         ExitCode::from(COULD_NOT_RUN)
-    })?;
+    })
+}
+
+/// Print what the file may have wrong without being refused (`Scenario::warnings`), once: by
+/// `volley check` and the `volley run` a person started, not by each of its `--workers`.
+pub fn warn(args: &FileArgs, scenario: &Scenario) {
     for warning in &scenario.warnings {
         eprintln!("warning: {}: {warning}", args.file.display());
     }
-    Ok(scenario)
 }
 
 /// Results files first (so nothing printed can lose them), then the summary (unless `summary` is
