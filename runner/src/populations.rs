@@ -121,7 +121,11 @@ pub async fn run_populations(
     let collectors: Vec<Arc<Collector>> = scenario
         .populations
         .iter()
-        .map(|_| Arc::new(Collector::default()))
+        .map(|population| {
+            Arc::new(Collector::with_metric_kinds(
+                population.scenario.metrics.kinds.clone(),
+            ))
+        })
         .collect();
     let established: Vec<Arc<watch::Sender<bool>>> = scenario
         .populations
@@ -240,7 +244,7 @@ pub async fn run_populations(
         .map_err(RunError::Network)?;
     report.scenario.module_sha256 = digest_of_parts(&report);
     if let Some(path) = &options.series_file {
-        let mut file = crate::measure::series::SeriesFile::create(path).map_err(|source| {
+        let mut file = crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds).map_err(|source| {
             RunError::Series {
                 path: path.clone(),
                 source,

@@ -190,16 +190,16 @@ pub(crate) async fn run_one(
         (Target::Embedded { path, .. }, None, None) => format!("ws://127.0.0.1{path}"),
         (Target::Remote(template), _, _) => template.clone(),
     };
-    let series_file =
-        match &options.series_file {
-            Some(path) => Some(crate::measure::series::SeriesFile::create(path).map_err(
-                |source| RunError::Series {
+    let series_file = match &options.series_file {
+        Some(path) => Some(
+            crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds)
+                .map_err(|source| RunError::Series {
                     path: path.clone(),
                     source,
-                },
-            )?),
-            None => None,
-        };
+                })?,
+        ),
+        None => None,
+    };
     if scenario.tls.insecure_skip_verify {
         eprintln!(
             "warning: tls.insecure_skip_verify is on: server certificates are NOT verified; never use this against production"
@@ -239,7 +239,10 @@ pub(crate) async fn run_one(
         source_addresses,
     })
     .map_err(RunError::Network)?;
-    let collector = link.map_or_else(Default::default, |link| link.collector.clone());
+    let collector = link.map_or_else(
+        || Arc::new(Collector::with_metric_kinds(scenario.metrics.kinds.clone())),
+        |link| link.collector.clone(),
+    );
     let metrics_endpoint = match options.metrics_addr {
         Some(address) => Some(
             crate::render::openmetrics::MetricsEndpoint::start(

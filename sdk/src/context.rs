@@ -219,6 +219,9 @@ impl<'host> Context<'host> {
     }
 
     /// Record a value of a custom metric (non-negative; kept to 1/1024, about three decimals).
+    /// What the value means is the metric's kind, declared under `metrics:` in the scenario
+    /// file: a `duration` in milliseconds, an amount a `counter` adds, a `rate`'s true (≠ 0) or
+    /// false (0), or a plain `value` (the default); see docs/sdk.md.
     pub fn metric(&mut self, name: &str, value: f64) {
         host_call!(self, metric(name, value))
     }

@@ -20,6 +20,7 @@ mod interrupt;
 mod kubernetes;
 mod manifests;
 mod measurements;
+mod metrics;
 mod module_cache;
 mod mqtt;
 mod network;

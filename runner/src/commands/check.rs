@@ -3,7 +3,7 @@
 //! as a connection's would be (its memory, and whether `on_open` traps for VU 0).
 
 use crate::cli::FileArgs;
-use crate::commands::{COULD_NOT_RUN, load};
+use crate::commands::{COULD_NOT_RUN, load, warn};
 use std::process::ExitCode;
 
 /// Check the scenario of `args`; 0 when it would run, 2 when it could not.
@@ -12,6 +12,7 @@ pub fn check(args: FileArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    warn(&args, &scenario);
     if scenario.populations.is_empty() {
         return check_one(&scenario, &args);
     }

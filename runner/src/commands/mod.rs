@@ -41,6 +41,14 @@ pub fn load(args: &FileArgs) -> Result<Scenario, ExitCode> {
     })
 }
 
+/// Print what the file may have wrong without being refused (`Scenario::warnings`), once: by
+/// `volley check` and the `volley run` a person started, not by each of its `--workers`.
+pub fn warn(args: &FileArgs, scenario: &Scenario) {
+    for warning in &scenario.warnings {
+        eprintln!("warning: {}: {warning}", args.file.display());
+    }
+}
+
 /// Results files first (so nothing printed can lose them), then the summary (unless `summary` is
 /// false); the exit code is the verdict's, or 2 when a results file could not be written.
 pub fn finish(report: &Report, outputs: &Outputs, summary: bool) -> ExitCode {

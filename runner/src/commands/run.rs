@@ -9,7 +9,7 @@
 
 use crate::cli::RunArgs;
 use crate::commands::results_files::read_results;
-use crate::commands::{COULD_NOT_RUN, finish, load, overrides};
+use crate::commands::{COULD_NOT_RUN, finish, load, overrides, warn};
 use crate::signals;
 use std::process::ExitCode;
 use volley::{Baseline, RunOptions, Scenario};
@@ -20,6 +20,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(scenario) => scenario,
         Err(code) => return code,
     };
+    if !args.feed {
+        warn(&args.file, &scenario);
+    }
     let scenario = match search_step(&args, scenario) {
         Ok(scenario) => scenario,
         Err(code) => return code,

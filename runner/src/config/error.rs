@@ -72,6 +72,17 @@ fn improve(message: &str) -> String {
             None => format!("{prefix}unknown field `{field}`; the fields here are {fields}"),
         };
     }
+    if let Some(start) = message.find("unknown variant `") {
+        // "metrics.x: unknown variant `durations`, expected one of `duration`, …"
+        let rest = &message[start + 17..];
+        if let Some(end) = rest.find('`') {
+            let word = &rest[..end];
+            let expected: Vec<&str> = rest[end + 1..].split('`').skip(1).step_by(2).collect();
+            if let Some(candidate) = closest(word, expected.iter().copied()) {
+                return format!("{message}; did you mean `{candidate}`?");
+            }
+        }
+    }
     if let Some(start) = message.find("missing field `") {
         let field = &message[start + 15..];
         let field = field.split('`').next().unwrap_or(field);

@@ -19,6 +19,7 @@ mod error;
 pub mod flow;
 pub mod load;
 mod locate;
+pub mod metrics;
 pub mod module_file;
 mod module_kind;
 mod module_path;
@@ -105,6 +106,11 @@ pub struct Scenario {
     pub limits: Limits,
     /// Pass/fail rules on the results.
     pub thresholds: Vec<threshold::Threshold>,
+    /// Custom metrics declared under `metrics:` with their kinds.
+    pub metrics: metrics::DeclaredMetrics,
+    /// What the file may have wrong without being refused (a threshold on an undeclared metric),
+    /// printed once at load.
+    pub warnings: Vec<String>,
     /// `regressions:`: limits on the change of figures against a baseline run.
     pub regressions: Vec<regression::Regression>,
     /// `baseline:`: the baseline's results file, resolved against the file's folder
@@ -399,6 +405,56 @@ load:
             matches!(&scenario.target, Target::Remote(t) if t == "ws://127.0.0.1:9001/room-{vu}")
         );
         assert_eq!(scenario.limits.memory, 4 << 20);
+        Ok(())
+    }
+
+    #[test]
+    fn issue_23_declared_metrics_are_read_and_rules_checked_against_them() -> Result<(), ConfigError>
+    {
+        use crate::config::metrics::MetricKind;
+        let declared = format!(
+            "{GOOD}metrics:\n  delivery_ms: duration\n  seen: counter\nthresholds:\n  - metric delivery_ms p99 < 50ms\n  - metric seen count >= 10\n"
+        );
+        let scenario = parse(&declared)?;
+        assert!(scenario.metrics.section);
+        assert_eq!(scenario.metrics.kind("delivery_ms"), MetricKind::Duration);
+        assert_eq!(scenario.metrics.kind("seen"), MetricKind::Counter);
+        assert_eq!(
+            scenario.thresholds[0].limit, 50.0,
+            "ms, the unit durations are kept in"
+        );
+        assert!(scenario.warnings.is_empty());
+
+        let misspelt = declared.replace("metric seen count", "metric sen count");
+        let error = parse(&misspelt).unwrap_err().to_string();
+        assert!(
+            error.starts_with("dir/s.yaml:16:5: threshold `metric sen count >= 10`: metric `sen` is not declared under `metrics:`; did you mean `seen`?"),
+            "{error}"
+        );
+        let wrong_stat = declared.replace("metric seen count", "metric seen p99");
+        let error = parse(&wrong_stat).unwrap_err().to_string();
+        assert!(
+            error.contains("not a statistic of a counter metric"),
+            "{error}"
+        );
+        let unknown = declared.replace("seen: counter", "seen: countr");
+        let error = parse(&unknown).unwrap_err().to_string();
+        assert!(
+            error.starts_with("dir/s.yaml:13:9: metrics.seen: unknown variant `countr`")
+                && error.ends_with("did you mean `counter`?"),
+            "{error}"
+        );
+        let regression = declared.replace(
+            "thresholds:",
+            "regressions:\n  - metric seen p99 < +10%\nthresholds:",
+        );
+        let error = parse(&regression).unwrap_err().to_string();
+        assert!(error.contains("`seen` is a counter"), "{error}");
+
+        let undeclared = format!("{GOOD}thresholds:\n  - metric bytes p95 < 4096\n");
+        let scenario = parse(&undeclared)?;
+        assert!(!scenario.metrics.section);
+        assert_eq!(scenario.warnings.len(), 1, "{:?}", scenario.warnings);
         Ok(())
     }
 

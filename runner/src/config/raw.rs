@@ -42,6 +42,9 @@ pub struct RawFile {
     pub load: Option<RawLoad>,
     #[serde(default)]
     pub limits: RawLimits,
+    /// Custom metrics declared with their kind: `delivery_ms: duration`.
+    #[serde(default)]
+    pub metrics: Option<BTreeMap<String, crate::config::metrics::MetricKind>>,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
     /// Regression rules against a baseline run (parsed in `validate`).

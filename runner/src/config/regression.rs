@@ -233,11 +233,12 @@ fn figure(text: &str) -> Result<(String, FigureKind), String> {
             let name = rest
                 .first()
                 .ok_or("`metric` needs a name: `metric NAME p99 < +10%`")?;
-            percentile(
-                format!("metric {name}"),
-                one_stat(&rest, 1, "metric NAME")?,
-                FigureKind::Metric,
-            )
+            let stat = one_stat(&rest, 1, "metric NAME")?;
+            // A `rate` metric's fraction of true values (checked against the kind at load).
+            if stat == "rate" {
+                return Ok((format!("metric {name} rate"), FigureKind::Fraction));
+            }
+            percentile(format!("metric {name}"), stat, FigureKind::Metric)
         }
         "connections" | "messages" | "compression" | "population" | "checks" => {
             let stat = one_stat(&rest, 0, &subject)?;

@@ -92,6 +92,17 @@ impl Op {
     }
 }
 
+/// How a rule's limit was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitUnit {
+    /// A plain number.
+    Number,
+    /// A duration with its unit (`50ms`).
+    Time,
+    /// A percentage (`99%`), or a rate's fraction.
+    Fraction,
+}
+
 /// One parsed rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
@@ -103,8 +114,12 @@ pub struct Threshold {
     pub stat: String,
     /// How it compares.
     pub op: Op,
-    /// The limit, normalised: µs for timings, a fraction for rates.
+    /// The limit, normalised: µs for timings, ms for a custom metric written with a time unit
+    /// (durations are kept in ms), a fraction for rates.
     pub limit: f64,
+    /// How the limit was written (a custom metric's is checked against its kind at load, in
+    /// `config::metrics`).
+    pub unit: LimitUnit,
     /// Stop the run as soon as the rule is crossed.
     pub abort: bool,
     /// `{population=NAME}`: judged on that population's figures (`populations:`), not the run's.
@@ -157,6 +172,11 @@ pub fn split_population(expression: &str) -> Result<(String, Option<String>), St
 
 const TIMING_STATS: &[&str] = &[
     "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99.9", "p999", "max", "count",
+];
+/// What a custom metric may be judged on, whatever its kind (`config::metrics` narrows it to the
+/// kind's statistics at load).
+const METRIC_STATS: &[&str] = &[
+    "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99.9", "p999", "max", "count", "rate",
 ];
 const CHECK_STATS: &[&str] = &["pass_rate", "passed", "failed"];
 const CONNECTION_STATS: &[&str] = &[
@@ -234,6 +254,22 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 fn parse_count(text: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .map_err(|_| format!("`{text}` is not a number"))
+}
+
+/// A custom metric's limit as written: a number, a duration (in ms, the unit durations are kept
+/// in) or a percentage; which one its kind wants is checked at load (`config::metrics`).
+fn parse_metric_limit(text: &str) -> Result<(f64, LimitUnit), String> {
+    if let Ok(number) = text.parse::<f64>() {
+        return Ok((number, LimitUnit::Number));
+    }
+    if text.ends_with('%') {
+        return Ok((parse_rate(text)?, LimitUnit::Fraction));
+    }
+    parse_time_us(text)
+        .map(|micros| (micros / 1000.0, LimitUnit::Time))
+        .map_err(|_| {
+            format!("`{text}` is not a number, a duration (`50ms`) or a percentage (`99%`)")
+        })
 }
 
 impl Threshold {
@@ -315,7 +351,8 @@ impl Threshold {
         let op = Op::parse(op)
             .ok_or_else(|| format!("unknown comparison `{op}`; use <, <=, >, >=, == or !="))?;
         let allowed: &[&str] = match &subject {
-            Subject::Timing(_) | Subject::Metric(_) => TIMING_STATS,
+            Subject::Timing(_) => TIMING_STATS,
+            Subject::Metric(_) => METRIC_STATS,
             Subject::Checks | Subject::Check(_) => CHECK_STATS,
             Subject::Connections => CONNECTION_STATS,
             Subject::Messages => MESSAGE_STATS,
@@ -327,11 +364,12 @@ impl Threshold {
                 suggest(&stat, allowed)
             ));
         }
-        let limit = match (&subject, stat.as_str()) {
-            (_, "count") => parse_count(value)?,
-            (Subject::Timing(_), _) => parse_time_us(value)?,
-            (_, "pass_rate" | "failure_rate") => parse_rate(value)?,
-            _ => parse_count(value)?,
+        let (limit, unit) = match (&subject, stat.as_str()) {
+            (Subject::Metric(_), _) => parse_metric_limit(value)?,
+            (_, "count") => (parse_count(value)?, LimitUnit::Number),
+            (Subject::Timing(_), _) => (parse_time_us(value)?, LimitUnit::Time),
+            (_, "pass_rate" | "failure_rate") => (parse_rate(value)?, LimitUnit::Fraction),
+            _ => (parse_count(value)?, LimitUnit::Number),
         };
         Ok(Threshold {
             expression: written.trim().to_owned(),
@@ -339,6 +377,7 @@ impl Threshold {
             stat,
             op,
             limit,
+            unit,
             abort,
             population,
         })

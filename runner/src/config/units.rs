@@ -119,6 +119,17 @@ pub fn human_micros(value: f64) -> String {
     }
 }
 
+/// A plain number as a person reads it: at most 3 decimals, no trailing zeros (`18`, `17.615`,
+/// `1.296`).
+pub fn human_number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    match text {
+        "-0" => "0".to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
 /// `4 MiB`, `512 KiB`, `100 B`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];

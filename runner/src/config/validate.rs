@@ -578,13 +578,18 @@ impl<'a> Validator<'a> {
             ));
         }
 
+        let metrics = crate::config::metrics::DeclaredMetrics {
+            section: raw.metrics.is_some(),
+            kinds: raw.metrics.clone().unwrap_or_default(),
+        };
+        let mut warnings = Vec::new();
         let mut thresholds = Vec::new();
         for raw_threshold in &raw.thresholds {
             let (rule, abort) = match raw_threshold {
                 raw::RawThreshold::Rule(rule) => (rule.as_str(), false),
                 raw::RawThreshold::Detailed(options) => (options.rule.as_str(), options.abort),
             };
-            let threshold = Threshold::parse(rule, abort).map_err(|message| {
+            let refuse = |message: String| {
                 let position = self
                     .text
                     .find(rule)
@@ -595,20 +600,26 @@ impl<'a> Validator<'a> {
                     position,
                     format!("threshold `{rule}`: {message}"),
                 )
-            })?;
+            };
+            let threshold = Threshold::parse(rule, abort).map_err(refuse)?;
+            warnings.extend(metrics.check(&threshold).map_err(refuse)?);
             thresholds.push(threshold);
         }
 
         let mut regressions = Vec::new();
         for (index, rule) in raw.regressions.iter().enumerate() {
             let position = locate::locate_item(self.text, &["regressions"], index);
-            let regression = Regression::parse(rule).map_err(|message| {
+            let refuse = |message: String| {
                 ConfigError::at(
                     self.file,
                     position,
                     format!("regression `{}`: {message}", rule.trim()),
                 )
-            })?;
+            };
+            let regression = Regression::parse(rule).map_err(refuse)?;
+            metrics
+                .check_regression(&regression.figure)
+                .map_err(refuse)?;
             regressions.push(Regression {
                 position,
                 ..regression
@@ -619,6 +630,15 @@ impl<'a> Validator<'a> {
         let load = match &raw_load.search {
             Some(search) => {
                 let search = self.search(search, &thresholds, raw_load.max_connections)?;
+                // A search rule on a custom metric follows its kind, as a threshold does.
+                for rule in &search.rules {
+                    metrics.check(rule).map_err(|message| {
+                        self.error(
+                            &["load", "search", "until"],
+                            format!("search rule `{}`: {message}", rule.expression),
+                        )
+                    })?;
+                }
                 Load {
                     search: Some(search.clone()),
                     ..search.step_load(&load, search.start)
@@ -631,7 +651,7 @@ impl<'a> Validator<'a> {
         let tls = self.tls(&raw.tls, folder)?;
         let flow = match raw.flow {
             None => None,
-            Some(steps) => Some(Arc::new(self.flow(steps, &vars, &data)?)),
+            Some(steps) => Some(Arc::new(self.flow(steps, &vars, &data, &metrics)?)),
         };
 
         Ok(Scenario {
@@ -639,6 +659,8 @@ impl<'a> Validator<'a> {
             net,
             tls,
             thresholds,
+            metrics,
+            warnings,
             regressions,
             baseline,
             file: self.file.to_owned(),

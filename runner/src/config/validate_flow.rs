@@ -16,13 +16,14 @@ impl Validator<'_> {
         steps: Vec<RawStep>,
         vars: &BTreeMap<String, String>,
         data: &DataTable,
+        metrics: &crate::config::metrics::DeclaredMetrics,
     ) -> Result<Flow, ConfigError> {
         let known: BTreeSet<String> = vars
             .keys()
             .cloned()
             .chain(data.columns().iter().cloned())
             .collect();
-        flow::compile(steps, &known).map_err(|error| {
+        flow::compile_with(steps, &known, metrics).map_err(|error| {
             let position = locate_step(self.text, &error.step)
                 .or_else(|| locate::locate(self.text, &["flow"]));
             let message = if error.step.is_empty() {

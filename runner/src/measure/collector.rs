@@ -5,8 +5,9 @@
 //! [`Counters`], and the per-interval round trips, timer lag and failures the time series takes.
 //! The recording calls live in `recorder`, not here.
 
+use crate::config::metrics::MetricKind;
 use crate::measure::counters::Counters;
-use crate::measure::stats::{Samples, Totals, new_histogram};
+use crate::measure::stats::{Recorded, Samples, Totals, new_histogram};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,7 +27,14 @@ pub struct Collector {
     /// Round trips, timer lag and failures since the last [`Collector::take_interval`] (for the
     /// time series).
     interval: Mutex<Interval>,
+    /// The kinds of the metrics the file declares (`metrics:`): a rate's values are recorded as
+    /// 1 or 0, and the totals carry the kinds to the report.
+    pub metric_kinds: BTreeMap<String, MetricKind>,
 }
+
+/// Distinct custom metrics an interval (a time-series point) holds; further names are left out
+/// of the series (they are all in the totals).
+pub const MAX_SERIES_METRICS: usize = 32;
 
 /// What the time series takes per interval besides the counters.
 #[derive(Debug)]
@@ -37,6 +45,8 @@ pub struct Interval {
     pub timer_lag: Histogram<u64>,
     /// Failures by reason.
     pub failures: BTreeMap<String, u64>,
+    /// Custom metric values recorded in the interval, by name (at most [`MAX_SERIES_METRICS`]).
+    pub metrics: BTreeMap<String, Recorded>,
 }
 
 impl Default for Interval {
@@ -45,6 +55,7 @@ impl Default for Interval {
             round_trips: new_histogram(),
             timer_lag: new_histogram(),
             failures: BTreeMap::new(),
+            metrics: BTreeMap::new(),
         }
     }
 }
@@ -56,6 +67,7 @@ impl Default for Collector {
             buffers: Mutex::new(Vec::new()),
             counters: Counters::default(),
             interval: Mutex::new(Interval::default()),
+            metric_kinds: BTreeMap::new(),
         }
     }
 }
@@ -77,6 +89,14 @@ pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Collector {
+    /// A collector for a file that declares `kinds` under `metrics:`.
+    pub fn with_metric_kinds(kinds: BTreeMap<String, MetricKind>) -> Collector {
+        Collector {
+            metric_kinds: kinds,
+            ..Collector::default()
+        }
+    }
+
     /// The calling thread's sample buffer for `collector`, created on first use.
     pub fn buffer(collector: &Arc<Collector>) -> Buffer {
         BUFFERS.with(|buffers| {
@@ -111,6 +131,7 @@ impl Collector {
         if !samples.round_trips.is_empty()
             || !samples.timer_lag.is_empty()
             || !samples.failures.is_empty()
+            || !samples.metrics.is_empty()
         {
             let mut interval = match self.interval.lock() {
                 Ok(guard) => guard,
@@ -124,6 +145,19 @@ impl Collector {
             }
             for (reason, count) in &samples.failures {
                 *interval.failures.entry(reason.clone()).or_default() += count;
+            }
+            for (name, values) in &samples.metrics {
+                let held = interval.metrics.len();
+                let recorded = match interval.metrics.get_mut(name) {
+                    Some(recorded) => recorded,
+                    None if held < MAX_SERIES_METRICS => {
+                        interval.metrics.entry(name.clone()).or_default()
+                    }
+                    None => continue,
+                };
+                for value in values {
+                    recorded.record_metric(*value);
+                }
             }
         }
         let shard = &self.shards[vu as usize % SHARDS];
@@ -146,7 +180,10 @@ impl Collector {
     /// Everything flushed so far, merged.
     pub fn snapshot(&self) -> Totals {
         self.gather();
-        let mut all = Totals::default();
+        let mut all = Totals {
+            metric_kinds: self.metric_kinds.clone(),
+            ..Totals::default()
+        };
         for shard in &self.shards {
             match shard.lock() {
                 Ok(guard) => all.merge(&guard),

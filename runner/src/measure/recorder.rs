@@ -5,6 +5,7 @@
 //! way at all (even aborted) loses nothing. The recorder also remembers whether its connection has
 //! been counted as failed, so a connection fails once.
 
+use crate::config::metrics::MetricKind;
 use crate::measure::collector::{Buffer, Collector, lock};
 use crate::measure::counters::bump;
 use crate::measure::reasons;
@@ -121,8 +122,14 @@ impl Recorder {
     }
 
     /// A custom metric value, as given: every finite value is recorded (see
-    /// `recorded::Recorded::record_metric`); NaN and infinities are counted as refused.
+    /// `recorded::Recorded::record_metric`); NaN and infinities are counted as refused. A value of
+    /// a metric declared as a `rate` is recorded as 1 (true, ≠ 0) or 0 (false), so its sum is
+    /// the count of true values wherever it is merged.
     pub fn metric(&mut self, name: &str, value: f64) {
+        let value = match self.collector.metric_kinds.get(name) {
+            Some(MetricKind::Rate) if value.is_finite() => MetricKind::truth(value),
+            _ => value,
+        };
         self.record(|samples| match samples.metrics.get_mut(name) {
             Some(values) => values.push(value),
             None => {

@@ -4,8 +4,10 @@
 //! run goes, so a crash or Ctrl-C loses at most one interval. Reads the live counters and the
 //! collector's interval histogram; the sampling task lives in `sampling`.
 
+use crate::config::metrics::MetricKind;
 use crate::measure::collector::Collector;
 use crate::measure::counters::read;
+use crate::measure::recorded::{METRIC_SCALE, Recorded};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -49,6 +51,73 @@ pub struct Point {
     pub failed: u64,
     /// Those failures by reason.
     pub errors: BTreeMap<String, u64>,
+    /// Custom metrics recorded in the interval, by name (at most
+    /// [`crate::measure::collector::MAX_SERIES_METRICS`] names; absent in older results).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, MetricPoint>,
+}
+
+/// One custom metric in one interval, in its own unit (ms for a `duration`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct MetricPoint {
+    /// Values recorded in the interval.
+    pub n: u64,
+    /// Their sum: a counter's total in the interval, a rate's true values.
+    pub sum: f64,
+    /// Median (`duration` and `value` metrics only), the histogram bucket's lower bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
+    /// Largest (exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl MetricPoint {
+    /// The point of `recorded` (one interval's values of a metric of `kind`): percentiles only
+    /// for distributions.
+    pub fn of(recorded: &Recorded, kind: MetricKind) -> MetricPoint {
+        let exact = &recorded.exact;
+        let distribution = matches!(kind, MetricKind::Duration | MetricKind::Value);
+        let at = |quantile: f64| {
+            (distribution && !recorded.histogram.is_empty()).then(|| {
+                let histogram = &recorded.histogram;
+                let bound = histogram.lowest_equivalent(histogram.value_at_quantile(quantile));
+                (bound as f64 / METRIC_SCALE).clamp(exact.min, exact.max)
+            })
+        };
+        MetricPoint {
+            n: exact.count,
+            sum: exact.sum,
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: (distribution && exact.count > 0).then_some(exact.max),
+        }
+    }
+
+    /// Add `other` (the same interval of another source): counts and sums add, percentiles and
+    /// max take the larger (as the round-trip columns do).
+    pub fn merge(&mut self, other: &MetricPoint) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.p50 = larger(self.p50, other.p50);
+        self.p90 = larger(self.p90, other.p90);
+        self.p99 = larger(self.p99, other.p99);
+        self.max = larger(self.max, other.max);
+    }
+}
+
+fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Takes one point per interval from the collector.
@@ -85,6 +154,18 @@ impl Sampler {
             timer_lag_p99: (!lag.is_empty()).then(|| lag.value_at_quantile(0.99) as f64),
             failed: failed - self.last_failed,
             errors: interval.failures,
+            metrics: interval
+                .metrics
+                .iter()
+                .map(|(name, recorded)| {
+                    let kind = collector
+                        .metric_kinds
+                        .get(name)
+                        .copied()
+                        .unwrap_or_default();
+                    (name.clone(), MetricPoint::of(recorded, kind))
+                })
+                .collect(),
         };
         self.last_sent = sent;
         self.last_received = received;
@@ -99,22 +180,40 @@ pub struct SeriesFile {
     path: PathBuf,
     file: std::fs::File,
     csv: bool,
+    /// The declared metrics, whose columns follow `errors` in a CSV file.
+    columns: Vec<(String, MetricKind)>,
 }
 
 const CSV_HEADER: &str = "t,open,sent,received,round_trips,rtt_p50_us,rtt_p90_us,rtt_p99_us,rtt_max_us,timer_lag_p99_us,failed,errors";
 
 impl SeriesFile {
-    /// Create (truncate) `path`.
-    pub fn create(path: &Path) -> std::io::Result<SeriesFile> {
+    /// Create (truncate) `path`; a CSV file has columns for each metric of `declared` (the file's
+    /// `metrics:`, in name order) after `errors`: see [`metric_columns`].
+    pub fn create_with(
+        path: &Path,
+        declared: &BTreeMap<String, MetricKind>,
+    ) -> std::io::Result<SeriesFile> {
         let mut file = std::fs::File::create(path)?;
         let csv = path.extension().is_some_and(|extension| extension == "csv");
+        let columns: Vec<(String, MetricKind)> = declared
+            .iter()
+            .map(|(name, kind)| (name.clone(), *kind))
+            .collect();
         if csv {
-            writeln!(file, "{CSV_HEADER}")?;
+            let mut header = CSV_HEADER.to_owned();
+            for (name, kind) in &columns {
+                for column in metric_columns(name, *kind) {
+                    header.push(',');
+                    header.push_str(&csv_field(&column));
+                }
+            }
+            writeln!(file, "{header}")?;
         }
         Ok(SeriesFile {
             path: path.to_owned(),
             file,
             csv,
+            columns,
         })
     }
 
@@ -133,7 +232,7 @@ impl SeriesFile {
                 .map(|(reason, count)| format!("{}={count}", reason.replace([',', ';', '"'], " ")))
                 .collect::<Vec<_>>()
                 .join(";");
-            format!(
+            let mut line = format!(
                 "{},{},{},{},{},{},{},{},{},{},{},\"{errors}\"",
                 point.t,
                 point.open,
@@ -146,12 +245,59 @@ impl SeriesFile {
                 number(point.rtt_max),
                 number(point.timer_lag_p99),
                 point.failed
-            )
+            );
+            for (name, kind) in &self.columns {
+                let values = metric_values(point.metrics.get(name), *kind);
+                for value in values {
+                    line.push(',');
+                    line.push_str(&number(value));
+                }
+            }
+            line
         } else {
             serde_json::to_string(point).map_err(std::io::Error::other)?
         };
         writeln!(self.file, "{line}")?;
         self.file.flush()
+    }
+}
+
+/// A CSV file's columns for a declared metric `name`: a `duration`'s `NAME_n`, `NAME_p50_ms`,
+/// `NAME_p90_ms`, `NAME_p99_ms`, `NAME_max_ms`; a `value`'s the same without `_ms`; a
+/// `counter`'s `NAME_total` (added in the interval); a `rate`'s `NAME_n` and `NAME_rate` (the
+/// fraction of true values, 0–1).
+pub fn metric_columns(name: &str, kind: MetricKind) -> Vec<String> {
+    let suffixes: &[&str] = match kind {
+        MetricKind::Duration => &["n", "p50_ms", "p90_ms", "p99_ms", "max_ms"],
+        MetricKind::Value => &["n", "p50", "p90", "p99", "max"],
+        MetricKind::Counter => &["total"],
+        MetricKind::Rate => &["n", "rate"],
+    };
+    suffixes
+        .iter()
+        .map(|suffix| format!("{name}_{suffix}"))
+        .collect()
+}
+
+/// The values of [`metric_columns`] for one point (empty cells when nothing was recorded in it;
+/// a counter's total is then 0).
+fn metric_values(point: Option<&MetricPoint>, kind: MetricKind) -> Vec<Option<f64>> {
+    let n = point.map(|p| p.n as f64);
+    match (kind, point) {
+        (MetricKind::Counter, _) => vec![Some(point.map_or(0.0, |p| p.sum))],
+        (MetricKind::Rate, Some(p)) if p.n > 0 => vec![n, Some(p.sum / p.n as f64)],
+        (MetricKind::Rate, _) => vec![Some(0.0), None],
+        (_, Some(p)) => vec![n, p.p50, p.p90, p.p99, p.max],
+        (_, None) => vec![Some(0.0), None, None, None, None],
+    }
+}
+
+/// `text` as one CSV field: quoted when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
     }
 }
 
@@ -181,5 +327,59 @@ mod tests {
         assert_eq!(second.sent, 5);
         assert_eq!(second.rtt_p50, None);
         assert!(second.errors.is_empty());
+    }
+
+    #[test]
+    fn issue_23_points_carry_each_metric_by_kind_and_csv_columns_follow_the_declaration()
+    -> std::io::Result<()> {
+        let kinds: BTreeMap<String, MetricKind> = [
+            ("delivery_ms", MetricKind::Duration),
+            ("seen", MetricKind::Counter),
+            ("ok", MetricKind::Rate),
+        ]
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect();
+        let collector = Collector::with_metric_kinds(kinds.clone());
+        let mut sampler = Sampler::default();
+        let mut samples = Samples::default();
+        samples
+            .metrics
+            .insert("delivery_ms".into(), vec![1.0, 2.0, 3.0, 40.0]);
+        samples.metrics.insert("seen".into(), vec![2.0, 3.0]);
+        samples.metrics.insert("ok".into(), vec![1.0, 0.0]);
+        samples.metrics.insert("free".into(), vec![5.0]);
+        collector.absorb(0, &mut samples);
+        let point = sampler.sample(&collector, 1.0);
+        let delivery = point.metrics["delivery_ms"];
+        assert_eq!(
+            (delivery.n, delivery.sum, delivery.max),
+            (4, 46.0, Some(40.0))
+        );
+        assert_eq!(delivery.p50, Some(2.0));
+        let seen = point.metrics["seen"];
+        assert_eq!((seen.n, seen.sum, seen.p50), (2, 5.0, None));
+        assert_eq!(point.metrics["free"].p50, Some(5.0));
+        let empty = sampler.sample(&collector, 2.0);
+        assert!(empty.metrics.is_empty());
+
+        let path = std::env::temp_dir().join(format!("volley-series-{}.csv", std::process::id()));
+        let mut file = SeriesFile::create_with(&path, &kinds)?;
+        file.append(&point)?;
+        file.append(&empty)?;
+        let text = std::fs::read_to_string(&path)?;
+        let _ = std::fs::remove_file(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!(
+                "{CSV_HEADER},delivery_ms_n,delivery_ms_p50_ms,delivery_ms_p90_ms,delivery_ms_p99_ms,delivery_ms_max_ms,ok_n,ok_rate,seen_total"
+            )
+        );
+        assert!(lines[1].ends_with(",4,2,40,40,40,2,0.5,5"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",0,,,,,0,,0"), "{}", lines[2]);
+        let columns = lines[0].split(',').count();
+        assert!(lines.iter().all(|line| line.split(',').count() == columns));
+        Ok(())
     }
 }

@@ -38,6 +38,8 @@ pub struct Totals {
     pub checks: BTreeMap<String, CheckCount>,
     /// Custom metrics by name, in their own unit (the histograms × [`METRIC_SCALE`]).
     pub metrics: BTreeMap<String, Recorded>,
+    /// The kinds of the metrics the file declares (an undeclared metric is a `value`).
+    pub metric_kinds: BTreeMap<String, crate::config::metrics::MetricKind>,
     /// Failed connections by reason.
     pub failures: BTreeMap<String, u64>,
     /// Opened connections by the extension they negotiated (its stable text, or
@@ -73,6 +75,9 @@ impl Totals {
                 .entry(name.clone())
                 .or_default()
                 .merge(recorded);
+        }
+        for (name, kind) in &other.metric_kinds {
+            self.metric_kinds.entry(name.clone()).or_insert(*kind);
         }
         for (name, recorded) in &other.round_trips_by_name {
             self.round_trips_by_name

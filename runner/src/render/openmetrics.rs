@@ -143,10 +143,90 @@ fn labelled_summaries(
     }
 }
 
+/// The scenario's custom metrics by kind: `value` metrics (and undeclared ones) in the
+/// `volley_metric` summary, `duration` metrics in seconds in `volley_metric_duration_seconds`,
+/// counters as the counter `volley_metric_counter` (`_total`: the sum of their values), rates as
+/// the gauge `volley_metric_rate` (the fraction of true values) beside their `_count`.
+fn custom_metrics(out: &mut String, totals: &Totals) {
+    use crate::config::metrics::MetricKind;
+    use crate::measure::stats::METRIC_SCALE;
+    let of_kind = |kind: MetricKind| {
+        totals
+            .metrics
+            .iter()
+            .filter(move |(name, _)| {
+                totals.metric_kinds.get(*name).copied().unwrap_or_default() == kind
+            })
+            .collect::<Vec<_>>()
+    };
+    labelled_summaries(
+        out,
+        ("volley_metric", "name"),
+        "Custom metrics recorded by the scenario, by name.",
+        &of_kind(MetricKind::Value)
+            .into_iter()
+            .map(|(name, recorded)| (name.clone(), recorded.clone()))
+            .collect(),
+        METRIC_SCALE,
+    );
+    let durations = of_kind(MetricKind::Duration);
+    if !durations.is_empty() {
+        let family = "volley_metric_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# TYPE {family} summary\n# HELP {family} Custom duration metrics, by name."
+        );
+        for (name, recorded) in durations {
+            let labels = format!("name=\"{}\"", escape(name));
+            // Recorded in ms: the histogram holds 1024ths of a ms.
+            summary_samples_scaled(
+                out,
+                family,
+                &labels,
+                recorded,
+                METRIC_SCALE * 1000.0,
+                1000.0,
+            );
+        }
+    }
+    let counters = of_kind(MetricKind::Counter);
+    if !counters.is_empty() {
+        let family = "volley_metric_counter";
+        let _ = writeln!(
+            out,
+            "# TYPE {family} counter\n# HELP {family} Custom counters: the sum of the values recorded, by name."
+        );
+        for (name, recorded) in counters {
+            let _ = writeln!(
+                out,
+                "{family}_total{{name=\"{}\"}} {}",
+                escape(name),
+                recorded.exact.sum
+            );
+        }
+    }
+    let rates = of_kind(MetricKind::Rate);
+    if !rates.is_empty() {
+        let family = "volley_metric_rate";
+        let _ = writeln!(
+            out,
+            "# TYPE {family} gauge\n# HELP {family} Custom rates: the fraction of values that were true (not 0), by name."
+        );
+        for (name, recorded) in &rates {
+            let exact = &recorded.exact;
+            let fraction = if exact.count == 0 {
+                0.0
+            } else {
+                exact.sum / exact.count as f64
+            };
+            let _ = writeln!(out, "{family}{{name=\"{}\"}} {fraction}", escape(name));
+        }
+    }
+}
+
 /// The quantile, `_sum` and `_count` samples of one summary series with `labels` (may be empty):
 /// quantiles from the histogram (values divided by `scale`), sum and count exact.
 fn summary_samples(out: &mut String, family: &str, labels: &str, recorded: &Recorded, scale: f64) {
-    let histogram = &recorded.histogram;
     // The exact figures are in the recorded unit: µs like the timings' histograms (exposed in
     // seconds: `scale` 1e6), the metric's own unit for metrics (whose histograms hold 1024ths).
     let exact_scale = if scale == crate::measure::stats::METRIC_SCALE {
@@ -154,10 +234,41 @@ fn summary_samples(out: &mut String, family: &str, labels: &str, recorded: &Reco
     } else {
         scale
     };
+    summary_samples_scaled(out, family, labels, recorded, scale, exact_scale);
+}
+
+/// [`summary_samples`] with the histogram's values divided by `scale` and the exact sum by
+/// `exact_scale`.
+fn summary_samples_scaled(
+    out: &mut String,
+    family: &str,
+    labels: &str,
+    recorded: &Recorded,
+    scale: f64,
+    exact_scale: f64,
+) {
+    let histogram = &recorded.histogram;
     let comma = if labels.is_empty() { "" } else { "," };
     if !histogram.is_empty() {
         for quantile in [0.5, 0.9, 0.99, 0.999] {
-            let value = histogram.value_at_quantile(quantile) as f64 / scale;
+            let raw = histogram.value_at_quantile(quantile);
+            // A custom metric (its histogram in another unit than its exact figures) reports the
+            // bucket's lower bound within the exact min and max, as the results do: a metric
+            // recorded as 200 shows 200, not 200.12.
+            let (min, max) = (
+                recorded.exact.min / exact_scale,
+                recorded.exact.max / exact_scale,
+            );
+            let value = if scale != exact_scale {
+                let bound = histogram.lowest_equivalent(raw) as f64 / scale;
+                if min <= max {
+                    bound.clamp(min, max)
+                } else {
+                    bound
+                }
+            } else {
+                raw as f64 / scale
+            };
             let _ = writeln!(
                 out,
                 "{family}{{{labels}{comma}quantile=\"{quantile}\"}} {value}"
@@ -393,13 +504,7 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         "Full TLS handshakes.",
         counters.tls_full,
     );
-    labelled_summaries(
-        &mut out,
-        ("volley_metric", "name"),
-        "Custom metrics recorded by the scenario, by name.",
-        &totals.metrics,
-        crate::measure::stats::METRIC_SCALE,
-    );
+    custom_metrics(&mut out, totals);
     out.push_str("# EOF\n");
     out
 }
@@ -407,6 +512,41 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_23_custom_metrics_are_exposed_by_kind() {
+        use crate::config::metrics::MetricKind;
+        let kinds = [
+            ("seen", MetricKind::Counter),
+            ("ok", MetricKind::Rate),
+            ("wait_ms", MetricKind::Duration),
+        ]
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect();
+        let collector = crate::measure::collector::Collector::with_metric_kinds(kinds);
+        let mut samples = crate::measure::stats::Samples::default();
+        samples.metrics.insert("seen".into(), vec![2.0, 3.0]);
+        samples
+            .metrics
+            .insert("ok".into(), vec![1.0, 0.0, 1.0, 1.0]);
+        samples.metrics.insert("wait_ms".into(), vec![200.0; 4]);
+        samples.metrics.insert("bytes".into(), vec![200.0; 4]);
+        collector.absorb(0, &mut samples);
+        let text = render(&CounterValues::default(), &collector.snapshot());
+        for line in [
+            "# TYPE volley_metric_counter counter",
+            "volley_metric_counter_total{name=\"seen\"} 5",
+            "# TYPE volley_metric_rate gauge",
+            "volley_metric_rate{name=\"ok\"} 0.75",
+            "volley_metric_duration_seconds{name=\"wait_ms\",quantile=\"0.99\"} 0.2",
+            "volley_metric_duration_seconds_sum{name=\"wait_ms\"} 0.8",
+            "volley_metric{name=\"bytes\",quantile=\"0.5\"} 200",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(!text.contains("volley_metric{name=\"seen\""), "{text}");
+    }
 
     #[test]
     fn exposition_ends_with_eof_and_names_counters_total() {

@@ -1,11 +1,65 @@
 //! The end-of-run summary for a terminal or a CI log: plain aligned text, no control characters.
 //! Reads a [`Report`] only (its regression outcomes and a capacity search's steps included); JSON lives in `results::report`.
 
-use crate::config::units::{human_bytes, human_micros as micros};
+use crate::config::metrics::MetricKind;
+use crate::config::units::{human_bytes, human_micros as micros, human_number};
 use crate::results::regressions::{Regressions, Status};
 use crate::results::report::{CompressionStats, Distribution, MessageStats, Report};
 use crate::results::search::SearchReport;
 use std::fmt::Write;
+
+/// One custom metric, by its kind: a duration's figures with units, a counter's total and rate
+/// per second, a rate's percentage of true values, a value's figures as plain numbers (each
+/// without the trailing newline: the caller adds notes).
+fn metric_line(out: &mut String, name: &str, d: &Distribution, elapsed_s: f64) {
+    let _ = write!(out, "  {name:<24} ");
+    match d.metric_kind() {
+        MetricKind::Counter => {
+            let total = d.total();
+            let _ = write!(out, "total={}", human_number(total));
+            if elapsed_s > 0.0 {
+                let _ = write!(out, " rate={}/s", human_number(total / elapsed_s));
+            }
+            let _ = write!(out, " (counter, {} values)", d.count);
+        }
+        MetricKind::Rate => {
+            let trues = d.total().round() as u64;
+            let _ = write!(
+                out,
+                "rate={:.2}% ({trues} true of {}, rate)",
+                d.true_fraction().unwrap_or(0.0) * 100.0,
+                d.count
+            );
+        }
+        MetricKind::Duration => {
+            let ms = |value: f64| micros(value * 1000.0);
+            let _ = write!(
+                out,
+                "n={} min={} p50={} p90={} p99={} max={} mean={}",
+                d.count,
+                ms(d.min),
+                ms(d.p50),
+                ms(d.p90),
+                ms(d.p99),
+                ms(d.max),
+                ms(d.mean)
+            );
+        }
+        MetricKind::Value => {
+            let _ = write!(
+                out,
+                "n={} min={} p50={} p90={} p99={} max={} mean={}",
+                d.count,
+                human_number(d.min),
+                human_number(d.p50),
+                human_number(d.p90),
+                human_number(d.p99),
+                human_number(d.max),
+                human_number(d.mean)
+            );
+        }
+    }
+}
 
 fn timing_line(out: &mut String, label: &str, distribution: &Distribution) {
     if distribution.count == 0 {
@@ -306,11 +360,7 @@ pub fn render(report: &Report) -> String {
     if !report.metrics.is_empty() {
         let _ = writeln!(out, "metrics");
         for (name, d) in &report.metrics {
-            let _ = write!(
-                out,
-                "  {name:<24} n={} min={} p50={} p90={} p99={} max={} mean={}",
-                d.count, d.min, d.p50, d.p90, d.p99, d.max, d.mean
-            );
+            metric_line(&mut out, name, d, report.run.elapsed_s);
             if d.clamped > 0 {
                 let _ = write!(
                     out,
@@ -534,6 +584,67 @@ mod tests {
     #[test]
     fn control_characters_are_shown_not_obeyed() {
         assert_eq!(printable("ok\n\u{1b}[2Jx\r"), "ok\n\\u{1b}[2Jx\\u{d}");
+    }
+
+    #[test]
+    fn issue_23_each_metric_kind_prints_in_its_own_way() {
+        use crate::config::metrics::MetricKind;
+        let collector = crate::measure::collector::Collector::with_metric_kinds(
+            [
+                ("delivery_ms", MetricKind::Duration),
+                ("seen", MetricKind::Counter),
+                ("ok", MetricKind::Rate),
+            ]
+            .into_iter()
+            .map(|(name, kind)| (name.to_owned(), kind))
+            .collect(),
+        );
+        let mut samples = crate::measure::stats::Samples::default();
+        samples
+            .metrics
+            .insert("delivery_ms".into(), vec![1.2958984375, 1.3, 2.5]);
+        samples.metrics.insert("seen".into(), vec![3.0; 100]);
+        samples
+            .metrics
+            .insert("ok".into(), vec![1.0, 1.0, 1.0, 0.0]);
+        samples.metrics.insert("bytes".into(), vec![200.0; 7]);
+        collector.absorb(0, &mut samples);
+        let run = crate::results::report::RunInfo {
+            elapsed_s: 2.0,
+            ..Default::default()
+        };
+        let report = Report::build(
+            Default::default(),
+            run,
+            Default::default(),
+            &collector.snapshot(),
+            Default::default(),
+        );
+        let text = render(&report);
+        let line = |name: &str| {
+            text.lines()
+                .find(|line| line.trim_start().starts_with(&format!("{name} ")))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(
+            line("delivery_ms").ends_with(
+                "n=3 min=1.30ms p50=1.30ms p90=2.50ms p99=2.50ms max=2.50ms mean=1.70ms"
+            ),
+            "{text}"
+        );
+        assert!(
+            line("seen").ends_with("total=300 rate=150/s (counter, 100 values)"),
+            "{text}"
+        );
+        assert!(
+            line("ok").ends_with("rate=75.00% (3 true of 4, rate)"),
+            "{text}"
+        );
+        assert!(
+            line("bytes").ends_with("n=7 min=200 p50=200 p90=200 p99=200 max=200 mean=200"),
+            "{text}"
+        );
     }
 
     const DEFLATE: &str = "permessage-deflate client_max_window_bits=15 server_max_window_bits=15";

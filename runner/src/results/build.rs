@@ -4,7 +4,7 @@
 
 use crate::measure::counters::CounterValues;
 use crate::measure::process::ProcessStats;
-use crate::measure::stats::{METRIC_SCALE, Totals};
+use crate::measure::stats::Totals;
 use crate::results::report::{
     CheckStats, CompressionStats, ConnectionStats, Distribution, MessageStats, NetworkStats,
     Report, RunInfo, SCHEMA, ScenarioInfo, Verdict,
@@ -116,7 +116,10 @@ impl Report {
             metrics: totals
                 .metrics
                 .iter()
-                .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, METRIC_SCALE)))
+                .map(|(name, recorded)| {
+                    let kind = totals.metric_kinds.get(name).copied().unwrap_or_default();
+                    (name.clone(), Distribution::of_metric(recorded, kind))
+                })
                 .collect(),
             scenario_errors: totals.scenario_errors.clone(),
             thresholds: Vec::new(),

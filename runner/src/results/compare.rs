@@ -7,6 +7,7 @@
 //! module digest, load shape…), shown rather than refused. Which test a figure gets is decided
 //! here; the statistics live in `compare_significance`, the table and the page in `render`.
 
+use crate::config::metrics::MetricKind;
 use crate::measure::stats::METRIC_SCALE;
 use crate::results::compare_significance::{self as stats, ALPHA, KsTest, RankInterval, ZTest};
 use crate::results::report::{Distribution, Report};
@@ -348,7 +349,41 @@ impl Builder {
         self.distribution("arrival_lag", &base.arrival_lag, &new.arrival_lag, 1.0);
         self.distribution("ping_rtt", &base.ping_rtt, &new.ping_rtt, 1.0);
         for (name, a, b) in paired(&base.metrics, &new.metrics, |n| format!("metric {n}")) {
-            self.either(name, a, b, METRIC_SCALE);
+            let kind = a.or(b).map(Distribution::metric_kind).unwrap_or_default();
+            match kind {
+                MetricKind::Counter => self.counter(&name, a, b, (base, new)),
+                MetricKind::Rate => {
+                    let trues = |d: Option<&Distribution>| {
+                        d.map_or((0, 0), |d| (d.total().round() as u64, d.count))
+                    };
+                    self.fraction(&format!("{name} rate"), trues(a), trues(b));
+                }
+                MetricKind::Duration | MetricKind::Value => self.either(name, a, b, METRIC_SCALE),
+            }
+        }
+    }
+
+    /// A counter's total and its total per second of run time (not tested: a counter's values
+    /// need not be counts of independent events).
+    fn counter(
+        &mut self,
+        name: &str,
+        base: Option<&Distribution>,
+        new: Option<&Distribution>,
+        (base_run, new_run): (&Report, &Report),
+    ) {
+        let total = |d: Option<&Distribution>| d.map_or(0.0, Distribution::total);
+        let (a, b) = (total(base), total(new));
+        self.push(format!("{name} total"), Unit::Count, a, b, Test::None);
+        let (x, y) = (base_run.run.elapsed_s, new_run.run.elapsed_s);
+        if x > 0.0 && y > 0.0 {
+            self.push(
+                format!("{name} rate"),
+                Unit::PerSecond,
+                a / x,
+                b / y,
+                Test::None,
+            );
         }
     }
 
@@ -690,6 +725,66 @@ mod tests {
         (0..n).map(move |i| {
             centre / 2 + centre * ((i * 7_919) % 1_000 + (i * 104_729) % 1_000) / 2_000
         })
+    }
+
+    /// [`report`] with a counter `seen` of `seen` ones and a rate `ok` true `ok` of 1,000 times.
+    fn report_with_kinds(seen: u64, ok: u64) -> Report {
+        let mut run = report(values(1_000, 1_000), 0, 1_000);
+        let (mut counter, mut rate) = (
+            crate::measure::recorded::Recorded::default(),
+            crate::measure::recorded::Recorded::default(),
+        );
+        for _ in 0..seen {
+            counter.record_metric(1.0);
+        }
+        for i in 0..1_000 {
+            rate.record_metric(if i < ok { 1.0 } else { 0.0 });
+        }
+        run.metrics.insert(
+            "seen".into(),
+            Distribution::of_metric(&counter, MetricKind::Counter),
+        );
+        run.metrics.insert(
+            "ok".into(),
+            Distribution::of_metric(&rate, MetricKind::Rate),
+        );
+        run
+    }
+
+    #[test]
+    fn issue_23_a_counter_compares_its_total_and_a_rate_its_fraction() {
+        let comparison = compare(
+            "a.json",
+            &report_with_kinds(500, 990),
+            "b.json",
+            &report_with_kinds(600, 900),
+        );
+        let row = |figure: &str| {
+            comparison
+                .rows
+                .iter()
+                .find(|row| row.figure == figure)
+                .unwrap_or_else(|| panic!("no row {figure}: {:?}", comparison.rows))
+        };
+        let total = row("metric seen total");
+        assert_eq!(
+            (total.base, total.new, total.significant),
+            (500.0, 600.0, None)
+        );
+        assert_eq!(row("metric seen rate").new, 60.0, "per second of 10 s");
+        let rate = row("metric ok rate");
+        assert_eq!(
+            (rate.unit, rate.base, rate.new),
+            (Unit::Fraction, 0.99, 0.9)
+        );
+        assert_eq!(rate.significant, Some(true));
+        assert!(
+            !comparison
+                .rows
+                .iter()
+                .any(|row| row.figure == "metric seen p99"),
+            "a counter has no percentile rows"
+        );
     }
 
     #[test]

@@ -180,7 +180,11 @@ fn merge_distribution(
     let mut recorded = a.recorded().map_err(|error| format!("{what}: {error}"))?;
     let other = b.recorded().map_err(|error| format!("{what}: {error}"))?;
     recorded.merge(&other);
-    Ok(Distribution::of(&recorded, scale))
+    // A custom metric keeps its kind: a counter's sums and a rate's true values add exactly.
+    Ok(Distribution {
+        kind: a.kind.or(b.kind),
+        ..Distribution::of(&recorded, scale)
+    })
 }
 
 /// Merge distributions by name (`scale` 1 for µs timings, [`METRIC_SCALE`] for metrics).
@@ -738,6 +742,102 @@ mod tests {
         );
         let hundred = merge_metric_shards(vec![shard_with_metric(&[1980.0; 100])?])?;
         assert_eq!(hundred.metrics["m"].mean, 1980.0);
+        Ok(())
+    }
+
+    /// A shard's results file of metrics recorded through a recorder of a collector that knows
+    /// `kinds`: `per_connection` values of each metric from each of `connections` connections.
+    fn shard_with_kinds(
+        connections: u32,
+        per_connection: &[(&str, f64)],
+    ) -> Result<Report, String> {
+        use crate::config::metrics::MetricKind;
+        let kinds = [
+            ("seen", MetricKind::Counter),
+            ("ok", MetricKind::Rate),
+            ("delivery_ms", MetricKind::Duration),
+        ]
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect();
+        let collector = std::sync::Arc::new(
+            crate::measure::collector::Collector::with_metric_kinds(kinds),
+        );
+        for vu in 0..connections {
+            let mut recorder = crate::measure::recorder::Recorder::new(vu, collector.clone());
+            for (name, value) in per_connection {
+                recorder.metric(name, *value);
+            }
+        }
+        let run = crate::results::report::RunInfo {
+            elapsed_s: 2.0,
+            ..Default::default()
+        };
+        let report = Report::build(
+            Default::default(),
+            run,
+            Default::default(),
+            &collector.snapshot(),
+            Default::default(),
+        );
+        serde_json::from_str(&report.to_json()).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn issue_23_counters_sum_rates_add_and_kinds_survive_a_merge() -> Result<(), String> {
+        use crate::config::metrics::MetricKind;
+        let values = [
+            ("seen", 3.0),
+            ("seen", 4.0),
+            ("ok", 1.0),
+            ("ok", 0.0),
+            ("ok", 7.0),
+            ("delivery_ms", 200.0),
+        ];
+        let merged = merge_metric_shards(vec![
+            shard_with_kinds(10, &values)?,
+            shard_with_kinds(5, &values)?,
+        ])?;
+        let seen = &merged.metrics["seen"];
+        assert_eq!(seen.kind, Some(MetricKind::Counter));
+        assert_eq!((seen.total(), seen.count), (15.0 * 7.0, 30));
+        let ok = &merged.metrics["ok"];
+        assert_eq!(ok.kind, Some(MetricKind::Rate));
+        assert_eq!((ok.total(), ok.count), (30.0, 45), "7 counts as true");
+        let delivery = &merged.metrics["delivery_ms"];
+        assert_eq!(delivery.kind, Some(MetricKind::Duration));
+        assert_eq!(
+            (delivery.mean, delivery.p99, delivery.max),
+            (200.0, 200.0, 200.0)
+        );
+        let mut merged = merged;
+        merged.run.elapsed_s = 3.0;
+        let judged = |rule: &str| -> Result<(bool, String), String> {
+            let outcome = crate::results::thresholds::evaluate(
+                &Threshold::parse(rule, false)?,
+                &merged.figures(),
+            );
+            Ok((outcome.passed, outcome.actual))
+        };
+        assert_eq!(judged("metric seen count == 105")?, (true, "105".into()));
+        assert_eq!(judged("metric seen rate >= 35")?, (true, "35.000/s".into()));
+        assert_eq!(judged("metric ok rate > 66%")?, (true, "66.667%".into()));
+        assert_eq!(judged("metric ok count == 45")?, (true, "45".into()));
+        assert_eq!(
+            judged("metric delivery_ms p99 < 200ms")?,
+            (false, "200.00ms".into())
+        );
+        assert!(judged("metric delivery_ms mean <= 0.2s")?.0);
+        // An older results file (no kinds) reads its metrics as values.
+        let mut old = serde_json::to_value(&merged).map_err(|error| error.to_string())?;
+        if let Some(metric) = old
+            .pointer_mut("/metrics/seen")
+            .and_then(|v| v.as_object_mut())
+        {
+            metric.remove("kind");
+        }
+        let old: Report = serde_json::from_value(old).map_err(|error| error.to_string())?;
+        assert_eq!(old.metrics["seen"].metric_kind(), MetricKind::Value);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! documented in docs/results.md), the threshold outcomes and the verdict as data. Assembled in
 //! `build`; every rendering lives in `render`, the verdict in `verdict`.
 
+use crate::config::metrics::MetricKind;
 use crate::measure::process::ProcessStats;
 use crate::measure::recorded::{Exact, Recorded};
 use crate::results::thresholds::Figures;
@@ -412,6 +413,10 @@ pub struct Distribution {
     /// The full histogram (HDR V2, compressed, base64), unscaled; `volley merge` adds these.
     #[serde(default)]
     pub histogram: String,
+    /// A custom metric's kind (`duration`, `counter`, `rate`, `value`); absent for timings and in
+    /// results written before kinds (read as `value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MetricKind>,
 }
 
 /// Quantiles listed in every [`Distribution::percentiles`].
@@ -454,6 +459,7 @@ impl Distribution {
                 max: 0.0,
                 percentiles: Vec::new(),
                 histogram: String::new(),
+                kind: None,
             };
         }
         // Timings report each bucket's upper bound (the HdrHistogram convention: never better
@@ -489,7 +495,31 @@ impl Distribution {
             max: exact.max,
             percentiles: QUANTILES.iter().map(|q| (*q, at(*q))).collect(),
             histogram: crate::results::codec::encode(histogram),
+            kind: None,
         }
+    }
+
+    /// Summarise a custom metric of `kind` (values in its own unit: ms for a duration).
+    pub fn of_metric(recorded: &Recorded, kind: MetricKind) -> Distribution {
+        Distribution {
+            kind: Some(kind),
+            ..Distribution::of(recorded, crate::measure::recorded::METRIC_SCALE)
+        }
+    }
+
+    /// A custom metric's kind (`value` for a timing or a metric from an older results file).
+    pub fn metric_kind(&self) -> MetricKind {
+        self.kind.unwrap_or_default()
+    }
+
+    /// A counter's total: the sum of its values.
+    pub fn total(&self) -> f64 {
+        self.sum.unwrap_or(self.mean * self.count as f64)
+    }
+
+    /// A rate's fraction of true values (`None` without values).
+    pub fn true_fraction(&self) -> Option<f64> {
+        (self.count > 0).then(|| (self.total() / self.count as f64).clamp(0.0, 1.0))
     }
 
     /// The values this summarises, to merge: its histogram decoded (within `codec`'s bounds) and
@@ -567,6 +597,7 @@ impl Report {
             reply_timeouts: self.reply_timeouts,
             scenario_errors: self.scenario_errors.values().sum(),
             messages: &self.messages,
+            elapsed_s: self.run.elapsed_s,
         }
     }
 

@@ -2,6 +2,7 @@
 //! of a run, on a merged result, and (for `abort: true` rules) once per interval while it runs. The
 //! rules read a small view of the results ([`Figures`]), not the whole report.
 
+use crate::config::metrics::MetricKind;
 use crate::config::threshold::{Subject, Threshold, Timing};
 use crate::config::units::human_micros;
 use crate::results::report::{CheckStats, ConnectionStats, Distribution, MessageStats, Outcome};
@@ -35,13 +36,15 @@ pub struct Figures<'a> {
     pub scenario_errors: u64,
     /// Message counts.
     pub messages: &'a MessageStats,
+    /// Seconds the run lasted (a counter's `rate` is its total per second of it).
+    pub elapsed_s: f64,
 }
 
 /// Judge `rule` on `figures`.
 pub fn evaluate(rule: &Threshold, figures: &Figures<'_>) -> Outcome {
     let measured = measure(rule, figures);
     let (passed, actual) = match measured {
-        Some(value) => (rule.op.holds(value, rule.limit), show(rule, value)),
+        Some(value) => (rule.op.holds(value, rule.limit), show(rule, figures, value)),
         None => (false, no_data(rule)),
     };
     Outcome {
@@ -69,7 +72,21 @@ fn no_data(rule: &Threshold) -> String {
     }
 }
 
-fn show(rule: &Threshold, value: f64) -> String {
+fn show(rule: &Threshold, figures: &Figures<'_>, value: f64) -> String {
+    if let Subject::Metric(name) = &rule.subject {
+        let kind = figures
+            .metrics
+            .get(name)
+            .map(Distribution::metric_kind)
+            .unwrap_or_default();
+        return match (kind, rule.stat.as_str()) {
+            (_, "count") => format!("{value}"),
+            (MetricKind::Duration, _) => human_micros(value * 1000.0),
+            (MetricKind::Rate, _) => format!("{:.3}%", value * 100.0),
+            (MetricKind::Counter, _) => format!("{value:.3}/s"),
+            _ => format!("{value}"),
+        };
+    }
     match (&rule.subject, rule.stat.as_str()) {
         (_, "count") => format!("{value}"),
         (Subject::Timing(_), _) => human_micros(value),
@@ -91,7 +108,19 @@ fn measure(rule: &Threshold, report: &Figures<'_>) -> Option<f64> {
         Subject::Timing(Timing::Phase(phase)) => {
             report.connect_phases.get(*phase).and_then(distribution)
         }
-        Subject::Metric(name) => report.metrics.get(name).and_then(distribution),
+        Subject::Metric(name) => {
+            let metric = report.metrics.get(name)?;
+            match (metric.metric_kind(), rule.stat.as_str()) {
+                // k6's words: a counter's `count` is its total, its `rate` the total per second.
+                (MetricKind::Counter, "count") => Some(metric.total()),
+                (MetricKind::Counter, "rate") if report.elapsed_s > 0.0 => {
+                    Some(metric.total() / report.elapsed_s)
+                }
+                (MetricKind::Rate, "rate") => metric.true_fraction(),
+                (_, "rate") => None,
+                _ => distribution(metric),
+            }
+        }
         Subject::Checks => {
             let passed: u64 = report.checks.iter().map(|c| c.passed).sum();
             let failed: u64 = report.checks.iter().map(|c| c.failed).sum();

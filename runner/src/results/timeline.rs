@@ -69,6 +69,9 @@ impl Timeline {
         for (reason, count) in &point.errors {
             *row.errors.entry(reason.clone()).or_default() += count;
         }
+        for (name, metric) in &point.metrics {
+            row.metrics.entry(name.clone()).or_default().merge(metric);
+        }
         if self.gauges.len() <= source {
             self.gauges.resize_with(source + 1, BTreeMap::new);
         }

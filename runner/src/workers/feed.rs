@@ -76,6 +76,11 @@ struct Line {
     ping_rtt: String,
     checks: BTreeMap<String, (u64, u64)>,
     metrics: BTreeMap<String, String>,
+    /// Each metric's exact count, sum, min and max (a counter's total must not be estimated from
+    /// buckets); absent from older workers' lines.
+    metrics_exact: BTreeMap<String, (u64, f64, f64, f64)>,
+    /// The kinds the worker's file declares.
+    metric_kinds: BTreeMap<String, crate::config::metrics::MetricKind>,
     failures: BTreeMap<String, u64>,
     negotiated: BTreeMap<String, u64>,
 }
@@ -115,6 +120,15 @@ pub fn encode(
             .iter()
             .map(|(name, recorded)| (name.clone(), codec::encode(&recorded.histogram)))
             .collect(),
+        metrics_exact: totals
+            .metrics
+            .iter()
+            .map(|(name, recorded)| {
+                let exact = &recorded.exact;
+                (name.clone(), (exact.count, exact.sum, exact.min, exact.max))
+            })
+            .collect(),
+        metric_kinds: totals.metric_kinds.clone(),
         failures: totals.failures.clone(),
         negotiated: totals.negotiated.clone(),
     };
@@ -167,11 +181,16 @@ pub fn decode(text: &str) -> Result<Message, String> {
         .map(|(name, (passed, failed))| (name, CheckCount { passed, failed }))
         .collect();
     for (name, text) in line.metrics {
-        totals.metrics.insert(
-            name,
-            Recorded::estimated(codec::decode(&text)?, METRIC_SCALE),
-        );
+        let mut recorded = Recorded::estimated(codec::decode(&text)?, METRIC_SCALE);
+        if let Some((count, sum, min, max)) = line.metrics_exact.get(&name) {
+            recorded.exact.count = *count;
+            recorded.exact.sum = *sum;
+            recorded.exact.min = *min;
+            recorded.exact.max = *max;
+        }
+        totals.metrics.insert(name, recorded);
     }
+    totals.metric_kinds = line.metric_kinds;
     Ok(Message::Point(Box::new(Snapshot {
         counters: line.counters,
         totals,
@@ -249,6 +268,7 @@ mod tests {
         let mut samples = Samples::default();
         samples.round_trips.extend([100, 200, 300]);
         samples.metrics.insert("queue".into(), vec![5.0]);
+        samples.metrics.insert("exact".into(), vec![200.0; 3]);
         samples.checks.insert(
             "echo".into(),
             CheckCount {
@@ -288,6 +308,9 @@ mod tests {
         assert_eq!(back.totals.round_trips.len(), 3);
         assert_eq!(back.totals.round_trips.exact.max, 300.0);
         assert_eq!(back.totals.metrics["queue"].len(), 1);
+        // Exact figures travel beside the buckets: 200 stays 200 (the buckets say 200.06).
+        assert_eq!(back.totals.metrics["exact"].exact.mean(), 200.0);
+        assert_eq!(back.totals.metrics["exact"].exact.sum, 600.0);
         assert_eq!(back.totals.checks["echo"].failed, 1);
         assert_eq!(back.totals.failures["connect: refused"], 2);
         assert_eq!(back.counters.wire_bytes_received, 321);

@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn counters_add_up_and_rows_wait_for_every_running_worker() {
         let path = std::env::temp_dir().join(format!("volley-live-{}.jsonl", std::process::id()));
-        let file = match SeriesFile::create(&path) {
+        let file = match SeriesFile::create_with(&path, &std::collections::BTreeMap::new()) {
             Ok(file) => file,
             Err(error) => panic!("{error}"),
         };

@@ -189,9 +189,11 @@ pub async fn run_workers(
     })?;
     let series = match &options.series_file {
         Some(path) => Some(
-            SeriesFile::create(path).map_err(|source| WorkerError::Series {
-                path: path.clone(),
-                source,
+            SeriesFile::create_with(path, &scenario.metrics.kinds).map_err(|source| {
+                WorkerError::Series {
+                    path: path.clone(),
+                    source,
+                }
             })?,
         ),
         None => None,

@@ -13,6 +13,10 @@
 //!   neighbours).
 //! - With `request_ms` set (any value): a request `r<N>` at each of the first `ticks` firings, with
 //!   a timeout of `timeout_ms` (default 1000); the servers answer `reply:r<N>` (an echo does).
+//! - With `tick_metric` set to a number V: at each of the first `ticks` firings, the metrics
+//!   `ticks_fired` 1 (a counter: connections × ticks in all), `tick_even` 1 on even firings and 0
+//!   on odd ones (a rate: 50% with an even `ticks`) and `tick_value` V (its mean is exactly V), for
+//!   the tests of declared metric kinds (`tests/e2e/metrics.rs`).
 
 use std::time::Duration;
 use volley_sdk::{Context, Message, Scenario};
@@ -30,6 +34,7 @@ pub struct Probe {
     stall_every: u32,
     requests: bool,
     timeout: Duration,
+    tick_metric: Option<f64>,
 }
 
 impl Scenario for Probe {
@@ -59,6 +64,7 @@ impl Scenario for Probe {
             },
             requests: ctx.var("request_ms").is_some(),
             timeout: Duration::from_millis(ctx.var_as("timeout_ms").unwrap_or(1000)),
+            tick_metric: ctx.var_as("tick_metric"),
         }
     }
 
@@ -90,6 +96,14 @@ impl Scenario for Probe {
             ctx.close(1000, "ticks done");
             return;
         }
+        if let Some(value) = self.tick_metric {
+            ctx.metric("ticks_fired", 1.0);
+            ctx.metric(
+                "tick_even",
+                f64::from(u8::from(self.fired.is_multiple_of(2))),
+            );
+            ctx.metric("tick_value", value);
+        }
         if self.fired == self.stall_at
             || (self.stall_every > 0 && self.fired.is_multiple_of(self.stall_every))
         {
@@ -109,3 +123,40 @@ impl Scenario for Probe {
 }
 
 volley_sdk::export_scenario!(Probe);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use volley_sdk::testing::{Action, TestHost};
+
+    #[test]
+    fn each_tick_records_the_three_metrics_with_tick_metric_set() {
+        let mut host = TestHost::new()
+            .with_var("timer_ms", "10")
+            .with_var("ticks", "2")
+            .with_var("tick_metric", "200");
+        let mut probe: Probe = host.open();
+        for _ in 0..3 {
+            host.timer(&mut probe, TIMER);
+        }
+        let metrics: Vec<(&str, f64)> = host
+            .actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Metric(name, value) => Some((name.as_str(), *value)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            metrics,
+            vec![
+                ("ticks_fired", 1.0),
+                ("tick_even", 0.0),
+                ("tick_value", 200.0),
+                ("ticks_fired", 1.0),
+                ("tick_even", 1.0),
+                ("tick_value", 200.0),
+            ]
+        );
+    }
+}

@@ -158,7 +158,13 @@ pub struct FlowError {
 
 /// Compile `steps`; `columns` are the data columns and `vars` the file's variables that
 /// `{{var.NAME}}` may read.
-pub fn compile(steps: Vec<RawStep>, known_vars: &BTreeSet<String>) -> Result<Flow, FlowError> {
+/// With the file's `metrics:` declarations, a `metric` step names a declared metric when the file
+/// declares any.
+pub fn compile_with(
+    steps: Vec<RawStep>,
+    known_vars: &BTreeSet<String>,
+    metrics: &crate::config::metrics::DeclaredMetrics,
+) -> Result<Flow, FlowError> {
     if steps.is_empty() {
         return Err(FlowError {
             step: Vec::new(),
@@ -169,6 +175,7 @@ pub fn compile(steps: Vec<RawStep>, known_vars: &BTreeSet<String>) -> Result<Flo
         flow: Flow::default(),
         set: BTreeSet::new(),
         known_vars,
+        metrics,
     };
     let mut ops = Vec::new();
     compiler.steps(steps, &[], &mut ops, false)?;
@@ -187,6 +194,8 @@ struct Compiler<'a> {
     /// Captures set by the steps compiled so far.
     set: BTreeSet<String>,
     known_vars: &'a BTreeSet<String>,
+    /// The file's `metrics:` declarations.
+    metrics: &'a crate::config::metrics::DeclaredMetrics,
 }
 
 impl Compiler<'_> {
@@ -330,6 +339,7 @@ impl Compiler<'_> {
                 }
                 RawStep::Metric(metric) => {
                     name_ok(&metric.name).map_err(&fail)?;
+                    self.metrics.check_recorded(&metric.name).map_err(&fail)?;
                     let value = self.template(metric.value.0, &fail)?;
                     ops.push(Op::Metric {
                         name: metric.name,
