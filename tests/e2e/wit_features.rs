@@ -1,7 +1,7 @@
 //! Issue 10, interface `volley:scenario@0.2.0`: a scenario reads the upgrade's answer, an expected
 //! rejection (`expect_upgrade`) passes, scenario pings are timed, named requests get their own
-//! histograms and thresholds, and a module built for 0.1.0 (`tests/fixtures/echo-0.1.0.wasm`)
-//! still runs. Real servers on loopback; the module is `scenarios/features`.
+//! histograms and thresholds, and modules built for 0.1.0 and 0.2.0
+//! (`tests/fixtures/echo-0.1.0.wasm`, `echo-0.2.0.wasm`) still run. Real servers on loopback; the module is `scenarios/features`.
 
 use crate::servers::{
     Misbehaviour, echo_answering_with, listener, misbehave, recording_echo, runtime,
@@ -196,6 +196,49 @@ fn issue_10_a_module_built_for_interface_0_1_0_still_runs_with_the_same_counts()
     assert_eq!(checked.code, 0, "{checked:?}");
     assert!(
         checked.stdout.contains("speaks volley:scenario@0.1.0"),
+        "{checked:?}"
+    );
+}
+
+#[test]
+fn issue_23_a_module_built_for_interface_0_2_0_still_runs_with_the_same_counts() {
+    let old = run_case("echo-0.2.0", &[]);
+    assert_eq!(old.code, 0, "{old:?}");
+    let new = run_case("echo-exact", &[]);
+    assert_eq!(new.code, 0, "{new:?}");
+    let (old_results, new_results) = (results(&old), results(&new));
+    for pointer in [
+        "/connections/attempted",
+        "/connections/established",
+        "/connections/failed",
+        "/messages/sent",
+        "/messages/received",
+        "/round_trips/count",
+        "/round_trips_by_name/echo/count",
+        "/checks/0/passed",
+        "/metrics/reply_bytes/count",
+    ] {
+        assert_eq!(
+            number(old_results, pointer),
+            number(new_results, pointer),
+            "{pointer}"
+        );
+    }
+    assert_eq!(number(old_results, "/round_trips_by_name/echo/count"), 100);
+
+    let checked = crate::support::collect(
+        match crate::support::volley()
+            .args(["check", "tests/cases/echo-0.2.0/scenario.yaml"])
+            .output()
+        {
+            Ok(output) => output,
+            Err(error) => panic!("cannot start volley: {error}"),
+        },
+        None,
+    );
+    assert_eq!(checked.code, 0, "{checked:?}");
+    assert!(
+        checked.stdout.contains("speaks volley:scenario@0.2.0"),
         "{checked:?}"
     );
 }
