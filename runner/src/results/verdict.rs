@@ -305,6 +305,8 @@ mod tests {
             arrivals: 0,
             pending_at_end: 0,
             expected_rejections: 0,
+            goodbyes: 0,
+            goodbye_timeouts: 0,
             examples: BTreeMap::new(),
         };
         let checks = vec![CheckStats {
@@ -331,6 +333,8 @@ mod tests {
             arrivals: 0,
             pending_at_end: 0,
             expected_rejections: 0,
+            goodbyes: 0,
+            goodbye_timeouts: 0,
             examples: BTreeMap::new(),
         }
     }

@@ -71,6 +71,7 @@ struct Line {
     ping_rtt: String,
     checks: BTreeMap<String, (u64, u64)>,
     metrics: BTreeMap<String, String>,
+    latency: BTreeMap<String, String>,
     failures: BTreeMap<String, u64>,
     negotiated: BTreeMap<String, u64>,
 }
@@ -105,6 +106,11 @@ pub fn encode(
             .collect(),
         metrics: totals
             .metrics
+            .iter()
+            .map(|(name, recorded)| (name.clone(), codec::encode(&recorded.histogram)))
+            .collect(),
+        latency: totals
+            .latency
             .iter()
             .map(|(name, recorded)| (name.clone(), codec::encode(&recorded.histogram)))
             .collect(),
@@ -160,6 +166,11 @@ pub fn decode(text: &str) -> Result<Message, String> {
             name,
             Recorded::estimated(codec::decode(&text)?, METRIC_SCALE),
         );
+    }
+    for (name, text) in line.latency {
+        totals
+            .latency
+            .insert(name, Recorded::estimated(codec::decode(&text)?, 1.0));
     }
     Ok(Message::Point(Box::new(Snapshot {
         counters: line.counters,
