@@ -325,14 +325,20 @@ impl WillObserver {
         connect.extend_from_slice(&(id.len() as u16).to_be_bytes());
         connect.extend_from_slice(id);
         observer.send(0x10, &connect);
-        assert_eq!(observer.next_packet(Duration::from_secs(5)).map(|(t, _)| t), Some(0x20));
+        assert_eq!(
+            observer.next_packet(Duration::from_secs(5)).map(|(t, _)| t),
+            Some(0x20)
+        );
         // SUBSCRIBE, packet id 1.
         let mut subscribe = vec![0x00, 0x01];
         subscribe.extend_from_slice(&(topic.len() as u16).to_be_bytes());
         subscribe.extend_from_slice(topic.as_bytes());
         subscribe.push(0x00);
         observer.send(0x82, &subscribe);
-        assert_eq!(observer.next_packet(Duration::from_secs(5)).map(|(t, _)| t), Some(0x90));
+        assert_eq!(
+            observer.next_packet(Duration::from_secs(5)).map(|(t, _)| t),
+            Some(0x90)
+        );
         observer
     }
 
@@ -435,7 +441,10 @@ fn issue_23_the_goodbye_disconnects_so_the_broker_publishes_no_will() {
     assert_eq!(number(r, "/connections/goodbye_timeouts"), 0, "{ran:?}");
     assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
     // mosquitto publishes a Will at once when a client goes without DISCONNECT; a second is ample.
-    assert_eq!(observer.wills_within(Duration::from_secs(1)), Vec::<String>::new());
+    assert_eq!(
+        observer.wills_within(Duration::from_secs(1)),
+        Vec::<String>::new()
+    );
 
     // The counter-test: without the goodbye the run's Close ends each connection with no
     // DISCONNECT, an abnormal end to MQTT, and mosquitto publishes both Wills.
@@ -451,4 +460,3 @@ fn issue_23_the_goodbye_disconnects_so_the_broker_publishes_no_will() {
     wills.sort();
     assert_eq!(wills, vec!["gone 0", "gone 1"]);
 }
-

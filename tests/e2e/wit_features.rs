@@ -264,7 +264,10 @@ fn issue_23_latencies_are_kept_by_name_judged_and_stamps_in_the_future_counted()
     assert!(min.is_some_and(|min| min >= 1_000.0), "{min:?}");
     // A stamp a minute in the future records 0 and is counted.
     assert_eq!(number(r, "/latency/skewed/count"), 3, "{r:#}");
-    assert_eq!(r.pointer("/latency/skewed/max").and_then(Value::as_f64), Some(0.0));
+    assert_eq!(
+        r.pointer("/latency/skewed/max").and_then(Value::as_f64),
+        Some(0.0)
+    );
     assert_eq!(number(r, "/latency_stamps_in_future"), 3);
     let outcomes = &r["thresholds"];
     assert_eq!(outcomes[0]["passed"], true, "{outcomes}");
@@ -310,4 +313,3 @@ fn issue_23_the_runs_end_says_goodbye_and_closes_by_the_rule() {
         assert_eq!(number(&r, "/requests_abandoned"), 0, "{goodbye}");
     }
 }
-

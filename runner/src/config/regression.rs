@@ -163,12 +163,15 @@ fn split_last(text: &str) -> Option<(&str, &str)> {
 
 /// The figure part of a rule: its compare name and kind.
 fn figure(text: &str) -> Result<(String, FigureKind), String> {
-    let braced = [("round_trip", "request", "login"), ("latency", "latency", "deliver")]
-        .into_iter()
-        .find_map(|(subject, what, example)| {
-            let after = text.strip_prefix(subject)?.strip_prefix('{')?;
-            Some((subject, what, example, after))
-        });
+    let braced = [
+        ("round_trip", "request", "login"),
+        ("latency", "latency", "deliver"),
+    ]
+    .into_iter()
+    .find_map(|(subject, what, example)| {
+        let after = text.strip_prefix(subject)?.strip_prefix('{')?;
+        Some((subject, what, example, after))
+    });
     let (subject, rest) = match braced {
         Some((subject, what, example, after)) => {
             let end = after.find('}').ok_or_else(|| {

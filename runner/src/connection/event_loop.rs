@@ -427,7 +427,13 @@ impl Connection {
             if now >= cut {
                 self.goodbye = None;
                 bump(
-                    &self.store.data().recorder.collector().counters.goodbye_timeouts,
+                    &self
+                        .store
+                        .data()
+                        .recorder
+                        .collector()
+                        .counters
+                        .goodbye_timeouts,
                     1,
                 );
                 return self.begin_close(1000, RUN_FINISHED);

@@ -83,7 +83,10 @@ impl Totals {
                 .merge(recorded);
         }
         for (name, recorded) in &other.latency {
-            self.latency.entry(name.clone()).or_default().merge(recorded);
+            self.latency
+                .entry(name.clone())
+                .or_default()
+                .merge(recorded);
         }
         for (reason, count) in &other.failures {
             *self.failures.entry(reason.clone()).or_default() += count;

@@ -245,9 +245,8 @@ mod tests {
             &totals,
             crate::measure::process::ProcessStats::default(),
         );
-        let judged = |rule: &str| {
-            Threshold::parse(rule, false).map(|t| evaluate(&t, &report.figures()))
-        };
+        let judged =
+            |rule: &str| Threshold::parse(rule, false).map(|t| evaluate(&t, &report.figures()));
         assert!(judged("latency{deliver} p50 < 5ms")?.passed);
         assert!(!judged("latency{deliver} max < 30ms")?.passed);
         assert!(judged("latency{deliver} count == 4")?.passed);

@@ -35,16 +35,16 @@ pub use current::volley::scenario::host::Host as HostImports;
 pub use current::volley::scenario::types::Host as TypesHost;
 pub use current::volley::scenario::types::{LogLevel, Message, UpgradeResponse as Handshake};
 pub use current::{VolleyScenario, VolleyScenarioPre};
+pub use v0_1::volley::scenario::host::Host as HostImportsV0_1;
+pub use v0_1::volley::scenario::types::Host as TypesHostV0_1;
+pub use v0_1::volley::scenario::types::{LogLevel as LogLevelV0_1, Message as MessageV0_1};
+pub use v0_1::{VolleyScenario as VolleyScenarioV0_1, VolleyScenarioPre as VolleyScenarioPreV0_1};
 pub use v0_2::volley::scenario::host::Host as HostImportsV0_2;
 pub use v0_2::volley::scenario::types::Host as TypesHostV0_2;
 pub use v0_2::volley::scenario::types::{
     LogLevel as LogLevelV0_2, Message as MessageV0_2, UpgradeResponse as HandshakeV0_2,
 };
 pub use v0_2::{VolleyScenario as VolleyScenarioV0_2, VolleyScenarioPre as VolleyScenarioPreV0_2};
-pub use v0_1::volley::scenario::host::Host as HostImportsV0_1;
-pub use v0_1::volley::scenario::types::Host as TypesHostV0_1;
-pub use v0_1::volley::scenario::types::{LogLevel as LogLevelV0_1, Message as MessageV0_1};
-pub use v0_1::{VolleyScenario as VolleyScenarioV0_1, VolleyScenarioPre as VolleyScenarioPreV0_1};
 
 /// The WIT package (interface version) of modules built with this runner's SDK.
 pub const WIT_PACKAGE: &str = "volley:scenario@0.3.0";

@@ -147,10 +147,11 @@ mod tests {
             host.latencies(),
             vec![("deliver", 1_000), ("deliver", 1_000), ("skewed", 0)]
         );
-        assert!(host.actions.iter().all(|action| !matches!(
-            action,
-            volley_sdk::testing::Action::Close(..)
-        )));
+        assert!(
+            host.actions
+                .iter()
+                .all(|action| !matches!(action, volley_sdk::testing::Action::Close(..)))
+        );
         host.goodbye(&mut probe);
         assert_eq!(host.sent_texts(), vec!["bye"]);
         assert!(matches!(

@@ -433,8 +433,14 @@ mod tests {
         );
         binary(&mut host, &mut fanout, &CONNACK);
         host.goodbye(&mut fanout);
-        assert_eq!(host.sent_binaries().last().copied(), Some(&[0xE0, 0x00][..]));
-        assert!(host.actions.contains(&Action::Close(1000, "goodbye".into())));
+        assert_eq!(
+            host.sent_binaries().last().copied(),
+            Some(&[0xE0, 0x00][..])
+        );
+        assert!(
+            host.actions
+                .contains(&Action::Close(1000, "goodbye".into()))
+        );
 
         let mut host = TestHost::new().with_var("goodbye", "false");
         host.vu = 1;
