@@ -51,9 +51,10 @@ pub trait Scenario: Sized + 'static {
     /// The run is ending this connection (its duration reached, `max_duration`, Ctrl-C, an abort
     /// rule) — not called when the server or the scenario closed it. Say goodbye here: the
     /// scenario may still send. Then, if it called [`Context::close`], the connection closes so
-    /// (after what it queued); else if it left requests pending (a DISCONNECT waiting for its
-    /// receipt), the connection keeps running — replies still reach `on_message` — until none is
-    /// pending or `load.goodbye_timeout` passes; else the runner sends its Close right away.
+    /// (after what it queued); else if requests it made here are pending (a DISCONNECT waiting for
+    /// its receipt), the connection keeps running — replies still reach `on_message` — until none
+    /// is pending or `load.goodbye_timeout` passes; else the runner sends its Close right away.
+    /// Requests made before the goodbye are not waited for.
     ///
     /// ```
     /// use volley_sdk::{Context, Scenario, testing::TestHost};

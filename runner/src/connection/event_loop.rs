@@ -117,8 +117,10 @@ pub struct Connection {
     limits: InstanceLimits,
     close_timeout: Duration,
     goodbye_timeout: Duration,
-    /// Set while a goodbye waits for the requests it left pending: when it is cut.
+    /// Set while a goodbye waits for the requests it made: when it is cut.
     goodbye: Option<Instant>,
+    /// The keys of the requests `on-goodbye` made.
+    goodbye_keys: Vec<String>,
     write_timeout: Duration,
     /// Set once a close started: the deadline for the server's Close frame.
     closing: Option<Instant>,
@@ -162,6 +164,7 @@ impl Connection {
             close_timeout: settings.close_timeout,
             goodbye_timeout: settings.goodbye_timeout,
             goodbye: None,
+            goodbye_keys: Vec::new(),
             write_timeout: settings.write_timeout,
             closing: None,
             closed_by_server: false,
@@ -420,7 +423,7 @@ impl Connection {
             return Ok(());
         }
         if let Some(cut) = self.goodbye {
-            if self.store.data().schedule.pending() == 0 {
+            if !self.goodbye_waits() {
                 self.goodbye = None;
                 return self.begin_close(1000, RUN_FINISHED);
             }
@@ -635,27 +638,42 @@ impl Connection {
 
     /// The run is ending this connection. A scenario without a goodbye (0.1.0, 0.2.0, a flow) is
     /// closed at once, as before goodbyes existed. Otherwise `on-goodbye` runs and what it queued
-    /// is sent; then: if it called `close`, that close has started; else if requests are pending
-    /// the connection keeps running (replies still reach `on-message`) until none is or
+    /// is sent; then: if it called `close`, that close has started; else if requests it made are
+    /// pending the connection keeps running (replies still reach `on-message`) until none is or
     /// `goodbye_timeout` passes (counted in `goodbye_timeouts`), checked in `run_due`; else the
-    /// runner's Close follows the queued sends at once.
+    /// runner's Close follows the queued sends at once. Requests made before the goodbye are not
+    /// waited for (they are abandoned at the close, as before goodbyes existed).
     fn say_goodbye(&mut self) -> Result<(), Failure> {
         if !self.scenario.says_goodbye() {
             return self.begin_close(1000, RUN_FINISHED);
         }
         bump(&self.store.data().recorder.collector().counters.goodbyes, 1);
         let now = Instant::now();
-        self.call(now, Callback::Goodbye)?;
+        self.store.data_mut().goodbye_keys = Some(Vec::new());
+        let called = self.call(now, Callback::Goodbye);
+        self.goodbye_keys = self
+            .store
+            .data_mut()
+            .goodbye_keys
+            .take()
+            .unwrap_or_default();
+        called?;
         self.take_outbox()?;
         if self.closing.is_some() {
             return Ok(());
         }
-        if self.store.data().schedule.pending() > 0 {
+        if self.goodbye_waits() {
             self.goodbye = Some(now + self.goodbye_timeout);
             Ok(())
         } else {
             self.begin_close(1000, RUN_FINISHED)
         }
+    }
+
+    /// Whether a request the goodbye made is still waiting for its reply.
+    fn goodbye_waits(&self) -> bool {
+        let schedule = &self.store.data().schedule;
+        self.goodbye_keys.iter().any(|key| schedule.is_waiting(key))
     }
 
     /// Start closing from our side: tell the scenario, queue a Close frame, wait for the server's.

@@ -126,6 +126,9 @@ pub struct ConnState {
     pub handshake: Handshake,
     /// Scenario pings waiting for their Pong: payload and when the ping was due.
     pings: VecDeque<(Vec<u8>, Instant)>,
+    /// While `on-goodbye` runs: the keys of the requests it makes (the connection waits for
+    /// those, not for requests made before the goodbye).
+    pub goodbye_keys: Option<Vec<String>>,
 }
 
 impl ConnState {
@@ -160,6 +163,7 @@ impl ConnState {
             memory,
             handshake: crate::scenario::handshake::none_yet(),
             pings: VecDeque::new(),
+            goodbye_keys: None,
         }
     }
 
@@ -250,6 +254,9 @@ impl ConnState {
             return;
         }
         let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
+        if let Some(keys) = &mut self.goodbye_keys {
+            keys.push(key.clone());
+        }
         if let Err(Full::Requests) =
             self.schedule
                 .wait_for_reply(key, name.into_boxed_str(), self.send_base, deadline)

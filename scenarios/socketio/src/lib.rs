@@ -91,8 +91,8 @@ impl Scenario for Echo {
     }
 
     fn on_goodbye(&mut self, ctx: &mut Context) {
-        // Leave the namespace: the server sees a client disconnect, not a transport error. Acks
-        // still pending keep the connection (load.goodbye_timeout at most) so they are counted.
+        // Leave the namespace: the server sees a client disconnect, not a transport error. The
+        // runner's Close follows at once (acks still pending are abandoned, as before).
         if self.io.is_connected() {
             self.io.disconnect(ctx);
         }
