@@ -130,7 +130,7 @@ const CONNECTION_STATS: &[&str] = &[
 const MESSAGE_STATS: &[&str] = &["sent", "received"];
 const SUBJECTS: &[&str] = &[
     "round_trip",
-    "latency",
+    "latency{NAME}",
     "connect_time",
     "timer_lag",
     "dns_time",
