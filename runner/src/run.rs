@@ -2,10 +2,11 @@
 //! Preflight the OS limits (`load::limits`), compile the module (`scenario`), start the embedded
 //! server if the target asks for it (`devserver`), build the shared plan, start the live views
 //! (`render::progress`, `render::openmetrics`) and the sampler (`measure::sampling`), drive the load
-//! shape (`load::drive`), then stop: every connection closes politely and the run drains (bounded
-//! by `load.close_timeout`). `shutdown` (Ctrl-C in the binary, a channel in tests) does the same
-//! early and the report is still produced (`results`); `hard_stop` (a second Ctrl-C) skips the
-//! polite drain. With `options.shard` the process carries only its shard of the load (`load::shard`),
+//! shape (`load::drive`), then stop: every connection says goodbye and closes politely and the run
+//! drains (bounded by `load.goodbye_timeout` + `load.close_timeout` + 1 s, `Load::drain`).
+//! `shutdown` (Ctrl-C in the binary, a channel in tests) does the same early and the report is
+//! still produced (`results`); `hard_stop` (a second Ctrl-C) skips the goodbyes and the polite
+//! drain. With `options.shard` the process carries only its shard of the load (`load::shard`),
 //! and `options.start_at` makes it wait for a wall-clock time first. No stage imports this file.
 
 use crate::config::Shape;

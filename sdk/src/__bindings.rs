@@ -42,6 +42,12 @@ impl Host for WasmHost {
     fn ping(&mut self, payload: &[u8]) {
         imports::ping(payload)
     }
+    fn wall_clock_us(&mut self) -> u64 {
+        imports::wall_clock_us()
+    }
+    fn record_latency(&mut self, name: &str, since_wall_us: u64) {
+        imports::record_latency(name, since_wall_us)
+    }
     fn complete(&mut self, key: &str) -> Option<u64> {
         imports::complete(key)
     }

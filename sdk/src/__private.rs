@@ -48,6 +48,13 @@ pub fn on_pong<S: Scenario>(state: &mut Option<S>, payload: &[u8], rtt_us: u64) 
     }
 }
 
+/// `on-goodbye`: the run is ending the connection.
+pub fn on_goodbye<S: Scenario>(state: &mut Option<S>) {
+    if let Some(scenario) = state {
+        with_context(|ctx| scenario.on_goodbye(ctx));
+    }
+}
+
 /// `on-close`: the last call; the state is dropped afterwards.
 pub fn on_close<S: Scenario>(state: &mut Option<S>, code: u16, reason: &str) {
     if let Some(mut scenario) = state.take() {

@@ -46,6 +46,8 @@ pub trait Host {
     fn log(&mut self, level: LogLevel, text: &str);
     fn handshake(&mut self) -> Handshake;
     fn ping(&mut self, payload: &[u8]);
+    fn wall_clock_us(&mut self) -> u64;
+    fn record_latency(&mut self, name: &str, since_wall_us: u64);
 }
 
 /// The scenario's handle on its connection during one callback.
@@ -257,6 +259,42 @@ impl<'host> Context<'host> {
     /// Time since the run started (monotonic, microsecond resolution).
     pub fn now(&mut self) -> Duration {
         Duration::from_micros(host_call!(self, now_us()))
+    }
+
+    /// Microseconds since the Unix epoch by the system clock: a stamp to put in a payload so that
+    /// the connection receiving it (maybe another one, on another machine) can time the delivery
+    /// with [`Context::record_latency`]. Not monotonic ([`Context::now`] is, but counts from this
+    /// run's start on this machine only).
+    ///
+    /// ```
+    /// use volley_sdk::{Context, testing::TestHost};
+    /// let mut host = TestHost::new();
+    /// host.wall_clock_us = 1_700_000_000_000_000;
+    /// let mut ctx = Context::new(&mut host);
+    /// let payload = format!(r#"{{"sent_us":{}}}"#, ctx.wall_clock_us());
+    /// assert_eq!(payload, r#"{"sent_us":1700000000000000}"#);
+    /// ```
+    pub fn wall_clock_us(&mut self) -> u64 {
+        host_call!(self, wall_clock_us())
+    }
+
+    /// Record the wall clock now minus `stamp_us` (a [`Context::wall_clock_us`] taken where the
+    /// message was sent) in the latency histogram `name`: `latency` in the results,
+    /// `latency{NAME}` in thresholds. Name kinds of deliveries (`deliver`), at most 200 bytes;
+    /// names beyond the 1000th distinct one are counted together. Exact between connections of one
+    /// machine; across machines as good as their clock sync (docs/sdk.md). A stamp in the future
+    /// records 0 and is counted in `latency_stamps_in_future`.
+    ///
+    /// ```
+    /// use volley_sdk::{Context, testing::TestHost};
+    /// let mut host = TestHost::new();
+    /// host.wall_clock_us = 5_000;
+    /// let mut ctx = Context::new(&mut host);
+    /// ctx.record_latency("deliver", 3_500);
+    /// assert_eq!(host.latencies(), vec![("deliver", 1_500)]);
+    /// ```
+    pub fn record_latency(&mut self, name: &str, stamp_us: u64) {
+        host_call!(self, record_latency(name, stamp_us))
     }
 
     /// A random number from the connection's seeded generator.

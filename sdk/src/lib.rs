@@ -2,8 +2,10 @@
 //!
 //! A scenario drives one WebSocket connection. The Volley runner owns the socket, the clock and the
 //! measurements; the scenario reacts to what happens on the connection (open, message, timer, reply
-//! timeout, pong, close) and answers through a [`Context`]: send messages, time request/reply round
-//! trips (per request name), send pings, read the upgrade's answer, record checks and metrics. Each connection gets its own instance, so a scenario keeps its state in
+//! timeout, pong, goodbye, close) and answers through a [`Context`]: send messages, time
+//! request/reply round trips (per request name), time deliveries across connections by a
+//! wall-clock stamp ([`Context::record_latency`]), send pings, read the upgrade's answer, record
+//! checks and metrics. Each connection gets its own instance, so a scenario keeps its state in
 //! plain fields of its own type.
 //!
 //! ```
@@ -40,7 +42,7 @@
 //! (STOMP 1.2 over `v12.stomp`, receipts timed as requests).
 //!
 //! What does not live here: the runner (crate `volley`) and the WIT contract (`wit/scenario.wit`,
-//! `volley:scenario@0.2.0`).
+//! `volley:scenario@0.3.0`).
 
 #![deny(missing_docs)]
 
@@ -123,6 +125,9 @@ macro_rules! export_scenario {
                     STATE.with(|state| {
                         $crate::__private::on_reply_timeout(&mut state.borrow_mut(), &key)
                     })
+                }
+                fn on_goodbye() {
+                    STATE.with(|state| $crate::__private::on_goodbye(&mut state.borrow_mut()))
                 }
                 fn on_close(code: u16, reason: ::std::string::String) {
                     STATE.with(|state| {

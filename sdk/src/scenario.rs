@@ -48,6 +48,32 @@ pub trait Scenario: Sized + 'static {
         let _ = (ctx, payload, rtt);
     }
 
+    /// The run is ending this connection (its duration reached, `max_duration`, Ctrl-C, an abort
+    /// rule) — not called when the server or the scenario closed it. Say goodbye here: the
+    /// scenario may still send. Then, if it called [`Context::close`], the connection closes so
+    /// (after what it queued); else if requests it made here are pending (a DISCONNECT waiting for
+    /// its receipt), the connection keeps running — replies still reach `on_message` — until none
+    /// is pending or `load.goodbye_timeout` passes; else the runner sends its Close right away.
+    /// Requests made before the goodbye are not waited for.
+    ///
+    /// ```
+    /// use volley_sdk::{Context, Scenario, testing::TestHost};
+    /// struct Polite;
+    /// impl Scenario for Polite {
+    ///     fn open(_ctx: &mut Context) -> Self { Polite }
+    ///     fn on_goodbye(&mut self, ctx: &mut Context) {
+    ///         ctx.send_text("bye");
+    ///     }
+    /// }
+    /// let mut host = TestHost::new();
+    /// let mut polite: Polite = host.open();
+    /// host.goodbye(&mut polite);
+    /// assert_eq!(host.sent_texts(), vec!["bye"]);
+    /// ```
+    fn on_goodbye(&mut self, ctx: &mut Context) {
+        let _ = ctx;
+    }
+
     /// The connection is closing with `code` and `reason`. Sends are ignored from here on; checks and
     /// metrics still count.
     fn on_close(&mut self, ctx: &mut Context, code: u16, reason: &str) {

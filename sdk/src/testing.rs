@@ -31,6 +31,9 @@ pub enum Action {
     Metric(String, f64),
     /// `log(level, text)`.
     Log(LogLevel, String),
+    /// `record_latency(name, stamp)`: the name and the latency recorded, in microseconds (0 for a
+    /// stamp in the future, as the runner records it).
+    Latency(String, u64),
 }
 
 /// A recording host for native tests.
@@ -66,6 +69,8 @@ pub struct TestHost {
     pub handshake: Handshake,
     /// Pings waiting for their pong, with the time they were sent.
     pub pings: Vec<(Vec<u8>, Duration)>,
+    /// Value returned by `wall_clock_us` (microseconds since the Unix epoch); tests set it.
+    pub wall_clock_us: u64,
     rng: u64,
 }
 
@@ -87,6 +92,7 @@ impl TestHost {
             pending: BTreeMap::new(),
             handshake: Handshake::default(),
             pings: Vec::new(),
+            wall_clock_us: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
         }
     }
@@ -173,6 +179,22 @@ impl TestHost {
                     name,
                     ..
                 } if !name.is_empty() => Some((key.as_str(), name.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Call [`Scenario::on_goodbye`] (the run is ending the connection).
+    pub fn goodbye<S: Scenario>(&mut self, scenario: &mut S) {
+        scenario.on_goodbye(&mut Context::new(self))
+    }
+
+    /// `(name, microseconds)` of every latency recorded so far, in order.
+    pub fn latencies(&self) -> Vec<(&str, u64)> {
+        self.actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Latency(name, micros) => Some((name.as_str(), *micros)),
                 _ => None,
             })
             .collect()
@@ -306,5 +328,12 @@ impl Host for TestHost {
     }
     fn log(&mut self, level: LogLevel, text: &str) {
         self.actions.push(Action::Log(level, text.to_owned()))
+    }
+    fn wall_clock_us(&mut self) -> u64 {
+        self.wall_clock_us
+    }
+    fn record_latency(&mut self, name: &str, since_wall_us: u64) {
+        let latency = self.wall_clock_us.saturating_sub(since_wall_us);
+        self.actions.push(Action::Latency(name.to_owned(), latency))
     }
 }

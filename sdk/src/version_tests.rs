@@ -1,5 +1,5 @@
 //! The SDK's version says which WIT interface it speaks: its major.minor is the version of the
-//! package in `wit/scenario.wit` (issue 25), so `volley-sdk = "0.2"` means `volley:scenario@0.2.*`.
+//! package in `wit/scenario.wit` (issue 25), so `volley-sdk = "0.3"` means `volley:scenario@0.3.*`.
 
 /// The version in the `package` line of a WIT file, e.g. `0.2.0` for `volley:scenario@0.2.0;`.
 fn package_version(wit: &str) -> Option<&str> {

@@ -76,7 +76,7 @@ fn check_validates_file_and_module_without_connecting() {
     let ran = crate::support::volley_args(&["check", "scenarios/echo.yaml"]);
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
-        ran.stdout.contains("speaks volley:scenario@0.2.0"),
+        ran.stdout.contains("speaks volley:scenario@0.3.0"),
         "{ran:?}"
     );
     // One trial instance says what a connection's instance costs: its linear memory and the part

@@ -18,7 +18,7 @@ fn issue_25_version_names_the_scenario_interfaces() {
         let version = ran(&[flag]);
         assert_eq!(version.code, 0, "{version:?}");
         let expected = format!(
-            "volley {} (scenario interface volley:scenario@0.2.0; also loads volley:scenario@0.1.0)\n",
+            "volley {} (scenario interface volley:scenario@0.3.0; also loads volley:scenario@0.2.0, volley:scenario@0.1.0)\n",
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(version.stdout, expected, "{version:?}");
@@ -53,7 +53,7 @@ fn issue_25_the_man_page_is_roff_for_every_command() {
         .find(|line| line.starts_with(".TH "))
         .unwrap_or_else(|| panic!("no .TH header: {page:?}"));
     assert!(header.starts_with(".TH volley 1 "), "{header}");
-    assert!(page.stdout.contains("volley:scenario@0.2.0"), "{page:?}");
+    assert!(page.stdout.contains("volley:scenario@0.3.0"), "{page:?}");
     for command in ["volley\\-run(1)", "volley\\-compare(1)", "volley\\-man(1)"] {
         assert!(page.stdout.contains(command), "no {command}: {page:?}");
     }

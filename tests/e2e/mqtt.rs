@@ -3,8 +3,12 @@
 //! (a TCP listener, which mosquitto needs to start at all, and a WebSocket one) and stopped by its
 //! process id when the test ends, also when it fails ([`Mosquitto`]'s `Drop`). The runs use
 //! `scenarios/mqtt-fanout.yaml` with `--target`: exact delivery counts at QoS 0, 1 and 2 across
-//! 1 publisher and 20 subscribers, a retained message seen by a late subscriber, and a broker
-//! killed mid-run counted under its `io:` reason.
+//! 1 publisher and 20 subscribers (each delivery's latency recorded), a retained message seen by a
+//! late subscriber, a broker killed mid-run counted under its `io:` reason, and (issue 23) the
+//! goodbye: connections the run's end stops send DISCONNECT, so the broker publishes none of their
+//! Wills — and does publish them when the goodbye is switched off ([`WillObserver`]).
+
+use std::io::{Read, Write};
 
 use crate::support::{build_scenarios, collect, number, results, volley, wait_for_series_point};
 use serde_json::Value;
@@ -17,6 +21,8 @@ struct Mosquitto {
     child: Option<Child>,
     /// The WebSocket listener's port.
     ws_port: u16,
+    /// The plain TCP listener's port.
+    tcp_port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -59,6 +65,7 @@ impl Mosquitto {
             Ok(child) => Mosquitto {
                 child: Some(child),
                 ws_port,
+                tcp_port,
                 _dir: dir,
             },
             Err(error) => panic!(
@@ -157,7 +164,9 @@ fn exact_fanout_at(qos: u8) {
     assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
     // Every subscriber got each of the 20 messages exactly once: 400 deliveries.
     assert_eq!(check(r, "every message delivered exactly once"), (20, 0));
-    assert_eq!(number(r, "/metrics/delivery_ms/count"), 400, "{r:#}");
+    // Every delivery's latency, from the publisher's wall-clock stamp: one per delivery.
+    assert_eq!(number(r, "/latency/deliver/count"), 400, "{r:#}");
+    assert_eq!(number(r, "/latency_stamps_in_future"), 0, "{r:#}");
     assert_eq!(check(r, "subscription granted"), (21, 0));
     assert_eq!(check(r, "mqtt packet is valid"), (0, 0));
     // CONNECT and SUBSCRIBE of every connection are timed under their names.
@@ -210,6 +219,9 @@ fn mqtt_retained_message_is_seen_by_a_late_subscriber() {
             "vars.subscribers=2",
             "vars.messages=0",
             "vars.expect_retained=true",
+            // Nothing is published, so no delivery latency: the file's `latency{deliver}` rule
+            // would judge as no data.
+            r#"thresholds=["checks pass_rate == 100%"]"#,
         ],
     );
     drop(broker);
@@ -286,4 +298,165 @@ fn mqtt_broker_killed_mid_run_is_counted_under_its_io_reason() {
         0,
         "{r:#}"
     );
+}
+
+/// An MQTT 3.1.1 client on the broker's plain TCP listener, subscribed to one topic, written out
+/// by hand (the test crate has no MQTT client): it sees the Wills the broker publishes.
+struct WillObserver {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl WillObserver {
+    /// Connect as `volley-will-observer`, subscribe to `topic` at QoS 0 and wait for the SUBACK.
+    fn subscribe(broker: &Mosquitto, topic: &str) -> WillObserver {
+        let stream = match TcpStream::connect(("127.0.0.1", broker.tcp_port)) {
+            Ok(stream) => stream,
+            Err(error) => panic!("cannot reach mosquitto's TCP listener: {error}"),
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut observer = WillObserver {
+            stream,
+            buffer: Vec::new(),
+        };
+        let id = b"volley-will-observer";
+        // CONNECT: protocol "MQTT" level 4, clean session, keep-alive 60 s.
+        let mut connect = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3C];
+        connect.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        connect.extend_from_slice(id);
+        observer.send(0x10, &connect);
+        assert_eq!(
+            observer.next_packet(Duration::from_secs(5)).map(|(t, _)| t),
+            Some(0x20)
+        );
+        // SUBSCRIBE, packet id 1.
+        let mut subscribe = vec![0x00, 0x01];
+        subscribe.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+        subscribe.extend_from_slice(topic.as_bytes());
+        subscribe.push(0x00);
+        observer.send(0x82, &subscribe);
+        assert_eq!(
+            observer.next_packet(Duration::from_secs(5)).map(|(t, _)| t),
+            Some(0x90)
+        );
+        observer
+    }
+
+    fn send(&mut self, header: u8, body: &[u8]) {
+        let mut packet = vec![header, body.len() as u8];
+        packet.extend_from_slice(body);
+        if let Err(error) = self.stream.write_all(&packet) {
+            panic!("cannot write to mosquitto: {error}");
+        }
+    }
+
+    /// The next packet's type nibble (with flags) and body, or `None` when none came within
+    /// `limit`.
+    fn next_packet(&mut self, limit: Duration) -> Option<(u8, Vec<u8>)> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some((header, length, start)) = frame(&self.buffer)
+                && self.buffer.len() >= start + length
+            {
+                let body = self.buffer[start..start + length].to_vec();
+                self.buffer.drain(..start + length);
+                return Some((header & 0xF0, body));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(_) => {} // the read timeout: look at the deadline again
+            }
+        }
+    }
+
+    /// The payloads of the PUBLISH packets that arrive within `limit`.
+    fn wills_within(&mut self, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut wills = Vec::new();
+        while let Some((kind, body)) =
+            self.next_packet(deadline.saturating_duration_since(Instant::now()))
+        {
+            if kind == 0x30 && body.len() >= 2 {
+                let topic_length = usize::from(u16::from_be_bytes([body[0], body[1]]));
+                let payload = body.get(2 + topic_length..).unwrap_or_default();
+                wills.push(String::from_utf8_lossy(payload).into_owned());
+            }
+        }
+        wills
+    }
+}
+
+/// A packet's first byte, remaining length and where its body starts, once the fixed header is in.
+fn frame(buffer: &[u8]) -> Option<(u8, usize, usize)> {
+    let header = *buffer.first()?;
+    let mut length = 0usize;
+    for (index, byte) in buffer.iter().skip(1).take(4).enumerate() {
+        length |= usize::from(byte & 0x7F) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((header, length, index + 2));
+        }
+    }
+    None
+}
+
+/// Two connections with a Will each, both still open (waiting for a thousand messages a second
+/// apart) when the run's one-second duration ends them.
+fn stopped_with_wills(broker: &Mosquitto, topic: &str, goodbye: bool) -> crate::support::Ran {
+    let will = format!("vars.will_topic={topic}");
+    let goodbye = format!("vars.goodbye={goodbye}");
+    fanout(
+        broker,
+        &[
+            "load.connections=2",
+            "load.ramp_up=0s",
+            "load.duration=1s",
+            "vars.subscribers=1",
+            "vars.messages=1000",
+            "vars.interval_ms=1000",
+            "thresholds=[]",
+            &will,
+            &goodbye,
+        ],
+    )
+}
+
+#[test]
+fn issue_23_the_goodbye_disconnects_so_the_broker_publishes_no_will() {
+    let broker = Mosquitto::start();
+    let topic = format!("volley/will/{}", std::process::id());
+    let mut observer = WillObserver::subscribe(&broker, &topic);
+
+    let ran = stopped_with_wills(&broker, &topic, true);
+    // The subscriber stopped long before the thousandth message fails its delivery check, as the
+    // scenario means it to: exit 1, no connection failed.
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/established"), 2, "{ran:?}");
+    assert_eq!(number(r, "/connections/goodbyes"), 2, "{ran:?}");
+    assert_eq!(number(r, "/connections/goodbye_timeouts"), 0, "{ran:?}");
+    assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
+    // mosquitto publishes a Will at once when a client goes without DISCONNECT; a second is ample.
+    assert_eq!(
+        observer.wills_within(Duration::from_secs(1)),
+        Vec::<String>::new()
+    );
+
+    // The counter-test: without the goodbye the run's Close ends each connection with no
+    // DISCONNECT, an abnormal end to MQTT, and mosquitto publishes both Wills.
+    let ran = stopped_with_wills(&broker, &topic, false);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(number(results(&ran), "/connections/goodbyes"), 2, "{ran:?}");
+    assert_eq!(number(results(&ran), "/connections/failed"), 0, "{ran:?}");
+    let mut wills = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while wills.len() < 2 && Instant::now() < deadline {
+        wills.extend(observer.wills_within(Duration::from_millis(200)));
+    }
+    wills.sort();
+    assert_eq!(wills, vec!["gone 0", "gone 1"]);
 }

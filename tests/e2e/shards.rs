@@ -213,7 +213,7 @@ fn two_shards_merged_equal_one_run() {
     assert_eq!(merged["scenario"]["module_sha256"], Value::from(digest));
     assert_eq!(
         whole["scenario"]["interface"],
-        Value::from("volley:scenario@0.2.0")
+        Value::from("volley:scenario@0.3.0")
     );
 }
 

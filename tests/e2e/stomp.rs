@@ -241,6 +241,33 @@ fn stomp_against_a_real_rabbitmq_broker() {
     assert_eq!(named_round_trips(r, "stomp subscribe"), 2, "{receipts:?}");
     assert_eq!(number(r, "/reply_timeouts"), 0);
     assert_eq!(check(r, "chat message arrives once"), Some((5, 0)));
+    // Every delivery's latency, from the sender's wall-clock stamp.
+    assert_eq!(number(r, "/latency/deliver/count"), 5, "{receipts:?}");
+    assert_eq!(number(r, "/latency_stamps_in_future"), 0);
+
+    // A goodbye (issue 23): a connection still waiting for peers when the run's duration ends
+    // sends DISCONNECT with a receipt in its goodbye, and the runner keeps it open for the
+    // receipt. RabbitMQ answers DISCONNECT by closing the WebSocket itself, without a RECEIPT
+    // (docs/sdk.md, "STOMP"): the broker closed first — which it does only because the goodbye
+    // said DISCONNECT; the runner's own Close would have come first otherwise — and no goodbye was
+    // cut; the receipt's request is abandoned.
+    let goodbye = run_chat(
+        &target,
+        &[
+            "load.connections=1",
+            "load.duration=1s",
+            "vars.peers=5",
+            "thresholds=[]",
+            &topic("goodbye"),
+        ],
+    );
+    assert_eq!(goodbye.code, 0, "{goodbye:?}");
+    let r = results(&goodbye);
+    assert_eq!(number(r, "/connections/goodbyes"), 1, "{goodbye:?}");
+    assert_eq!(number(r, "/connections/goodbye_timeouts"), 0, "{goodbye:?}");
+    assert_eq!(number(r, "/connections/closed_by_server"), 1, "{goodbye:?}");
+    assert_eq!(number(r, "/connections/failed"), 0, "{goodbye:?}");
+    assert_eq!(number(r, "/requests_abandoned"), 1, "{goodbye:?}");
 
     // An ERROR frame: SEND to a destination RabbitMQ does not know is a failed check carrying the
     // broker's `message` header, and the run fails (exit 1) without a protocol error.
@@ -321,6 +348,7 @@ fn stomp_against_a_real_rabbitmq_broker() {
         "{fanout:?}"
     );
     assert_eq!(named_round_trips(r, "stomp receipt"), 20, "{fanout:?}");
+    assert_eq!(number(r, "/latency/deliver/count"), 220, "{fanout:?}");
     assert_eq!(named_round_trips(r, "stomp subscribe"), 12, "{fanout:?}");
     assert_eq!(number(r, "/reply_timeouts"), 0, "{fanout:?}");
     assert_eq!(check(r, "stomp frame is valid"), None, "{fanout:?}");

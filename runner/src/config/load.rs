@@ -26,6 +26,10 @@ pub struct Load {
     pub connect_timeout: Duration,
     /// Time to wait for the server's Close frame after ours.
     pub close_timeout: Duration,
+    /// At the run's end, longest a connection's goodbye (`on-goodbye`) may keep it open while
+    /// requests it sent are pending, before the runner sends its Close. With `close_timeout` it
+    /// fits in the polite-close bound ([`MAX_POLITE_CLOSE`]).
+    pub goodbye_timeout: Duration,
     /// Pause before a VU retries after its connection failed.
     pub retry_pause: Duration,
     /// Longest one iteration (connection) may stay open before it is closed as a failure.
@@ -37,10 +41,24 @@ pub struct Load {
     pub search: Option<crate::config::search::Search>,
 }
 
+/// `load.goodbye_timeout` when the file does not say.
+pub const DEFAULT_GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest the polite close at the end of a run may take (goodbye, Close frames and the 1 s for
+/// the server to close TCP), whatever the timeouts say: `goodbye_timeout + close_timeout + 1s`
+/// must fit, so that a grace period sized for it (Kubernetes' 60 s) holds.
+pub const MAX_POLITE_CLOSE: Duration = Duration::from_secs(30);
+
 /// `load.max_duration` when the file does not say.
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
 
 impl Load {
+    /// How long the VUs get, after the stop, to say goodbye and close politely before whatever is
+    /// left is aborted: `goodbye_timeout + close_timeout + 1s`, at most [`MAX_POLITE_CLOSE`].
+    pub fn drain(&self) -> Duration {
+        (self.goodbye_timeout + self.close_timeout + Duration::from_secs(1)).min(MAX_POLITE_CLOSE)
+    }
+
     /// When the load ends, counted from the start of the run: the ramp plus `duration`, or plus
     /// `max_duration` when the run is bounded by iterations only. Returns the end and whether it is
     /// the safety limit (reaching it fails the run).

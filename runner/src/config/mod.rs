@@ -663,6 +663,29 @@ load:
     }
 
     #[test]
+    fn goodbye_timeout_defaults_to_2s_and_must_fit_the_polite_close_with_close_timeout()
+    -> Result<(), ConfigError> {
+        let scenario = parse(GOOD)?;
+        assert_eq!(scenario.load.goodbye_timeout, Duration::from_secs(2));
+        assert_eq!(scenario.load.drain(), Duration::from_secs(8));
+        let scenario = parse(&format!("{GOOD}  goodbye_timeout: 500ms\n"))?;
+        assert_eq!(scenario.load.goodbye_timeout, Duration::from_millis(500));
+        let error = parse(&format!("{GOOD}  goodbye_timeout: 25s\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("dir/s.yaml:11:3: `load.goodbye_timeout` (25s) + `load.close_timeout` (5s) + 1s must be at most 30s"),
+            "{error}"
+        );
+        let error = parse(&format!("{GOOD}  close_timeout: 28s\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("dir/s.yaml:11:3:"), "{error}");
+        assert!(error.contains("shorten one of them"), "{error}");
+        Ok(())
+    }
+
+    #[test]
     fn thresholds_parse_and_unknown_metrics_point_at_the_rule() -> Result<(), ConfigError> {
         let text = format!(
             "{GOOD}thresholds:\n  - round_trip p99 < 50ms\n  - {{ rule: reply_timeouts == 0, abort: true }}\n"
@@ -670,14 +693,17 @@ load:
         let scenario = parse(&text)?;
         assert_eq!(scenario.thresholds.len(), 2);
         assert!(scenario.thresholds[1].abort);
-        let text = format!("{GOOD}thresholds:\n  - latency p99 < 50ms\n");
+        let text = format!("{GOOD}thresholds:\n  - rtt p99 < 50ms\n");
         let error = parse(&text).unwrap_err().to_string();
         assert!(
-            error.starts_with(
-                "dir/s.yaml:12:5: threshold `latency p99 < 50ms`: unknown metric `latency`"
-            ),
+            error.starts_with("dir/s.yaml:12:5: threshold `rtt p99 < 50ms`: unknown metric `rtt`"),
             "{error}"
         );
+        // `latency` is a subject, but only with a name.
+        let text = format!("{GOOD}thresholds:\n  - latency p99 < 50ms\n");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("`latency` needs a name"), "{error}");
+
         Ok(())
     }
 

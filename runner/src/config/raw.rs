@@ -189,6 +189,8 @@ pub struct RawLoad {
     #[serde(default, deserialize_with = "scalar")]
     pub close_timeout: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
+    pub goodbye_timeout: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
     pub retry_pause: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub iteration_timeout: Option<String>,

@@ -163,19 +163,29 @@ fn split_last(text: &str) -> Option<(&str, &str)> {
 
 /// The figure part of a rule: its compare name and kind.
 fn figure(text: &str) -> Result<(String, FigureKind), String> {
-    let (subject, rest) = match text.strip_prefix("round_trip{") {
-        Some(after) => {
-            let end = after.find('}').ok_or(
-                "unclosed `round_trip{`; write `round_trip{NAME} p99 < +10%` with the request's name",
-            )?;
+    let braced = [
+        ("round_trip", "request", "login"),
+        ("latency", "latency", "deliver"),
+    ]
+    .into_iter()
+    .find_map(|(subject, what, example)| {
+        let after = text.strip_prefix(subject)?.strip_prefix('{')?;
+        Some((subject, what, example, after))
+    });
+    let (subject, rest) = match braced {
+        Some((subject, what, example, after)) => {
+            let end = after.find('}').ok_or_else(|| {
+                format!(
+                    "unclosed `{subject}{{`; write `{subject}{{NAME}} p99 < +10%` with the {what}'s name"
+                )
+            })?;
             let name = after[..end].trim().trim_matches('"');
             if name.is_empty() {
-                return Err(
-                    "`round_trip{}` needs a request name, e.g. `round_trip{login} p99 < +10%`"
-                        .into(),
-                );
+                return Err(format!(
+                    "`{subject}{{}}` needs a {what} name, e.g. `{subject}{{{example}}} p99 < +10%`"
+                ));
             }
-            (format!("round_trip{{{name}}}"), words(&after[end + 1..])?)
+            (format!("{subject}{{{name}}}"), words(&after[end + 1..])?)
         }
         None => {
             let mut all = words(text)?;
@@ -220,7 +230,10 @@ fn figure(text: &str) -> Result<(String, FigureKind), String> {
         }
         Ok((format!("{name} {stat}"), kind))
     };
-    if subject.starts_with("round_trip{") || TIMINGS.contains(&subject.as_str()) {
+    if subject.starts_with("round_trip{")
+        || subject.starts_with("latency{")
+        || TIMINGS.contains(&subject.as_str())
+    {
         let name = if subject == "connect" {
             "connect_time".to_owned()
         } else {
@@ -445,6 +458,8 @@ mod tests {
                 Limit::Absolute(2_000.0)
             )
         );
+        let rule = parse("latency{deliver} p99 < +20%")?;
+        assert_eq!(rule.figure, "latency{deliver} p99");
         let rule = parse(r#"round_trip{"order placed"} p99.9 < +50%"#)?;
         assert_eq!(rule.figure, "round_trip{order placed} p99.9");
         assert_eq!(parse("timer_lag p999 < +1s")?.figure, "timer_lag p99.9");

@@ -1,5 +1,6 @@
 //! Threshold rules as written in a scenario file — `round_trip p99 < 50ms`, `round_trip{echo} p99 <
-//! 20ms` (the requests named `echo`), `checks pass_rate > 99.9%`, `connections failure_rate <
+//! 20ms` (the requests named `echo`), `latency{deliver} p99 < 50ms` (the delivery latencies named
+//! `deliver`), `checks pass_rate > 99.9%`, `connections failure_rate <
 //! 0.1%`, `reply_timeouts == 0`, `metric payload_bytes p95 < 5000`, `round_trip avg < 20ms` (`avg`
 //! is k6's word for `mean`) — parsed once at load into
 //! [`Threshold`] (a mistake is a config error naming the rule). Judging a rule against measured
@@ -36,6 +37,9 @@ pub enum Timing {
     /// `round_trip{NAME}`: the round trips of the requests named NAME (names are only known at
     /// run time: a name no request carried judges as "no data", a failure).
     NamedRoundTrip(String),
+    /// `latency{NAME}`: the delivery latencies recorded under NAME (`record-latency`); a name
+    /// never recorded judges as "no data", a failure.
+    Latency(String),
     /// `connect_time`.
     ConnectTime,
     /// `timer_lag`.
@@ -192,6 +196,7 @@ const CONNECTION_STATS: &[&str] = &[
 const MESSAGE_STATS: &[&str] = &["sent", "received"];
 const SUBJECTS: &[&str] = &[
     "round_trip",
+    "latency{NAME}",
     "connect_time",
     "timer_lag",
     "dns_time",
@@ -278,19 +283,30 @@ impl Threshold {
         let (expression, population) = split_population(written)?;
         let expression = expression.as_str();
         let usage = "write `SUBJECT [STAT] OP VALUE`, e.g. `round_trip p99 < 50ms`";
-        let (named, words) = match expression.trim().strip_prefix("round_trip{") {
-            Some(rest) => {
-                let end = rest.find('}').ok_or(
-                    "unclosed `round_trip{`; write `round_trip{NAME} p99 < 50ms` with the request's name",
-                )?;
+        let trimmed = expression.trim();
+        let braced = [
+            ("round_trip", "request", "echo"),
+            ("latency", "latency", "deliver"),
+        ]
+        .into_iter()
+        .find_map(|(subject, what, example)| {
+            let rest = trimmed.strip_prefix(subject)?.strip_prefix('{')?;
+            Some((subject, what, example, rest))
+        });
+        let (named, words) = match braced {
+            Some((subject, what, example, rest)) => {
+                let end = rest.find('}').ok_or_else(|| {
+                    format!(
+                        "unclosed `{subject}{{`; write `{subject}{{NAME}} p99 < 50ms` with the {what}'s name"
+                    )
+                })?;
                 let name = rest[..end].trim().trim_matches('"');
                 if name.is_empty() {
-                    return Err(
-                        "`round_trip{}` needs a request name, e.g. `round_trip{echo} p99 < 50ms`"
-                            .into(),
-                    );
+                    return Err(format!(
+                        "`{subject}{{}}` needs a {what} name, e.g. `{subject}{{{example}}} p99 < 50ms`"
+                    ));
                 }
-                let mut words = vec!["round_trip".to_owned()];
+                let mut words = vec![subject.to_owned()];
                 words.extend(split_words(&rest[end + 1..])?);
                 (Some(name.to_owned()), words)
             }
@@ -305,6 +321,15 @@ impl Threshold {
                 &words[1..],
             ),
             "round_trip" => (Subject::Timing(Timing::RoundTrip), &words[1..]),
+            "latency" => match named {
+                Some(name) => (Subject::Timing(Timing::Latency(name)), &words[1..]),
+                None => {
+                    return Err(
+                        "`latency` needs a name: `latency{NAME} p99 < 50ms`, the name given to `record_latency`"
+                            .into(),
+                    );
+                }
+            },
             "connect_time" => (Subject::Timing(Timing::ConnectTime), &words[1..]),
             "timer_lag" => (Subject::Timing(Timing::TimerLag), &words[1..]),
             "ping_rtt" => (Subject::Timing(Timing::PingRtt), &words[1..]),
@@ -422,6 +447,25 @@ mod tests {
                 "p99",
                 20_000.0
             )
+        );
+        let t = Threshold::parse("latency{deliver} p99 < 50ms", false)?;
+        assert_eq!(
+            (t.subject, t.stat.as_str(), t.limit),
+            (
+                Subject::Timing(Timing::Latency("deliver".into())),
+                "p99",
+                50_000.0
+            )
+        );
+        assert!(
+            Threshold::parse("latency p99 < 50ms", false)
+                .unwrap_err()
+                .contains("latency{NAME}")
+        );
+        assert!(
+            Threshold::parse("latency{} p99 < 50ms", false)
+                .unwrap_err()
+                .contains("needs a latency name")
         );
         let t = Threshold::parse(r#"round_trip{"order placed"} max <= 1s"#, false)?;
         assert_eq!(

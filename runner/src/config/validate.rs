@@ -513,6 +513,11 @@ impl<'a> Validator<'a> {
                 load.close_timeout.as_deref(),
                 Duration::from_secs(5),
             )?,
+            goodbye_timeout: self.duration(
+                &["load", "goodbye_timeout"],
+                load.goodbye_timeout.as_deref(),
+                super::load::DEFAULT_GOODBYE_TIMEOUT,
+            )?,
             retry_pause: self.duration(
                 &["load", "retry_pause"],
                 load.retry_pause.as_deref(),
@@ -533,6 +538,23 @@ impl<'a> Validator<'a> {
                 )?),
             },
         };
+        let polite = load.goodbye_timeout + load.close_timeout + Duration::from_secs(1);
+        if polite > super::load::MAX_POLITE_CLOSE {
+            let field = if raw_load.goodbye_timeout.is_some() {
+                "goodbye_timeout"
+            } else {
+                "close_timeout"
+            };
+            return Err(self.error(
+                &["load", field],
+                format!(
+                    "`load.goodbye_timeout` ({}) + `load.close_timeout` ({}) + 1s must be at most {}: the polite close at the end of a run is bounded so; shorten one of them",
+                    super::units::human_duration(load.goodbye_timeout),
+                    super::units::human_duration(load.close_timeout),
+                    super::units::human_duration(super::load::MAX_POLITE_CLOSE)
+                ),
+            ));
+        }
         let limits = Limits {
             callback_time: self.duration(
                 &["limits", "callback_time"],

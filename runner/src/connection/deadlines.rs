@@ -1,6 +1,6 @@
 //! [`Deadlines`]: everything an open connection waits for with a time limit — the server's Close
 //! (once closing), the write stall, `load.iteration_timeout`, heartbeat and idle, the scenario's
-//! timers and reply deadlines — and the earliest of them, which the event loop's one timer
+//! timers and reply deadlines, the goodbye's `load.goodbye_timeout` — and the earliest of them, which the event loop's one timer
 //! ([`crate::connection::wake::Wake`]) is set to. Pure.
 
 use std::time::Instant;
@@ -18,6 +18,8 @@ pub struct Deadlines {
     pub keepalive: Option<Instant>,
     /// The scenario's next timer or reply deadline.
     pub scenario: Option<Instant>,
+    /// The end of a goodbye waiting for its pending requests (`load.goodbye_timeout`).
+    pub goodbye: Option<Instant>,
 }
 
 impl Deadlines {
@@ -25,7 +27,7 @@ impl Deadlines {
     /// stall do (the scenario, heartbeat and iteration are over).
     pub fn earliest(&self) -> Option<Instant> {
         let always = [self.closing, self.write_stall];
-        let open = [self.give_up, self.keepalive, self.scenario];
+        let open = [self.give_up, self.keepalive, self.scenario, self.goodbye];
         let open = if self.closing.is_none() {
             &open[..]
         } else {
@@ -50,8 +52,11 @@ mod tests {
             give_up: at(40),
             keepalive: at(30),
             scenario: at(20),
+            goodbye: at(25),
         };
         assert_eq!(deadlines.earliest(), at(20));
+        deadlines.scenario = None;
+        assert_eq!(deadlines.earliest(), at(25));
         deadlines.closing = at(100);
         assert_eq!(deadlines.earliest(), at(50));
         deadlines.write_stall = None;

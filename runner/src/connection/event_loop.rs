@@ -4,8 +4,9 @@
 //! queued sends never stop reading, pings are answered and replies time-stamped on arrival while a
 //! write is pending. Before every frame it checks the clock, so a server that streams without pause
 //! delays no deadline by more than one frame. It calls the scenario instance for each event; on stop
-//! it closes politely (Close frame, wait for the server's, then for the server to close TCP first)
-//! and returns how it ended ([`Outcome`]).
+//! it says goodbye (`on-goodbye`, for a scenario that has one: see [`Connection::say_goodbye`]),
+//! then closes politely (Close frame, wait for the server's, then for the server to close TCP
+//! first) and returns how it ended ([`Outcome`]).
 //! Every failure — protocol error, silent socket, a server that stops reading, scenario trap — is
 //! recorded with its reason and ends this connection only. Connecting and instantiating happen
 //! before, in `load::iteration`; repeating iterations in `load::vu`; what is due when lives in the
@@ -49,6 +50,9 @@ const MAX_CALLBACKS_PER_TURN: usize = 64;
 /// this much (plus one message) encoded.
 const ENCODE_AHEAD: usize = 64 * 1024;
 
+/// The reason of the Close frame the runner sends when the run ends a connection.
+const RUN_FINISHED: &str = "run finished";
+
 /// How one iteration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -77,6 +81,8 @@ pub struct Settings {
     pub limits: InstanceLimits,
     /// Time to wait for the server's Close frame after ours.
     pub close_timeout: Duration,
+    /// `load.goodbye_timeout`: longest a goodbye may wait for its pending requests.
+    pub goodbye_timeout: Duration,
     /// `net.timeouts.write`: longest the server may read nothing of what is waiting to be sent.
     pub write_timeout: Duration,
     /// Heartbeat pings and the idle timeout.
@@ -110,6 +116,11 @@ pub struct Connection {
     /// CPU and memory limits of the scenario instance.
     limits: InstanceLimits,
     close_timeout: Duration,
+    goodbye_timeout: Duration,
+    /// Set while a goodbye waits for the requests it made: when it is cut.
+    goodbye: Option<Instant>,
+    /// The keys of the requests `on-goodbye` made.
+    goodbye_keys: Vec<String>,
     write_timeout: Duration,
     /// Set once a close started: the deadline for the server's Close frame.
     closing: Option<Instant>,
@@ -151,6 +162,9 @@ impl Connection {
             stop_seen: false,
             limits: settings.limits,
             close_timeout: settings.close_timeout,
+            goodbye_timeout: settings.goodbye_timeout,
+            goodbye: None,
+            goodbye_keys: Vec::new(),
             write_timeout: settings.write_timeout,
             closing: None,
             closed_by_server: false,
@@ -266,7 +280,7 @@ impl Connection {
             self.wake.set(next);
             let event = std::future::poll_fn(|cx| self.poll_event(cx)).await;
             match event {
-                Event::Stop => self.begin_close(1000, "run finished")?,
+                Event::Stop => self.say_goodbye()?,
                 Event::Due => {}
                 Event::Frame(message) => {
                     if self.on_frame(message)? {
@@ -381,6 +395,7 @@ impl Connection {
             give_up: self.give_up,
             keepalive: self.keepalive.next_due(),
             scenario: self.store.data_mut().schedule.next_wake(TIMER_SLACK),
+            goodbye: self.goodbye,
         }
         .earliest()
     }
@@ -406,6 +421,26 @@ impl Connection {
         }
         if self.closing.is_some() {
             return Ok(());
+        }
+        if let Some(cut) = self.goodbye {
+            if !self.goodbye_waits() {
+                self.goodbye = None;
+                return self.begin_close(1000, RUN_FINISHED);
+            }
+            if now >= cut {
+                self.goodbye = None;
+                bump(
+                    &self
+                        .store
+                        .data()
+                        .recorder
+                        .collector()
+                        .counters
+                        .goodbye_timeouts,
+                    1,
+                );
+                return self.begin_close(1000, RUN_FINISHED);
+            }
         }
         if let Some(give_up) = self.give_up
             && now >= give_up
@@ -599,6 +634,46 @@ impl Connection {
             self.begin_close(code, &reason)?;
         }
         Ok(())
+    }
+
+    /// The run is ending this connection. A scenario without a goodbye (0.1.0, 0.2.0, a flow) is
+    /// closed at once, as before goodbyes existed. Otherwise `on-goodbye` runs and what it queued
+    /// is sent; then: if it called `close`, that close has started; else if requests it made are
+    /// pending the connection keeps running (replies still reach `on-message`) until none is or
+    /// `goodbye_timeout` passes (counted in `goodbye_timeouts`), checked in `run_due`; else the
+    /// runner's Close follows the queued sends at once. Requests made before the goodbye are not
+    /// waited for (they are abandoned at the close, as before goodbyes existed).
+    fn say_goodbye(&mut self) -> Result<(), Failure> {
+        if !self.scenario.says_goodbye() {
+            return self.begin_close(1000, RUN_FINISHED);
+        }
+        bump(&self.store.data().recorder.collector().counters.goodbyes, 1);
+        let now = Instant::now();
+        self.store.data_mut().goodbye_keys = Some(Vec::new());
+        let called = self.call(now, Callback::Goodbye);
+        self.goodbye_keys = self
+            .store
+            .data_mut()
+            .goodbye_keys
+            .take()
+            .unwrap_or_default();
+        called?;
+        self.take_outbox()?;
+        if self.closing.is_some() {
+            return Ok(());
+        }
+        if self.goodbye_waits() {
+            self.goodbye = Some(now + self.goodbye_timeout);
+            Ok(())
+        } else {
+            self.begin_close(1000, RUN_FINISHED)
+        }
+    }
+
+    /// Whether a request the goodbye made is still waiting for its reply.
+    fn goodbye_waits(&self) -> bool {
+        let schedule = &self.store.data().schedule;
+        self.goodbye_keys.iter().any(|key| schedule.is_waiting(key))
     }
 
     /// Start closing from our side: tell the scenario, queue a Close frame, wait for the server's.

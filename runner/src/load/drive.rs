@@ -209,12 +209,10 @@ pub async fn arrivals(
     }
 }
 
-/// Longest the polite close at the end of a run may take, whatever `close_timeout` says.
-const MAX_DRAIN: Duration = Duration::from_secs(30);
-
 /// Wait for the VUs: until all finished, the duration (or, with iterations only,
-/// `load.max_duration`) ended, or the run was stopped; then give them `close_timeout` (+1 s, at most
-/// [`MAX_DRAIN`]) to close politely and abort whatever is left — at once when `hard_stop` fires.
+/// `load.max_duration`) ended, or the run was stopped; then give them `goodbye_timeout` +
+/// `close_timeout` + 1 s (`Load::drain`, at most 30 s) to say goodbye and close politely, and abort
+/// whatever is left — at once, goodbyes and all, when `hard_stop` fires.
 /// Returns true when `load.max_duration` cut the run short.
 pub async fn hold_and_drain(
     plan: &Arc<Plan>,
@@ -243,7 +241,7 @@ pub async fn hold_and_drain(
                 stop.cancel();
             }
             _ = stop.cancelled(), if drain_deadline.is_none() => {
-                let drain = (plan.load.close_timeout + Duration::from_secs(1)).min(MAX_DRAIN);
+                let drain = plan.load.drain();
                 drain_deadline = Some(Instant::now() + drain);
             }
             _ = hard_stop.cancelled() => {

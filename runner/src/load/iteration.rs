@@ -182,6 +182,7 @@ fn start_session<'a>(
             let settings = Settings {
                 limits: plan.engine.limits(),
                 close_timeout: plan.load.close_timeout,
+                goodbye_timeout: plan.load.goodbye_timeout,
                 write_timeout: plan.net.timeouts.write,
                 keepalive: Keepalive::new(plan.net.heartbeat, plan.net.idle_timeout),
                 iteration_timeout: plan.load.iteration_timeout,

@@ -87,6 +87,13 @@ pub struct Counters {
     pub data_exhausted: AtomicU64,
     /// Upgrades answered with the status `expect_upgrade` asked for (not 101): passes.
     pub expected_rejections: AtomicU64,
+    /// `record-latency` calls whose stamp was in the future (clock skew between machines):
+    /// recorded as 0 and counted here.
+    pub latency_stamps_in_future: AtomicU64,
+    /// Connections the run's end said goodbye on (`on-goodbye` called).
+    pub goodbyes: AtomicU64,
+    /// Goodbyes cut at `load.goodbye_timeout` with requests still pending.
+    pub goodbye_timeouts: AtomicU64,
 }
 
 /// Increment a counter by `n`.
@@ -208,6 +215,12 @@ pub struct CounterValues {
     pub arrivals: u64,
     /// Iterations waiting for a pacing permit or connecting when the run ended.
     pub pending_at_end: u64,
+    /// Latency stamps in the future.
+    pub latency_stamps_in_future: u64,
+    /// Goodbyes said.
+    pub goodbyes: u64,
+    /// Goodbyes cut at `load.goodbye_timeout`.
+    pub goodbye_timeouts: u64,
 }
 
 impl CounterValues {
@@ -247,6 +260,9 @@ impl CounterValues {
             expected_rejections: read(&counters.expected_rejections),
             arrivals: read(&counters.arrivals),
             pending_at_end: read(&counters.pending_at_end),
+            latency_stamps_in_future: read(&counters.latency_stamps_in_future),
+            goodbyes: read(&counters.goodbyes),
+            goodbye_timeouts: read(&counters.goodbye_timeouts),
         }
     }
 
@@ -288,6 +304,9 @@ impl CounterValues {
             expected_rejections,
             arrivals,
             pending_at_end,
+            latency_stamps_in_future,
+            goodbyes,
+            goodbye_timeouts,
         } = *other;
         self.attempted += attempted;
         self.established += established;
@@ -322,6 +341,9 @@ impl CounterValues {
         self.expected_rejections += expected_rejections;
         self.arrivals += arrivals;
         self.pending_at_end += pending_at_end;
+        self.latency_stamps_in_future += latency_stamps_in_future;
+        self.goodbyes += goodbyes;
+        self.goodbye_timeouts += goodbye_timeouts;
     }
 }
 

@@ -81,6 +81,16 @@ impl Recorder {
         bump(&self.collector.counters.round_trips, 1);
     }
 
+    /// A delivery latency of the kind `name`, µs as measured (0 for a stamp in the future).
+    pub fn latency(&mut self, name: &str, micros: u64) {
+        self.record(|samples| match samples.latency.get_mut(name) {
+            Some(values) => values.push(micros),
+            None => {
+                samples.latency.insert(name.to_owned(), vec![micros]);
+            }
+        });
+    }
+
     /// How late a timer callback ran.
     pub fn timer_lag(&mut self, lag: Duration) {
         self.record(|samples| samples.timer_lag.push(micros(lag)));

@@ -24,6 +24,8 @@ pub struct Totals {
     pub round_trips: Recorded,
     /// Round trips of named requests by name, µs (each also counts in `round_trips`).
     pub round_trips_by_name: BTreeMap<String, Recorded>,
+    /// Delivery latencies by name (`record-latency`: wall clock now − a stamp), µs.
+    pub latency: BTreeMap<String, Recorded>,
     /// How late timer callbacks ran after they were due, µs.
     pub timer_lag: Recorded,
     /// How late arrivals (arrival-rate shape) started after they were due, µs.
@@ -85,6 +87,12 @@ impl Totals {
                 .or_default()
                 .merge(recorded);
         }
+        for (name, recorded) in &other.latency {
+            self.latency
+                .entry(name.clone())
+                .or_default()
+                .merge(recorded);
+        }
         for (reason, count) in &other.failures {
             *self.failures.entry(reason.clone()).or_default() += count;
         }
@@ -110,6 +118,8 @@ pub struct Samples {
     pub round_trips: Vec<u64>,
     /// Round trips of named requests by name, µs (also in `round_trips`).
     pub round_trips_by_name: BTreeMap<String, Vec<u64>>,
+    /// Delivery latencies by name, µs.
+    pub latency: BTreeMap<String, Vec<u64>>,
     /// Timer lag, µs.
     pub timer_lag: Vec<u64>,
     /// Arrival lag, µs.
@@ -151,6 +161,7 @@ impl Samples {
                 .values()
                 .map(Vec::len)
                 .sum::<usize>()
+            + self.latency.values().map(Vec::len).sum::<usize>()
             + self.checks.len()
             + self.failures.len()
             + self.negotiated.len()
@@ -190,6 +201,13 @@ impl Samples {
         for (name, values) in std::mem::take(&mut self.round_trips_by_name) {
             let name = bounded_name(name, &totals.round_trips_by_name);
             let recorded = totals.round_trips_by_name.entry(name).or_default();
+            for micros in values {
+                recorded.record_micros(micros);
+            }
+        }
+        for (name, values) in std::mem::take(&mut self.latency) {
+            let name = bounded_name(name, &totals.latency);
+            let recorded = totals.latency.entry(name).or_default();
             for micros in values {
                 recorded.record_micros(micros);
             }
@@ -341,6 +359,29 @@ mod tests {
         merged.merge(&totals);
         assert_eq!(merged.round_trips_by_name["request 7"].len(), 2);
         assert_eq!(merged.round_trips_by_name["request 7"].exact.max, 8.0);
+    }
+
+    #[test]
+    fn latency_names_are_bounded_like_request_names_and_merge_exactly() {
+        let mut totals = Totals::default();
+        let mut samples = Samples::default();
+        for n in 0..MAX_NAMES + 3 {
+            samples
+                .latency
+                .insert(format!("deliver {n}"), vec![0, n as u64 + 1]);
+        }
+        assert_eq!(samples.len(), 2 * (MAX_NAMES + 3));
+        samples.drain_into(&mut totals);
+        assert!(samples.is_empty());
+        assert_eq!(totals.latency.len(), MAX_NAMES + 1);
+        assert_eq!(totals.latency[OTHER_NAMES].len(), 6);
+        // A stamp in the future is recorded as 0, and 0 stays 0.
+        assert_eq!(totals.latency["deliver 4"].exact.min, 0.0);
+        let mut merged = Totals::default();
+        merged.merge(&totals);
+        merged.merge(&totals);
+        assert_eq!(merged.latency["deliver 4"].len(), 4);
+        assert_eq!(merged.latency["deliver 4"].exact.max, 5.0);
     }
 
     #[test]

@@ -202,9 +202,19 @@ pub fn render(report: &Report) -> String {
         cases.len(),
         report.run.elapsed_s
     );
-    if !report.round_trips_by_name.is_empty() {
+    if !report.round_trips_by_name.is_empty() || !report.latency.is_empty() {
         out.push_str("    <properties>\n");
-        for (name, d) in &report.round_trips_by_name {
+        let named = report
+            .round_trips_by_name
+            .iter()
+            .map(|(name, d)| (format!("round_trip{{{name}}}"), d))
+            .chain(
+                report
+                    .latency
+                    .iter()
+                    .map(|(name, d)| (format!("latency{{{name}}}"), d)),
+            );
+        for (name, d) in named {
             let figures = [
                 ("count", d.count.to_string()),
                 ("p50", human_micros(d.p50)),
@@ -216,7 +226,7 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "      <property name=\"{}\" value=\"{}\"/>",
-                    xml(&format!("round_trip{{{name}}} {stat}")),
+                    xml(&format!("{name} {stat}")),
                     xml(&value)
                 );
             }

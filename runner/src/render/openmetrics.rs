@@ -388,6 +388,18 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
     );
     counter(
         &mut out,
+        "volley_goodbyes",
+        "Connections the run's end said goodbye on (on-goodbye called).",
+        counters.goodbyes,
+    );
+    counter(
+        &mut out,
+        "volley_goodbye_timeouts",
+        "Goodbyes cut at load.goodbye_timeout with requests still pending.",
+        counters.goodbye_timeouts,
+    );
+    counter(
+        &mut out,
         "volley_unexpected_messages",
         "Messages a flow received that no expect matched.",
         counters.unexpected_messages,
@@ -454,6 +466,19 @@ pub fn render(counters: &CounterValues, totals: &Totals) -> String {
         "Round trips of named requests, by name (each also in volley_round_trip_seconds).",
         &totals.round_trips_by_name,
         1e6,
+    );
+    labelled_summaries(
+        &mut out,
+        ("volley_latency_seconds", "name"),
+        "Delivery latencies by name: wall clock at receipt minus the sender's stamp (record_latency).",
+        &totals.latency,
+        1e6,
+    );
+    counter(
+        &mut out,
+        "volley_latency_stamps_in_future",
+        "Latency stamps later than the receiver's clock (clock skew): recorded as 0.",
+        counters.latency_stamps_in_future,
     );
     summary(
         &mut out,
@@ -571,9 +596,15 @@ mod tests {
             .round_trips_by_name
             .insert("join \"a\"".into(), Recorded::estimated(named.clone(), 1.0));
         totals
+            .latency
+            .insert("deliver".into(), Recorded::estimated(named.clone(), 1.0));
+        totals
             .metrics
             .insert("queue depth".into(), Recorded::estimated(named, 1.0));
         let text = render(&counters, &totals);
+        assert!(text.contains("volley_latency_seconds_count{name=\"deliver\"} 3\n"));
+        assert!(text.contains("volley_latency_stamps_in_future_total 0\n"));
+        assert!(text.contains("volley_goodbye_timeouts_total 0\n"));
         assert!(text.ends_with("# EOF\n"));
         assert!(text.contains("# TYPE volley_named_round_trip_seconds summary\n"));
         assert!(

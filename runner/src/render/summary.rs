@@ -238,6 +238,21 @@ pub fn render(report: &Report) -> String {
             c.expected_rejections
         );
     }
+    if c.goodbyes > 0 {
+        let _ = writeln!(
+            out,
+            "  goodbyes {} (said at the run's end){}",
+            c.goodbyes,
+            if c.goodbye_timeouts > 0 {
+                format!(
+                    "  {} cut at load.goodbye_timeout with requests pending",
+                    c.goodbye_timeouts
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     if c.dropped_arrivals > 0 {
         let _ = writeln!(
             out,
@@ -284,6 +299,19 @@ pub fn render(report: &Report) -> String {
     timing_line(&mut out, "round trip", &report.round_trips);
     for (name, distribution) in &report.round_trips_by_name {
         timing_line(&mut out, &format!("  {name}"), distribution);
+    }
+    if !report.latency.is_empty() {
+        let _ = writeln!(out, "  latency (wall clock, sender's stamp to receipt)");
+        for (name, distribution) in &report.latency {
+            timing_line(&mut out, &format!("  {name}"), distribution);
+        }
+    }
+    if report.latency_stamps_in_future > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<16} {} latency stamps in the future, recorded as 0 (clocks out of sync?)",
+            "clock skew", report.latency_stamps_in_future
+        );
     }
     let _ = writeln!(out, "  {:<16} {}", "reply timeouts", report.reply_timeouts);
     if report.requests_abandoned > 0 {

@@ -30,6 +30,8 @@ impl Report {
             arrivals: counters.arrivals,
             pending_at_end: counters.pending_at_end,
             expected_rejections: counters.expected_rejections,
+            goodbyes: counters.goodbyes,
+            goodbye_timeouts: counters.goodbye_timeouts,
             examples: totals
                 .examples
                 .iter()
@@ -80,6 +82,12 @@ impl Report {
                 .iter()
                 .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, 1.0)))
                 .collect(),
+            latency: totals
+                .latency
+                .iter()
+                .map(|(name, histogram)| (name.clone(), Distribution::of(histogram, 1.0)))
+                .collect(),
+            latency_stamps_in_future: counters.latency_stamps_in_future,
             reply_timeouts: counters.reply_timeouts,
             requests_abandoned: counters.requests_abandoned,
             unexpected_messages: counters.unexpected_messages,

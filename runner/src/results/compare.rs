@@ -339,6 +339,9 @@ impl Builder {
         }) {
             self.either(name, a, b, 1.0);
         }
+        for (name, a, b) in paired(&base.latency, &new.latency, |n| format!("latency{{{n}}}")) {
+            self.either(name, a, b, 1.0);
+        }
         self.distribution("connect_time", &base.connect_time, &new.connect_time, 1.0);
         for (name, a, b) in paired(&base.connect_phases, &new.connect_phases, |n| {
             format!("{n}_time")
@@ -586,6 +589,17 @@ impl Builder {
                 base.requests_abandoned,
                 new.requests_abandoned,
             );
+        }
+        if nonzero(base.latency_stamps_in_future, new.latency_stamps_in_future) {
+            self.count(
+                "latency_stamps_in_future",
+                base.latency_stamps_in_future,
+                new.latency_stamps_in_future,
+            );
+        }
+        let cut = |report: &Report| report.connections.goodbye_timeouts;
+        if nonzero(cut(base), cut(new)) {
+            self.count("goodbye_timeouts", cut(base), cut(new));
         }
         if nonzero(base.unexpected_messages, new.unexpected_messages) {
             self.count(

@@ -250,6 +250,8 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     c.arrivals += b.connections.arrivals;
     c.pending_at_end += b.connections.pending_at_end;
     c.expected_rejections += b.connections.expected_rejections;
+    c.goodbyes += b.connections.goodbyes;
+    c.goodbye_timeouts += b.connections.goodbye_timeouts;
     add_maps(&mut c.failed_by_reason, &b.connections.failed_by_reason);
     for (reason, example) in &b.connections.examples {
         c.examples
@@ -304,6 +306,8 @@ fn merge_two(mut a: Report, b: &Report) -> Result<Report, String> {
     a.checks.sort_by(|x, y| x.name.cmp(&y.name));
     a.round_trips = merge_distribution(&a.round_trips, &b.round_trips, 1.0, "round_trips")?;
     merge_named(&mut a.round_trips_by_name, &b.round_trips_by_name, 1.0)?;
+    merge_named(&mut a.latency, &b.latency, 1.0)?;
+    a.latency_stamps_in_future += b.latency_stamps_in_future;
     a.timer_lag = merge_distribution(&a.timer_lag, &b.timer_lag, 1.0, "timer_lag")?;
     a.arrival_lag = merge_distribution(&a.arrival_lag, &b.arrival_lag, 1.0, "arrival_lag")?;
     a.connect_time = merge_distribution(&a.connect_time, &b.connect_time, 1.0, "connect_time")?;

@@ -35,6 +35,14 @@ pub struct Report {
     /// Round trips of named requests by name, µs (each also counted in `round_trips`).
     #[serde(default)]
     pub round_trips_by_name: BTreeMap<String, Distribution>,
+    /// Delivery latencies by name, µs: wall clock at receipt minus the sender's wall-clock stamp
+    /// (`record-latency`), across connections and machines (absent in results written before).
+    #[serde(default)]
+    pub latency: BTreeMap<String, Distribution>,
+    /// `record-latency` stamps in the future (clock skew between machines): recorded as 0 in
+    /// `latency`, and counted here.
+    #[serde(default)]
+    pub latency_stamps_in_future: u64,
     /// Requests whose reply missed its deadline (each is also in `round_trips`, censored at its
     /// deadline).
     pub reply_timeouts: u64,
@@ -272,6 +280,13 @@ pub struct ConnectionStats {
     /// failures, and never established.
     #[serde(default)]
     pub expected_rejections: u64,
+    /// Connections the run's end said goodbye on (`on-goodbye` called: 0.3.0 modules).
+    #[serde(default)]
+    pub goodbyes: u64,
+    /// Goodbyes cut at `load.goodbye_timeout` with requests still pending (then closed by the
+    /// runner; not failures).
+    #[serde(default)]
+    pub goodbye_timeouts: u64,
     /// One example of what happened, per failure reason and scenario error (the first seen), when
     /// it says more than the reason: `protocol: invalid UTF-8` → `… at byte 17`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -586,6 +601,7 @@ impl Report {
         Figures {
             round_trips: &self.round_trips,
             round_trips_by_name: &self.round_trips_by_name,
+            latency: &self.latency,
             connect_time: &self.connect_time,
             timer_lag: &self.timer_lag,
             ping_rtt: &self.ping_rtt,

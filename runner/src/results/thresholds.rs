@@ -14,6 +14,8 @@ pub struct Figures<'a> {
     pub round_trips: &'a Distribution,
     /// Round trips of named requests by name, µs.
     pub round_trips_by_name: &'a BTreeMap<String, Distribution>,
+    /// Delivery latencies by name, µs.
+    pub latency: &'a BTreeMap<String, Distribution>,
     /// Whole connect, µs.
     pub connect_time: &'a Distribution,
     /// Timer lateness, µs.
@@ -68,6 +70,11 @@ fn no_data(rule: &Threshold) -> String {
                 "no data (no request named `{name}` completed; misspelt, or not named in the scenario?)"
             )
         }
+        Subject::Timing(Timing::Latency(name)) => {
+            format!(
+                "no data (no latency named `{name}` recorded; misspelt, or not recorded with record_latency?)"
+            )
+        }
         _ => "no data".into(),
     }
 }
@@ -102,6 +109,7 @@ fn measure(rule: &Threshold, report: &Figures<'_>) -> Option<f64> {
         Subject::Timing(Timing::NamedRoundTrip(name)) => {
             report.round_trips_by_name.get(name).and_then(distribution)
         }
+        Subject::Timing(Timing::Latency(name)) => report.latency.get(name).and_then(distribution),
         Subject::Timing(Timing::ConnectTime) => distribution(report.connect_time),
         Subject::Timing(Timing::TimerLag) => distribution(report.timer_lag),
         Subject::Timing(Timing::PingRtt) => distribution(report.ping_rtt),
@@ -249,6 +257,36 @@ mod tests {
         );
         // `max` is the exact value, kept beside the histogram (its bucket's upper bound is 80.06ms).
         assert_eq!(outcome.actual, "80.00ms");
+        Ok(())
+    }
+
+    #[test]
+    fn a_latency_is_judged_by_name_and_an_unrecorded_one_is_no_data() -> Result<(), String> {
+        let mut totals = crate::measure::stats::Totals::default();
+        let deliver = totals.latency.entry("deliver".into()).or_default();
+        for value in [0u64, 2_000, 3_000, 40_000] {
+            deliver.record_micros(value);
+        }
+        let report = Report::build(
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            &totals,
+            crate::measure::process::ProcessStats::default(),
+        );
+        let judged =
+            |rule: &str| Threshold::parse(rule, false).map(|t| evaluate(&t, &report.figures()));
+        assert!(judged("latency{deliver} p50 < 5ms")?.passed);
+        assert!(!judged("latency{deliver} max < 30ms")?.passed);
+        assert!(judged("latency{deliver} count == 4")?.passed);
+        let missing = judged("latency{delivered} p99 < 50ms")?;
+        assert!(!missing.passed);
+        assert!(
+            missing.actual.contains("no latency named `delivered`"),
+            "{missing:?}"
+        );
+        // A latency is not a round trip of the same name.
+        assert!(!judged("round_trip{deliver} p99 < 50ms")?.passed);
         Ok(())
     }
 }

@@ -316,6 +316,8 @@ mod tests {
             arrivals: 0,
             pending_at_end: 0,
             expected_rejections: 0,
+            goodbyes: 0,
+            goodbye_timeouts: 0,
             examples: BTreeMap::new(),
         };
         let checks = vec![CheckStats {
@@ -342,6 +344,8 @@ mod tests {
             arrivals: 0,
             pending_at_end: 0,
             expected_rejections: 0,
+            goodbyes: 0,
+            goodbye_timeouts: 0,
             examples: BTreeMap::new(),
         }
     }

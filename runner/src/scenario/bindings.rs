@@ -1,9 +1,9 @@
 //! The host side of the WIT contract (`sdk/wit/`, seen as `runner/wit/` through a link so the
 //! published crate carries it): the only `bindgen!` calls in the runner, one per
-//! interface version the runner loads — `volley:scenario@0.2.0` (`sdk/wit/scenario.wit`, current)
-//! and `volley:scenario@0.1.0` (`sdk/wit/0.1.0/scenario.wit`, kept for modules built before). `host`
-//! implements the current import trait and forwards the old one to it; `guest` wraps either world's
-//! exports behind one type. Nothing else names generated paths.
+//! interface version the runner loads — `volley:scenario@0.3.0` (`sdk/wit/scenario.wit`, current),
+//! `volley:scenario@0.2.0` and `volley:scenario@0.1.0` (`sdk/wit/0.2.0/`, `sdk/wit/0.1.0/`, kept for
+//! modules built before). `host` implements the current import trait and forwards the old ones to
+//! it; `guest` wraps every world's exports behind one type. Nothing else names generated paths.
 
 #![allow(missing_docs)] // generated code
 
@@ -11,6 +11,14 @@
 pub mod current {
     wasmtime::component::bindgen!({
         path: "wit/scenario.wit",
+        world: "volley-scenario",
+    });
+}
+
+/// The interface of Volley 0.2.0, adapted by `host` and `guest` to the current one.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "wit/0.2.0/scenario.wit",
         world: "volley-scenario",
     });
 }
@@ -31,16 +39,24 @@ pub use v0_1::volley::scenario::host::Host as HostImportsV0_1;
 pub use v0_1::volley::scenario::types::Host as TypesHostV0_1;
 pub use v0_1::volley::scenario::types::{LogLevel as LogLevelV0_1, Message as MessageV0_1};
 pub use v0_1::{VolleyScenario as VolleyScenarioV0_1, VolleyScenarioPre as VolleyScenarioPreV0_1};
+pub use v0_2::volley::scenario::host::Host as HostImportsV0_2;
+pub use v0_2::volley::scenario::types::Host as TypesHostV0_2;
+pub use v0_2::volley::scenario::types::{
+    LogLevel as LogLevelV0_2, Message as MessageV0_2, UpgradeResponse as HandshakeV0_2,
+};
+pub use v0_2::{VolleyScenario as VolleyScenarioV0_2, VolleyScenarioPre as VolleyScenarioPreV0_2};
 
 /// The WIT package (interface version) of modules built with this runner's SDK.
-pub const WIT_PACKAGE: &str = "volley:scenario@0.2.0";
-/// The older interface this runner still loads.
+pub const WIT_PACKAGE: &str = "volley:scenario@0.3.0";
+/// An older interface this runner still loads.
+pub const WIT_PACKAGE_V0_2: &str = "volley:scenario@0.2.0";
+/// The oldest interface this runner still loads.
 pub const WIT_PACKAGE_V0_1: &str = "volley:scenario@0.1.0";
 /// Every interface this runner loads, the current one first (`volley --version` prints them).
-pub const WIT_PACKAGES: [&str; 2] = [WIT_PACKAGE, WIT_PACKAGE_V0_1];
+pub const WIT_PACKAGES: [&str; 3] = [WIT_PACKAGE, WIT_PACKAGE_V0_2, WIT_PACKAGE_V0_1];
 
 /// The `volley-sdk` version requirement that speaks `WIT_PACKAGE`: its major and minor (the SDK's
-/// version follows the interface's, `sdk/Cargo.toml`), e.g. `0.2` for `volley:scenario@0.2.0`.
+/// version follows the interface's, `sdk/Cargo.toml`), e.g. `0.3` for `volley:scenario@0.3.0`.
 pub fn sdk_requirement() -> &'static str {
     let version = WIT_PACKAGE.rsplit('@').next().unwrap_or(WIT_PACKAGE);
     version
@@ -48,13 +64,14 @@ pub fn sdk_requirement() -> &'static str {
         .map_or(version, |(major_minor, _)| major_minor)
 }
 
-/// Link both versions' `host` and `types` imports for `ConnState`.
+/// Link every version's `host` and `types` imports for `ConnState`.
 pub fn add_to_linker(
     linker: &mut wasmtime::component::Linker<crate::scenario::host::ConnState>,
 ) -> wasmtime::Result<()> {
     use crate::scenario::host::ConnState;
     use wasmtime::component::HasSelf;
     VolleyScenario::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)?;
+    VolleyScenarioV0_2::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)?;
     VolleyScenarioV0_1::add_to_linker::<ConnState, HasSelf<ConnState>>(linker, |state| state)
 }
 
@@ -74,6 +91,10 @@ mod tests {
         assert_eq!(
             package_of(include_str!("../../wit/scenario.wit")),
             Some(WIT_PACKAGE)
+        );
+        assert_eq!(
+            package_of(include_str!("../../wit/0.2.0/scenario.wit")),
+            Some(WIT_PACKAGE_V0_2)
         );
         assert_eq!(
             package_of(include_str!("../../wit/0.1.0/scenario.wit")),

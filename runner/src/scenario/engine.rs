@@ -9,7 +9,7 @@ use crate::config::Scenario;
 use crate::config::flow::Flow;
 use crate::config::module_file::ModuleFile;
 use crate::config::pin::{self, Sha256Hex};
-use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1};
+use crate::scenario::bindings::{WIT_PACKAGE, WIT_PACKAGE_V0_1, WIT_PACKAGE_V0_2};
 use crate::scenario::guest::{Guest, GuestPre};
 use crate::scenario::host::ConnState;
 use crate::scenario::memory::{MemoryPool, PooledMemories, Released};
@@ -49,7 +49,7 @@ pub enum ModuleError {
     },
     /// The component does not match the contract (imports or exports).
     #[error(
-        "scenario module {path} does not fit this runner's interface {WIT_PACKAGE} (nor {WIT_PACKAGE_V0_1}): {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}"
+        "scenario module {path} does not fit this runner's interface {WIT_PACKAGE} (nor {WIT_PACKAGE_V0_2}, {WIT_PACKAGE_V0_1}): {reason}; rebuild it against a volley-sdk that speaks {WIT_PACKAGE}"
     )]
     Interface {
         /// The module path.

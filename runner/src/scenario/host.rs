@@ -1,13 +1,15 @@
 //! What a scenario instance can ask of the runner: [`ConnState`] is the data of one connection's
 //! wasmtime `Store`, and implements the WIT `host` imports — once, for the current interface; the
-//! `volley:scenario@0.1.0` imports forward to the same methods (an unnamed request, for instance).
+//! `volley:scenario@0.2.0` and `volley:scenario@0.1.0` imports forward to the same methods (an
+//! unnamed request, for instance).
 //! Imports never block or do I/O: sends and pings are queued in an outbox, timers and request
 //! deadlines go into the connection's [`Schedule`], measurements into its `Recorder`. The
 //! connection task (`connection::event_loop`) drains and acts on all of it after each callback.
 
 use crate::measure::recorder::Recorder;
 use crate::scenario::bindings::{
-    Handshake, HostImports, HostImportsV0_1, LogLevel, LogLevelV0_1, TypesHost, TypesHostV0_1,
+    Handshake, HandshakeV0_2, HostImports, HostImportsV0_1, HostImportsV0_2, LogLevel,
+    LogLevelV0_1, LogLevelV0_2, TypesHost, TypesHostV0_1, TypesHostV0_2,
 };
 use crate::scenario::budget::MemoryBudget;
 use crate::scenario::guest::Callback;
@@ -124,6 +126,9 @@ pub struct ConnState {
     pub handshake: Handshake,
     /// Scenario pings waiting for their Pong: payload and when the ping was due.
     pings: VecDeque<(Vec<u8>, Instant)>,
+    /// While `on-goodbye` runs: the keys of the requests it makes (the connection waits for
+    /// those, not for requests made before the goodbye).
+    pub goodbye_keys: Option<Vec<String>>,
 }
 
 impl ConnState {
@@ -158,6 +163,7 @@ impl ConnState {
             memory,
             handshake: crate::scenario::handshake::none_yet(),
             pings: VecDeque::new(),
+            goodbye_keys: None,
         }
     }
 
@@ -248,6 +254,9 @@ impl ConnState {
             return;
         }
         let deadline = self.send_base + Duration::from_millis(u64::from(timeout_ms));
+        if let Some(keys) = &mut self.goodbye_keys {
+            keys.push(key.clone());
+        }
         if let Err(Full::Requests) =
             self.schedule
                 .wait_for_reply(key, name.into_boxed_str(), self.send_base, deadline)
@@ -287,6 +296,25 @@ impl WasiView for ConnState {
 
 impl TypesHost for ConnState {}
 impl TypesHostV0_1 for ConnState {}
+impl TypesHostV0_2 for ConnState {}
+
+/// Microseconds since the Unix epoch by the system clock (0 if the clock is before 1970).
+pub fn wall_clock_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The latency from a stamp `since_us` to `now_us` (both wall-clock µs): the difference, or 0 and
+/// `true` when the stamp is in the future (the clocks of sender and receiver disagree).
+pub fn latency_since(now_us: u64, since_us: u64) -> (u64, bool) {
+    match now_us.checked_sub(since_us) {
+        Some(latency) => (latency, false),
+        None => (0, true),
+    }
+}
 
 impl HostImports for ConnState {
     fn send_text(&mut self, text: String) {
@@ -322,6 +350,28 @@ impl HostImports for ConnState {
 
     fn handshake(&mut self) -> Handshake {
         self.handshake.clone()
+    }
+
+    fn wall_clock_us(&mut self) -> u64 {
+        wall_clock_us()
+    }
+
+    fn record_latency(&mut self, name: String, since_wall_us: u64) {
+        if name.len() > MAX_NAME_BYTES {
+            self.violate(format!(
+                "scenario: a latency name is longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+                name.len()
+            ));
+            return;
+        }
+        let (latency, in_future) = latency_since(wall_clock_us(), since_wall_us);
+        if in_future {
+            crate::measure::counters::bump(
+                &self.recorder.collector().counters.latency_stamps_in_future,
+                1,
+            );
+        }
+        self.recorder.latency(&name, latency);
     }
 
     fn ping(&mut self, payload: Vec<u8>) {
@@ -458,6 +508,70 @@ impl HostImports for ConnState {
     }
 }
 
+/// The `volley:scenario@0.2.0` imports: each forwards to the current implementation above (0.3.0
+/// only added imports; its types are the same shapes under another package).
+impl HostImportsV0_2 for ConnState {
+    fn send_text(&mut self, text: String) {
+        HostImports::send_text(self, text)
+    }
+    fn send_binary(&mut self, data: Vec<u8>) {
+        HostImports::send_binary(self, data)
+    }
+    fn request_text(&mut self, name: String, key: String, text: String, timeout_ms: u32) {
+        HostImports::request_text(self, name, key, text, timeout_ms)
+    }
+    fn request_binary(&mut self, name: String, key: String, data: Vec<u8>, timeout_ms: u32) {
+        HostImports::request_binary(self, name, key, data, timeout_ms)
+    }
+    fn complete(&mut self, key: String) -> Option<u64> {
+        HostImports::complete(self, key)
+    }
+    fn close(&mut self, code: u16, reason: String) {
+        HostImports::close(self, code, reason)
+    }
+    fn set_timer(&mut self, id: u32, delay_ms: u32) {
+        HostImports::set_timer(self, id, delay_ms)
+    }
+    fn cancel_timer(&mut self, id: u32) {
+        HostImports::cancel_timer(self, id)
+    }
+    fn check(&mut self, name: String, ok: bool) {
+        HostImports::check(self, name, ok)
+    }
+    fn metric(&mut self, name: String, value: f64) {
+        HostImports::metric(self, name, value)
+    }
+    fn var(&mut self, name: String) -> Option<String> {
+        HostImports::var(self, name)
+    }
+    fn vu(&mut self) -> u32 {
+        HostImports::vu(self)
+    }
+    fn iteration(&mut self) -> u32 {
+        HostImports::iteration(self)
+    }
+    fn now_us(&mut self) -> u64 {
+        HostImports::now_us(self)
+    }
+    fn random_u64(&mut self) -> u64 {
+        HostImports::random_u64(self)
+    }
+    fn log(&mut self, level: LogLevelV0_2, text: String) {
+        HostImports::log(self, crate::scenario::guest::log_level_v0_2(level), text)
+    }
+    fn handshake(&mut self) -> HandshakeV0_2 {
+        let answer = HostImports::handshake(self);
+        HandshakeV0_2 {
+            status: answer.status,
+            headers: answer.headers,
+            subprotocol: answer.subprotocol,
+        }
+    }
+    fn ping(&mut self, payload: Vec<u8>) {
+        HostImports::ping(self, payload)
+    }
+}
+
 /// The `volley:scenario@0.1.0` imports: each forwards to the current implementation above
 /// (requests are unnamed: counted in the total round trips only).
 impl HostImportsV0_1 for ConnState {
@@ -514,6 +628,16 @@ impl HostImportsV0_1 for ConnState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_latency_is_now_minus_the_stamp_and_a_stamp_in_the_future_is_zero_and_flagged() {
+        assert_eq!(latency_since(1_000_500, 1_000_000), (500, false));
+        assert_eq!(latency_since(1_000_000, 1_000_000), (0, false));
+        assert_eq!(latency_since(1_000_000, 1_000_001), (0, true));
+        assert_eq!(latency_since(0, u64::MAX), (0, true));
+        // The system clock is after 2020 on any machine that runs this.
+        assert!(wall_clock_us() > 1_577_836_800_000_000);
+    }
 
     #[test]
     fn only_codes_rfc_6455_lets_an_endpoint_send_are_sendable() {

@@ -125,6 +125,15 @@ impl Requests {
         self.deadlines.push(Reverse((deadline, slot, generation)));
     }
 
+    /// Whether a request with `key` is waiting.
+    pub fn contains(&self, key: &str) -> bool {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.by_key
+            .find(hash, |queue| key_of(slots, queue.oldest) == Some(key))
+            .is_some()
+    }
+
     /// The reply to `key` arrived: the oldest request waiting with that key, if any.
     pub fn remove(&mut self, key: &str) -> Option<Pending> {
         let hash = self.hasher.hash_one(key);
@@ -297,6 +306,22 @@ mod tests {
         assert_eq!(requests.len(), 0);
         assert_eq!(requests.earliest(), None);
         assert!(requests.remove("b").is_none());
+    }
+
+    #[test]
+    fn a_key_is_waiting_while_any_request_with_it_is() {
+        let t0 = Instant::now();
+        let mut requests = Requests::default();
+        assert!(!requests.contains("bye"));
+        requests.insert("bye".into(), pending(t0, 10));
+        requests.insert("bye".into(), pending(t0, 20));
+        requests.insert("other".into(), pending(t0, 30));
+        assert!(requests.contains("bye"));
+        assert!(requests.remove("bye").is_some());
+        assert!(requests.contains("bye"));
+        assert!(requests.remove("bye").is_some());
+        assert!(!requests.contains("bye"));
+        assert!(requests.contains("other"));
     }
 
     #[test]

@@ -140,6 +140,11 @@ impl Schedule {
         self.requests.remove(key)
     }
 
+    /// Whether a request with `key` is still waiting.
+    pub fn is_waiting(&self, key: &str) -> bool {
+        self.requests.contains(key)
+    }
+
     /// Requests still waiting.
     pub fn pending(&self) -> usize {
         self.requests.len()

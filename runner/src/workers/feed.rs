@@ -81,6 +81,7 @@ struct Line {
     metrics_exact: BTreeMap<String, (u64, f64, f64, f64)>,
     /// The kinds the worker's file declares.
     metric_kinds: BTreeMap<String, crate::config::metrics::MetricKind>,
+    latency: BTreeMap<String, String>,
     failures: BTreeMap<String, u64>,
     negotiated: BTreeMap<String, u64>,
 }
@@ -129,6 +130,11 @@ pub fn encode(
             })
             .collect(),
         metric_kinds: totals.metric_kinds.clone(),
+        latency: totals
+            .latency
+            .iter()
+            .map(|(name, recorded)| (name.clone(), codec::encode(&recorded.histogram)))
+            .collect(),
         failures: totals.failures.clone(),
         negotiated: totals.negotiated.clone(),
     };
@@ -191,6 +197,11 @@ pub fn decode(text: &str) -> Result<Message, String> {
         totals.metrics.insert(name, recorded);
     }
     totals.metric_kinds = line.metric_kinds;
+    for (name, text) in line.latency {
+        totals
+            .latency
+            .insert(name, Recorded::estimated(codec::decode(&text)?, 1.0));
+    }
     Ok(Message::Point(Box::new(Snapshot {
         counters: line.counters,
         totals,

@@ -6,16 +6,23 @@
 //! `TOPIC/ready/+` (retained readies arrive even if it subscribed last), and when `subscribers`
 //! distinct readies are in it clears them (empty retained messages) and publishes `messages`
 //! messages to `TOPIC`, one every `interval_ms`, at `qos` (QoS 1 and 2 timed as the named requests
-//! `mqtt publish qos1` / `mqtt publish qos2`). A payload is `SEQ NOW_US`: each delivery records the
-//! custom metric `delivery_ms` (runner clock; exact within one runner process). Branching on the VU
-//! index stands in for populations until the runner has them.
+//! `mqtt publish qos1` / `mqtt publish qos2`). A payload is `SEQ WALL_US`, the publisher's wall
+//! clock at the publish: each delivery records its latency `deliver` (`ctx.record_latency`; exact
+//! between the connections of one machine, across machines as good as their clock sync). Branching
+//! on the VU index stands in for populations until the runner has them.
+//!
+//! When the run ends a connection still open (its `duration`, Ctrl-C), its goodbye sends MQTT
+//! DISCONNECT and closes: the broker then discards the connection's Will. With `will_topic` set,
+//! every connection's CONNECT carries a Will (`gone VU` to that topic), and `goodbye: false` skips
+//! the DISCONNECT, so the broker publishes the Will of each connection the run ended.
 //!
 //! Checks: `every message delivered exactly once` (per subscriber), `every publish acknowledged`
 //! (the publisher, QoS 1 and 2), `subscription granted`, and with `expect_retained`,
 //! `late subscriber sees the retained message` (a message flagged retain on subscription is not
 //! counted as a delivery). Vars: `messages` (10), `subscribers` (20: `load.connections` − 1),
 //! `interval_ms` (10), `qos` (0), `retain` (false), `expect_retained` (false), `topic`
-//! (`volley/fanout`), `mqtt` (`3.1.1` or `5`), `timeout_ms` (5000).
+//! (`volley/fanout`), `mqtt` (`3.1.1` or `5`), `timeout_ms` (5000), `will_topic` (unset),
+//! `goodbye` (true).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -44,6 +51,8 @@ struct Plan {
     qos: QoS,
     retain: bool,
     expect_retained: bool,
+    /// Say goodbye (DISCONNECT) when the run ends the connection.
+    goodbye: bool,
 }
 
 impl Plan {
@@ -61,6 +70,7 @@ impl Plan {
             qos,
             retain: ctx.var_as("retain").unwrap_or(false),
             expect_retained: ctx.var_as("expect_retained").unwrap_or(false),
+            goodbye: ctx.var_as("goodbye").unwrap_or(true),
         }
     }
 
@@ -207,19 +217,18 @@ impl Fanout {
                     return;
                 }
                 let Some((seq, sent_us)) = parse_payload(&received.payload) else {
-                    ctx.check("payload is SEQ NOW_US", false);
+                    ctx.check("payload is SEQ WALL_US", false);
                     return;
                 };
                 subscriber.deliveries += 1;
                 subscriber.seen.insert(seq);
-                let now_us = ctx.now().as_micros() as f64;
-                ctx.metric("delivery_ms", (now_us - sent_us as f64).max(0.0) / 1000.0);
+                ctx.record_latency("deliver", sent_us);
             }
         }
     }
 }
 
-/// `SEQ NOW_US` → the two numbers.
+/// `SEQ WALL_US` → the two numbers.
 fn parse_payload(payload: &[u8]) -> Option<(u32, u64)> {
     let text = std::str::from_utf8(payload).ok()?;
     let (seq, sent) = text.split_once(' ')?;
@@ -238,6 +247,10 @@ impl Scenario for Fanout {
         let mut mqtt = Mqtt::new(version, &format!("volley-fanout-{vu}"))
             .with_keep_alive(Duration::from_secs(30))
             .with_timeout(timeout);
+        if let Some(topic) = ctx.var("will_topic") {
+            let gone = format!("gone {vu}");
+            mqtt = mqtt.with_will(&topic, gone.as_bytes(), QoS::AtMostOnce, false);
+        }
         mqtt.connect(ctx);
         let role = if vu == 0 {
             Role::Publisher(Publisher::default())
@@ -274,7 +287,7 @@ impl Scenario for Fanout {
         };
         if publisher.published < self.plan.messages {
             publisher.published += 1;
-            let payload = format!("{} {}", publisher.published, ctx.now().as_micros());
+            let payload = format!("{} {}", publisher.published, ctx.wall_clock_us());
             let (topic, qos, retain) = (&self.plan.topic, self.plan.qos, self.plan.retain);
             self.mqtt
                 .publish(ctx, topic, payload.as_bytes(), qos, retain);
@@ -295,6 +308,15 @@ impl Scenario for Fanout {
         }
         if self.publisher_done() {
             self.finish(ctx);
+        }
+    }
+
+    fn on_goodbye(&mut self, ctx: &mut Context) {
+        // The run is ending this connection: DISCONNECT tells the broker it is a normal end (no
+        // Will), then close the WebSocket. Without it the Close alone is an abnormal end to MQTT.
+        if self.plan.goodbye && self.mqtt.is_connected() {
+            self.mqtt.disconnect(ctx);
+            ctx.close(1000, "goodbye");
         }
     }
 
@@ -380,6 +402,54 @@ mod tests {
         );
         assert_eq!(host.passed_checks(), vec![GRANTED, DELIVERED]);
         assert!(closed(&host));
+    }
+
+    #[test]
+    fn a_delivery_records_its_latency_from_the_publishers_wall_clock_stamp() {
+        let mut host = TestHost::new().with_var("messages", "2");
+        host.vu = 2;
+        host.wall_clock_us = 1_700_000_000_250_000;
+        let mut fanout: Fanout = host.open();
+        binary(&mut host, &mut fanout, &CONNACK);
+        binary(
+            &mut host,
+            &mut fanout,
+            &publish("volley/fanout", b"1 1700000000000000", false),
+        );
+        assert_eq!(host.latencies(), vec![("deliver", 250_000)]);
+    }
+
+    #[test]
+    fn the_goodbye_disconnects_unless_told_not_to_and_a_will_is_offered_when_asked() {
+        let mut host = TestHost::new().with_var("will_topic", "volley/will");
+        host.vu = 1;
+        let mut fanout: Fanout = host.open();
+        // CONNECT's flags carry the Will (bit 2).
+        let connect = host.sent_binaries()[0].to_vec();
+        assert!(
+            connect
+                .windows(b"volley/will".len())
+                .any(|w| w == b"volley/will")
+        );
+        binary(&mut host, &mut fanout, &CONNACK);
+        host.goodbye(&mut fanout);
+        assert_eq!(
+            host.sent_binaries().last().copied(),
+            Some(&[0xE0, 0x00][..])
+        );
+        assert!(
+            host.actions
+                .contains(&Action::Close(1000, "goodbye".into()))
+        );
+
+        let mut host = TestHost::new().with_var("goodbye", "false");
+        host.vu = 1;
+        let mut fanout: Fanout = host.open();
+        binary(&mut host, &mut fanout, &CONNACK);
+        let sent = host.sent_binaries().len();
+        host.goodbye(&mut fanout);
+        assert_eq!(host.sent_binaries().len(), sent);
+        assert!(!closed(&host));
     }
 
     #[test]

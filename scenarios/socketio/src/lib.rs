@@ -3,7 +3,8 @@
 //! connection completes the Engine.IO handshake, connects to namespace `/`, then every
 //! `interval_ms` emits `echo` with `{"seq":N,"vu":V}` and an ack: a timed, named request `echo`
 //! (request key `echo#ID`). Each ack must carry the same payload. After `messages` acks (or reply
-//! timeouts) it closes. The server's pings are answered by the SDK's layer.
+//! timeouts) it closes. The server's pings are answered by the SDK's layer. A connection the run
+//! ends (its duration, Ctrl-C) leaves the namespace in its goodbye (`41`) before the runner's Close.
 //!
 //! Vars: `messages` (default 10), `interval_ms` (default 100), `timeout_ms` (default 2000).
 
@@ -89,6 +90,14 @@ impl Scenario for Echo {
         }
     }
 
+    fn on_goodbye(&mut self, ctx: &mut Context) {
+        // Leave the namespace: the server sees a client disconnect, not a transport error. The
+        // runner's Close follows at once (acks still pending are abandoned, as before).
+        if self.io.is_connected() {
+            self.io.disconnect(ctx);
+        }
+    }
+
     fn on_reply_timeout(&mut self, ctx: &mut Context, key: &str) {
         if let Some((_, id)) = self.io.on_reply_timeout(ctx, key) {
             self.sent.remove(&id);
@@ -109,6 +118,18 @@ mod tests {
 
     fn text(host: &mut TestHost, echo: &mut Echo, text: &str) {
         host.message(echo, Message::Text(text.into()));
+    }
+
+    #[test]
+    fn the_goodbye_leaves_the_namespace_once_connected() {
+        let mut host = TestHost::new();
+        let mut echo: Echo = host.open();
+        host.goodbye(&mut echo);
+        assert!(host.sent_texts().is_empty());
+        text(&mut host, &mut echo, OPEN);
+        text(&mut host, &mut echo, r#"40{"sid":"s"}"#);
+        host.goodbye(&mut echo);
+        assert_eq!(host.sent_texts().last().copied(), Some("41"));
     }
 
     #[test]

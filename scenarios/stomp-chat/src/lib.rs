@@ -16,8 +16,14 @@
 //! Vars: `topic` (`/topic/chat`), `send_to` (the topic), `peers` (0), `messages` (10),
 //! `interval_ms` (10), `timeout_ms` (5000), `announce_ms` (100), `give_up_ms` (20000), `login`
 //! and `passcode` (`guest`), `heart_beat_ms` (unset: the SDK's 10 s; set: offered both ways, and
-//! the check `broker agreed to heart-beats both ways` records the broker's answer). Each delivery's time since its send (same runner clock) is recorded
-//! in the metric `stomp_delivery_ms`.
+//! the check `broker agreed to heart-beats both ways` records the broker's answer). A chat body is
+//! `SEQ WALL_US`, the sender's wall clock at the send: each delivery records its latency `deliver`
+//! (`ctx.record_latency`; exact between connections of one machine, across machines as good as
+//! their clock sync).
+//!
+//! When the run ends a connection still open (its `duration`, Ctrl-C), its goodbye sends
+//! DISCONNECT with a receipt (the named request `stomp disconnect`): the runner keeps the
+//! connection until the receipt arrives (then it closes) or `load.goodbye_timeout` passes.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -95,16 +101,12 @@ impl Chat {
             }
             return;
         }
-        // `seq SENT_US`: the sequence number and the sender's clock at the send.
+        // `SEQ WALL_US`: the sequence number and the sender's wall clock at the send.
         let mut parts = body.split(' ');
         let seq = parts.next().and_then(|seq| seq.parse::<u32>().ok());
         let sent_us = parts.next().and_then(|sent| sent.parse::<u64>().ok());
         if let Some(sent_us) = sent_us {
-            let now = ctx.now().as_micros() as f64;
-            ctx.metric(
-                "stomp_delivery_ms",
-                (now - sent_us as f64).max(0.0) / 1000.0,
-            );
+            ctx.record_latency("deliver", sent_us);
         }
         let new = seq.is_some_and(|seq| seq < self.settings.messages && self.received.insert(seq));
         ctx.check("chat message arrives once", new);
@@ -220,7 +222,7 @@ impl Scenario for Chat {
         }
         match timer {
             SEND if self.sent < self.settings.messages => {
-                let body = format!("{} {}", self.sent, ctx.now().as_micros());
+                let body = format!("{} {}", self.sent, ctx.wall_clock_us());
                 let (send_to, timeout) = (self.settings.send_to.clone(), self.settings.timeout);
                 self.stomp.send_with_receipt(ctx, &send_to, body, timeout);
                 self.sent += 1;
@@ -248,6 +250,15 @@ impl Scenario for Chat {
                 ctx.close(1000, "gave up");
             }
             _ => {}
+        }
+    }
+
+    fn on_goodbye(&mut self, ctx: &mut Context) {
+        // The run is ending this connection: DISCONNECT with a receipt, unless finishing already
+        // sent it. Its RECEIPT (`Event::Disconnected`) closes the connection.
+        if !self.finished && self.stomp.is_connected() {
+            self.finished = true;
+            self.stomp.disconnect(ctx, self.settings.timeout);
         }
     }
 
@@ -355,6 +366,36 @@ mod tests {
             "RECEIPT\nreceipt-id:disconnect-6\n\n\0",
         );
         assert!(host.actions.contains(&Action::Close(1000, "done".into())));
+    }
+
+    #[test]
+    fn the_goodbye_disconnects_with_a_receipt_once_and_its_receipt_closes() {
+        let mut host = TestHost::new().with_var("peers", "3");
+        let mut chat: Chat = host.open();
+        text(&mut host, &mut chat, CONNECTED);
+        host.goodbye(&mut chat);
+        host.goodbye(&mut chat);
+        let disconnects: Vec<_> = host
+            .request_names()
+            .into_iter()
+            .filter(|(_, name)| *name == "stomp disconnect")
+            .collect();
+        assert_eq!(disconnects.len(), 1);
+        let receipt = format!("RECEIPT\nreceipt-id:{}\n\n\0", disconnects[0].0);
+        text(&mut host, &mut chat, &receipt);
+        assert!(host.actions.contains(&Action::Close(1000, "done".into())));
+    }
+
+    #[test]
+    fn a_message_records_its_latency_from_the_senders_stamp() {
+        let mut host = TestHost::new().with_var("messages", "1");
+        host.vu = 2;
+        host.wall_clock_us = 2_000_500;
+        let mut chat: Chat = host.open();
+        text(&mut host, &mut chat, CONNECTED);
+        text(&mut host, &mut chat, "RECEIPT\nreceipt-id:receipt-1\n\n\0");
+        text(&mut host, &mut chat, &message("sub-0", "0 2000000"));
+        assert_eq!(host.latencies(), vec![("deliver", 500)]);
     }
 
     #[test]

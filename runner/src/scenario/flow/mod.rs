@@ -114,8 +114,14 @@ impl FlowRun {
                 let left = self.inbox.clear();
                 count_unexpected(state, left);
             }
-            Callback::Pong(..) => {}
+            // A flow has no `goodbye:` steps (yet): `says_goodbye` is false, so none is called.
+            Callback::Pong(..) | Callback::Goodbye => {}
         }
+    }
+
+    /// Whether this flow says goodbye at the run's end (not yet: flows close as before).
+    pub fn says_goodbye(&self) -> bool {
+        false
     }
 
     fn on_message(&mut self, state: &mut ConnState, message: Message) {
