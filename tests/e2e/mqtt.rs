@@ -107,7 +107,33 @@ impl Drop for Mosquitto {
     }
 }
 
-/// Run `scenarios/mqtt-fanout.yaml` against `broker` with `--set` overrides.
+/// The `--set`s for the file's two populations: `load.connections=N` is N − 1 subscribers and
+/// the one publisher; another `load.KEY=VALUE` applies to both populations.
+fn population_sets(sets: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for set in sets {
+        match set.strip_prefix("load.") {
+            Some(rest) => match rest.strip_prefix("connections=") {
+                Some(count) => {
+                    let all: u32 = count.parse().unwrap_or(2);
+                    out.push(format!(
+                        "populations.subscribers.load.connections={}",
+                        all.saturating_sub(1)
+                    ));
+                }
+                None => {
+                    out.push(format!("populations.subscribers.load.{rest}"));
+                    out.push(format!("populations.publishers.load.{rest}"));
+                }
+            },
+            None => out.push((*set).to_owned()),
+        }
+    }
+    out
+}
+
+/// Run `scenarios/mqtt-fanout.yaml` (subscribers and one publisher, two populations) against
+/// `broker` with `--set` overrides (`load.connections` counting both, see [`population_sets`]).
 fn fanout(broker: &Mosquitto, sets: &[&str]) -> crate::support::Ran {
     build_scenarios();
     let out = tempfile::NamedTempFile::new().map_or_else(
@@ -119,8 +145,8 @@ fn fanout(broker: &Mosquitto, sets: &[&str]) -> crate::support::Ran {
         .args(["run", "scenarios/mqtt-fanout.yaml", "--no-progress"])
         .args(["--target", &broker.target(), "--out"])
         .arg(&out);
-    for set in sets {
-        command.args(["--set", set]);
+    for set in population_sets(sets) {
+        command.args(["--set", &set]);
     }
     let ran = match command.output() {
         Ok(output) => collect(output, Some(&out)),
@@ -247,7 +273,12 @@ fn mqtt_broker_killed_mid_run_is_counted_under_its_io_reason() {
     let child = volley()
         .args(["run", "scenarios/mqtt-fanout.yaml", "--no-progress"])
         .args(["--target", &broker.target()])
-        .args(["--set", "load.connections=5", "--set", "vars.subscribers=4"])
+        .args([
+            "--set",
+            "populations.subscribers.load.connections=4",
+            "--set",
+            "vars.subscribers=4",
+        ])
         .args([
             "--set",
             "vars.messages=100000",

@@ -1,5 +1,7 @@
-//! MQTT fan-out through a broker over WebSocket (`scenarios/mqtt-fanout.yaml`): VU 0 publishes,
-//! every other VU subscribes, and each subscriber checks it got every message exactly once.
+//! MQTT fan-out through a broker over WebSocket (`scenarios/mqtt-fanout.yaml`): the var `role`
+//! (`publisher` or `subscriber`, one per population of the file) picks the side; without it VU 0
+//! publishes and every other VU subscribes. Each subscriber checks it got every message exactly
+//! once and records the ones it never got in the metric `lost_messages`.
 //!
 //! The start is coordinated through the broker, not by a clock: each subscriber, once its
 //! SUBACK is in, publishes a retained `ready` to `TOPIC/ready/VU`; the publisher subscribes to
@@ -8,8 +10,7 @@
 //! messages to `TOPIC`, one every `interval_ms`, at `qos` (QoS 1 and 2 timed as the named requests
 //! `mqtt publish qos1` / `mqtt publish qos2`). A payload is `SEQ WALL_US`, the publisher's wall
 //! clock at the publish: each delivery records its latency `deliver` (`ctx.record_latency`; exact
-//! between the connections of one machine, across machines as good as their clock sync). Branching
-//! on the VU index stands in for populations until the runner has them.
+//! between the connections of one machine, across machines as good as their clock sync).
 //!
 //! When the run ends a connection still open (its `duration`, Ctrl-C), its goodbye sends MQTT
 //! DISCONNECT and closes: the broker then discards the connection's Will. With `will_topic` set,
@@ -38,6 +39,8 @@ pub const DELIVERED: &str = "every message delivered exactly once";
 pub const ACKNOWLEDGED: &str = "every publish acknowledged";
 /// See [`DELIVERED`].
 pub const GRANTED: &str = "subscription granted";
+/// The custom metric of messages a subscriber never got (declare it `counter`: the run's total).
+pub const LOST: &str = "lost_messages";
 /// See [`DELIVERED`].
 pub const RETAINED: &str = "late subscriber sees the retained message";
 
@@ -135,6 +138,9 @@ impl Fanout {
                 let exact = subscriber.deliveries == self.plan.messages
                     && subscriber.seen.len() == self.plan.messages as usize;
                 ctx.check(DELIVERED, exact);
+                // Messages this subscriber never got (a counter when the file declares it).
+                let lost = (self.plan.messages as usize).saturating_sub(subscriber.seen.len());
+                ctx.metric(LOST, lost as f64);
                 if self.plan.expect_retained {
                     ctx.check(RETAINED, subscriber.retained_seen);
                 }
@@ -244,7 +250,14 @@ impl Scenario for Fanout {
             _ => Version::V311,
         };
         let timeout = Duration::from_millis(ctx.var_as("timeout_ms").unwrap_or(5000));
-        let mut mqtt = Mqtt::new(version, &format!("volley-fanout-{vu}"))
+        // `role` picks the side (two populations of one file); without it VU 0 publishes.
+        let publishes = match ctx.var("role").as_deref() {
+            Some("publisher") => true,
+            Some("subscriber") => false,
+            _ => vu == 0,
+        };
+        let side = if publishes { "pub" } else { "sub" };
+        let mut mqtt = Mqtt::new(version, &format!("volley-fanout-{side}-{vu}"))
             .with_keep_alive(Duration::from_secs(30))
             .with_timeout(timeout);
         if let Some(topic) = ctx.var("will_topic") {
@@ -252,7 +265,7 @@ impl Scenario for Fanout {
             mqtt = mqtt.with_will(&topic, gone.as_bytes(), QoS::AtMostOnce, false);
         }
         mqtt.connect(ctx);
-        let role = if vu == 0 {
+        let role = if publishes {
             Role::Publisher(Publisher::default())
         } else {
             Role::Subscriber(Subscriber::default())
