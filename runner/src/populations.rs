@@ -23,7 +23,10 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use crate::measure::sampling::PointTap;
+use crate::measure::series::Point;
+use crate::workers::feed::Snapshot;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// What one population's run shares with the others (`RunOptions::population`).
@@ -44,9 +47,35 @@ pub struct Link {
     /// Set when every planned connection of this population is established (or failed), or it
     /// ended: the gate of the populations that start after it.
     pub established: Arc<watch::Sender<bool>>,
+    /// Where its time-series points go for the run's one live `--series` file (`None`: none).
+    pub points: Option<mpsc::UnboundedSender<Live>>,
+}
+
+/// What a population's run tells the live series.
+#[derive(Debug)]
+pub enum Live {
+    /// A time-series point, with the population's figures so far.
+    Point(Box<Snapshot>),
+    /// The population's run ended: the rows go on without it.
+    Ended(u32),
 }
 
 impl Link {
+    /// The sampler's tap that sends each point of this population to the live series.
+    pub fn series_tap(&self, started_at_unix_ms: u64) -> Option<PointTap> {
+        let points = self.points.clone()?;
+        let population = self.index;
+        Some(Box::new(move |collector: &Collector, point: &Point| {
+            let _ = points.send(Live::Point(Box::new(Snapshot {
+                counters: CounterValues::read(&collector.counters),
+                totals: collector.snapshot(),
+                point: point.clone(),
+                started_at_unix_ms,
+                population,
+            })));
+        }))
+    }
+
     /// Wait until this population may start, or the run stops first.
     pub async fn wait_for_start(&self, stop: &CancellationToken) {
         let Some((waiting_for, gate)) = &self.gate else {
@@ -133,6 +162,37 @@ pub async fn run_populations(
         .map(|_| Arc::new(watch::channel(false).0))
         .collect();
 
+    // The one live `--series` file, its rows made as a `--workers` parent makes them (a worker
+    // feeds its parent instead, which writes the file).
+    let (points, series) = match (&options.series_file, options.feed) {
+        (Some(path), false) => {
+            let file = crate::measure::series::SeriesFile::create_with(
+                path,
+                &scenario.metrics.kinds,
+            )
+            .map_err(|source| RunError::Series {
+                path: path.clone(),
+                source,
+            })?;
+            let (sender, mut receiver) = mpsc::unbounded_channel::<Live>();
+            let count = u32::try_from(scenario.populations.len()).unwrap_or(u32::MAX);
+            let mut live = crate::workers::live::Live::new(
+                count,
+                options.interval.as_secs_f64(),
+                Some(file),
+            );
+            let writer = tokio::spawn(async move {
+                while let Some(message) = receiver.recv().await {
+                    match message {
+                        Live::Point(snapshot) => live.update(snapshot.population, *snapshot),
+                        Live::Ended(population) => live.ended(population),
+                    }
+                }
+            });
+            (Some(sender), Some(writer))
+        }
+        _ => (None, None),
+    };
     let mut runs = Vec::new();
     let mut offsets = Vec::new();
     for (index, population) in scenario.populations.iter().enumerate() {
@@ -173,17 +233,23 @@ pub async fn run_populations(
                 collector: collectors[index].clone(),
                 gate,
                 established: established[index].clone(),
+                points: points.clone(),
             }),
             ..options.clone()
         };
         let interrupt = interrupt.clone();
+        let ended = points.clone();
         runs.push(async move {
-            run_one(
+            let report = run_one(
                 &population.scenario,
                 &population_options,
                 interrupt.cancelled_owned(),
             )
-            .await
+            .await;
+            if let Some(ended) = ended {
+                let _ = ended.send(Live::Ended(u32::try_from(index).unwrap_or(u32::MAX)));
+            }
+            report
         });
     }
     let opener = tokio::spawn({
@@ -199,11 +265,16 @@ pub async fn run_populations(
             interrupt.cancelled().await;
         }
     });
-    let live = Live::start(scenario, options, &collectors).await?;
+    drop(points);
+    let live = LiveViews::start(scenario, options, &collectors).await?;
     let results = futures_join_all(runs).await;
     opener.abort();
     watcher.abort();
     live.stop().await;
+    if let Some(series) = series {
+        // Every sender is gone with the runs: the writer drains the last rows and ends.
+        let _ = series.await;
+    }
 
     let mut server_cpu: Option<crate::measure::process::CpuTime> = None;
     for (_, server) in servers {
@@ -243,20 +314,6 @@ pub async fn run_populations(
     let mut report = crate::results::merge::combine_populations(info, process, parts)
         .map_err(RunError::Network)?;
     report.scenario.module_sha256 = digest_of_parts(&report);
-    if let Some(path) = &options.series_file {
-        let mut file = crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds).map_err(|source| {
-            RunError::Series {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        for point in &report.series.points {
-            file.append(point).map_err(|source| RunError::Series {
-                path: path.clone(),
-                source,
-            })?;
-        }
-    }
     report.apply_thresholds(&scenario.thresholds);
     Ok(report)
 }
@@ -302,18 +359,18 @@ fn digest_of_parts(report: &Report) -> String {
 
 /// The live views of a run with populations: one progress line and one metrics endpoint over
 /// the sum of the populations' collectors.
-struct Live {
+struct LiveViews {
     done: CancellationToken,
     progress: Option<tokio::task::JoinHandle<()>>,
     endpoint: Option<crate::render::openmetrics::MetricsEndpoint>,
 }
 
-impl Live {
+impl LiveViews {
     async fn start(
         scenario: &Scenario,
         options: &RunOptions,
         collectors: &[Arc<Collector>],
-    ) -> Result<Live, RunError> {
+    ) -> Result<LiveViews, RunError> {
         let done = CancellationToken::new();
         let counters = {
             let collectors = collectors.to_vec();
@@ -356,7 +413,7 @@ impl Live {
             }
             None => None,
         };
-        Ok(Live {
+        Ok(LiveViews {
             done,
             progress,
             endpoint,

@@ -360,9 +360,15 @@ pub(crate) async fn run_one(
             stop: stop.clone(),
             load_end: started + plan.load.end().0,
             done: sampler_done.clone(),
-            tap: options.feed.then(|| {
-                crate::workers::feed::tap(started_at_unix_ms, link.map_or(0, |link| link.index))
-            }),
+            // A worker feeds its parent; a population feeds the run's one live series.
+            tap: if options.feed {
+                Some(crate::workers::feed::tap(
+                    started_at_unix_ms,
+                    link.map_or(0, |link| link.index),
+                ))
+            } else {
+                link.and_then(|link| link.series_tap(started_at_unix_ms))
+            },
         },
         series_file,
     ));

@@ -489,5 +489,5 @@ fn issue_23_the_goodbye_disconnects_so_the_broker_publishes_no_will() {
         wills.extend(observer.wills_within(Duration::from_millis(200)));
     }
     wills.sort();
-    assert_eq!(wills, vec!["gone 0", "gone 1"]);
+    assert_eq!(wills, vec!["gone pub-0", "gone sub-0"]);
 }

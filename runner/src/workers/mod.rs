@@ -13,7 +13,7 @@
 //! `serve` does the same for `volley serve --workers N` (SO_REUSEPORT).
 
 pub(crate) mod feed;
-mod live;
+pub(crate) mod live;
 mod process;
 mod scratch;
 pub mod serve;

@@ -14,7 +14,7 @@
 //!
 //! When the run ends a connection still open (its `duration`, Ctrl-C), its goodbye sends MQTT
 //! DISCONNECT and closes: the broker then discards the connection's Will. With `will_topic` set,
-//! every connection's CONNECT carries a Will (`gone VU` to that topic), and `goodbye: false` skips
+//! every connection's CONNECT carries a Will (`gone SIDE-VU`, e.g. `gone sub-3`, to that topic), and `goodbye: false` skips
 //! the DISCONNECT, so the broker publishes the Will of each connection the run ended.
 //!
 //! Checks: `every message delivered exactly once` (per subscriber), `every publish acknowledged`
@@ -261,7 +261,7 @@ impl Scenario for Fanout {
             .with_keep_alive(Duration::from_secs(30))
             .with_timeout(timeout);
         if let Some(topic) = ctx.var("will_topic") {
-            let gone = format!("gone {vu}");
+            let gone = format!("gone {side}-{vu}");
             mqtt = mqtt.with_will(&topic, gone.as_bytes(), QoS::AtMostOnce, false);
         }
         mqtt.connect(ctx);
