@@ -1,6 +1,6 @@
 //! `volley_sdk::stomp` end to end against a real RabbitMQ broker (Debian's `rabbitmq-server` with
 //! the `rabbitmq_web_stomp` plugin, installed by `scripts/test-setup`): `scenarios/stomp-chat.yaml`
-//! with `--target`. One broker serves every case, because a RabbitMQ node takes about 10–16 s to
+//! (two populations) and its one-population twin `tests/cases/stomp-chat-one` with `--target`. One broker serves every case, because a RabbitMQ node takes about 10–16 s to
 //! start: [`Broker`] starts a private `epmd` and a node in a temporary folder on free loopback
 //! ports, and dropping it kills exactly those two processes by PID (also when a case fails). The
 //! cases (receipts, an ERROR frame, heart-beats, a fan-out) run one after another in one test,
@@ -172,7 +172,13 @@ impl Drop for Broker {
     }
 }
 
+/// Run the one-population twin of the example (VU 0 sends) against `target`.
 fn run_chat(target: &str, sets: &[&str]) -> Ran {
+    run_chat_file("tests/cases/stomp-chat-one/scenario.yaml", target, sets)
+}
+
+/// Run the STOMP chat `file` against `target` with `--set` overrides.
+fn run_chat_file(file: &str, target: &str, sets: &[&str]) -> Ran {
     build_scenarios();
     let out = std::env::temp_dir().join(format!(
         "volley-stomp-{}-{}.json",
@@ -182,7 +188,7 @@ fn run_chat(target: &str, sets: &[&str]) -> Ran {
     let _ = std::fs::remove_file(&out);
     let mut command = volley();
     command
-        .args(["run", "scenarios/stomp-chat.yaml", "--no-progress"])
+        .args(["run", file, "--no-progress"])
         .args(["--target", target, "--out"])
         .arg(&out);
     for set in sets {
@@ -324,15 +330,9 @@ fn stomp_against_a_real_rabbitmq_broker() {
 
     // Fan-out: 1 sender and 10 subscribers (11 connections, the sender also subscribed), 20
     // messages: every connection sees each message exactly once, 220 deliveries in all.
-    let fanout = run_chat(
-        &target,
-        &[
-            "load.connections=11",
-            "vars.peers=10",
-            "vars.messages=20",
-            &topic("fanout"),
-        ],
-    );
+    // The example as written: 10 subscribers, then one publisher once they are established
+    // (two populations).
+    let fanout = run_chat_file("scenarios/stomp-chat.yaml", &target, &[&topic("fanout")]);
     drop(broker);
     assert_eq!(fanout.code, 0, "{fanout:?}");
     let r = results(&fanout);
@@ -350,6 +350,21 @@ fn stomp_against_a_real_rabbitmq_broker() {
     assert_eq!(named_round_trips(r, "stomp receipt"), 20, "{fanout:?}");
     assert_eq!(number(r, "/latency/deliver/count"), 220, "{fanout:?}");
     assert_eq!(named_round_trips(r, "stomp subscribe"), 12, "{fanout:?}");
+    assert_eq!(
+        number(r, "/populations/subscribers/connections/established"),
+        10,
+        "{fanout:?}"
+    );
+    assert_eq!(
+        number(r, "/populations/publishers/round_trips_by_name/stomp receipt/count"),
+        20,
+        "{fanout:?}"
+    );
+    assert_eq!(
+        r.pointer("/metrics/lost_messages/sum").and_then(Value::as_f64),
+        Some(0.0),
+        "{fanout:?}"
+    );
     assert_eq!(number(r, "/reply_timeouts"), 0, "{fanout:?}");
     assert_eq!(check(r, "stomp frame is valid"), None, "{fanout:?}");
 }

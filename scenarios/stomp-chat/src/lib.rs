@@ -1,6 +1,8 @@
 //! STOMP chat fan-out for a STOMP 1.2 broker over WebSocket (RabbitMQ's `rabbitmq_web_stomp`;
-//! `scenarios/stomp-chat.yaml`). Every connection logs in, subscribes to the topic `topic` (with a
-//! receipt, so the broker routes to it before anything is sent), and VU 0 sends `messages` chat
+//! `scenarios/stomp-chat.yaml`, two populations picked by the var `role`: `publisher` sends,
+//! `subscriber` only listens; without `role` VU 0 sends). Every connection logs in, subscribes to
+//! the topic `topic` (with a receipt, so the broker routes to it before anything is sent), records
+//! the messages it never got in the metric `lost_messages`, and the sender sends `messages` chat
 //! messages to `send_to` (default: the topic), one every `interval_ms`, each with a receipt: a
 //! timed, named request `stomp receipt`. Every connection checks that each message arrives
 //! exactly once (`chat message arrives once`, one check per delivery) and that all of them arrived
@@ -67,8 +69,20 @@ impl Chat {
         format!("{}.ready", self.settings.topic)
     }
 
+    /// `role: publisher` sends, `role: subscriber` does not (two populations of one file);
+    /// without `role`, VU 0 sends.
     fn is_sender(ctx: &mut Context) -> bool {
-        ctx.vu() == 0
+        match ctx.var("role").as_deref() {
+            Some("publisher") => true,
+            Some("subscriber") => false,
+            _ => ctx.vu() == 0,
+        }
+    }
+
+    /// Record the messages this connection never got (the counter `lost_messages`).
+    fn record_lost(&self, ctx: &mut Context) {
+        let lost = self.settings.messages.saturating_sub(self.received.len() as u32);
+        ctx.metric("lost_messages", f64::from(lost));
     }
 
     fn subscribed(&mut self, ctx: &mut Context) {
@@ -124,6 +138,7 @@ impl Chat {
         }
         self.finished = true;
         ctx.check("every chat message arrives", true);
+        self.record_lost(ctx);
         ctx.cancel_timer(GIVE_UP);
         self.stomp.disconnect(ctx, self.settings.timeout);
     }
@@ -237,6 +252,7 @@ impl Scenario for Chat {
             }
             GIVE_UP => {
                 ctx.check("every chat message arrives", false);
+                self.record_lost(ctx);
                 ctx.log(
                     LogLevel::Warn,
                     &format!(
