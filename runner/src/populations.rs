@@ -17,15 +17,15 @@ use crate::devserver::in_process::InProcessServer;
 use crate::measure::collector::Collector;
 use crate::measure::counters::CounterValues;
 use crate::measure::process::{Baseline, ProcessStats};
+use crate::measure::sampling::PointTap;
+use crate::measure::series::Point;
 use crate::results::report::{Report, ScenarioInfo};
 use crate::run::{RunError, RunOptions, run_one};
+use crate::workers::feed::Snapshot;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use crate::measure::sampling::PointTap;
-use crate::measure::series::Point;
-use crate::workers::feed::Snapshot;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -166,21 +166,16 @@ pub async fn run_populations(
     // feeds its parent instead, which writes the file).
     let (points, series) = match (&options.series_file, options.feed) {
         (Some(path), false) => {
-            let file = crate::measure::series::SeriesFile::create_with(
-                path,
-                &scenario.metrics.kinds,
-            )
-            .map_err(|source| RunError::Series {
-                path: path.clone(),
-                source,
-            })?;
+            let file =
+                crate::measure::series::SeriesFile::create_with(path, &scenario.metrics.kinds)
+                    .map_err(|source| RunError::Series {
+                        path: path.clone(),
+                        source,
+                    })?;
             let (sender, mut receiver) = mpsc::unbounded_channel::<Live>();
             let count = u32::try_from(scenario.populations.len()).unwrap_or(u32::MAX);
-            let mut live = crate::workers::live::Live::new(
-                count,
-                options.interval.as_secs_f64(),
-                Some(file),
-            );
+            let mut live =
+                crate::workers::live::Live::new(count, options.interval.as_secs_f64(), Some(file));
             let writer = tokio::spawn(async move {
                 while let Some(message) = receiver.recv().await {
                     match message {

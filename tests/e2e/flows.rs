@@ -330,3 +330,24 @@ fn a_flow_goes_to_kubernetes_inside_its_scenario_file() {
     assert!(configmap.contains("flow:"), "{configmap}");
     assert!(!configmap.contains("module:"), "{configmap}");
 }
+
+/// Issue 23: a flow's `goodbye:` steps run when the run's duration ends each connection; a named
+/// expect there holds the connection for its reply, up to `load.goodbye_timeout`.
+#[test]
+fn issue_23_a_flow_says_goodbye_and_the_run_waits_for_its_reply() {
+    let ran = crate::support::run_case("flow-goodbye", &[]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/goodbyes"), 3, "{ran:?}");
+    assert_eq!(number(r, "/connections/goodbye_timeouts"), 0, "{ran:?}");
+    assert_eq!(number(r, "/round_trips_by_name/bye/count"), 3, "{ran:?}");
+    assert_eq!(number(r, "/connections/failed"), 0, "{ran:?}");
+
+    // The counter-test: a reply that never comes is cut at goodbye_timeout and counted.
+    let ran = crate::support::run_case("flow-goodbye", &["--set", "vars.suffix=x"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let r = results(&ran);
+    assert_eq!(number(r, "/connections/goodbyes"), 3, "{ran:?}");
+    assert_eq!(number(r, "/connections/goodbye_timeouts"), 3, "{ran:?}");
+    assert!(r.pointer("/round_trips_by_name/bye").is_none(), "{r:#}");
+}

@@ -356,12 +356,16 @@ fn stomp_against_a_real_rabbitmq_broker() {
         "{fanout:?}"
     );
     assert_eq!(
-        number(r, "/populations/publishers/round_trips_by_name/stomp receipt/count"),
+        number(
+            r,
+            "/populations/publishers/round_trips_by_name/stomp receipt/count"
+        ),
         20,
         "{fanout:?}"
     );
     assert_eq!(
-        r.pointer("/metrics/lost_messages/sum").and_then(Value::as_f64),
+        r.pointer("/metrics/lost_messages/sum")
+            .and_then(Value::as_f64),
         Some(0.0),
         "{fanout:?}"
     );

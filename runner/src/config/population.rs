@@ -24,6 +24,8 @@ pub struct RawPopulation {
     #[serde(default)]
     flow: Option<Vec<super::flow::raw::RawStep>>,
     #[serde(default)]
+    goodbye: Option<Vec<super::flow::raw::RawStep>>,
+    #[serde(default)]
     module_sha256: Option<Value>,
     #[serde(default)]
     target: Option<String>,

@@ -23,6 +23,9 @@ pub struct RawFile {
     /// Steps the runner interprets itself, instead of a module.
     #[serde(default)]
     pub flow: Option<Vec<crate::config::flow::raw::RawStep>>,
+    /// A flow's steps run when the run ends its connection (before the runner's Close).
+    #[serde(default)]
+    pub goodbye: Option<Vec<crate::config::flow::raw::RawStep>>,
     #[serde(default, deserialize_with = "scalar")]
     pub module_sha256: Option<String>,
     #[serde(default)]

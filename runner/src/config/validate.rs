@@ -672,8 +672,22 @@ impl<'a> Validator<'a> {
         let net = self.network(&raw.net, load.connect_timeout)?;
         let tls = self.tls(&raw.tls, folder)?;
         let flow = match raw.flow {
-            None => None,
-            Some(steps) => Some(Arc::new(self.flow(steps, &vars, &data, &metrics)?)),
+            None => {
+                if raw.goodbye.is_some() {
+                    return Err(self.error(
+                        &["goodbye"],
+                        "`goodbye:` steps belong to a flow; a module says goodbye in its `on_goodbye` (docs/sdk.md)",
+                    ));
+                }
+                None
+            }
+            Some(steps) => Some(Arc::new(self.flow(
+                steps,
+                raw.goodbye,
+                &vars,
+                &data,
+                &metrics,
+            )?)),
         };
 
         Ok(Scenario {

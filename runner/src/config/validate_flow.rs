@@ -14,6 +14,7 @@ impl Validator<'_> {
     pub(super) fn flow(
         &self,
         steps: Vec<RawStep>,
+        goodbye: Option<Vec<RawStep>>,
         vars: &BTreeMap<String, String>,
         data: &DataTable,
         metrics: &crate::config::metrics::DeclaredMetrics,
@@ -23,9 +24,13 @@ impl Validator<'_> {
             .cloned()
             .chain(data.columns().iter().cloned())
             .collect();
-        flow::compile_with(steps, &known, metrics).map_err(|error| {
-            let position = locate_step(self.text, &error.step)
-                .or_else(|| locate::locate(self.text, &["flow"]));
+        flow::compile_with(steps, goodbye, &known, metrics).map_err(|error| {
+            let position = if error.message.starts_with(flow::GOODBYE_ERROR) {
+                locate::locate(self.text, &self.path_of(&["goodbye"]))
+            } else {
+                locate_step(self.text, &error.step)
+                    .or_else(|| locate::locate(self.text, &self.path_of(&["flow"])))
+            };
             let message = if error.step.is_empty() {
                 error.message
             } else {

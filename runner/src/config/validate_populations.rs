@@ -255,6 +255,12 @@ thresholds:
             error.contains("population `subscribers` has no `load`"),
             "{error}"
         );
+        let goodbye = "goodbye:\n  - send: bye\n";
+        let error = parse(&format!("{FILE}{goodbye}")).err().unwrap_or_default();
+        assert!(
+            error.starts_with("dir/f.yaml:26:1: `goodbye:` steps belong to a flow"),
+            "{error}"
+        );
         let error = parse(&FILE.replace("start: after subscribers", "start: after publishers"))
             .err()
             .unwrap_or_default();

@@ -368,6 +368,7 @@ mod tests {
             name: "Echo: \"quoted\" #1".into(),
             connections: 100,
             search: false,
+            populations: false,
             files: vec![
                 ScenarioFile {
                     key: SCENARIO_KEY.into(),

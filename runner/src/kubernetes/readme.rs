@@ -128,6 +128,7 @@ mod tests {
             name: "echo".into(),
             connections: 10,
             search: false,
+            populations: false,
             files: vec![ScenarioFile {
                 key: "scenario.yaml".into(),
                 bytes: Vec::new(),

@@ -35,6 +35,10 @@ pub struct Flow {
     pub reads_sent: bool,
     /// Steps written, loops' and everies' included.
     pub steps: usize,
+    /// The main steps are `ops[..main_len]`; the flow ends when they do.
+    pub main_len: usize,
+    /// Where the `goodbye:` steps start in `ops` (they run to its end), if the file has them.
+    pub goodbye_at: Option<usize>,
 }
 
 /// One instruction.
@@ -162,6 +166,7 @@ pub struct FlowError {
 /// declares any.
 pub fn compile_with(
     steps: Vec<RawStep>,
+    goodbye: Option<Vec<RawStep>>,
     known_vars: &BTreeSet<String>,
     metrics: &crate::config::metrics::DeclaredMetrics,
 ) -> Result<Flow, FlowError> {
@@ -179,9 +184,49 @@ pub fn compile_with(
     };
     let mut ops = Vec::new();
     compiler.steps(steps, &[], &mut ops, false)?;
+    compiler.flow.main_len = ops.len();
+    if let Some(goodbye) = goodbye {
+        let in_goodbye = |error: FlowError| FlowError {
+            step: Vec::new(),
+            message: format!(
+                "{GOODBYE_ERROR}{}: {}",
+                step_name(&error.step, "").trim_end_matches(": "),
+                error.message
+            ),
+        };
+        for (index, step) in goodbye.iter().enumerate() {
+            if step.kind() == "every" {
+                return Err(in_goodbye(FlowError {
+                    step: vec![index + 1],
+                    message: "`every` cannot run in `goodbye:`: it only has until the connection closes; use send".into(),
+                }));
+            }
+        }
+        let start = ops.len();
+        compiler.flow.goodbye_at = Some(start);
+        compiler
+            .steps(goodbye, &[], &mut ops, false)
+            .map_err(in_goodbye)?;
+        // A goodbye holds the connection only for the requests it made: an expect there must be
+        // a named one (timed after its send), or the runner's Close would not wait for it.
+        if ops[start..]
+            .iter()
+            .any(|op| matches!(op, Op::Expect(expect) if !expect.timed))
+        {
+            return Err(FlowError {
+                step: Vec::new(),
+                message: format!(
+                    "{GOODBYE_ERROR}an `expect` in `goodbye:` must have a `name:` and follow a `send` (a request the run waits for, up to load.goodbye_timeout); without one the run closes without waiting"
+                ),
+            });
+        }
+    }
     compiler.flow.ops = ops;
     Ok(compiler.flow)
 }
+
+/// How an error in the `goodbye:` steps starts (its position is the `goodbye:` key's).
+pub const GOODBYE_ERROR: &str = "`goodbye:` ";
 
 /// The name of a step for checks: `step 3: expect`, nested `step 3.2: expect`.
 pub fn step_name(path: &[usize], kind: &str) -> String {
@@ -528,6 +573,54 @@ fn name_ok(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 200 {
         Err(format!("the name `{name}` must be 1 to 200 bytes long"))
     } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(yaml: &str) -> Vec<RawStep> {
+        serde_yaml_ng::from_str(yaml).unwrap_or_default()
+    }
+
+    fn compiled(main: &str, goodbye: &str) -> Result<Flow, String> {
+        compile_with(
+            steps(main),
+            Some(steps(goodbye)),
+            &BTreeSet::new(),
+            &crate::config::metrics::DeclaredMetrics::default(),
+        )
+        .map_err(|error| error.message)
+    }
+
+    #[test]
+    fn goodbye_steps_follow_the_main_ones_and_hold_only_for_named_expects() -> Result<(), String> {
+        let flow = compiled(
+            "- send: hi\n- think: 1s\n",
+            "- send: bye\n- expect: {name: bye, equals: bye, timeout: 1s}\n",
+        )?;
+        assert_eq!(flow.main_len, 2);
+        assert_eq!(flow.goodbye_at, Some(2));
+        assert_eq!(flow.ops.len(), 4);
+        let unnamed = compiled("- send: hi\n", "- send: bye\n- expect: {equals: bye}\n")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            unnamed.starts_with("`goodbye:` an `expect` in `goodbye:` must have a `name:`"),
+            "{unnamed}"
+        );
+        let every = compiled(
+            "- send: hi\n",
+            "- every: {interval: 1s, steps: [{send: x}]}\n",
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(
+            every.starts_with("`goodbye:` step 1: `every` cannot run in `goodbye:`"),
+            "{every}"
+        );
         Ok(())
     }
 }

@@ -78,6 +78,8 @@ pub struct FlowRun {
     data_row: Option<usize>,
     /// The key of the request the last send made, for the timed expect after it.
     request_key: Option<String>,
+    /// Running the `goodbye:` steps (the run is ending the connection).
+    in_goodbye: bool,
 }
 
 impl FlowRun {
@@ -94,6 +96,7 @@ impl FlowRun {
             sent: None,
             data_row: None,
             request_key: None,
+            in_goodbye: false,
         }
     }
 
@@ -114,14 +117,42 @@ impl FlowRun {
                 let left = self.inbox.clear();
                 count_unexpected(state, left);
             }
-            // A flow has no `goodbye:` steps (yet): `says_goodbye` is false, so none is called.
-            Callback::Pong(..) | Callback::Goodbye => {}
+            Callback::Goodbye => self.goodbye(state),
+            Callback::Pong(..) => {}
         }
     }
 
-    /// Whether this flow says goodbye at the run's end (not yet: flows close as before).
+    /// Whether this flow says goodbye at the run's end: it has `goodbye:` steps.
     pub fn says_goodbye(&self) -> bool {
-        false
+        self.flow.goodbye_at.is_some()
+    }
+
+    /// The run is ending the connection: leave the main steps wherever they are and run the
+    /// `goodbye:` steps (their last one closes, as the end of a flow does).
+    fn goodbye(&mut self, state: &mut ConnState) {
+        let Some(start) = self.flow.goodbye_at else {
+            return;
+        };
+        if self.state == State::Done || self.in_goodbye {
+            return;
+        }
+        for timer in [THINK_TIMER, EXPECT_TIMER, CONTINUE_TIMER] {
+            state.cancel_timer(timer);
+        }
+        self.in_goodbye = true;
+        self.pc = start;
+        self.state = State::Running;
+        self.request_key = None;
+        self.advance(state);
+    }
+
+    /// Where the steps running now end in `flow.ops`.
+    fn end(&self) -> usize {
+        if self.in_goodbye {
+            self.flow.ops.len()
+        } else {
+            self.flow.main_len
+        }
     }
 
     fn on_message(&mut self, state: &mut ConnState, message: Message) {
@@ -153,7 +184,7 @@ impl FlowRun {
                 self.fail_expect(state);
             }
             CONTINUE_TIMER if self.state == State::Running => self.advance(state),
-            _ if id >= EVERY_TIMERS && self.state != State::Done => {
+            _ if id >= EVERY_TIMERS && self.state != State::Done && !self.in_goodbye => {
                 let slot = (id - EVERY_TIMERS) as usize;
                 let flow = self.flow.clone();
                 if let Some(every) = flow.everies.get(slot) {
@@ -177,7 +208,7 @@ impl FlowRun {
                 return;
             }
             budget -= 1;
-            let Some(op) = flow.ops.get(self.pc) else {
+            let Some(op) = flow.ops.get(self.pc).filter(|_| self.pc < self.end()) else {
                 self.finish(state, 1000, String::new());
                 return;
             };
