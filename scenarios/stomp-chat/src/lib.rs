@@ -81,7 +81,10 @@ impl Chat {
 
     /// Record the messages this connection never got (the counter `lost_messages`).
     fn record_lost(&self, ctx: &mut Context) {
-        let lost = self.settings.messages.saturating_sub(self.received.len() as u32);
+        let lost = self
+            .settings
+            .messages
+            .saturating_sub(self.received.len() as u32);
         ctx.metric("lost_messages", f64::from(lost));
     }
 
