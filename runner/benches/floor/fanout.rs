@@ -74,7 +74,9 @@ pub fn run() -> ExitCode {
 /// run and the broker's CPU seconds over it.
 fn measured(binary: &Path, subscribers: u32, messages: u32) -> Result<(Ran, f64), String> {
     let broker = Broker::start(binary)?;
-    let before = broker.cpu_s().ok_or("cannot read the broker's /proc/PID/stat")?;
+    let before = broker
+        .cpu_s()
+        .ok_or("cannot read the broker's /proc/PID/stat")?;
     let ran = volley_cli::run(
         FILE,
         &format!("127.0.0.1:{}", broker.ws_port),
@@ -161,7 +163,7 @@ fn print_table(ran: &Ran, broker_cpu_s: f64, baseline_kib: f64) {
         ("run wall s", show(wall)),
         ("verdict", verdict(ran)),
     ];
-    println!("  {:<32} {}", "figure", "value");
+    println!("  {:<32} value", "figure");
     for (figure, value) in rows {
         println!("  {figure:<32} {value}");
     }
