@@ -91,7 +91,8 @@ autobahn *ARGS: scenarios
 
 # See docs/benchmarks.md. The floor comparison takes about 6 minutes (VOLLEY_BENCH_RUNS=3 for medians).
 # Criterion micro-benchmarks, Volley vs bare tokio-tungstenite and tokio-websockets clients (W1–W3)
-# and vs a bare deflate client (W4), hold_10k, hold_60k.
+# and vs a bare deflate client (W4), W1 as a flow, the fan-out against mosquitto (1 publisher,
+# 2,000 subscribers, 30 s; skipped without mosquitto), hold_10k, hold_60k.
 bench: scenarios
     cargo bench -p volley --bench scenario_calls
     cargo bench -p volley --bench floor

@@ -2,7 +2,8 @@
 //! tokio-websockets) and then by `volley run`, back to back against one `volley serve` process,
 //! measured identically from outside (wait4: user+system CPU and peak RSS of the client process;
 //! wall time from spawn to exit), then one table per run and, with `VOLLEY_BENCH_RUNS=N` > 1, the
-//! medians; then W4 (`compare_deflate`). Each ratio is Volley's figure over the better of the two
+//! medians; then W4 (`compare_deflate`), W1 as a flow (`compare_flow`) and the fan-out against
+//! mosquitto (`fanout`, once). Each ratio is Volley's figure over the better of the two
 //! floors' (the cheaper for costs, the faster for rates). Targets are issue 8's and issue 22's.
 
 use crate::child::{self, CLIENT_CPU, Finished};
@@ -161,11 +162,12 @@ pub fn run() -> ExitCode {
     drop(server);
     let deflate = compare_deflate::run(runs);
     let flow = crate::compare_flow::run(runs);
-    if deflate == ExitCode::SUCCESS {
-        flow
-    } else {
-        deflate
-    }
+    // Once whatever VOLLEY_BENCH_RUNS says: a broker's figure, not a ratio to a floor.
+    let fanout = crate::fanout::run();
+    [deflate, flow, fanout]
+        .into_iter()
+        .find(|code| *code != ExitCode::SUCCESS)
+        .unwrap_or(ExitCode::SUCCESS)
 }
 
 fn floor_names() -> Vec<&'static str> {

@@ -6,11 +6,12 @@
 //! better floor and the target. Then W4 (issue 22, `compare_deflate`): Volley with permessage-deflate
 //! beside a bare client on Volley's own codec, against `volley serve --compression deflate`.
 //! Then W1 as a flow (issue 26, `compare_flow`): the Rust scenario beside the same load written as
-//! flow steps. `VOLLEY_BENCH_RUNS=N` repeats each and prints every run and the medians.
+//! flow steps. `VOLLEY_BENCH_RUNS=N` repeats each and prints every run and the medians. Last, once,
+//! the fan-out against mosquitto (issue 23, `fanout`): 1 publisher, 2,000 subscribers.
 //!
-//! Other modes (the first argument after `--`): `w4` (W4 alone), `flow` (W1 as a flow alone), `handshakes` (`just
-//! bench-handshakes`: W3 at several `net.max_handshakes_in_flight` caps against `volley serve` and
-//! the floor's own server) and `soak` (`just soak`: resident memory over 1,000,000 arrivals). The
+//! Other modes (the first argument after `--`): `w4` (W4 alone), `flow` (W1 as a flow alone),
+//! `fanout` (the fan-out alone), `handshakes` (`just bench-handshakes`: W3 at several
+//! `net.max_handshakes_in_flight` caps against `volley serve` and the floor's own server) and `soak` (`just soak`: resident memory over 1,000,000 arrivals). The
 //! binary re-executes itself for its children: `floor-client LIBRARY WORKLOAD ADDR OFFER` and
 //! `floor-server`.
 //! docs/benchmarks.md explains the workloads, how they are measured and how to read the table.
@@ -23,6 +24,7 @@ mod client_tws;
 mod compare;
 mod compare_deflate;
 mod compare_flow;
+mod fanout;
 mod server;
 mod soak;
 mod socket;
@@ -45,10 +47,11 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(),
         Some("w4") => compare_deflate::run(compare::runs()),
         Some("flow") => compare_flow::run(compare::runs()),
+        Some("fanout") => fanout::run(),
         None | Some("compare") => compare::run(),
         Some(other) => {
             eprintln!(
-                "floor bench: unknown mode {other:?}; use `compare` (default), `w4`, `flow`, `handshakes` or `soak`"
+                "floor bench: unknown mode {other:?}; use `compare` (default), `w4`, `flow`, `fanout`, `handshakes` or `soak`"
             );
             ExitCode::from(2)
         }
