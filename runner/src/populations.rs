@@ -262,7 +262,7 @@ pub async fn run_populations(
     });
     drop(points);
     let live = LiveViews::start(scenario, options, &collectors).await?;
-    let results = futures_join_all(runs).await;
+    let results = futures_util::future::join_all(runs).await;
     opener.abort();
     watcher.abort();
     live.stop().await;
@@ -311,11 +311,6 @@ pub async fn run_populations(
     report.scenario.module_sha256 = digest_of_parts(&report);
     report.apply_thresholds(&scenario.thresholds);
     Ok(report)
-}
-
-/// Every future of `runs` to completion, side by side on this task, results in order.
-async fn futures_join_all<F: Future>(runs: Vec<F>) -> Vec<F::Output> {
-    futures_util::future::join_all(runs).await
 }
 
 /// The module (or `flow`) of one population, as the report's `scenario.module` shows it.
